@@ -1,0 +1,172 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::domain::{CellId, Direction, Selection};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "beacon-console",
+    version,
+    about = "On-call console for moving LLM inference from Modal to RunPod by routing flags",
+    after_help = "Exit codes: 0 ok, 2 invalid input, 3 conflict (stale revision), 4 flag store unavailable, 5 refused by read-only."
+)]
+pub struct Cli {
+    /// Profile (TOML). Default: the built-in demo profile on the embedded simulator.
+    #[arg(long, global = true, env = "BEACON_PROFILE", value_name = "PATH")]
+    pub profile: Option<PathBuf>,
+    /// Where the demo keeps its flag file and audit log (default: $XDG_STATE_HOME/beacon-console/demo).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Disable every write.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// Machine-readable output (JSON) where a command prints data.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The matrix: split per cell, revision, last change.
+    Status,
+    /// Shift traffic of a selection towards a provider (preview, then confirm).
+    Shift(ShiftArgs),
+    /// Send the selection (default: everything) back to the fallback in one commit.
+    Rollback(RollbackArgs),
+    /// Revert the last committed change as a new revision.
+    Undo(UndoArgs),
+    /// The audit log, newest first.
+    History(HistoryArgs),
+    /// Validate the profile and print a summary.
+    CheckConfig,
+    /// Commit in a loop (test harness for crash and concurrency tests).
+    #[command(hide = true)]
+    StressCommit(StressArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(id = "selection", multiple = false)]
+pub struct SelectionArgs {
+    /// One cell: MODEL/REGION.
+    #[arg(long, value_name = "MODEL/REGION", value_parser = parse_cell)]
+    pub cell: Option<CellId>,
+    /// A whole row: every region of one model.
+    #[arg(long, value_name = "MODEL")]
+    pub row: Option<String>,
+    /// A whole column: every model in one region.
+    #[arg(long, value_name = "REGION")]
+    pub column: Option<String>,
+    /// Every cell.
+    #[arg(long)]
+    pub all: bool,
+}
+
+impl SelectionArgs {
+    pub fn selection(&self) -> Option<Selection> {
+        if let Some(cell) = &self.cell {
+            Some(Selection::Cell(cell.clone()))
+        } else if let Some(model) = &self.row {
+            Some(Selection::Row { model: model.clone() })
+        } else if let Some(region) = &self.column {
+            Some(Selection::Column { region: region.clone() })
+        } else if self.all {
+            Some(Selection::All)
+        } else {
+            None
+        }
+    }
+}
+
+fn parse_cell(text: &str) -> Result<CellId, String> {
+    CellId::parse(text).ok_or_else(|| format!("expected MODEL/REGION, got {text:?}"))
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StepArg {
+    Up,
+    Down,
+}
+
+impl From<StepArg> for Direction {
+    fn from(s: StepArg) -> Self {
+        match s {
+            StepArg::Up => Direction::Up,
+            StepArg::Down => Direction::Down,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("amount").required(true).args(["to", "step"])))]
+pub struct ShiftArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// The provider's new share in percent (0.1 steps): 25, 0.1, 99.9%.
+    #[arg(long, value_name = "PCT", allow_hyphen_values = true)]
+    pub to: Option<String>,
+    /// One rung up or down the profile's ladder.
+    #[arg(long, value_enum)]
+    pub step: Option<StepArg>,
+    /// The provider to shift towards (default: the one that is not the fallback).
+    #[arg(long, value_name = "ID")]
+    pub provider: Option<String>,
+    /// Why (goes to the audit log and the document).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Refuse unless the document is still at this revision.
+    #[arg(long, value_name = "N")]
+    pub expect_revision: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[arg(long, value_name = "TEXT", default_value = "rollback")]
+    pub reason: String,
+    /// With --all: write a fresh all-fallback document even when the current one is
+    /// missing or unreadable (the bad file is kept as a timestamped backup).
+    #[arg(long, requires = "all")]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Refuse unless the document is still at this revision.
+    #[arg(long, value_name = "N")]
+    pub expect_revision: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// At most this many entries.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct StressArgs {
+    /// Commits to make; 0 = until killed.
+    #[arg(long, default_value_t = 0)]
+    pub count: u64,
+    /// Retry on conflict (reload and re-apply).
+    #[arg(long)]
+    pub retry: bool,
+    /// The cell to change (default: the first).
+    #[arg(long, value_parser = parse_cell)]
+    pub cell: Option<CellId>,
+}

@@ -1,0 +1,34 @@
+//! The command line: a thin face over `ops`. Exit codes: 0 ok, 2 invalid input,
+//! 3 conflict, 4 store unavailable, 5 refused by read-only.
+
+mod args;
+mod output;
+mod run;
+mod stress;
+
+pub use args::Cli;
+pub use run::run;
+
+/// Parses arguments, runs, and returns the process exit code.
+pub fn main() -> i32 {
+    use clap::Parser;
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            if json {
+                let value = serde_json::json!({ "error": { "code": e.exit_code(), "message": e.to_string() } });
+                println!("{value}");
+            }
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! What the commands print: aligned text for people, JSON with `--json`.
+
+use serde_json::json;
+
+use crate::config::{Endpoint, Profile, ProviderKind, SecretSource};
+use crate::domain::{CellChange, PerMille, Split};
+use crate::flags::Committed;
+use crate::flags::Snapshot;
+use crate::flags::audit::AuditEvent;
+use crate::ops::{Console, History, Rollback, Skipped};
+
+fn pct(permille: u16) -> f64 {
+    f64::from(permille) / 10.0
+}
+
+fn split_json(split: &Split) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = split
+        .weights()
+        .iter()
+        .map(|(p, w)| (p.clone(), json!(pct(*w))))
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+/// `runpod 25% modal 75%`, or `modal 100%`.
+fn split_text(split: &Split) -> String {
+    split
+        .weights()
+        .iter()
+        .map(|(p, w)| format!("{p} {}", PerMille::new(*w).unwrap_or(PerMille::ZERO)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn before_text(before: &Option<Split>) -> String {
+    before.as_ref().map_or_else(|| "(unknown)".into(), split_text)
+}
+
+pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
+    let profile = &console.profile;
+    let doc = &snapshot.document;
+    if json {
+        let cells: Vec<_> = doc
+            .routes
+            .iter()
+            .map(|(cell, split)| {
+                json!({
+                    "cell": cell.to_string(),
+                    "model": cell.model,
+                    "region": cell.region,
+                    "split_permille": split,
+                    "split_percent": split_json(split),
+                })
+            })
+            .collect();
+        let value = json!({
+            "profile": profile.name,
+            "environment": profile.environment.label().to_lowercase(),
+            "read_only": console.read_only,
+            "store": console.store.describe(),
+            "revision": doc.revision,
+            "fallback": profile.fallback,
+            "last_change": doc.last_change,
+            "cells": cells,
+        });
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        return;
+    }
+    let ro = if console.read_only { " · READ-ONLY" } else { "" };
+    println!(
+        "{} · {} · flags rev {} ({}){ro}",
+        profile.name,
+        profile.environment.label(),
+        doc.revision,
+        console.store.describe()
+    );
+    match &doc.last_change {
+        Some(c) => println!("last change: {} by {} at {} · \"{}\"", c.action, c.operator, c.time, c.reason),
+        None if doc.revision == 0 => println!("no change committed yet: every cell on the fallback ({})", profile.fallback),
+        None => println!("revision {} carries no change record (written outside beacon-console)", doc.revision),
+    }
+    println!();
+    let regions = profile.region_ids();
+    let mut rows: Vec<Vec<String>> = vec![std::iter::once("model \\ region".to_string()).chain(regions.iter().cloned()).collect()];
+    for model in profile.model_ids() {
+        let mut row = vec![model.clone()];
+        for region in &regions {
+            let cell = crate::domain::CellId::new(model.as_str(), region.as_str());
+            row.push(doc.routes.get(&cell).map_or_else(|| "?".into(), split_text));
+        }
+        rows.push(row);
+    }
+    print_table(&rows);
+}
+
+fn print_table(rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+}
+
+/// The before → after table shown before a write.
+pub fn preview(title: &str, revision: u64, changes: &[CellChange], skipped: &[Skipped]) {
+    eprintln!("{title}, based on revision {revision}:");
+    let mut rows = Vec::new();
+    for c in changes {
+        rows.push(vec![format!("  {}", c.cell), before_text(&c.before), "→".into(), split_text(&c.after)]);
+    }
+    if !rows.is_empty() {
+        let widths: Vec<usize> = (0..4)
+            .map(|i| rows.iter().map(|r: &Vec<String>| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
+        for r in &rows {
+            eprintln!("{:<w0$}  {:<w1$}  {}  {}", r[0], r[1], r[2], r[3], w0 = widths[0], w1 = widths[1]);
+        }
+    }
+    for s in skipped {
+        eprintln!("  {} unchanged: {}", s.cell, s.why);
+    }
+}
+
+pub fn nothing_to_do(revision: u64, json: bool, why: &str) {
+    if json {
+        println!("{}", json!({ "committed": false, "revision": revision, "message": why }));
+    } else {
+        println!("nothing to change ({why}); revision {revision} stays");
+    }
+}
+
+fn committed_json(c: &Committed) -> serde_json::Value {
+    json!({
+        "committed": true,
+        "revision": c.record.revision,
+        "previous_revision": c.record.previous_revision,
+        "action": c.record.action,
+        "reason": c.record.reason,
+        "operator": c.record.operator,
+        "time": c.record.time,
+        "elapsed_ms": c.elapsed.as_secs_f64() * 1000.0,
+        "changes": c.record.changes,
+        "audit_warning": c.audit_warning,
+    })
+}
+
+pub fn committed(c: &Committed, json: bool) {
+    if json {
+        println!("{}", committed_json(c));
+    } else {
+        println!(
+            "committed revision {} ({}, {} cell(s)) in {:.1} ms",
+            c.record.revision,
+            c.record.action,
+            c.record.changes.len(),
+            c.elapsed.as_secs_f64() * 1000.0
+        );
+    }
+    if let Some(w) = &c.audit_warning {
+        eprintln!("warning: {w}");
+    }
+}
+
+pub fn rollback(r: &Rollback, fallback: &str, json: bool) {
+    match &r.committed {
+        Some(c) => {
+            if json {
+                let mut v = committed_json(c);
+                v["cells_selected"] = json!(r.cells);
+                println!("{v}");
+            } else {
+                println!(
+                    "rolled back {} cell(s) to {fallback}: revision {} in {:.1} ms",
+                    c.record.changes.len(),
+                    c.record.revision,
+                    c.elapsed.as_secs_f64() * 1000.0
+                );
+                if let Some(note) = &c.record.note {
+                    println!("note: {note}");
+                }
+            }
+            if let Some(w) = &c.audit_warning {
+                eprintln!("warning: {w}");
+            }
+        }
+        None => nothing_to_do(r.revision, json, &format!("all {} selected cell(s) already on {fallback}", r.cells)),
+    }
+}
+
+pub fn history(h: &History, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&h.events).unwrap_or_default());
+    } else if h.events.is_empty() {
+        println!("no changes recorded yet");
+    }
+    for bad in &h.bad_lines {
+        eprintln!("warning: audit line {} is unreadable: {}", bad.line, bad.error);
+    }
+    if json {
+        return;
+    }
+    for event in &h.events {
+        match event {
+            AuditEvent::Commit(c) => {
+                println!("rev {:<5} {}  {:<15} {}  \"{}\"", c.revision, c.time, c.action.to_string(), c.operator, c.reason);
+                for ch in &c.changes {
+                    println!("          {}  {} → {}", ch.cell, before_text(&ch.before), split_text(&ch.after));
+                }
+                if let Some(note) = &c.note {
+                    println!("          note: {note}");
+                }
+            }
+            AuditEvent::Refused(r) => {
+                println!("refused   {}  {:<15} {}  \"{}\": {}", r.time, r.action.to_string(), r.operator, r.reason, r.error);
+            }
+        }
+    }
+}
+
+fn secret_text(s: &Option<SecretSource>) -> String {
+    match s {
+        None => "none".into(),
+        Some(src) => match src.availability() {
+            Ok(()) => format!("{src} (available)"),
+            Err(why) => format!("{src} (NOT available: {why})"),
+        },
+    }
+}
+
+pub fn check_config(p: &Profile, json: bool) {
+    let cells = p.cells();
+    if json {
+        let providers: Vec<_> = p
+            .providers
+            .iter()
+            .map(|pr| {
+                let secrets: Vec<_> = [("api_key", &pr.api_key), ("proxy_key", &pr.proxy_key), ("proxy_secret", &pr.proxy_secret)]
+                    .into_iter()
+                    .filter_map(|(name, s)| s.as_ref().map(|src| json!({"name": name, "source": src.to_string(), "available": src.availability().is_ok()})))
+                    .collect();
+                json!({
+                    "id": pr.id,
+                    "kind": match pr.kind { ProviderKind::RunPod => "runpod", ProviderKind::Modal => "modal" },
+                    "price_per_second": pr.price_per_second,
+                    "endpoints": cells.iter().filter(|c| p.endpoints.contains_key(&((*c).clone(), pr.id.clone()))).count(),
+                    "secrets": secrets,
+                })
+            })
+            .collect();
+        let value = json!({
+            "ok": true,
+            "profile": p.origin,
+            "name": p.name,
+            "environment": p.environment.label().to_lowercase(),
+            "read_only": p.read_only,
+            "fallback": p.fallback,
+            "models": p.model_ids(),
+            "regions": p.region_ids(),
+            "cells": cells.len(),
+            "providers": providers,
+            "ladder_percent": p.ladder.steps().iter().map(|s| pct(s.get())).collect::<Vec<_>>(),
+            "store": p.store_path().display().to_string(),
+            "audit": p.audit_path.display().to_string(),
+            "simulator": p.simulator.is_some(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        return;
+    }
+    println!("{}: OK", p.origin);
+    println!("  name {} · {} · fallback {} · read-only {}", p.name, p.environment.label(), p.fallback, if p.read_only { "yes" } else { "no" });
+    println!("  {} model(s): {}", p.models.len(), p.model_ids().join(", "));
+    println!("  {} region(s): {}", p.regions.len(), p.region_ids().join(", "));
+    for pr in &p.providers {
+        let count = cells.iter().filter(|c| p.endpoints.contains_key(&((*c).clone(), pr.id.clone()))).count();
+        let kind = match pr.kind {
+            ProviderKind::RunPod => "runpod",
+            ProviderKind::Modal => "modal",
+        };
+        println!("  provider {} ({kind}, ${}/s): endpoints for {count}/{} cells", pr.id, pr.price_per_second, cells.len());
+        match pr.kind {
+            ProviderKind::RunPod => println!("    api_key: {}", secret_text(&pr.api_key)),
+            ProviderKind::Modal => {
+                println!("    proxy_key: {}", secret_text(&pr.proxy_key));
+                println!("    proxy_secret: {}", secret_text(&pr.proxy_secret));
+            }
+        }
+        if let Some(((cell, _), e)) = p.endpoints.iter().find(|((_, id), _)| *id == pr.id) {
+            let shown = match e {
+                Endpoint::RunPod { api_base, endpoint_id } => format!("{api_base}/{endpoint_id}"),
+                Endpoint::Modal { url } => url.clone(),
+            };
+            println!("    e.g. {cell}: {shown}");
+        }
+    }
+    let ladder: Vec<String> = p.ladder.steps().iter().map(ToString::to_string).collect();
+    println!("  ladder: {}", ladder.join(" "));
+    let s = &p.slo;
+    println!(
+        "  SLO: cold start < {} ms for {}% · p95 < {} ms · errors < {}% · cost ≤ {}× fallback · ≥ {} samples · auto-rollback after {} failed checks",
+        s.cold_start_ms, s.cold_start_fast_percent, s.latency_p95_ms, s.error_rate_percent, s.cost_vs_fallback, s.min_samples, s.failures_before_rollback
+    );
+    println!("  store: file {}", p.store_path().display());
+    println!("  audit: {}", p.audit_path.display());
+    if let Some(sim) = &p.simulator {
+        println!("  simulator: seed {} · {} req/s · time scale {}", sim.seed, sim.requests_per_second, sim.time_scale);
+    }
+}

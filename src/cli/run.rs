@@ -1,0 +1,225 @@
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::config::ProfileSource;
+use crate::domain::{Action, PerMille, Selection};
+use crate::flags::{CommitRequest, Snapshot};
+use crate::ops::{self, Console, OpsError, ShiftAmount};
+
+use super::args::{Cli, Command, RollbackArgs, ShiftArgs, UndoArgs};
+use super::output;
+
+pub fn run(cli: Cli) -> Result<(), OpsError> {
+    let source = profile_source(&cli);
+    let json = cli.json;
+    let console = || Console::open(&source, cli.read_only);
+    match cli.command {
+        None => {
+            let c = console()?;
+            output::status(&c, &load(&c)?, json);
+            if !json {
+                println!("\n(the live console arrives with the TUI; commands: beacon-console --help)");
+            }
+            Ok(())
+        }
+        Some(Command::Status) => {
+            let c = console()?;
+            output::status(&c, &load(&c)?, json);
+            Ok(())
+        }
+        Some(Command::CheckConfig) => {
+            let c = console()?;
+            output::check_config(&c.profile, json);
+            Ok(())
+        }
+        Some(Command::History(args)) => {
+            let c = console()?;
+            // Reconciles a missing audit line before showing history.
+            let _ = c.store.load();
+            let history = ops::history(&c.audit, args.limit)?;
+            output::history(&history, json);
+            Ok(())
+        }
+        Some(Command::Shift(args)) => shift(&console()?, args, json),
+        Some(Command::Rollback(args)) => rollback(&console()?, args, json),
+        Some(Command::Undo(args)) => undo(&console()?, args, json),
+        Some(Command::StressCommit(args)) => super::stress::run(&console()?, args),
+    }
+}
+
+fn profile_source(cli: &Cli) -> ProfileSource {
+    match &cli.profile {
+        Some(path) => ProfileSource::File(path.clone()),
+        None => ProfileSource::Demo {
+            state_dir: cli.state_dir.clone().unwrap_or_else(default_state_dir),
+        },
+    }
+}
+
+/// `$XDG_STATE_HOME/beacon-console/demo`, else `~/.local/state/beacon-console/demo`.
+fn default_state_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from(".beacon-state"));
+    base.join("beacon-console").join("demo")
+}
+
+fn load(console: &Console) -> Result<Snapshot, OpsError> {
+    Ok(console.store.load()?)
+}
+
+fn check_expected(snapshot: &Snapshot, expected: Option<u64>) -> Result<(), OpsError> {
+    match expected {
+        Some(rev) if rev != snapshot.revision() => {
+            let last = snapshot.document.last_change.as_ref();
+            Err(OpsError::Conflict(crate::flags::Conflict {
+                based_on: rev,
+                current: Some(snapshot.revision()),
+                changed_by: last.map(|c| c.operator.to_string()),
+                changed_at: last.map(|c| c.time.clone()),
+                change: last.map(|c| format!("{}, \"{}\"", c.action, c.reason)),
+                outside_edit: false,
+            }))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Asks on a terminal; without one, only `--yes` lets a write through.
+fn confirm(yes: bool, question: &str) -> Result<(), OpsError> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(OpsError::Invalid(
+            "refusing to write without confirmation: stdin is not a terminal; pass --yes".into(),
+        ));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| OpsError::Invalid(format!("cannot read the answer: {e}")))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        Err(OpsError::Invalid("cancelled: nothing was written".into()))
+    }
+}
+
+fn reason_or_invalid(reason: &str) -> Result<String, OpsError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(OpsError::Invalid("--reason must not be empty: say why, for the audit log".into()));
+    }
+    Ok(reason.to_string())
+}
+
+fn shift(console: &Console, args: ShiftArgs, json: bool) -> Result<(), OpsError> {
+    let selection = args.selection.selection().ok_or_else(|| {
+        OpsError::Invalid("say which cells: --cell MODEL/REGION, --row MODEL, --column REGION or --all".into())
+    })?;
+    let amount = match (&args.to, args.step) {
+        (Some(text), _) => ShiftAmount::To(PerMille::parse_percent(text)?),
+        (None, Some(step)) => ShiftAmount::Step(step.into()),
+        (None, None) => return Err(OpsError::Invalid("say how far: --to PCT or --step up|down".into())),
+    };
+    let reason = reason_or_invalid(&args.reason)?;
+    // Validate everything we can before touching the store or asking.
+    selection.resolve(&console.profile.model_ids(), &console.profile.region_ids())?;
+    console.ensure_writable("shift traffic")?;
+    let snapshot = load(console)?;
+    check_expected(&snapshot, args.expect_revision)?;
+    let plan = ops::plan_shift(&console.profile, snapshot.routes(), &selection, amount, args.provider.as_deref())?;
+    if !json {
+        output::preview(
+            &format!("shift {} towards {} ({selection})", amount_text(amount), plan.provider),
+            snapshot.revision(),
+            &plan.changes,
+            &plan.skipped,
+        );
+    }
+    if plan.changes.is_empty() {
+        output::nothing_to_do(snapshot.revision(), json, "no cell changes");
+        return Ok(());
+    }
+    confirm(args.yes, &format!("Apply to {} cell(s)?", plan.changes.len()))?;
+    let started = Instant::now();
+    let committed = console.store.commit(
+        &snapshot,
+        CommitRequest {
+            routes: plan.routes,
+            action: Action::Shift,
+            reason,
+            operator: console.operator.clone(),
+            started,
+            note: None,
+        },
+    )?;
+    output::committed(&committed, json);
+    Ok(())
+}
+
+fn amount_text(amount: ShiftAmount) -> String {
+    match amount {
+        ShiftAmount::To(p) => format!("to {p}"),
+        ShiftAmount::Step(crate::domain::Direction::Up) => "one step up".into(),
+        ShiftAmount::Step(crate::domain::Direction::Down) => "one step down".into(),
+    }
+}
+
+fn rollback(console: &Console, args: RollbackArgs, json: bool) -> Result<(), OpsError> {
+    let selection = args.selection.selection().unwrap_or(Selection::All);
+    let reason = reason_or_invalid(&args.reason)?;
+    selection.resolve(&console.profile.model_ids(), &console.profile.region_ids())?;
+    console.ensure_writable("roll back")?;
+    if !args.yes {
+        confirm(false, &format!("Roll back {selection} to {}?", console.profile.fallback))?;
+    }
+    let result = if args.force {
+        ops::force_rollback(console, &reason)?
+    } else {
+        ops::rollback(console, &selection, &reason)?
+    };
+    output::rollback(&result, &console.profile.fallback, json);
+    Ok(())
+}
+
+fn undo(console: &Console, args: UndoArgs, json: bool) -> Result<(), OpsError> {
+    console.ensure_writable("undo")?;
+    let snapshot = load(console)?;
+    check_expected(&snapshot, args.expect_revision)?;
+    let (routes, undone, changes) = ops::plan_undo(&snapshot)?;
+    let original = snapshot
+        .document
+        .last_change
+        .as_ref()
+        .map(|c| c.reason.clone())
+        .unwrap_or_default();
+    let reason = match &args.reason {
+        Some(r) => reason_or_invalid(r)?,
+        None => format!("undo revision {undone} (\"{original}\")"),
+    };
+    if !json {
+        output::preview(&format!("undo revision {undone}"), snapshot.revision(), &changes, &[]);
+    }
+    confirm(args.yes, &format!("Revert {} cell(s)?", changes.len()))?;
+    let committed = console.store.commit(
+        &snapshot,
+        CommitRequest {
+            routes,
+            action: Action::Undo,
+            reason,
+            operator: console.operator.clone(),
+            started: Instant::now(),
+            note: None,
+        },
+    )?;
+    output::committed(&committed, json);
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! A commit loop for the crash-safety and lost-update tests: each success is
+//! printed (and flushed) before the next commit starts.
+
+use std::io::Write;
+use std::time::Instant;
+
+use crate::domain::{Action, PerMille, Split};
+use crate::flags::CommitRequest;
+use crate::ops::{Console, OpsError};
+
+use super::args::StressArgs;
+
+pub fn run(console: &Console, args: StressArgs) -> Result<(), OpsError> {
+    let profile = &console.profile;
+    let cell = args.cell.unwrap_or_else(|| profile.cells()[0].clone());
+    let target = profile
+        .sole_target()
+        .ok_or_else(|| OpsError::Invalid("stress-commit needs a profile with two providers".into()))?
+        .to_string();
+    let eligible = profile.providers_for(&cell);
+    let mut done = 0u64;
+    let mut stdout = std::io::stdout().lock();
+    while args.count == 0 || done < args.count {
+        let snapshot = console.store.load()?;
+        let current = snapshot
+            .routes()
+            .get(&cell)
+            .cloned()
+            .unwrap_or_else(|| Split::all(&profile.fallback));
+        // Always a real change: the next per-mille value, wrapping at 100 %.
+        let next = (current.share(&target).get() + 1) % 1001;
+        let split = current.with_share(&target, PerMille::new(next).unwrap_or(PerMille::ZERO), &profile.fallback, &eligible)?;
+        let mut routes = snapshot.routes().clone();
+        routes.set(cell.clone(), split);
+        let request = CommitRequest {
+            routes,
+            action: Action::Shift,
+            reason: format!("stress {}", std::process::id()),
+            operator: console.operator.clone(),
+            started: Instant::now(),
+            note: None,
+        };
+        match console.store.commit(&snapshot, request) {
+            Ok(c) => {
+                done += 1;
+                let _ = writeln!(stdout, "committed {}", c.record.revision);
+                let _ = stdout.flush();
+            }
+            Err(crate::flags::StoreError::Conflict(_)) if args.retry => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}

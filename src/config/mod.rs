@@ -1,0 +1,16 @@
+//! Profile loading and validation. Every error names file:line:col.
+
+mod error;
+mod profile;
+mod raw;
+mod secret;
+
+pub use error::ConfigError;
+pub use profile::{
+    Endpoint, Environment, Profile, ProfileSource, ProviderConfig, ProviderKind, SimulatorConfig,
+    SloConfig, StoreConfig,
+};
+pub use secret::{Secret, SecretSource};
+
+/// The demo profile, built into the binary so that a fresh machine needs no files.
+pub const DEMO_PROFILE: &str = include_str!("../../profiles/demo.toml");

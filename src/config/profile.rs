@@ -1,0 +1,639 @@
+//! The validated profile: models, regions, providers, endpoints, SLOs, store.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use toml::Spanned;
+
+use super::error::ConfigError;
+use super::raw::{RawProfile, RawSecret};
+use super::secret::SecretSource;
+use crate::domain::{CellId, Ladder, PerMille, is_valid_id};
+
+/// Where a profile comes from.
+#[derive(Debug, Clone)]
+pub enum ProfileSource {
+    /// A TOML file; relative paths inside are relative to its directory.
+    File(PathBuf),
+    /// The built-in demo; its relative paths are relative to the state directory.
+    Demo { state_dir: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Demo,
+    Staging,
+    Production,
+}
+
+impl Environment {
+    pub fn label(self) -> &'static str {
+        match self {
+            Environment::Demo => "DEMO",
+            Environment::Staging => "STAGING",
+            Environment::Production => "PRODUCTION",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    RunPod,
+    Modal,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub id: String,
+    pub kind: ProviderKind,
+    pub price_per_second: f64,
+    pub api_key: Option<SecretSource>,
+    pub proxy_key: Option<SecretSource>,
+    pub proxy_secret: Option<SecretSource>,
+}
+
+/// How to reach one provider for one cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `{api_base}/{endpoint_id}/runsync` etc.
+    RunPod { api_base: String, endpoint_id: String },
+    /// A Modal web endpoint URL.
+    Modal { url: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloConfig {
+    pub cold_start_ms: f64,
+    pub cold_start_fast_percent: f64,
+    pub latency_p95_ms: f64,
+    pub error_rate_percent: f64,
+    pub cost_vs_fallback: f64,
+    pub min_samples: u64,
+    pub failures_before_rollback: u32,
+}
+
+impl Default for SloConfig {
+    /// The research doc's Phase 1 gates.
+    fn default() -> Self {
+        Self {
+            cold_start_ms: 500.0,
+            cold_start_fast_percent: 80.0,
+            latency_p95_ms: 2000.0,
+            error_rate_percent: 1.0,
+            cost_vs_fallback: 1.0,
+            min_samples: 20,
+            failures_before_rollback: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreConfig {
+    File { path: PathBuf, lock_timeout: Duration },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulatorConfig {
+    pub seed: u64,
+    pub requests_per_second: f64,
+    pub time_scale: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Named {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The file the profile came from, as shown in messages.
+    pub origin: String,
+    pub name: String,
+    pub environment: Environment,
+    pub read_only: bool,
+    pub theme: Option<String>,
+    pub fallback: String,
+    pub ladder: Ladder,
+    pub yearly_inferences: u64,
+    pub models: Vec<Named>,
+    pub regions: Vec<Named>,
+    pub providers: Vec<ProviderConfig>,
+    pub endpoints: IndexMap<(CellId, String), Endpoint>,
+    pub slo: SloConfig,
+    pub store: StoreConfig,
+    pub audit_path: PathBuf,
+    pub simulator: Option<SimulatorConfig>,
+}
+
+impl Profile {
+    /// Loads and validates a profile.
+    pub fn load(source: &ProfileSource) -> Result<Profile, ConfigError> {
+        match source {
+            ProfileSource::File(path) => {
+                let origin = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                    file: origin.clone(),
+                    line: 0,
+                    col: 0,
+                    message: format!("cannot read the profile: {e}"),
+                })?;
+                let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                Self::parse(&origin, &text, &base)
+            }
+            ProfileSource::Demo { state_dir } => {
+                Self::parse("profiles/demo.toml (built in)", super::DEMO_PROFILE, state_dir)
+            }
+        }
+    }
+
+    /// Parses profile text; relative paths are joined to `base`.
+    pub fn parse(origin: &str, text: &str, base: &Path) -> Result<Profile, ConfigError> {
+        let raw: RawProfile = toml::from_str(text).map_err(|e| {
+            ConfigError::at(origin, text, e.span(), e.message().trim_end().to_string())
+        })?;
+        Validator { origin, text, base }.validate(raw)
+    }
+
+    pub fn model_ids(&self) -> Vec<String> {
+        self.models.iter().map(|m| m.id.clone()).collect()
+    }
+
+    pub fn region_ids(&self) -> Vec<String> {
+        self.regions.iter().map(|r| r.id.clone()).collect()
+    }
+
+    pub fn provider_ids(&self) -> Vec<String> {
+        self.providers.iter().map(|p| p.id.clone()).collect()
+    }
+
+    /// Every cell, models first then regions.
+    pub fn cells(&self) -> Vec<CellId> {
+        self.models
+            .iter()
+            .flat_map(|m| self.regions.iter().map(|r| CellId::new(m.id.as_str(), r.id.as_str())))
+            .collect()
+    }
+
+    pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.id == id)
+    }
+
+    /// Providers that have an endpoint for this cell, in profile order.
+    pub fn providers_for(&self, cell: &CellId) -> Vec<String> {
+        self.providers
+            .iter()
+            .filter(|p| self.endpoints.contains_key(&(cell.clone(), p.id.clone())))
+            .map(|p| p.id.clone())
+            .collect()
+    }
+
+    /// The one provider that is not the fallback, when there is exactly one.
+    pub fn sole_target(&self) -> Option<&str> {
+        let mut others = self.providers.iter().filter(|p| p.id != self.fallback);
+        match (others.next(), others.next()) {
+            (Some(p), None) => Some(&p.id),
+            _ => None,
+        }
+    }
+
+    pub fn store_path(&self) -> &Path {
+        match &self.store {
+            StoreConfig::File { path, .. } => path,
+        }
+    }
+}
+
+struct Validator<'a> {
+    origin: &'a str,
+    text: &'a str,
+    base: &'a Path,
+}
+
+impl Validator<'_> {
+    fn err(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(self.origin, self.text, Some(span), message)
+    }
+
+    fn id(&self, id: &Spanned<String>, what: &str) -> Result<String, ConfigError> {
+        if is_valid_id(id.get_ref()) {
+            Ok(id.get_ref().clone())
+        } else {
+            Err(self.err(
+                id.span(),
+                format!(
+                    "invalid {what} id {:?}: expected lower-case letters, digits, '.', '_' or '-' (at most 64, starting with a letter or digit)",
+                    id.get_ref()
+                ),
+            ))
+        }
+    }
+
+    fn ids(&self, list: &[super::raw::RawNamed], what: &str) -> Result<Vec<Named>, ConfigError> {
+        let mut out: Vec<Named> = Vec::new();
+        for item in list {
+            let id = self.id(&item.id, what)?;
+            if out.iter().any(|n| n.id == id) {
+                return Err(self.err(item.id.span(), format!("duplicate {what} id {id:?}")));
+            }
+            out.push(Named {
+                id,
+                name: item.name.clone(),
+            });
+        }
+        if out.is_empty() {
+            return Err(ConfigError::at(
+                self.origin,
+                self.text,
+                None,
+                format!("no {what}s declared (expected at least one [[{what}s]] entry)"),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        let path = Path::new(p);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base.join(path)
+        }
+    }
+
+    fn secret(&self, raw: &Option<Spanned<RawSecret>>) -> Result<Option<SecretSource>, ConfigError> {
+        let Some(raw) = raw else { return Ok(None) };
+        let source = match (&raw.get_ref().env, &raw.get_ref().file) {
+            (Some(env), None) if !env.is_empty() => SecretSource::Env(env.clone()),
+            (None, Some(file)) if !file.is_empty() => {
+                let path = self.path(file);
+                // A secret file that others can read is refused outright.
+                if path.exists() {
+                    super::secret::check_file_mode(&path).map_err(|m| self.err(raw.span(), m))?;
+                }
+                SecretSource::File(path)
+            }
+            _ => {
+                return Err(self.err(
+                    raw.span(),
+                    "expected exactly one of { env = \"VAR\" } or { file = \"path\" }",
+                ));
+            }
+        };
+        Ok(Some(source))
+    }
+
+    fn positive(&self, v: &Option<Spanned<f64>>, default: f64, what: &str, max: f64) -> Result<f64, ConfigError> {
+        match v {
+            None => Ok(default),
+            Some(s) if s.get_ref().is_finite() && *s.get_ref() >= 0.0 && *s.get_ref() <= max => Ok(*s.get_ref()),
+            Some(s) => Err(self.err(s.span(), format!("{what} must be between 0 and {max}, got {}", s.get_ref()))),
+        }
+    }
+
+    fn count(&self, v: &Option<Spanned<i64>>, default: u64, what: &str, min: i64, max: i64) -> Result<u64, ConfigError> {
+        match v {
+            None => Ok(default),
+            Some(s) if (min..=max).contains(s.get_ref()) => Ok(*s.get_ref() as u64),
+            Some(s) => Err(self.err(s.span(), format!("{what} must be between {min} and {max}, got {}", s.get_ref()))),
+        }
+    }
+
+    fn url(&self, url: &str, span: Range<usize>, simulated: bool) -> Result<(), ConfigError> {
+        if simulated && url.starts_with("{sim}") {
+            return Ok(());
+        }
+        if url.starts_with("{sim}") {
+            return Err(self.err(span, "{sim} URLs need a [simulator] section"));
+        }
+        check_url(url).map_err(|m| self.err(span, m))
+    }
+
+    fn validate(&self, raw: RawProfile) -> Result<Profile, ConfigError> {
+        let name = raw.name.get_ref().clone();
+        let environment = match &raw.environment {
+            None => Environment::Production,
+            Some(e) => match e.get_ref().as_str() {
+                "demo" => Environment::Demo,
+                "staging" => Environment::Staging,
+                "production" => Environment::Production,
+                other => {
+                    return Err(self.err(
+                        e.span(),
+                        format!("unknown environment {other:?}: expected \"demo\", \"staging\" or \"production\""),
+                    ));
+                }
+            },
+        };
+        let models = self.ids(&raw.models, "model")?;
+        let regions = self.ids(&raw.regions, "region")?;
+        let simulated = raw.simulator.is_some();
+
+        let mut providers: Vec<ProviderConfig> = Vec::new();
+        let mut templates: Vec<(String, Option<Spanned<String>>, Option<Spanned<String>>, Option<String>)> = Vec::new();
+        for p in &raw.providers {
+            let id = self.id(&p.id, "provider")?;
+            if providers.iter().any(|q| q.id == id) {
+                return Err(self.err(p.id.span(), format!("duplicate provider id {id:?}")));
+            }
+            let kind = match p.kind.get_ref().as_str() {
+                "runpod" => ProviderKind::RunPod,
+                "modal" => ProviderKind::Modal,
+                other => {
+                    return Err(self.err(p.kind.span(), format!("unknown provider kind {other:?}: expected \"runpod\" or \"modal\"")));
+                }
+            };
+            let price = self.positive(&Some(p.price_per_second.clone()), 0.0, "price_per_second", 1.0)?;
+            let api_base = match (&p.api_base, kind) {
+                (Some(b), ProviderKind::RunPod) => {
+                    self.url(b.get_ref(), b.span(), simulated)?;
+                    Some(b.get_ref().trim_end_matches('/').to_string())
+                }
+                (None, ProviderKind::RunPod) => Some("https://api.runpod.ai/v2".to_string()),
+                (Some(b), ProviderKind::Modal) => {
+                    return Err(self.err(b.span(), "api_base is for runpod providers; a modal provider uses url_template or per-endpoint url"));
+                }
+                (None, ProviderKind::Modal) => None,
+            };
+            match kind {
+                ProviderKind::RunPod => {
+                    if let Some(t) = &p.url_template {
+                        return Err(self.err(t.span(), "url_template is for modal providers; a runpod provider uses endpoint_template"));
+                    }
+                    if let Some(s) = p.proxy_key.as_ref().or(p.proxy_secret.as_ref()) {
+                        return Err(self.err(s.span(), "proxy_key/proxy_secret are for modal providers; a runpod provider uses api_key"));
+                    }
+                }
+                ProviderKind::Modal => {
+                    if let Some(t) = &p.endpoint_template {
+                        return Err(self.err(t.span(), "endpoint_template is for runpod providers; a modal provider uses url_template"));
+                    }
+                    if let Some(s) = &p.api_key {
+                        return Err(self.err(s.span(), "api_key is for runpod providers; a modal provider uses proxy_key and proxy_secret"));
+                    }
+                    if p.proxy_key.is_some() != p.proxy_secret.is_some() {
+                        let s = p.proxy_key.as_ref().or(p.proxy_secret.as_ref()).map(|s| s.span());
+                        return Err(ConfigError::at(self.origin, self.text, s, "proxy_key and proxy_secret go together (Modal-Key and Modal-Secret headers)"));
+                    }
+                }
+            }
+            for t in [&p.endpoint_template, &p.url_template].into_iter().flatten() {
+                check_template(t.get_ref()).map_err(|m| self.err(t.span(), m))?;
+            }
+            if let Some(t) = &p.url_template {
+                self.url(&t.get_ref().replace("{model}", "m").replace("{region}", "r"), t.span(), simulated)?;
+            }
+            providers.push(ProviderConfig {
+                id: id.clone(),
+                kind,
+                price_per_second: price,
+                api_key: self.secret(&p.api_key)?,
+                proxy_key: self.secret(&p.proxy_key)?,
+                proxy_secret: self.secret(&p.proxy_secret)?,
+            });
+            templates.push((id, p.endpoint_template.clone(), p.url_template.clone(), api_base));
+        }
+        if providers.is_empty() {
+            return Err(ConfigError::at(self.origin, self.text, None, "no providers declared (expected at least one [[providers]] entry)"));
+        }
+        let fallback = raw.fallback.get_ref().clone();
+        if !providers.iter().any(|p| p.id == fallback) {
+            return Err(self.err(
+                raw.fallback.span(),
+                format!("fallback {fallback:?} is not a declared provider (declared: {})", join_ids(providers.iter().map(|p| &p.id))),
+            ));
+        }
+
+        // Endpoints: explicit entries first, then templates fill the rest.
+        let mut endpoints: IndexMap<(CellId, String), Endpoint> = IndexMap::new();
+        for e in &raw.endpoints {
+            let model = e.model.get_ref();
+            let region = e.region.get_ref();
+            let provider = e.provider.get_ref();
+            if !models.iter().any(|m| m.id == *model) {
+                return Err(self.err(e.model.span(), format!("endpoint for undeclared model {model:?} (declared: {})", join_ids(models.iter().map(|m| &m.id)))));
+            }
+            if !regions.iter().any(|r| r.id == *region) {
+                return Err(self.err(e.region.span(), format!("endpoint for undeclared region {region:?} (declared: {})", join_ids(regions.iter().map(|r| &r.id)))));
+            }
+            let Some((index, pc)) = providers.iter().enumerate().find(|(_, p)| p.id == *provider) else {
+                return Err(self.err(e.provider.span(), format!("endpoint for undeclared provider {provider:?} (declared: {})", join_ids(providers.iter().map(|p| &p.id)))));
+            };
+            let key = (CellId::new(model.as_str(), region.as_str()), provider.clone());
+            if endpoints.contains_key(&key) {
+                return Err(self.err(e.model.span(), format!("duplicate endpoint for {}/{} on {provider}", model, region)));
+            }
+            let endpoint = match pc.kind {
+                ProviderKind::RunPod => {
+                    if let Some(u) = &e.url {
+                        return Err(self.err(u.span(), "a runpod endpoint takes endpoint_id, not url"));
+                    }
+                    let Some(id) = &e.endpoint_id else {
+                        return Err(self.err(e.provider.span(), "a runpod endpoint needs endpoint_id"));
+                    };
+                    Endpoint::RunPod {
+                        api_base: templates[index].3.clone().unwrap_or_default(),
+                        endpoint_id: id.get_ref().clone(),
+                    }
+                }
+                ProviderKind::Modal => {
+                    if let Some(i) = &e.endpoint_id {
+                        return Err(self.err(i.span(), "a modal endpoint takes url, not endpoint_id"));
+                    }
+                    let Some(url) = &e.url else {
+                        return Err(self.err(e.provider.span(), "a modal endpoint needs url"));
+                    };
+                    self.url(url.get_ref(), url.span(), simulated)?;
+                    Endpoint::Modal { url: url.get_ref().clone() }
+                }
+            };
+            endpoints.insert(key, endpoint);
+        }
+        for m in &models {
+            for r in &regions {
+                for (provider, endpoint_t, url_t, api_base) in &templates {
+                    let key = (CellId::new(m.id.as_str(), r.id.as_str()), provider.clone());
+                    if endpoints.contains_key(&key) {
+                        continue;
+                    }
+                    let fill = |t: &str| t.replace("{model}", &m.id).replace("{region}", &r.id);
+                    let endpoint = match (endpoint_t, url_t) {
+                        (Some(t), _) => Endpoint::RunPod {
+                            api_base: api_base.clone().unwrap_or_default(),
+                            endpoint_id: fill(t.get_ref()),
+                        },
+                        (_, Some(t)) => Endpoint::Modal { url: fill(t.get_ref()) },
+                        _ => continue,
+                    };
+                    endpoints.insert(key, endpoint);
+                }
+                let cell = CellId::new(m.id.as_str(), r.id.as_str());
+                if !endpoints.contains_key(&(cell.clone(), fallback.clone())) {
+                    return Err(self.err(
+                        raw.fallback.span(),
+                        format!("cell {cell} has no endpoint for the fallback provider {fallback:?}: add an [[endpoints]] entry or a template, or rollback could not send its traffic anywhere"),
+                    ));
+                }
+            }
+        }
+        // Keep endpoints in matrix order for stable output.
+        endpoints.sort_by(|(a, pa), _, (b, pb), _| {
+            let pos = |c: &CellId| {
+                (
+                    models.iter().position(|m| m.id == c.model),
+                    regions.iter().position(|r| r.id == c.region),
+                )
+            };
+            let ppos = |p: &String| providers.iter().position(|q| q.id == *p);
+            (pos(a), ppos(pa)).cmp(&(pos(b), ppos(pb)))
+        });
+
+        let ladder = match &raw.ladder {
+            None => Ladder::standard(),
+            Some(list) => {
+                let mut steps = Vec::new();
+                for step in list.get_ref() {
+                    let pm = PerMille::from_percent_f64(*step.get_ref())
+                        .map_err(|e| self.err(step.span(), format!("ladder step: {e}")))?;
+                    steps.push(pm);
+                }
+                Ladder::new(steps).map_err(|e| self.err(list.span(), e.to_string()))?
+            }
+        };
+
+        let s = &raw.slo;
+        let d = SloConfig::default();
+        let slo = SloConfig {
+            cold_start_ms: self.positive(&s.cold_start_ms, d.cold_start_ms, "slo.cold_start_ms", 600_000.0)?,
+            cold_start_fast_percent: self.positive(&s.cold_start_fast_percent, d.cold_start_fast_percent, "slo.cold_start_fast_percent", 100.0)?,
+            latency_p95_ms: self.positive(&s.latency_p95_ms, d.latency_p95_ms, "slo.latency_p95_ms", 600_000.0)?,
+            error_rate_percent: self.positive(&s.error_rate_percent, d.error_rate_percent, "slo.error_rate_percent", 100.0)?,
+            cost_vs_fallback: self.positive(&s.cost_vs_fallback, d.cost_vs_fallback, "slo.cost_vs_fallback", 100.0)?,
+            min_samples: self.count(&s.min_samples, d.min_samples, "slo.min_samples", 1, 1_000_000)?,
+            failures_before_rollback: self.count(&s.failures_before_rollback, 3, "slo.failures_before_rollback", 1, 100)? as u32,
+        };
+
+        let store = match raw.store.kind.get_ref().as_str() {
+            "file" => {
+                let Some(path) = &raw.store.path else {
+                    return Err(self.err(raw.store.kind.span(), "a file store needs path = \"…/beacon-routes.json\""));
+                };
+                let lock_timeout = self.count(&raw.store.lock_timeout_ms, 5000, "store.lock_timeout_ms", 1, 600_000)?;
+                StoreConfig::File {
+                    path: self.path(path.get_ref()),
+                    lock_timeout: Duration::from_millis(lock_timeout),
+                }
+            }
+            "etcd" => return Err(self.err(raw.store.kind.span(), "the etcd store is not available in this build yet: expected kind = \"file\"")),
+            other => return Err(self.err(raw.store.kind.span(), format!("unknown store kind {other:?}: expected \"file\""))),
+        };
+        let audit_path = match &raw.audit {
+            Some(a) => self.path(a.path.get_ref()),
+            None => {
+                let StoreConfig::File { path, .. } = &store;
+                path.with_extension("audit.jsonl")
+            }
+        };
+        let yearly_inferences = self.count(&raw.yearly_inferences, 1_000_000, "yearly_inferences", 1, i64::MAX)?;
+        let simulator = match &raw.simulator {
+            None => None,
+            Some(sim) => Some(SimulatorConfig {
+                seed: self.count(&sim.seed, 42, "simulator.seed", 0, i64::MAX)?,
+                requests_per_second: self.positive(&sim.requests_per_second, 20.0, "simulator.requests_per_second", 100_000.0)?,
+                time_scale: self.positive(&sim.time_scale, 1.0, "simulator.time_scale", 10_000.0)?,
+            }),
+        };
+
+        Ok(Profile {
+            origin: self.origin.to_string(),
+            name,
+            environment,
+            read_only: raw.read_only,
+            theme: raw.theme.as_ref().map(|t| t.get_ref().clone()),
+            fallback,
+            ladder,
+            yearly_inferences,
+            models,
+            regions,
+            providers,
+            endpoints,
+            slo,
+            store,
+            audit_path,
+            simulator,
+        })
+    }
+}
+
+fn join_ids<'a>(ids: impl Iterator<Item = &'a String>) -> String {
+    ids.map(String::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// Templates may use `{model}` and `{region}` (and `{sim}` in simulator profiles) only.
+fn check_template(t: &str) -> Result<(), String> {
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return Err(format!("unclosed '{{' in template {t:?}"));
+        };
+        let name = &after[..close];
+        if !matches!(name, "model" | "region" | "sim") {
+            return Err(format!("unknown placeholder {{{name}}} in template {t:?}: expected {{model}} or {{region}}"));
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
+/// HTTPS only, except to loopback.
+pub fn check_url(url: &str) -> Result<(), String> {
+    if let Some(rest) = url.strip_prefix("https://") {
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err(format!("URL {url:?} has no host"));
+        }
+        return Ok(());
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        let authority = rest.split('/').next().unwrap_or("");
+        let host = if let Some(v6) = authority.strip_prefix('[') {
+            v6.split(']').next().unwrap_or("")
+        } else {
+            authority.split(':').next().unwrap_or("")
+        };
+        let loopback = host == "localhost"
+            || host == "::1"
+            || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
+        if loopback {
+            return Ok(());
+        }
+        return Err(format!("URL {url:?} must use https:// (plain http is allowed only to loopback)"));
+    }
+    Err(format!("URL {url:?} must start with https://"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert!(check_url("https://x.modal.run").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("http://[::1]:80/").is_ok());
+        assert!(check_url("http://localhost/").is_ok());
+        assert!(check_url("http://example.com/").is_err());
+        assert!(check_url("ftp://x").is_err());
+        assert!(check_url("https://").is_err());
+    }
+
+    #[test]
+    fn templates() {
+        assert!(check_template("beacon-{model}-{region}").is_ok());
+        assert!(check_template("{sim}/x").is_ok());
+        assert!(check_template("{modle}").is_err());
+        assert!(check_template("{model").is_err());
+    }
+}

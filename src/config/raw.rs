@@ -1,0 +1,123 @@
+//! The profile as written in TOML, with spans kept for error messages.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfile {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub environment: Option<Spanned<String>>,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default)]
+    pub theme: Option<Spanned<String>>,
+    pub fallback: Spanned<String>,
+    #[serde(default)]
+    pub ladder: Option<Spanned<Vec<Spanned<f64>>>>,
+    #[serde(default)]
+    pub yearly_inferences: Option<Spanned<i64>>,
+    pub models: Vec<RawNamed>,
+    pub regions: Vec<RawNamed>,
+    pub providers: Vec<RawProvider>,
+    #[serde(default)]
+    pub endpoints: Vec<RawEndpoint>,
+    #[serde(default)]
+    pub slo: RawSlo,
+    pub store: RawStore,
+    #[serde(default)]
+    pub audit: Option<RawAudit>,
+    #[serde(default)]
+    pub simulator: Option<RawSimulator>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNamed {
+    pub id: Spanned<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub id: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub price_per_second: Spanned<f64>,
+    /// RunPod: `https://api.runpod.ai/v2`.
+    #[serde(default)]
+    pub api_base: Option<Spanned<String>>,
+    /// RunPod: endpoint id for cells without an explicit endpoint, e.g. `beacon-{model}-{region}`.
+    #[serde(default)]
+    pub endpoint_template: Option<Spanned<String>>,
+    /// Modal: web endpoint URL for cells without an explicit endpoint.
+    #[serde(default)]
+    pub url_template: Option<Spanned<String>>,
+    #[serde(default)]
+    pub api_key: Option<Spanned<RawSecret>>,
+    #[serde(default)]
+    pub proxy_key: Option<Spanned<RawSecret>>,
+    #[serde(default)]
+    pub proxy_secret: Option<Spanned<RawSecret>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecret {
+    #[serde(default)]
+    pub env: Option<String>,
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEndpoint {
+    pub model: Spanned<String>,
+    pub region: Spanned<String>,
+    pub provider: Spanned<String>,
+    #[serde(default)]
+    pub endpoint_id: Option<Spanned<String>>,
+    #[serde(default)]
+    pub url: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlo {
+    pub cold_start_ms: Option<Spanned<f64>>,
+    pub cold_start_fast_percent: Option<Spanned<f64>>,
+    pub latency_p95_ms: Option<Spanned<f64>>,
+    pub error_rate_percent: Option<Spanned<f64>>,
+    pub cost_vs_fallback: Option<Spanned<f64>>,
+    pub min_samples: Option<Spanned<i64>>,
+    pub failures_before_rollback: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub kind: Spanned<String>,
+    pub path: Option<Spanned<String>>,
+    #[serde(default)]
+    pub lock_timeout_ms: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    pub path: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSimulator {
+    #[serde(default)]
+    pub seed: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub requests_per_second: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub time_scale: Option<Spanned<f64>>,
+}

@@ -1,0 +1,42 @@
+//! Pure types and rules of routing: no I/O, no screen, no clock.
+
+pub mod cell;
+pub mod change;
+pub mod ladder;
+pub mod percent;
+pub mod routes;
+pub mod selection;
+pub mod split;
+
+pub use cell::CellId;
+pub use change::{Action, CellChange, ChangeRecord, Operator};
+pub use ladder::{Direction, Ladder, LadderError};
+pub use percent::{PerMille, PercentError};
+pub use routes::Routes;
+pub use selection::{Selection, SelectionError};
+pub use split::{Split, SplitError};
+
+/// Ids of models, regions and providers: lower-case letters, digits, `.`, `_`, `-`.
+/// `@`, `/` and `:` are excluded so that flag keys and `MODEL/REGION` stay unambiguous.
+pub fn is_valid_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        && id.len() <= 64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(is_valid_id("llama-3.2-1b"));
+        assert!(is_valid_id("us-east"));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id("-x"));
+        assert!(!is_valid_id("a/b"));
+        assert!(!is_valid_id("a@b"));
+        assert!(!is_valid_id("Upper"));
+    }
+}

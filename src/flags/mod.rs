@@ -1,0 +1,9 @@
+//! The control-plane output: the flagd document, where it is stored, and the audit log.
+
+pub mod audit;
+pub mod file;
+pub mod flagd;
+pub mod store;
+
+pub use flagd::{Document, FlagCodec, flag_key};
+pub use store::{CommitRequest, Committed, Conflict, FlagStore, Snapshot, StoreError};

@@ -1,0 +1,137 @@
+//! What every flag store offers: load a snapshot, commit against it (CAS).
+
+use std::fmt;
+use std::hash::{DefaultHasher, Hasher};
+use std::time::{Duration, Instant};
+
+use super::flagd::Document;
+use crate::domain::{Action, ChangeRecord, Operator, Routes};
+
+/// Identity of the exact bytes a snapshot was read from (`None`: no document).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint(Option<(u64, usize)>);
+
+impl Fingerprint {
+    pub fn of(bytes: Option<&[u8]>) -> Self {
+        Self(bytes.map(|b| {
+            let mut h = DefaultHasher::new();
+            h.write(b);
+            (h.finish(), b.len())
+        }))
+    }
+}
+
+/// The routing document as read, and the bytes it was read from.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub document: Document,
+    pub fingerprint: Fingerprint,
+}
+
+impl Snapshot {
+    pub fn revision(&self) -> u64 {
+        self.document.revision
+    }
+
+    pub fn routes(&self) -> &Routes {
+        &self.document.routes
+    }
+}
+
+/// A change to commit: the whole new routing state and why.
+#[derive(Debug, Clone)]
+pub struct CommitRequest {
+    pub routes: Routes,
+    pub action: Action,
+    pub reason: String,
+    pub operator: Operator,
+    /// When the operation began (after any confirmation), for `elapsed_ms`.
+    pub started: Instant,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub record: ChangeRecord,
+    /// Until the document and the audit line were durable.
+    pub elapsed: Duration,
+    /// The document is committed but the audit append failed; it will be
+    /// reconciled from the document on the next start.
+    pub audit_warning: Option<String>,
+}
+
+/// The document changed since the snapshot the change was based on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub based_on: u64,
+    pub current: Option<u64>,
+    pub changed_by: Option<String>,
+    pub changed_at: Option<String>,
+    pub change: Option<String>,
+    /// The bytes changed without a new revision: edited outside beacon-console.
+    pub outside_edit: bool,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.current, self.outside_edit) {
+            (None, _) => write!(
+                f,
+                "revision {} is stale: the flag document was removed since it was read; reload",
+                self.based_on
+            ),
+            (Some(cur), true) => write!(
+                f,
+                "revision {} is stale: the flag document was edited outside beacon-console (now revision {cur}); reload and review",
+                self.based_on
+            ),
+            (Some(cur), false) => {
+                write!(f, "revision {} is stale: changed by {}", self.based_on, self.changed_by.as_deref().unwrap_or("an unknown operator"))?;
+                if let Some(at) = &self.changed_at {
+                    write!(f, " at {at}")?;
+                }
+                write!(f, " (revision {cur}")?;
+                if let Some(change) = &self.change {
+                    write!(f, ": {change}")?;
+                }
+                write!(f, "); reload")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Conflict(Conflict),
+    /// The store cannot be reached, locked, read or written.
+    #[error("flag store unavailable: {0}")]
+    Unavailable(String),
+    /// The document is there but is not a valid routing document.
+    #[error("flag document {path} is unreadable: {detail}; `rollback --all --force` replaces it with an all-fallback document (the bad file is kept)")]
+    Corrupt { path: String, detail: String },
+}
+
+/// A place that holds the routing document, with compare-and-swap commits.
+pub trait FlagStore {
+    /// Where the document lives, for headers and messages (`file /var/lib/…`).
+    fn describe(&self) -> String;
+
+    /// The current document (revision 0, all fallback, when there is none yet).
+    fn load(&self) -> Result<Snapshot, StoreError>;
+
+    /// Commits `request` if the document is still exactly `base`; otherwise a
+    /// conflict, and nothing is written but a "refused" audit line.
+    fn commit(&self, base: &Snapshot, request: CommitRequest) -> Result<Committed, StoreError>;
+
+    /// Reads and commits under one lock, so it cannot conflict: for rollbacks.
+    /// `build` returns `None` when there is nothing to change.
+    fn commit_latest(
+        &self,
+        build: &mut dyn FnMut(&Document) -> Option<CommitRequest>,
+    ) -> Result<Option<Committed>, StoreError>;
+
+    /// The emergency path: replaces a missing or unreadable document with
+    /// `routes` (the bad file is kept as a backup) or commits over a good one.
+    fn force_replace(&self, request: CommitRequest) -> Result<Committed, StoreError>;
+}

@@ -1,0 +1,9 @@
+//! beacon-console: the on-call console for moving LLM inference from Modal to
+//! RunPod Serverless by routing flags. `domain` is pure; `ops` has the use
+//! cases without any screen; `cli` (and later the TUI) are faces over `ops`.
+
+pub mod config;
+pub mod domain;
+pub mod flags;
+pub mod ops;
+pub mod cli;

@@ -1,0 +1,61 @@
+use crate::config::ConfigError;
+use crate::domain::{PercentError, SelectionError, SplitError};
+use crate::flags::{Conflict, StoreError};
+
+/// Why an operation did not happen. Each kind has its own exit code.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OpsError {
+    /// Bad input: unknown id, out-of-range percentage, missing confirmation… (exit 2)
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// The document changed since it was read. (exit 3)
+    #[error("{0}")]
+    Conflict(Conflict),
+    /// The store cannot be locked, read or written, or the document is unreadable. (exit 4)
+    #[error("{0}")]
+    Unavailable(String),
+    /// A write in read-only mode. (exit 5)
+    #[error("{0}")]
+    ReadOnly(String),
+}
+
+impl OpsError {
+    /// The documented exit code.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            OpsError::Invalid(_) | OpsError::Config(_) => 2,
+            OpsError::Conflict(_) => 3,
+            OpsError::Unavailable(_) => 4,
+            OpsError::ReadOnly(_) => 5,
+        }
+    }
+}
+
+impl From<StoreError> for OpsError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(c) => OpsError::Conflict(c),
+            other => OpsError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<SelectionError> for OpsError {
+    fn from(e: SelectionError) -> Self {
+        OpsError::Invalid(e.to_string())
+    }
+}
+
+impl From<PercentError> for OpsError {
+    fn from(e: PercentError) -> Self {
+        OpsError::Invalid(e.to_string())
+    }
+}
+
+impl From<SplitError> for OpsError {
+    fn from(e: SplitError) -> Self {
+        OpsError::Invalid(e.to_string())
+    }
+}

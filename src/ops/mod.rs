@@ -1,0 +1,18 @@
+//! Use cases, composed from domain + config + flags. No screen here: the CLI
+//! and the TUI are two faces over these functions.
+
+mod console;
+mod error;
+mod history;
+mod operator;
+mod rollback;
+mod shift;
+mod undo;
+
+pub use console::Console;
+pub use error::OpsError;
+pub use history::{History, history};
+pub use operator::detect_operator;
+pub use rollback::{Rollback, force_rollback, rollback};
+pub use shift::{ShiftAmount, ShiftPlan, Skipped, plan_shift};
+pub use undo::plan_undo;

@@ -1,0 +1,68 @@
+use std::time::Instant;
+
+use crate::domain::{Action, Routes, Selection, Split};
+use crate::flags::{CommitRequest, Committed};
+
+use super::{Console, OpsError};
+
+/// What a rollback did.
+#[derive(Debug, Clone)]
+pub struct Rollback {
+    /// `None` when every selected cell was already on the fallback.
+    pub committed: Option<Committed>,
+    pub cells: usize,
+    pub revision: u64,
+}
+
+/// Sends every selected cell back to the fallback in one commit.
+///
+/// It reads and writes under one lock, so it never conflicts and works from
+/// any state; repeating it is harmless (nothing to change → no new revision).
+pub fn rollback(console: &Console, selection: &Selection, reason: &str) -> Result<Rollback, OpsError> {
+    console.ensure_writable("roll back")?;
+    let started = Instant::now();
+    let profile = &console.profile;
+    let cells = selection.resolve(&profile.model_ids(), &profile.region_ids())?;
+    let mut current_revision = 0;
+    let committed = console.store.commit_latest(&mut |doc| {
+        current_revision = doc.revision;
+        let mut routes: Routes = doc.routes.clone();
+        for cell in &cells {
+            routes.set(cell.clone(), Split::all(&profile.fallback));
+        }
+        (routes != doc.routes).then(|| CommitRequest {
+            routes,
+            action: Action::Rollback,
+            reason: reason.to_string(),
+            operator: console.operator.clone(),
+            started,
+            note: None,
+        })
+    })?;
+    Ok(Rollback {
+        revision: committed.as_ref().map_or(current_revision, |c| c.record.revision),
+        committed,
+        cells: cells.len(),
+    })
+}
+
+/// The emergency path: every cell to the fallback, whatever state the document is in.
+pub fn force_rollback(console: &Console, reason: &str) -> Result<Rollback, OpsError> {
+    console.ensure_writable("roll back")?;
+    let started = Instant::now();
+    let profile = &console.profile;
+    let routes = Routes::all_to(profile.cells(), &profile.fallback);
+    let committed = console.store.force_replace(CommitRequest {
+        routes,
+        action: Action::ForcedRollback,
+        reason: reason.to_string(),
+        operator: console.operator.clone(),
+        started,
+        note: None,
+    })?;
+    Ok(Rollback {
+        revision: committed.record.revision,
+        committed: Some(committed),
+        cells: profile.cells().len(),
+    })
+}
