@@ -135,7 +135,7 @@ pub struct RollbackArgs {
     pub reason: String,
     /// With --all: write a fresh all-fallback document even when the current one is
     /// missing or unreadable (the bad file is kept as a timestamped backup).
-    #[arg(long, requires = "all")]
+    #[arg(long)]
     pub force: bool,
 }
 

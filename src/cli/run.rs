@@ -175,6 +175,9 @@ fn amount_text(amount: ShiftAmount) -> String {
 
 fn rollback(console: &Console, args: RollbackArgs, json: bool) -> Result<(), OpsError> {
     let selection = args.selection.selection().unwrap_or(Selection::All);
+    if args.force && selection != Selection::All {
+        return Err(OpsError::Invalid("--force replaces the whole document: use it with --all".into()));
+    }
     let reason = reason_or_invalid(&args.reason)?;
     selection.resolve(&console.profile.model_ids(), &console.profile.region_ids())?;
     console.ensure_writable("roll back")?;

@@ -1,0 +1,288 @@
+//! The commands end to end on the real binary: shift, rollback, undo, history,
+//! status, and every bad input with its exit code, leaving the disk untouched.
+
+mod common;
+
+use common::*;
+
+fn split_of(state: &std::path::Path, cell: &str) -> serde_json::Value {
+    let r = ok(&mut demo(state), &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    v["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cell"] == cell)
+        .unwrap()["split_permille"]
+        .clone()
+}
+
+#[test]
+fn shift_rollback_undo_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path();
+    let r = ok(&mut demo(s), &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["revision"], 0);
+    assert_eq!(v["cells"].as_array().unwrap().len(), 9);
+
+    let r = ok(
+        &mut demo(s),
+        &["shift", "--cell", "llama-3.2-1b/us-east", "--to", "25", "--reason", "canary", "--yes", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["revision"], 1);
+    assert_eq!(split_of(s, "llama-3.2-1b/us-east"), serde_json::json!({"modal": 750, "runpod": 250}));
+
+    // Ladder steps: 25 % → 50 % on the cell; 0 → 1 % on the rest of the column.
+    ok(&mut demo(s), &["shift", "--column", "us-east", "--step", "up", "--reason", "step", "--yes"]);
+    assert_eq!(split_of(s, "llama-3.2-1b/us-east")["runpod"], 500);
+    assert_eq!(split_of(s, "mistral-7b/us-east")["runpod"], 10);
+    assert_eq!(doc_revision(s), 2);
+
+    // Undo reverts revision 2 as revision 3.
+    ok(&mut demo(s), &["undo", "--yes"]);
+    assert_eq!(doc_revision(s), 3);
+    assert_eq!(split_of(s, "llama-3.2-1b/us-east")["runpod"], 250);
+    assert_eq!(split_of(s, "mistral-7b/us-east"), serde_json::json!({"modal": 1000}));
+
+    // Rollback: every cell to modal in one commit, with the time it took.
+    let r = ok(&mut demo(s), &["rollback", "--all", "--yes", "--reason", "p95 regression"]);
+    assert!(r.stdout.contains("revision 4"), "{}", r.stdout);
+    assert!(r.stdout.contains(" ms"), "{}", r.stdout);
+    assert_eq!(split_of(s, "llama-3.2-1b/us-east"), serde_json::json!({"modal": 1000}));
+    // Repeating it is harmless: no new revision.
+    let r = ok(&mut demo(s), &["rollback", "--yes"]);
+    assert!(r.stdout.contains("already on modal"), "{}", r.stdout);
+    assert_eq!(doc_revision(s), 4);
+
+    assert_eq!(audit_revisions(&audit_path(s)), vec![1, 2, 3, 4]);
+    let r = ok(&mut demo(s), &["history", "--json", "--limit", "2"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let events = v.as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["revision"], 4);
+    assert_eq!(events[0]["action"], "rollback");
+    assert_eq!(events[0]["reason"], "p95 regression");
+    assert_eq!(events[0]["operator"]["user"], "tester");
+    assert_eq!(events[0]["changes"][0]["before"], serde_json::json!({"modal": 750, "runpod": 250}));
+    assert_eq!(events[1]["action"], "undo");
+    let r = ok(&mut demo(s), &["history"]);
+    assert!(r.stdout.contains("rev 1"), "{}", r.stdout);
+    assert!(r.stdout.contains("modal 100% → modal 75% runpod 25%"), "{}", r.stdout);
+}
+
+#[test]
+fn ssh_client_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path();
+    ok(
+        demo(s).env("SSH_CLIENT", "10.9.8.7 50000 22"),
+        &["shift", "--all", "--to", "0.1", "--reason", "r", "--yes"],
+    );
+    let r = ok(&mut demo(s), &["history", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v[0]["operator"]["ssh_client"], "10.9.8.7");
+    assert_eq!(v[0]["changes"].as_array().unwrap().len(), 9);
+}
+
+/// Runs a command that must fail with `code` and a message containing `needle`,
+/// and checks that nothing under `state` changed.
+fn refused(state: &std::path::Path, args: &[&str], code: i32, needle: &str) {
+    let before = snapshot_dir(state);
+    let r = run(&mut demo(state), args);
+    assert_eq!(r.code, code, "{args:?}: stdout {} stderr {}", r.stdout, r.stderr);
+    assert!(r.stderr.contains(needle), "{args:?}: expected {needle:?} in {}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert_eq!(snapshot_dir(state), before, "{args:?} changed the disk");
+}
+
+#[test]
+fn bad_inputs_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path();
+    ok(&mut demo(s), &["shift", "--cell", "llama-3.2-1b/us-east", "--to", "5", "--reason", "x", "--yes"]);
+    let shift = |sel: &[&str], to: &str| -> Vec<String> {
+        let mut v: Vec<String> = vec!["shift".into()];
+        v.extend(sel.iter().map(|s| s.to_string()));
+        v.extend(["--to".into(), to.into(), "--reason".into(), "r".into(), "--yes".into()]);
+        v
+    };
+    fn as_refs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    refused(s, &as_refs(&shift(&["--cell", "gpt-9/us-east"], "5")), 2, "unknown model \"gpt-9\"");
+    refused(s, &as_refs(&shift(&["--cell", "llama-3.2-1b/mars"], "5")), 2, "unknown region \"mars\"");
+    refused(s, &as_refs(&shift(&["--row", "nope"], "5")), 2, "unknown model \"nope\"");
+    refused(s, &as_refs(&shift(&["--column", "nope"], "5")), 2, "unknown region \"nope\"");
+    refused(s, &as_refs(&shift(&["--cell", "no-slash"], "5")), 2, "expected MODEL/REGION");
+    refused(s, &as_refs(&shift(&["--all"], "101")), 2, "out of range");
+    refused(s, &as_refs(&shift(&["--all"], "-5")), 2, "out of range");
+    refused(s, &as_refs(&shift(&["--all"], "12.25")), 2, "finer than 0.1%");
+    refused(s, &as_refs(&shift(&["--all"], "ten")), 2, "not a percentage");
+    refused(s, &["shift", "--all", "--to", "5", "--reason", "r", "--yes", "--provider", "fal"], 2, "unknown provider \"fal\"");
+    refused(s, &["shift", "--all", "--to", "5", "--reason", "  ", "--yes"], 2, "--reason must not be empty");
+    refused(s, &["shift", "--to", "5", "--reason", "r", "--yes"], 2, "say which cells");
+    refused(s, &["shift", "--all", "--reason", "r", "--yes"], 2, "--to");
+    // No terminal and no --yes: refuse rather than write unconfirmed.
+    refused(s, &["shift", "--all", "--to", "5", "--reason", "r"], 2, "pass --yes");
+    refused(s, &["rollback", "--all"], 2, "pass --yes");
+    refused(s, &["undo"], 2, "pass --yes");
+    // Stale revision (the document is at 1).
+    refused(
+        s,
+        &["shift", "--all", "--to", "5", "--reason", "r", "--yes", "--expect-revision", "0"],
+        3,
+        "revision 0 is stale: changed by tester@",
+    );
+    refused(s, &["undo", "--yes", "--expect-revision", "7"], 3, "revision 7 is stale");
+    // Read-only refuses every write.
+    refused(s, &["--read-only", "rollback", "--all", "--yes"], 5, "read-only");
+    refused(s, &["--read-only", "shift", "--all", "--to", "5", "--reason", "r", "--yes"], 5, "read-only");
+    refused(s, &["--read-only", "undo", "--yes"], 5, "read-only");
+    refused(s, &["rollback", "--row", "x", "--yes"], 2, "unknown model \"x\"");
+    refused(s, &["rollback", "--cell", "llama-3.2-1b/us-east", "--force", "--yes"], 2, "--all");
+}
+
+#[test]
+fn json_errors_carry_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&mut demo(dir.path()), &["--json", "shift", "--all", "--to", "500", "--reason", "r", "--yes"]);
+    assert_eq!(r.code, 2);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["error"]["code"], 2);
+    assert!(v["error"]["message"].as_str().unwrap().contains("out of range"));
+}
+
+#[test]
+fn a_document_edited_by_hand_is_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path();
+    ok(&mut demo(s), &["shift", "--cell", "llama-3.2-1b/us-east", "--to", "5", "--reason", "x", "--yes"]);
+    // A hand edit that keeps the revision but changes a split.
+    let doc = std::fs::read_to_string(doc_path(s)).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    v["flags"]["route.llama-3.2-1b@us-east"]["targeting"]["fractional"] = serde_json::json!([["modal", 900], ["runpod", 100]]);
+    let edited = serde_json::to_string_pretty(&v).unwrap();
+    std::fs::write(doc_path(s), &edited).unwrap();
+    // `status` reads it as it is; a shift based on it commits over it knowingly.
+    let r = ok(&mut demo(s), &["status", "--json"]);
+    assert!(r.stdout.contains("\"runpod\": 100"), "{}", r.stdout);
+    // A broken hand edit is refused with where and why, and left alone.
+    std::fs::write(doc_path(s), "{ \"flags\": { ").unwrap();
+    let before = snapshot_dir(s);
+    let r = run(&mut demo(s), &["shift", "--all", "--to", "5", "--reason", "r", "--yes"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("unreadable: line 1"), "{}", r.stderr);
+    assert!(r.stderr.contains("rollback --all --force"), "{}", r.stderr);
+    assert_eq!(snapshot_dir(s), before);
+    let r = run(&mut demo(s), &["rollback", "--all", "--yes"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+}
+
+#[test]
+fn forced_rollback_replaces_a_bad_or_missing_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path();
+    ok(&mut demo(s), &["shift", "--all", "--to", "50", "--reason", "x", "--yes"]);
+    std::fs::write(doc_path(s), b"\0garbage").unwrap();
+    let r = ok(&mut demo(s), &["rollback", "--all", "--force", "--yes", "--reason", "store corrupt"]);
+    assert!(r.stdout.contains("revision 2"), "{}", r.stdout);
+    assert!(r.stdout.contains("kept as"), "{}", r.stdout);
+    let backups: Vec<_> = std::fs::read_dir(s.join("flags"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".unreadable-"))
+        .collect();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(std::fs::read(backups[0].path()).unwrap(), b"\0garbage");
+    let r = ok(&mut demo(s), &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(v["cells"].as_array().unwrap().iter().all(|c| c["split_permille"] == serde_json::json!({"modal": 1000})));
+
+    std::fs::remove_file(doc_path(s)).unwrap();
+    let r = ok(&mut demo(s), &["rollback", "--all", "--force", "--yes"]);
+    assert!(r.stdout.contains("revision 3"), "{}", r.stdout);
+    assert_eq!(doc_revision(s), 3);
+    assert_eq!(audit_revisions(&audit_path(s)), vec![1, 2, 3]);
+}
+
+#[test]
+fn a_commit_racing_another_is_refused_with_who_and_when() {
+    use beacon_console::config::ProfileSource;
+    use beacon_console::domain::{Action, Split};
+    use beacon_console::flags::{CommitRequest, StoreError};
+    use beacon_console::ops::Console;
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path();
+    let console = Console::open(&ProfileSource::Demo { state_dir: s.to_path_buf() }, false).unwrap();
+    let stale = console.store.load().unwrap();
+    ok(&mut demo(s), &["shift", "--all", "--to", "1", "--reason", "other operator", "--yes"]);
+    let before = std::fs::read(doc_path(s)).unwrap();
+    let mut routes = stale.routes().clone();
+    let cell = console.profile.cells()[0].clone();
+    routes.set(cell, Split::from_weights([("modal", 500), ("runpod", 500)]).unwrap());
+    let err = console
+        .store
+        .commit(
+            &stale,
+            CommitRequest {
+                routes,
+                action: Action::Shift,
+                reason: "late".into(),
+                operator: console.operator.clone(),
+                started: std::time::Instant::now(),
+                note: None,
+            },
+        )
+        .unwrap_err();
+    let StoreError::Conflict(conflict) = &err else { panic!("{err}") };
+    let text = conflict.to_string();
+    assert!(text.contains("revision 0 is stale: changed by tester@"), "{text}");
+    assert!(text.contains("(revision 1: shift, \"other operator\"); reload"), "{text}");
+    assert_eq!(std::fs::read(doc_path(s)).unwrap(), before);
+    // The refusal is in the audit, and no commit line was added.
+    let audit = std::fs::read_to_string(audit_path(s)).unwrap();
+    assert!(audit.lines().last().unwrap().contains("\"event\":\"refused\""));
+    assert_eq!(audit_revisions(&audit_path(s)), vec![1]);
+}
+
+#[test]
+fn a_hand_edit_while_a_change_is_pending_is_refused() {
+    use beacon_console::config::ProfileSource;
+    use beacon_console::domain::Action;
+    use beacon_console::flags::{CommitRequest, StoreError};
+    use beacon_console::ops::Console;
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path();
+    ok(&mut demo(s), &["shift", "--all", "--to", "5", "--reason", "x", "--yes"]);
+    let console = Console::open(&ProfileSource::Demo { state_dir: s.to_path_buf() }, false).unwrap();
+    let pending = console.store.load().unwrap();
+    // Someone edits the file by hand without bumping the revision.
+    let doc = std::fs::read_to_string(doc_path(s)).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    v["flags"]["route.mistral-7b@apac-sg"]["targeting"]["fractional"] = serde_json::json!([["modal", 800], ["runpod", 200]]);
+    let edited = serde_json::to_string_pretty(&v).unwrap();
+    std::fs::write(doc_path(s), &edited).unwrap();
+    let err = console
+        .store
+        .commit(
+            &pending,
+            CommitRequest {
+                routes: pending.routes().clone(),
+                action: Action::Shift,
+                reason: "pending".into(),
+                operator: console.operator.clone(),
+                started: std::time::Instant::now(),
+                note: None,
+            },
+        )
+        .unwrap_err();
+    let StoreError::Conflict(c) = &err else { panic!("{err}") };
+    assert!(c.outside_edit);
+    assert!(err.to_string().contains("edited outside beacon-console"), "{err}");
+    assert_eq!(std::fs::read_to_string(doc_path(s)).unwrap(), edited);
+}

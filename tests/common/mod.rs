@@ -1,0 +1,124 @@
+//! Helpers shared by the integration tests: run the real binary, snapshot a
+//! directory, write profiles.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_beacon-console"))
+}
+
+/// The binary on the demo profile with its state in `state`.
+pub fn demo(state: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.arg("--state-dir").arg(state);
+    cmd.env_remove("BEACON_PROFILE");
+    cmd.env("BEACON_OPERATOR", "tester");
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// The binary on a profile file.
+pub fn with_profile(profile: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.arg("--profile").arg(profile);
+    cmd.env("BEACON_OPERATOR", "tester");
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command, args: &[&str]) -> Run {
+    let Output { status, stdout, stderr } = cmd.args(args).output().expect("run beacon-console");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Runs and asserts success.
+pub fn ok(cmd: &mut Command, args: &[&str]) -> Run {
+    let r = run(cmd, args);
+    assert_eq!(r.code, 0, "{args:?} failed:\nstdout: {}\nstderr: {}", r.stdout, r.stderr);
+    r
+}
+
+/// Every file under `dir` with its bytes.
+pub fn snapshot_dir(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+pub fn doc_path(state: &Path) -> PathBuf {
+    state.join("flags/beacon-routes.json")
+}
+
+pub fn audit_path(state: &Path) -> PathBuf {
+    state.join("audit/beacon-audit.jsonl")
+}
+
+/// The `revision` of every `commit` line of an audit log.
+pub fn audit_revisions(path: &Path) -> Vec<u64> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "commit")
+        .filter_map(|v| v["revision"].as_u64())
+        .collect()
+}
+
+pub fn doc_revision(state: &Path) -> u64 {
+    let text = std::fs::read_to_string(doc_path(state)).expect("document");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("document parses");
+    v["metadata"]["version"].as_str().unwrap().parse().unwrap()
+}
+
+/// A two-model, two-region profile file in `dir`, with extra TOML appended.
+pub const SMALL_PROFILE: &str = r#"name = "test"
+environment = "staging"
+fallback = "modal"
+models = [{ id = "m1" }, { id = "m.2" }]
+regions = [{ id = "r1" }, { id = "r2" }]
+
+[[providers]]
+id = "modal"
+kind = "modal"
+price_per_second = 0.0003
+url_template = "https://ws--{model}-{region}.modal.run"
+
+[[providers]]
+id = "runpod"
+kind = "runpod"
+price_per_second = 0.000255
+endpoint_template = "ep-{model}-{region}"
+
+[store]
+kind = "file"
+path = "state/routes.json"
+"#;
+
+pub fn write_profile(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("profile.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
