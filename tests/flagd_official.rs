@@ -1,0 +1,110 @@
+//! The documents the console writes, read by the official flagd evaluator
+//! (PyPI `openfeature-flagd-core`) and validated against the flagd JSON schema:
+//! over 10,000 random targeting keys per flag the observed shares match the intent.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// A Python with the pinned evaluator: `BEACON_FLAGD_PYTHON`, or a venv under
+/// `target/` made on first use (inside the clone; nothing cached elsewhere).
+fn flagd_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("BEACON_FLAGD_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = root.join("target/flagd-venv");
+    let python = venv.join("bin/python");
+    let requirements = root.join("tests/flagd/requirements.txt");
+    let stamp = venv.join("requirements.txt");
+    let wanted = std::fs::read(&requirements).unwrap();
+    if std::fs::read(&stamp).ok().as_deref() == Some(&wanted[..]) && python.exists() {
+        return python;
+    }
+    std::fs::create_dir_all(root.join("target")).unwrap();
+    // Tests of other binaries may race to create it: one at a time.
+    let lock = std::fs::File::create(root.join("target/flagd-venv.lock")).unwrap();
+    lock.lock().unwrap();
+    if std::fs::read(&stamp).ok().as_deref() != Some(&wanted[..]) || !python.exists() {
+        let status = Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv).status().expect("python3");
+        assert!(status.success(), "python3 -m venv failed");
+        let status = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(&requirements)
+            .status()
+            .unwrap();
+        assert!(status.success(), "pip install of the flagd evaluator failed");
+        std::fs::write(&stamp, &wanted).unwrap();
+    }
+    python
+}
+
+fn evaluate(document: &Path, keys: usize, seed: u64) -> serde_json::Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(flagd_python())
+        .arg(root.join("tests/flagd/evaluate.py"))
+        .arg(root.join("tests/fixtures/flagd-schema"))
+        .arg(document)
+        .arg(keys.to_string())
+        .arg(seed.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "evaluator refused the document: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn official_evaluator_splits_traffic_as_intended() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    // One split per demo cell, written by the real binary through the file store.
+    let targets = [
+        ("llama-3.2-1b/us-east", "0", 0u32),
+        ("llama-3.2-1b/eu-west", "0.1", 1),
+        ("llama-3.2-1b/apac-sg", "1", 10),
+        ("qwen-2.5-1.5b/us-east", "5", 50),
+        ("qwen-2.5-1.5b/eu-west", "25", 250),
+        ("qwen-2.5-1.5b/apac-sg", "50", 500),
+        ("mistral-7b/us-east", "75", 750),
+        ("mistral-7b/eu-west", "99.9", 999),
+        ("mistral-7b/apac-sg", "100", 1000),
+    ];
+    for (cell, pct, _) in &targets {
+        if *pct != "0" {
+            ok(&mut demo(state), &["shift", "--cell", cell, "--to", pct, "--reason", "evaluator test", "--yes"]);
+        }
+    }
+    const KEYS: usize = 10_000;
+    let result = evaluate(&doc_path(state), KEYS, 7);
+    assert_eq!(result["flag_set_version"], "8");
+    for (cell, pct, permille) in &targets {
+        let (model, region) = cell.split_once('/').unwrap();
+        let key = format!("route.{model}@{region}");
+        let counts = &result["flags"][&key];
+        let runpod = counts["runpod"].as_u64().unwrap_or(0);
+        let modal = counts["modal"].as_u64().unwrap_or(0);
+        assert_eq!(runpod + modal, KEYS as u64, "{key}: every key lands on a provider: {counts}");
+        let observed = runpod as f64 * 100.0 / KEYS as f64;
+        let intended = f64::from(*permille) / 10.0;
+        assert!(
+            (observed - intended).abs() <= 1.5,
+            "{key}: intended {pct}% RunPod, the official evaluator gave {observed:.2}%"
+        );
+        if *permille == 0 {
+            assert_eq!(runpod, 0, "{key}: 0% must send exactly nothing to RunPod");
+        }
+        if *permille == 1000 {
+            assert_eq!(modal, 0, "{key}: 100% must send everything to RunPod");
+        }
+    }
+
+    // After a rollback the evaluator sends every key to Modal.
+    ok(&mut demo(state), &["rollback", "--all", "--yes"]);
+    let result = evaluate(&doc_path(state), 2_000, 8);
+    for (key, counts) in result["flags"].as_object().unwrap() {
+        assert_eq!(counts, &serde_json::json!({"modal": 2000}), "{key}");
+    }
+}
