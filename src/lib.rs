@@ -2,8 +2,8 @@
 //! RunPod Serverless by routing flags. `domain` is pure; `ops` has the use
 //! cases without any screen; `cli` (and later the TUI) are faces over `ops`.
 
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod flags;
 pub mod ops;
-pub mod cli;

@@ -28,14 +28,32 @@ fn shift_rollback_undo_history() {
 
     let r = ok(
         &mut demo(s),
-        &["shift", "--cell", "llama-3.2-1b/us-east", "--to", "25", "--reason", "canary", "--yes", "--json"],
+        &[
+            "shift",
+            "--cell",
+            "llama-3.2-1b/us-east",
+            "--to",
+            "25",
+            "--reason",
+            "canary",
+            "--yes",
+            "--json",
+        ],
     );
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["revision"], 1);
-    assert_eq!(split_of(s, "llama-3.2-1b/us-east"), serde_json::json!({"modal": 750, "runpod": 250}));
+    assert_eq!(
+        split_of(s, "llama-3.2-1b/us-east"),
+        serde_json::json!({"modal": 750, "runpod": 250})
+    );
 
     // Ladder steps: 25 % → 50 % on the cell; 0 → 1 % on the rest of the column.
-    ok(&mut demo(s), &["shift", "--column", "us-east", "--step", "up", "--reason", "step", "--yes"]);
+    ok(
+        &mut demo(s),
+        &[
+            "shift", "--column", "us-east", "--step", "up", "--reason", "step", "--yes",
+        ],
+    );
     assert_eq!(split_of(s, "llama-3.2-1b/us-east")["runpod"], 500);
     assert_eq!(split_of(s, "mistral-7b/us-east")["runpod"], 10);
     assert_eq!(doc_revision(s), 2);
@@ -44,13 +62,22 @@ fn shift_rollback_undo_history() {
     ok(&mut demo(s), &["undo", "--yes"]);
     assert_eq!(doc_revision(s), 3);
     assert_eq!(split_of(s, "llama-3.2-1b/us-east")["runpod"], 250);
-    assert_eq!(split_of(s, "mistral-7b/us-east"), serde_json::json!({"modal": 1000}));
+    assert_eq!(
+        split_of(s, "mistral-7b/us-east"),
+        serde_json::json!({"modal": 1000})
+    );
 
     // Rollback: every cell to modal in one commit, with the time it took.
-    let r = ok(&mut demo(s), &["rollback", "--all", "--yes", "--reason", "p95 regression"]);
+    let r = ok(
+        &mut demo(s),
+        &["rollback", "--all", "--yes", "--reason", "p95 regression"],
+    );
     assert!(r.stdout.contains("revision 4"), "{}", r.stdout);
     assert!(r.stdout.contains(" ms"), "{}", r.stdout);
-    assert_eq!(split_of(s, "llama-3.2-1b/us-east"), serde_json::json!({"modal": 1000}));
+    assert_eq!(
+        split_of(s, "llama-3.2-1b/us-east"),
+        serde_json::json!({"modal": 1000})
+    );
     // Repeating it is harmless: no new revision.
     let r = ok(&mut demo(s), &["rollback", "--yes"]);
     assert!(r.stdout.contains("already on modal"), "{}", r.stdout);
@@ -65,11 +92,18 @@ fn shift_rollback_undo_history() {
     assert_eq!(events[0]["action"], "rollback");
     assert_eq!(events[0]["reason"], "p95 regression");
     assert_eq!(events[0]["operator"]["user"], "tester");
-    assert_eq!(events[0]["changes"][0]["before"], serde_json::json!({"modal": 750, "runpod": 250}));
+    assert_eq!(
+        events[0]["changes"][0]["before"],
+        serde_json::json!({"modal": 750, "runpod": 250})
+    );
     assert_eq!(events[1]["action"], "undo");
     let r = ok(&mut demo(s), &["history"]);
     assert!(r.stdout.contains("rev 1"), "{}", r.stdout);
-    assert!(r.stdout.contains("modal 100% → modal 75% runpod 25%"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("modal 100% → modal 75% runpod 25%"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -91,8 +125,16 @@ fn ssh_client_is_recorded() {
 fn refused(state: &std::path::Path, args: &[&str], code: i32, needle: &str) {
     let before = snapshot_dir(state);
     let r = run(&mut demo(state), args);
-    assert_eq!(r.code, code, "{args:?}: stdout {} stderr {}", r.stdout, r.stderr);
-    assert!(r.stderr.contains(needle), "{args:?}: expected {needle:?} in {}", r.stderr);
+    assert_eq!(
+        r.code, code,
+        "{args:?}: stdout {} stderr {}",
+        r.stdout, r.stderr
+    );
+    assert!(
+        r.stderr.contains(needle),
+        "{args:?}: expected {needle:?} in {}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     assert_eq!(snapshot_dir(state), before, "{args:?} changed the disk");
 }
@@ -101,69 +143,225 @@ fn refused(state: &std::path::Path, args: &[&str], code: i32, needle: &str) {
 fn bad_inputs_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path();
-    ok(&mut demo(s), &["shift", "--cell", "llama-3.2-1b/us-east", "--to", "5", "--reason", "x", "--yes"]);
+    ok(
+        &mut demo(s),
+        &[
+            "shift",
+            "--cell",
+            "llama-3.2-1b/us-east",
+            "--to",
+            "5",
+            "--reason",
+            "x",
+            "--yes",
+        ],
+    );
     let shift = |sel: &[&str], to: &str| -> Vec<String> {
         let mut v: Vec<String> = vec!["shift".into()];
         v.extend(sel.iter().map(|s| s.to_string()));
-        v.extend(["--to".into(), to.into(), "--reason".into(), "r".into(), "--yes".into()]);
+        v.extend([
+            "--to".into(),
+            to.into(),
+            "--reason".into(),
+            "r".into(),
+            "--yes".into(),
+        ]);
         v
     };
     fn as_refs(v: &[String]) -> Vec<&str> {
         v.iter().map(String::as_str).collect()
     }
 
-    refused(s, &as_refs(&shift(&["--cell", "gpt-9/us-east"], "5")), 2, "unknown model \"gpt-9\"");
-    refused(s, &as_refs(&shift(&["--cell", "llama-3.2-1b/mars"], "5")), 2, "unknown region \"mars\"");
-    refused(s, &as_refs(&shift(&["--row", "nope"], "5")), 2, "unknown model \"nope\"");
-    refused(s, &as_refs(&shift(&["--column", "nope"], "5")), 2, "unknown region \"nope\"");
-    refused(s, &as_refs(&shift(&["--cell", "no-slash"], "5")), 2, "expected MODEL/REGION");
+    refused(
+        s,
+        &as_refs(&shift(&["--cell", "gpt-9/us-east"], "5")),
+        2,
+        "unknown model \"gpt-9\"",
+    );
+    refused(
+        s,
+        &as_refs(&shift(&["--cell", "llama-3.2-1b/mars"], "5")),
+        2,
+        "unknown region \"mars\"",
+    );
+    refused(
+        s,
+        &as_refs(&shift(&["--row", "nope"], "5")),
+        2,
+        "unknown model \"nope\"",
+    );
+    refused(
+        s,
+        &as_refs(&shift(&["--column", "nope"], "5")),
+        2,
+        "unknown region \"nope\"",
+    );
+    refused(
+        s,
+        &as_refs(&shift(&["--cell", "no-slash"], "5")),
+        2,
+        "expected MODEL/REGION",
+    );
     refused(s, &as_refs(&shift(&["--all"], "101")), 2, "out of range");
     refused(s, &as_refs(&shift(&["--all"], "-5")), 2, "out of range");
-    refused(s, &as_refs(&shift(&["--all"], "12.25")), 2, "finer than 0.1%");
-    refused(s, &as_refs(&shift(&["--all"], "ten")), 2, "not a percentage");
-    refused(s, &["shift", "--all", "--to", "5", "--reason", "r", "--yes", "--provider", "fal"], 2, "unknown provider \"fal\"");
-    refused(s, &["shift", "--all", "--to", "5", "--reason", "  ", "--yes"], 2, "--reason must not be empty");
-    refused(s, &["shift", "--to", "5", "--reason", "r", "--yes"], 2, "say which cells");
+    refused(
+        s,
+        &as_refs(&shift(&["--all"], "12.25")),
+        2,
+        "finer than 0.1%",
+    );
+    refused(
+        s,
+        &as_refs(&shift(&["--all"], "ten")),
+        2,
+        "not a percentage",
+    );
+    refused(
+        s,
+        &[
+            "shift",
+            "--all",
+            "--to",
+            "5",
+            "--reason",
+            "r",
+            "--yes",
+            "--provider",
+            "fal",
+        ],
+        2,
+        "unknown provider \"fal\"",
+    );
+    refused(
+        s,
+        &["shift", "--all", "--to", "5", "--reason", "  ", "--yes"],
+        2,
+        "--reason must not be empty",
+    );
+    refused(
+        s,
+        &["shift", "--to", "5", "--reason", "r", "--yes"],
+        2,
+        "say which cells",
+    );
     refused(s, &["shift", "--all", "--reason", "r", "--yes"], 2, "--to");
     // No terminal and no --yes: refuse rather than write unconfirmed.
-    refused(s, &["shift", "--all", "--to", "5", "--reason", "r"], 2, "pass --yes");
+    refused(
+        s,
+        &["shift", "--all", "--to", "5", "--reason", "r"],
+        2,
+        "pass --yes",
+    );
     refused(s, &["rollback", "--all"], 2, "pass --yes");
     refused(s, &["undo"], 2, "pass --yes");
     // Stale revision (the document is at 1).
     refused(
         s,
-        &["shift", "--all", "--to", "5", "--reason", "r", "--yes", "--expect-revision", "0"],
+        &[
+            "shift",
+            "--all",
+            "--to",
+            "5",
+            "--reason",
+            "r",
+            "--yes",
+            "--expect-revision",
+            "0",
+        ],
         3,
         "revision 0 is stale: changed by tester@",
     );
-    refused(s, &["undo", "--yes", "--expect-revision", "7"], 3, "revision 7 is stale");
+    refused(
+        s,
+        &["undo", "--yes", "--expect-revision", "7"],
+        3,
+        "revision 7 is stale",
+    );
     // Read-only refuses every write.
-    refused(s, &["--read-only", "rollback", "--all", "--yes"], 5, "read-only");
-    refused(s, &["--read-only", "shift", "--all", "--to", "5", "--reason", "r", "--yes"], 5, "read-only");
+    refused(
+        s,
+        &["--read-only", "rollback", "--all", "--yes"],
+        5,
+        "read-only",
+    );
+    refused(
+        s,
+        &[
+            "--read-only",
+            "shift",
+            "--all",
+            "--to",
+            "5",
+            "--reason",
+            "r",
+            "--yes",
+        ],
+        5,
+        "read-only",
+    );
     refused(s, &["--read-only", "undo", "--yes"], 5, "read-only");
-    refused(s, &["rollback", "--row", "x", "--yes"], 2, "unknown model \"x\"");
-    refused(s, &["rollback", "--cell", "llama-3.2-1b/us-east", "--force", "--yes"], 2, "--all");
+    refused(
+        s,
+        &["rollback", "--row", "x", "--yes"],
+        2,
+        "unknown model \"x\"",
+    );
+    refused(
+        s,
+        &[
+            "rollback",
+            "--cell",
+            "llama-3.2-1b/us-east",
+            "--force",
+            "--yes",
+        ],
+        2,
+        "--all",
+    );
 }
 
 #[test]
 fn json_errors_carry_the_exit_code() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run(&mut demo(dir.path()), &["--json", "shift", "--all", "--to", "500", "--reason", "r", "--yes"]);
+    let r = run(
+        &mut demo(dir.path()),
+        &[
+            "--json", "shift", "--all", "--to", "500", "--reason", "r", "--yes",
+        ],
+    );
     assert_eq!(r.code, 2);
     let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["error"]["code"], 2);
-    assert!(v["error"]["message"].as_str().unwrap().contains("out of range"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("out of range")
+    );
 }
 
 #[test]
 fn a_document_edited_by_hand_is_not_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path();
-    ok(&mut demo(s), &["shift", "--cell", "llama-3.2-1b/us-east", "--to", "5", "--reason", "x", "--yes"]);
+    ok(
+        &mut demo(s),
+        &[
+            "shift",
+            "--cell",
+            "llama-3.2-1b/us-east",
+            "--to",
+            "5",
+            "--reason",
+            "x",
+            "--yes",
+        ],
+    );
     // A hand edit that keeps the revision but changes a split.
     let doc = std::fs::read_to_string(doc_path(s)).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&doc).unwrap();
-    v["flags"]["route.llama-3.2-1b@us-east"]["targeting"]["fractional"] = serde_json::json!([["modal", 900], ["runpod", 100]]);
+    v["flags"]["route.llama-3.2-1b@us-east"]["targeting"]["fractional"] =
+        serde_json::json!([["modal", 900], ["runpod", 100]]);
     let edited = serde_json::to_string_pretty(&v).unwrap();
     std::fs::write(doc_path(s), &edited).unwrap();
     // `status` reads it as it is; a shift based on it commits over it knowingly.
@@ -172,7 +370,10 @@ fn a_document_edited_by_hand_is_not_overwritten() {
     // A broken hand edit is refused with where and why, and left alone.
     std::fs::write(doc_path(s), "{ \"flags\": { ").unwrap();
     let before = snapshot_dir(s);
-    let r = run(&mut demo(s), &["shift", "--all", "--to", "5", "--reason", "r", "--yes"]);
+    let r = run(
+        &mut demo(s),
+        &["shift", "--all", "--to", "5", "--reason", "r", "--yes"],
+    );
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("unreadable: line 1"), "{}", r.stderr);
     assert!(r.stderr.contains("rollback --all --force"), "{}", r.stderr);
@@ -185,9 +386,22 @@ fn a_document_edited_by_hand_is_not_overwritten() {
 fn forced_rollback_replaces_a_bad_or_missing_document() {
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path();
-    ok(&mut demo(s), &["shift", "--all", "--to", "50", "--reason", "x", "--yes"]);
+    ok(
+        &mut demo(s),
+        &["shift", "--all", "--to", "50", "--reason", "x", "--yes"],
+    );
     std::fs::write(doc_path(s), b"\0garbage").unwrap();
-    let r = ok(&mut demo(s), &["rollback", "--all", "--force", "--yes", "--reason", "store corrupt"]);
+    let r = ok(
+        &mut demo(s),
+        &[
+            "rollback",
+            "--all",
+            "--force",
+            "--yes",
+            "--reason",
+            "store corrupt",
+        ],
+    );
     assert!(r.stdout.contains("revision 2"), "{}", r.stdout);
     assert!(r.stdout.contains("kept as"), "{}", r.stdout);
     let backups: Vec<_> = std::fs::read_dir(s.join("flags"))
@@ -199,7 +413,13 @@ fn forced_rollback_replaces_a_bad_or_missing_document() {
     assert_eq!(std::fs::read(backups[0].path()).unwrap(), b"\0garbage");
     let r = ok(&mut demo(s), &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert!(v["cells"].as_array().unwrap().iter().all(|c| c["split_permille"] == serde_json::json!({"modal": 1000})));
+    assert!(
+        v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["split_permille"] == serde_json::json!({"modal": 1000}))
+    );
 
     std::fs::remove_file(doc_path(s)).unwrap();
     let r = ok(&mut demo(s), &["rollback", "--all", "--force", "--yes"]);
@@ -217,13 +437,33 @@ fn a_commit_racing_another_is_refused_with_who_and_when() {
 
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path();
-    let console = Console::open(&ProfileSource::Demo { state_dir: s.to_path_buf() }, false).unwrap();
+    let console = Console::open(
+        &ProfileSource::Demo {
+            state_dir: s.to_path_buf(),
+        },
+        false,
+    )
+    .unwrap();
     let stale = console.store.load().unwrap();
-    ok(&mut demo(s), &["shift", "--all", "--to", "1", "--reason", "other operator", "--yes"]);
+    ok(
+        &mut demo(s),
+        &[
+            "shift",
+            "--all",
+            "--to",
+            "1",
+            "--reason",
+            "other operator",
+            "--yes",
+        ],
+    );
     let before = std::fs::read(doc_path(s)).unwrap();
     let mut routes = stale.routes().clone();
     let cell = console.profile.cells()[0].clone();
-    routes.set(cell, Split::from_weights([("modal", 500), ("runpod", 500)]).unwrap());
+    routes.set(
+        cell,
+        Split::from_weights([("modal", 500), ("runpod", 500)]).unwrap(),
+    );
     let err = console
         .store
         .commit(
@@ -238,14 +478,28 @@ fn a_commit_racing_another_is_refused_with_who_and_when() {
             },
         )
         .unwrap_err();
-    let StoreError::Conflict(conflict) = &err else { panic!("{err}") };
+    let StoreError::Conflict(conflict) = &err else {
+        panic!("{err}")
+    };
     let text = conflict.to_string();
-    assert!(text.contains("revision 0 is stale: changed by tester@"), "{text}");
-    assert!(text.contains("(revision 1: shift, \"other operator\"); reload"), "{text}");
+    assert!(
+        text.contains("revision 0 is stale: changed by tester@"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(revision 1: shift, \"other operator\"); reload"),
+        "{text}"
+    );
     assert_eq!(std::fs::read(doc_path(s)).unwrap(), before);
     // The refusal is in the audit, and no commit line was added.
     let audit = std::fs::read_to_string(audit_path(s)).unwrap();
-    assert!(audit.lines().last().unwrap().contains("\"event\":\"refused\""));
+    assert!(
+        audit
+            .lines()
+            .last()
+            .unwrap()
+            .contains("\"event\":\"refused\"")
+    );
     assert_eq!(audit_revisions(&audit_path(s)), vec![1]);
 }
 
@@ -258,13 +512,23 @@ fn a_hand_edit_while_a_change_is_pending_is_refused() {
 
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path();
-    ok(&mut demo(s), &["shift", "--all", "--to", "5", "--reason", "x", "--yes"]);
-    let console = Console::open(&ProfileSource::Demo { state_dir: s.to_path_buf() }, false).unwrap();
+    ok(
+        &mut demo(s),
+        &["shift", "--all", "--to", "5", "--reason", "x", "--yes"],
+    );
+    let console = Console::open(
+        &ProfileSource::Demo {
+            state_dir: s.to_path_buf(),
+        },
+        false,
+    )
+    .unwrap();
     let pending = console.store.load().unwrap();
     // Someone edits the file by hand without bumping the revision.
     let doc = std::fs::read_to_string(doc_path(s)).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&doc).unwrap();
-    v["flags"]["route.mistral-7b@apac-sg"]["targeting"]["fractional"] = serde_json::json!([["modal", 800], ["runpod", 200]]);
+    v["flags"]["route.mistral-7b@apac-sg"]["targeting"]["fractional"] =
+        serde_json::json!([["modal", 800], ["runpod", 200]]);
     let edited = serde_json::to_string_pretty(&v).unwrap();
     std::fs::write(doc_path(s), &edited).unwrap();
     let err = console
@@ -281,8 +545,13 @@ fn a_hand_edit_while_a_change_is_pending_is_refused() {
             },
         )
         .unwrap_err();
-    let StoreError::Conflict(c) = &err else { panic!("{err}") };
+    let StoreError::Conflict(c) = &err else {
+        panic!("{err}")
+    };
     assert!(c.outside_edit);
-    assert!(err.to_string().contains("edited outside beacon-console"), "{err}");
+    assert!(
+        err.to_string().contains("edited outside beacon-console"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(doc_path(s)).unwrap(), edited);
 }

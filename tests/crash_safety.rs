@@ -13,7 +13,10 @@ use beacon_console::flags::FlagCodec;
 use common::*;
 
 fn demo_codec(state: &std::path::Path) -> FlagCodec {
-    let profile = Profile::load(&ProfileSource::Demo { state_dir: state.to_path_buf() }).unwrap();
+    let profile = Profile::load(&ProfileSource::Demo {
+        state_dir: state.to_path_buf(),
+    })
+    .unwrap();
     FlagCodec::for_profile(&profile)
 }
 
@@ -41,7 +44,8 @@ fn sigkill_at_random_instants_never_tears_the_document() {
             let last_ok = last_ok.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if let Some(rev) = line.strip_prefix("committed ").and_then(|r| r.parse().ok()) {
+                    if let Some(rev) = line.strip_prefix("committed ").and_then(|r| r.parse().ok())
+                    {
                         last_ok.store(rev, Ordering::SeqCst);
                     }
                 }
@@ -74,14 +78,23 @@ fn sigkill_at_random_instants_never_tears_the_document() {
             }
         }
     }
-    assert!(known > 200, "too few commits happened ({known}): the test did not exercise much");
-    assert!(kills_mid_run > 100, "only {kills_mid_run} kills landed while committing");
+    assert!(
+        known > 200,
+        "too few commits happened ({known}): the test did not exercise much"
+    );
+    assert!(
+        kills_mid_run > 100,
+        "only {kills_mid_run} kills landed while committing"
+    );
 
     // Any process start reconciles; `history` does.
     ok(&mut demo(state), &["history", "--limit", "1"]);
     let revisions = audit_revisions(&audit_path(state));
     let expected: Vec<u64> = (1..=known).collect();
-    assert_eq!(revisions, expected, "every committed revision has exactly one audit line, in order");
+    assert_eq!(
+        revisions, expected,
+        "every committed revision has exactly one audit line, in order"
+    );
 }
 
 /// Two processes each make 200 shifts, retrying on conflict: nothing is lost.
@@ -100,14 +113,20 @@ fn two_writers_lose_no_update() {
     let (a, b) = (spawn(), spawn());
     for child in [a, b] {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert_eq!(doc_revision(state), 400);
     let revisions = audit_revisions(&audit_path(state));
     assert_eq!(revisions.len(), 400);
     assert_eq!(revisions, (1..=400).collect::<Vec<u64>>());
     // The split moved by exactly 400 per-mille steps (0 → 400 ‰ on the first cell).
-    let doc = demo_codec(state).decode(&std::fs::read(doc_path(state)).unwrap()).unwrap();
+    let doc = demo_codec(state)
+        .decode(&std::fs::read(doc_path(state)).unwrap())
+        .unwrap();
     let first = doc.routes.iter().next().unwrap().1;
     assert_eq!(first.share("runpod").get(), 400);
 }

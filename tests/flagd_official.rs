@@ -29,14 +29,28 @@ fn flagd_python() -> PathBuf {
     let lock = std::fs::File::create(root.join("target/flagd-venv.lock")).unwrap();
     lock.lock().unwrap();
     if std::fs::read(&stamp).ok().as_deref() != Some(&wanted[..]) || !python.exists() {
-        let status = Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv).status().expect("python3");
+        let status = Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv)
+            .status()
+            .expect("python3");
         assert!(status.success(), "python3 -m venv failed");
         let status = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
             .arg(&requirements)
             .status()
             .unwrap();
-        assert!(status.success(), "pip install of the flagd evaluator failed");
+        assert!(
+            status.success(),
+            "pip install of the flagd evaluator failed"
+        );
         std::fs::write(&stamp, &wanted).unwrap();
     }
     python
@@ -52,7 +66,11 @@ fn evaluate(document: &Path, keys: usize, seed: u64) -> serde_json::Value {
         .arg(seed.to_string())
         .output()
         .unwrap();
-    assert!(out.status.success(), "evaluator refused the document: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "evaluator refused the document: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -74,7 +92,19 @@ fn official_evaluator_splits_traffic_as_intended() {
     ];
     for (cell, pct, _) in &targets {
         if *pct != "0" {
-            ok(&mut demo(state), &["shift", "--cell", cell, "--to", pct, "--reason", "evaluator test", "--yes"]);
+            ok(
+                &mut demo(state),
+                &[
+                    "shift",
+                    "--cell",
+                    cell,
+                    "--to",
+                    pct,
+                    "--reason",
+                    "evaluator test",
+                    "--yes",
+                ],
+            );
         }
     }
     const KEYS: usize = 10_000;
@@ -86,7 +116,11 @@ fn official_evaluator_splits_traffic_as_intended() {
         let counts = &result["flags"][&key];
         let runpod = counts["runpod"].as_u64().unwrap_or(0);
         let modal = counts["modal"].as_u64().unwrap_or(0);
-        assert_eq!(runpod + modal, KEYS as u64, "{key}: every key lands on a provider: {counts}");
+        assert_eq!(
+            runpod + modal,
+            KEYS as u64,
+            "{key}: every key lands on a provider: {counts}"
+        );
         let observed = runpod as f64 * 100.0 / KEYS as f64;
         let intended = f64::from(*permille) / 10.0;
         assert!(

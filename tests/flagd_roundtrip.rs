@@ -13,15 +13,21 @@ fn id() -> impl Strategy<Value = String> {
 
 /// 1–3 providers in any order, weights summing to 1000 (zeros dropped).
 fn split() -> impl Strategy<Value = Split> {
-    (Just(PROVIDERS.to_vec()).prop_shuffle(), 1usize..=3, 0u16..=1000, 0u16..=1000).prop_map(|(order, n, a, b)| {
-        let (lo, hi) = (a.min(b), a.max(b));
-        let weights = match n {
-            1 => vec![(order[0], 1000)],
-            2 => vec![(order[0], lo), (order[1], 1000 - lo)],
-            _ => vec![(order[0], lo), (order[1], hi - lo), (order[2], 1000 - hi)],
-        };
-        Split::from_weights(weights).unwrap()
-    })
+    (
+        Just(PROVIDERS.to_vec()).prop_shuffle(),
+        1usize..=3,
+        0u16..=1000,
+        0u16..=1000,
+    )
+        .prop_map(|(order, n, a, b)| {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let weights = match n {
+                1 => vec![(order[0], 1000)],
+                2 => vec![(order[0], lo), (order[1], 1000 - lo)],
+                _ => vec![(order[0], lo), (order[1], hi - lo), (order[2], 1000 - hi)],
+            };
+            Split::from_weights(weights).unwrap()
+        })
 }
 
 fn document() -> impl Strategy<Value = (FlagCodec, Document)> {
@@ -36,22 +42,47 @@ fn document() -> impl Strategy<Value = (FlagCodec, Document)> {
         .prop_map(|(models, regions, splits, revision, with_change, reason)| {
             let cells: Vec<CellId> = models
                 .iter()
-                .flat_map(|m| regions.iter().map(move |r| CellId::new(m.as_str(), r.as_str())))
+                .flat_map(|m| {
+                    regions
+                        .iter()
+                        .map(move |r| CellId::new(m.as_str(), r.as_str()))
+                })
                 .collect();
-            let routes: Routes = cells.iter().cloned().zip(splits.into_iter().cycle()).collect();
-            let codec = FlagCodec::new("modal", PROVIDERS.iter().map(|p| p.to_string()).collect(), cells.clone());
+            let routes: Routes = cells
+                .iter()
+                .cloned()
+                .zip(splits.into_iter().cycle())
+                .collect();
+            let codec = FlagCodec::new(
+                "modal",
+                PROVIDERS.iter().map(|p| p.to_string()).collect(),
+                cells.clone(),
+            );
             let last_change = with_change.then(|| ChangeRecord {
                 revision,
                 previous_revision: revision - 1,
                 time: "2026-11-28T03:00:00.123Z".into(),
-                operator: Operator { user: "alice".into(), host: "bastion-1".into(), ssh_client: Some("10.0.0.1".into()) },
+                operator: Operator {
+                    user: "alice".into(),
+                    host: "bastion-1".into(),
+                    ssh_client: Some("10.0.0.1".into()),
+                },
                 action: Action::Shift,
                 reason: reason.clone(),
-                changes: vec![CellChange { cell: cells[0].clone(), before: None, after: routes.get(&cells[0]).unwrap().clone() }],
+                changes: vec![CellChange {
+                    cell: cells[0].clone(),
+                    before: None,
+                    after: routes.get(&cells[0]).unwrap().clone(),
+                }],
                 elapsed_ms: 1.25,
                 note: None,
             });
-            let doc = Document { revision, routes, last_change, foreign: Default::default() };
+            let doc = Document {
+                revision,
+                routes,
+                last_change,
+                foreign: Default::default(),
+            };
             (codec, doc)
         })
 }

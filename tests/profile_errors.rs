@@ -9,7 +9,11 @@ use common::*;
 
 /// 1-based line and column of the `nth` occurrence of `marker` in `text`.
 fn position(text: &str, marker: &str, nth: usize) -> (usize, usize) {
-    let offset = text.match_indices(marker).nth(nth).unwrap_or_else(|| panic!("no {marker:?}")).0;
+    let offset = text
+        .match_indices(marker)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no {marker:?}"))
+        .0;
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
@@ -20,9 +24,17 @@ fn position(text: &str, marker: &str, nth: usize) -> (usize, usize) {
 fn expect_error(text: &str, marker: &str, nth: usize, needle: &str) {
     let err = Profile::parse("p.toml", text, Path::new("/tmp")).expect_err("should be refused");
     let (line, col) = position(text, marker, nth);
-    assert_eq!((err.line, err.col), (line, col), "position of {needle:?}: {err}");
+    assert_eq!(
+        (err.line, err.col),
+        (line, col),
+        "position of {needle:?}: {err}"
+    );
     assert!(err.message.contains(needle), "expected {needle:?} in {err}");
-    assert!(err.to_string().starts_with(&format!("p.toml:{line}:{col}: ")), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("p.toml:{line}:{col}: ")),
+        "{err}"
+    );
 }
 
 fn with(replace: &str, by: &str) -> String {
@@ -42,59 +54,159 @@ fn the_small_profile_is_valid() {
 #[test]
 fn syntax_and_type_errors() {
     // Unterminated string: reported at the end of its line.
-    expect_error(&with("name = \"test\"", "name = \"test"), "\n", 0, "expected `\"`");
-    expect_error(&with("price_per_second = 0.0003", "price_per_second = \"cheap\""), "\"cheap\"", 0, "expected f64");
-    expect_error(&with("fallback = \"modal\"", "fallbak = \"modal\""), "fallbak", 0, "unknown field `fallbak`");
+    expect_error(
+        &with("name = \"test\"", "name = \"test"),
+        "\n",
+        0,
+        "expected `\"`",
+    );
+    expect_error(
+        &with("price_per_second = 0.0003", "price_per_second = \"cheap\""),
+        "\"cheap\"",
+        0,
+        "expected f64",
+    );
+    expect_error(
+        &with("fallback = \"modal\"", "fallbak = \"modal\""),
+        "fallbak",
+        0,
+        "unknown field `fallbak`",
+    );
 }
 
 #[test]
 fn duplicate_and_invalid_ids() {
-    expect_error(&with("{ id = \"r2\" }", "{ id = \"r1\" }"), "\"r1\"", 1, "duplicate region id \"r1\"");
-    expect_error(&with("{ id = \"m1\" }", "{ id = \"M/1\" }"), "\"M/1\"", 0, "invalid model id");
-    expect_error(&with("id = \"runpod\"", "id = \"modal\""), "\"modal\"", 3, "duplicate provider id \"modal\"");
+    expect_error(
+        &with("{ id = \"r2\" }", "{ id = \"r1\" }"),
+        "\"r1\"",
+        1,
+        "duplicate region id \"r1\"",
+    );
+    expect_error(
+        &with("{ id = \"m1\" }", "{ id = \"M/1\" }"),
+        "\"M/1\"",
+        0,
+        "invalid model id",
+    );
+    expect_error(
+        &with("id = \"runpod\"", "id = \"modal\""),
+        "\"modal\"",
+        3,
+        "duplicate provider id \"modal\"",
+    );
 }
 
 #[test]
 fn cross_references_name_the_bad_id() {
     let endpoint = |model: &str, region: &str, provider: &str| {
-        format!("{SMALL_PROFILE}\n[[endpoints]]\nmodel = \"{model}\"\nregion = \"{region}\"\nprovider = \"{provider}\"\nendpoint_id = \"x\"\n")
+        format!(
+            "{SMALL_PROFILE}\n[[endpoints]]\nmodel = \"{model}\"\nregion = \"{region}\"\nprovider = \"{provider}\"\nendpoint_id = \"x\"\n"
+        )
     };
-    expect_error(&endpoint("gpt-9", "r1", "runpod"), "\"gpt-9\"", 0, "endpoint for undeclared model \"gpt-9\"");
-    expect_error(&endpoint("m1", "mars", "runpod"), "\"mars\"", 0, "endpoint for undeclared region \"mars\"");
-    expect_error(&endpoint("m1", "r1", "fal"), "\"fal\"", 0, "endpoint for undeclared provider \"fal\"");
-    expect_error(&with("fallback = \"modal\"", "fallback = \"replicate\""), "\"replicate\"", 0, "fallback \"replicate\" is not a declared provider");
+    expect_error(
+        &endpoint("gpt-9", "r1", "runpod"),
+        "\"gpt-9\"",
+        0,
+        "endpoint for undeclared model \"gpt-9\"",
+    );
+    expect_error(
+        &endpoint("m1", "mars", "runpod"),
+        "\"mars\"",
+        0,
+        "endpoint for undeclared region \"mars\"",
+    );
+    expect_error(
+        &endpoint("m1", "r1", "fal"),
+        "\"fal\"",
+        0,
+        "endpoint for undeclared provider \"fal\"",
+    );
+    expect_error(
+        &with("fallback = \"modal\"", "fallback = \"replicate\""),
+        "\"replicate\"",
+        0,
+        "fallback \"replicate\" is not a declared provider",
+    );
     // The fallback (modal) has no template and only one explicit endpoint.
-    let text = with("url_template = \"https://ws--{model}-{region}.modal.run\"\n", "")
-        + "\n[[endpoints]]\nmodel = \"m1\"\nregion = \"r1\"\nprovider = \"modal\"\nurl = \"https://a.modal.run\"\n";
-    expect_error(&text, "\"modal\"", 0, "cell m1/r2 has no endpoint for the fallback provider \"modal\"");
-    let dup = endpoint("m1", "r1", "runpod") + "\n[[endpoints]]\nmodel = \"m1\"\nregion = \"r1\"\nprovider = \"runpod\"\nendpoint_id = \"y\"\n";
+    let text = with(
+        "url_template = \"https://ws--{model}-{region}.modal.run\"\n",
+        "",
+    ) + "\n[[endpoints]]\nmodel = \"m1\"\nregion = \"r1\"\nprovider = \"modal\"\nurl = \"https://a.modal.run\"\n";
+    expect_error(
+        &text,
+        "\"modal\"",
+        0,
+        "cell m1/r2 has no endpoint for the fallback provider \"modal\"",
+    );
+    let dup = endpoint("m1", "r1", "runpod")
+        + "\n[[endpoints]]\nmodel = \"m1\"\nregion = \"r1\"\nprovider = \"runpod\"\nendpoint_id = \"y\"\n";
     expect_error(&dup, "\"m1\"", 2, "duplicate endpoint for m1/r1 on runpod");
 }
 
 #[test]
 fn ladder_and_ranges() {
-    let ladder = |l: &str| with("fallback = \"modal\"", &format!("fallback = \"modal\"\nladder = {l}"));
+    let ladder = |l: &str| {
+        with(
+            "fallback = \"modal\"",
+            &format!("fallback = \"modal\"\nladder = {l}"),
+        )
+    };
     expect_error(&ladder("[0, 10, 150]"), "150", 0, "out of range");
     expect_error(&ladder("[0, -1, 100]"), "-1", 0, "out of range");
     expect_error(&ladder("[0, 0.05, 100]"), "0.05", 0, "finer than 0.1%");
-    expect_error(&ladder("[0, 50, 25, 100]"), "[0, 50", 0, "steps must increase");
-    expect_error(&with("price_per_second = 0.0003", "price_per_second = -1.0"), "-1.0", 0, "price_per_second must be between 0");
+    expect_error(
+        &ladder("[0, 50, 25, 100]"),
+        "[0, 50",
+        0,
+        "steps must increase",
+    );
+    expect_error(
+        &with("price_per_second = 0.0003", "price_per_second = -1.0"),
+        "-1.0",
+        0,
+        "price_per_second must be between 0",
+    );
     let slo = format!("{SMALL_PROFILE}\n[slo]\nerror_rate_percent = 250\n");
-    expect_error(&slo, "250", 0, "slo.error_rate_percent must be between 0 and 100");
+    expect_error(
+        &slo,
+        "250",
+        0,
+        "slo.error_rate_percent must be between 0 and 100",
+    );
 }
 
 #[test]
 fn kinds_urls_and_stores() {
-    expect_error(&with("kind = \"runpod\"", "kind = \"replicate\""), "\"replicate\"", 0, "expected \"runpod\" or \"modal\"");
+    expect_error(
+        &with("kind = \"runpod\"", "kind = \"replicate\""),
+        "\"replicate\"",
+        0,
+        "expected \"runpod\" or \"modal\"",
+    );
     expect_error(
         &with("https://ws--{model}", "http://ws--{model}"),
         "\"http://ws",
         0,
         "must use https://",
     );
-    expect_error(&with("ep-{model}-{region}", "ep-{model}-{zone}"), "\"ep-{model}", 0, "unknown placeholder {zone}");
-    expect_error(&with("kind = \"file\"", "kind = \"s3\""), "\"s3\"", 0, "unknown store kind \"s3\"");
-    expect_error(&with("environment = \"staging\"", "environment = \"prod\""), "\"prod\"", 0, "expected \"demo\", \"staging\" or \"production\"");
+    expect_error(
+        &with("ep-{model}-{region}", "ep-{model}-{zone}"),
+        "\"ep-{model}",
+        0,
+        "unknown placeholder {zone}",
+    );
+    expect_error(
+        &with("kind = \"file\"", "kind = \"s3\""),
+        "\"s3\"",
+        0,
+        "unknown store kind \"s3\"",
+    );
+    expect_error(
+        &with("environment = \"staging\"", "environment = \"prod\""),
+        "\"prod\"",
+        0,
+        "expected \"demo\", \"staging\" or \"production\"",
+    );
 }
 
 #[test]
@@ -104,18 +216,40 @@ fn readable_secret_files_are_refused_with_the_fix() {
     let secret = dir.path().join("runpod.key");
     std::fs::write(&secret, "rp_live_s3cr3t_value\n").unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let text = with("endpoint_template = \"ep-{model}-{region}\"", "endpoint_template = \"ep-{model}-{region}\"\napi_key = { file = \"runpod.key\" }");
+    let text = with(
+        "endpoint_template = \"ep-{model}-{region}\"",
+        "endpoint_template = \"ep-{model}-{region}\"\napi_key = { file = \"runpod.key\" }",
+    );
     let err = Profile::parse("p.toml", &text, dir.path()).unwrap_err();
     let (line, col) = position(&text, "{ file", 0);
     assert_eq!((err.line, err.col), (line, col), "{err}");
-    assert!(err.message.contains("readable by group or others (mode 644)"), "{err}");
-    assert!(err.message.contains(&format!("chmod 600 {}", secret.display())), "{err}");
+    assert!(
+        err.message
+            .contains("readable by group or others (mode 644)"),
+        "{err}"
+    );
+    assert!(
+        err.message
+            .contains(&format!("chmod 600 {}", secret.display())),
+        "{err}"
+    );
     assert!(!err.to_string().contains("s3cr3t"), "{err}");
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
     let p = Profile::parse("p.toml", &text, dir.path()).unwrap();
-    assert!(p.provider("runpod").unwrap().api_key.as_ref().unwrap().read().is_ok());
+    assert!(
+        p.provider("runpod")
+            .unwrap()
+            .api_key
+            .as_ref()
+            .unwrap()
+            .read()
+            .is_ok()
+    );
     // Both or neither source is an error too.
-    let both = with("endpoint_template = \"ep-{model}-{region}\"", "api_key = { env = \"A\", file = \"b\" }");
+    let both = with(
+        "endpoint_template = \"ep-{model}-{region}\"",
+        "api_key = { env = \"A\", file = \"b\" }",
+    );
     expect_error(&both, "{ env", 0, "exactly one of");
 }
 
@@ -127,11 +261,27 @@ fn check_config_prints_the_position_and_exits_2() {
     let r = run(&mut with_profile(&path), &["check-config"]);
     assert_eq!(r.code, 2);
     let (line, col) = position(&with("{ id = \"r2\" }", "{ id = \"r1\" }"), "\"r1\"", 1);
-    assert!(r.stderr.contains(&format!("{}:{line}:{col}: duplicate region id", path.display())), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "{}:{line}:{col}: duplicate region id",
+            path.display()
+        )),
+        "{}",
+        r.stderr
+    );
     assert_eq!(snapshot_dir(dir.path()), before);
-    let missing = run(&mut with_profile(&dir.path().join("nope.toml")), &["status"]);
+    let missing = run(
+        &mut with_profile(&dir.path().join("nope.toml")),
+        &["status"],
+    );
     assert_eq!(missing.code, 2);
-    assert!(missing.stderr.contains("nope.toml: cannot read the profile"), "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains("nope.toml: cannot read the profile"),
+        "{}",
+        missing.stderr
+    );
 
     let good = write_profile(dir.path(), SMALL_PROFILE);
     let r = ok(&mut with_profile(&good), &["check-config", "--json"]);
@@ -143,7 +293,11 @@ fn check_config_prints_the_position_and_exits_2() {
 #[test]
 fn shipped_profiles_are_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for name in ["demo.toml", "staging.example.toml", "production.example.toml"] {
+    for name in [
+        "demo.toml",
+        "staging.example.toml",
+        "production.example.toml",
+    ] {
         let path = root.join("profiles").join(name);
         let text = std::fs::read_to_string(&path).unwrap();
         Profile::parse(name, &text, root).unwrap_or_else(|e| panic!("{e}"));

@@ -69,9 +69,13 @@ impl SelectionArgs {
         if let Some(cell) = &self.cell {
             Some(Selection::Cell(cell.clone()))
         } else if let Some(model) = &self.row {
-            Some(Selection::Row { model: model.clone() })
+            Some(Selection::Row {
+                model: model.clone(),
+            })
         } else if let Some(region) = &self.column {
-            Some(Selection::Column { region: region.clone() })
+            Some(Selection::Column {
+                region: region.clone(),
+            })
         } else if self.all {
             Some(Selection::All)
         } else {

@@ -33,7 +33,9 @@ fn split_text(split: &Split) -> String {
 }
 
 fn before_text(before: &Option<Split>) -> String {
-    before.as_ref().map_or_else(|| "(unknown)".into(), split_text)
+    before
+        .as_ref()
+        .map_or_else(|| "(unknown)".into(), split_text)
 }
 
 pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
@@ -63,10 +65,17 @@ pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
             "last_change": doc.last_change,
             "cells": cells,
         });
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
         return;
     }
-    let ro = if console.read_only { " · READ-ONLY" } else { "" };
+    let ro = if console.read_only {
+        " · READ-ONLY"
+    } else {
+        ""
+    };
     println!(
         "{} · {} · flags rev {} ({}){ro}",
         profile.name,
@@ -75,13 +84,26 @@ pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
         console.store.describe()
     );
     match &doc.last_change {
-        Some(c) => println!("last change: {} by {} at {} · \"{}\"", c.action, c.operator, c.time, c.reason),
-        None if doc.revision == 0 => println!("no change committed yet: every cell on the fallback ({})", profile.fallback),
-        None => println!("revision {} carries no change record (written outside beacon-console)", doc.revision),
+        Some(c) => println!(
+            "last change: {} by {} at {} · \"{}\"",
+            c.action, c.operator, c.time, c.reason
+        ),
+        None if doc.revision == 0 => println!(
+            "no change committed yet: every cell on the fallback ({})",
+            profile.fallback
+        ),
+        None => println!(
+            "revision {} carries no change record (written outside beacon-console)",
+            doc.revision
+        ),
     }
     println!();
     let regions = profile.region_ids();
-    let mut rows: Vec<Vec<String>> = vec![std::iter::once("model \\ region".to_string()).chain(regions.iter().cloned()).collect()];
+    let mut rows: Vec<Vec<String>> = vec![
+        std::iter::once("model \\ region".to_string())
+            .chain(regions.iter().cloned())
+            .collect(),
+    ];
     for model in profile.model_ids() {
         let mut row = vec![model.clone()];
         for region in &regions {
@@ -96,7 +118,13 @@ pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
 fn print_table(rows: &[Vec<String>]) {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for row in rows {
         let line: Vec<String> = row
@@ -113,14 +141,32 @@ pub fn preview(title: &str, revision: u64, changes: &[CellChange], skipped: &[Sk
     eprintln!("{title}, based on revision {revision}:");
     let mut rows = Vec::new();
     for c in changes {
-        rows.push(vec![format!("  {}", c.cell), before_text(&c.before), "→".into(), split_text(&c.after)]);
+        rows.push(vec![
+            format!("  {}", c.cell),
+            before_text(&c.before),
+            "→".into(),
+            split_text(&c.after),
+        ]);
     }
     if !rows.is_empty() {
         let widths: Vec<usize> = (0..4)
-            .map(|i| rows.iter().map(|r: &Vec<String>| r[i].chars().count()).max().unwrap_or(0))
+            .map(|i| {
+                rows.iter()
+                    .map(|r: &Vec<String>| r[i].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         for r in &rows {
-            eprintln!("{:<w0$}  {:<w1$}  {}  {}", r[0], r[1], r[2], r[3], w0 = widths[0], w1 = widths[1]);
+            eprintln!(
+                "{:<w0$}  {:<w1$}  {}  {}",
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                w0 = widths[0],
+                w1 = widths[1]
+            );
         }
     }
     for s in skipped {
@@ -130,7 +176,10 @@ pub fn preview(title: &str, revision: u64, changes: &[CellChange], skipped: &[Sk
 
 pub fn nothing_to_do(revision: u64, json: bool, why: &str) {
     if json {
-        println!("{}", json!({ "committed": false, "revision": revision, "message": why }));
+        println!(
+            "{}",
+            json!({ "committed": false, "revision": revision, "message": why })
+        );
     } else {
         println!("nothing to change ({why}); revision {revision} stays");
     }
@@ -190,18 +239,28 @@ pub fn rollback(r: &Rollback, fallback: &str, json: bool) {
                 eprintln!("warning: {w}");
             }
         }
-        None => nothing_to_do(r.revision, json, &format!("all {} selected cell(s) already on {fallback}", r.cells)),
+        None => nothing_to_do(
+            r.revision,
+            json,
+            &format!("all {} selected cell(s) already on {fallback}", r.cells),
+        ),
     }
 }
 
 pub fn history(h: &History, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(&h.events).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&h.events).unwrap_or_default()
+        );
     } else if h.events.is_empty() {
         println!("no changes recorded yet");
     }
     for bad in &h.bad_lines {
-        eprintln!("warning: audit line {} is unreadable: {}", bad.line, bad.error);
+        eprintln!(
+            "warning: audit line {} is unreadable: {}",
+            bad.line, bad.error
+        );
     }
     if json {
         return;
@@ -209,16 +268,35 @@ pub fn history(h: &History, json: bool) {
     for event in &h.events {
         match event {
             AuditEvent::Commit(c) => {
-                println!("rev {:<5} {}  {:<15} {}  \"{}\"", c.revision, c.time, c.action.to_string(), c.operator, c.reason);
+                println!(
+                    "rev {:<5} {}  {:<15} {}  \"{}\"",
+                    c.revision,
+                    c.time,
+                    c.action.to_string(),
+                    c.operator,
+                    c.reason
+                );
                 for ch in &c.changes {
-                    println!("          {}  {} → {}", ch.cell, before_text(&ch.before), split_text(&ch.after));
+                    println!(
+                        "          {}  {} → {}",
+                        ch.cell,
+                        before_text(&ch.before),
+                        split_text(&ch.after)
+                    );
                 }
                 if let Some(note) = &c.note {
                     println!("          note: {note}");
                 }
             }
             AuditEvent::Refused(r) => {
-                println!("refused   {}  {:<15} {}  \"{}\": {}", r.time, r.action.to_string(), r.operator, r.reason, r.error);
+                println!(
+                    "refused   {}  {:<15} {}  \"{}\": {}",
+                    r.time,
+                    r.action.to_string(),
+                    r.operator,
+                    r.reason,
+                    r.error
+                );
             }
         }
     }
@@ -270,20 +348,45 @@ pub fn check_config(p: &Profile, json: bool) {
             "audit": p.audit_path.display().to_string(),
             "simulator": p.simulator.is_some(),
         });
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
         return;
     }
     println!("{}: OK", p.origin);
-    println!("  name {} · {} · fallback {} · read-only {}", p.name, p.environment.label(), p.fallback, if p.read_only { "yes" } else { "no" });
-    println!("  {} model(s): {}", p.models.len(), p.model_ids().join(", "));
-    println!("  {} region(s): {}", p.regions.len(), p.region_ids().join(", "));
+    println!(
+        "  name {} · {} · fallback {} · read-only {}",
+        p.name,
+        p.environment.label(),
+        p.fallback,
+        if p.read_only { "yes" } else { "no" }
+    );
+    println!(
+        "  {} model(s): {}",
+        p.models.len(),
+        p.model_ids().join(", ")
+    );
+    println!(
+        "  {} region(s): {}",
+        p.regions.len(),
+        p.region_ids().join(", ")
+    );
     for pr in &p.providers {
-        let count = cells.iter().filter(|c| p.endpoints.contains_key(&((*c).clone(), pr.id.clone()))).count();
+        let count = cells
+            .iter()
+            .filter(|c| p.endpoints.contains_key(&((*c).clone(), pr.id.clone())))
+            .count();
         let kind = match pr.kind {
             ProviderKind::RunPod => "runpod",
             ProviderKind::Modal => "modal",
         };
-        println!("  provider {} ({kind}, ${}/s): endpoints for {count}/{} cells", pr.id, pr.price_per_second, cells.len());
+        println!(
+            "  provider {} ({kind}, ${}/s): endpoints for {count}/{} cells",
+            pr.id,
+            pr.price_per_second,
+            cells.len()
+        );
         match pr.kind {
             ProviderKind::RunPod => println!("    api_key: {}", secret_text(&pr.api_key)),
             ProviderKind::Modal => {
@@ -293,7 +396,10 @@ pub fn check_config(p: &Profile, json: bool) {
         }
         if let Some(((cell, _), e)) = p.endpoints.iter().find(|((_, id), _)| *id == pr.id) {
             let shown = match e {
-                Endpoint::RunPod { api_base, endpoint_id } => format!("{api_base}/{endpoint_id}"),
+                Endpoint::RunPod {
+                    api_base,
+                    endpoint_id,
+                } => format!("{api_base}/{endpoint_id}"),
                 Endpoint::Modal { url } => url.clone(),
             };
             println!("    e.g. {cell}: {shown}");
@@ -304,11 +410,20 @@ pub fn check_config(p: &Profile, json: bool) {
     let s = &p.slo;
     println!(
         "  SLO: cold start < {} ms for {}% · p95 < {} ms · errors < {}% · cost ≤ {}× fallback · ≥ {} samples · auto-rollback after {} failed checks",
-        s.cold_start_ms, s.cold_start_fast_percent, s.latency_p95_ms, s.error_rate_percent, s.cost_vs_fallback, s.min_samples, s.failures_before_rollback
+        s.cold_start_ms,
+        s.cold_start_fast_percent,
+        s.latency_p95_ms,
+        s.error_rate_percent,
+        s.cost_vs_fallback,
+        s.min_samples,
+        s.failures_before_rollback
     );
     println!("  store: file {}", p.store_path().display());
     println!("  audit: {}", p.audit_path.display());
     if let Some(sim) = &p.simulator {
-        println!("  simulator: seed {} · {} req/s · time scale {}", sim.seed, sim.requests_per_second, sim.time_scale);
+        println!(
+            "  simulator: seed {} · {} req/s · time scale {}",
+            sim.seed, sim.requests_per_second, sim.time_scale
+        );
     }
 }

@@ -19,7 +19,9 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
             let c = console()?;
             output::status(&c, &load(&c)?, json);
             if !json {
-                println!("\n(the live console arrives with the TUI; commands: beacon-console --help)");
+                println!(
+                    "\n(the live console arrives with the TUI; commands: beacon-console --help)"
+                );
             }
             Ok(())
         }
@@ -115,19 +117,27 @@ fn confirm(yes: bool, question: &str) -> Result<(), OpsError> {
 fn reason_or_invalid(reason: &str) -> Result<String, OpsError> {
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(OpsError::Invalid("--reason must not be empty: say why, for the audit log".into()));
+        return Err(OpsError::Invalid(
+            "--reason must not be empty: say why, for the audit log".into(),
+        ));
     }
     Ok(reason.to_string())
 }
 
 fn shift(console: &Console, args: ShiftArgs, json: bool) -> Result<(), OpsError> {
     let selection = args.selection.selection().ok_or_else(|| {
-        OpsError::Invalid("say which cells: --cell MODEL/REGION, --row MODEL, --column REGION or --all".into())
+        OpsError::Invalid(
+            "say which cells: --cell MODEL/REGION, --row MODEL, --column REGION or --all".into(),
+        )
     })?;
     let amount = match (&args.to, args.step) {
         (Some(text), _) => ShiftAmount::To(PerMille::parse_percent(text)?),
         (None, Some(step)) => ShiftAmount::Step(step.into()),
-        (None, None) => return Err(OpsError::Invalid("say how far: --to PCT or --step up|down".into())),
+        (None, None) => {
+            return Err(OpsError::Invalid(
+                "say how far: --to PCT or --step up|down".into(),
+            ));
+        }
     };
     let reason = reason_or_invalid(&args.reason)?;
     // Validate everything we can before touching the store or asking.
@@ -135,10 +145,20 @@ fn shift(console: &Console, args: ShiftArgs, json: bool) -> Result<(), OpsError>
     console.ensure_writable("shift traffic")?;
     let snapshot = load(console)?;
     check_expected(&snapshot, args.expect_revision)?;
-    let plan = ops::plan_shift(&console.profile, snapshot.routes(), &selection, amount, args.provider.as_deref())?;
+    let plan = ops::plan_shift(
+        &console.profile,
+        snapshot.routes(),
+        &selection,
+        amount,
+        args.provider.as_deref(),
+    )?;
     if !json {
         output::preview(
-            &format!("shift {} towards {} ({selection})", amount_text(amount), plan.provider),
+            &format!(
+                "shift {} towards {} ({selection})",
+                amount_text(amount),
+                plan.provider
+            ),
             snapshot.revision(),
             &plan.changes,
             &plan.skipped,
@@ -148,7 +168,10 @@ fn shift(console: &Console, args: ShiftArgs, json: bool) -> Result<(), OpsError>
         output::nothing_to_do(snapshot.revision(), json, "no cell changes");
         return Ok(());
     }
-    confirm(args.yes, &format!("Apply to {} cell(s)?", plan.changes.len()))?;
+    confirm(
+        args.yes,
+        &format!("Apply to {} cell(s)?", plan.changes.len()),
+    )?;
     let started = Instant::now();
     let committed = console.store.commit(
         &snapshot,
@@ -176,13 +199,18 @@ fn amount_text(amount: ShiftAmount) -> String {
 fn rollback(console: &Console, args: RollbackArgs, json: bool) -> Result<(), OpsError> {
     let selection = args.selection.selection().unwrap_or(Selection::All);
     if args.force && selection != Selection::All {
-        return Err(OpsError::Invalid("--force replaces the whole document: use it with --all".into()));
+        return Err(OpsError::Invalid(
+            "--force replaces the whole document: use it with --all".into(),
+        ));
     }
     let reason = reason_or_invalid(&args.reason)?;
     selection.resolve(&console.profile.model_ids(), &console.profile.region_ids())?;
     console.ensure_writable("roll back")?;
     if !args.yes {
-        confirm(false, &format!("Roll back {selection} to {}?", console.profile.fallback))?;
+        confirm(
+            false,
+            &format!("Roll back {selection} to {}?", console.profile.fallback),
+        )?;
     }
     let result = if args.force {
         ops::force_rollback(console, &reason)?
@@ -209,7 +237,12 @@ fn undo(console: &Console, args: UndoArgs, json: bool) -> Result<(), OpsError> {
         None => format!("undo revision {undone} (\"{original}\")"),
     };
     if !json {
-        output::preview(&format!("undo revision {undone}"), snapshot.revision(), &changes, &[]);
+        output::preview(
+            &format!("undo revision {undone}"),
+            snapshot.revision(),
+            &changes,
+            &[],
+        );
     }
     confirm(args.yes, &format!("Revert {} cell(s)?", changes.len()))?;
     let committed = console.store.commit(

@@ -15,7 +15,9 @@ pub fn run(console: &Console, args: StressArgs) -> Result<(), OpsError> {
     let cell = args.cell.unwrap_or_else(|| profile.cells()[0].clone());
     let target = profile
         .sole_target()
-        .ok_or_else(|| OpsError::Invalid("stress-commit needs a profile with two providers".into()))?
+        .ok_or_else(|| {
+            OpsError::Invalid("stress-commit needs a profile with two providers".into())
+        })?
         .to_string();
     let eligible = profile.providers_for(&cell);
     let mut done = 0u64;
@@ -29,7 +31,12 @@ pub fn run(console: &Console, args: StressArgs) -> Result<(), OpsError> {
             .unwrap_or_else(|| Split::all(&profile.fallback));
         // Always a real change: the next per-mille value, wrapping at 100 %.
         let next = (current.share(&target).get() + 1) % 1001;
-        let split = current.with_share(&target, PerMille::new(next).unwrap_or(PerMille::ZERO), &profile.fallback, &eligible)?;
+        let split = current.with_share(
+            &target,
+            PerMille::new(next).unwrap_or(PerMille::ZERO),
+            &profile.fallback,
+            &eligible,
+        )?;
         let mut routes = snapshot.routes().clone();
         routes.set(cell.clone(), split);
         let request = CommitRequest {

@@ -12,7 +12,12 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// An error at byte `span` of `source`.
-    pub fn at(file: &str, source: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+    pub fn at(
+        file: &str,
+        source: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, col) = span.map_or((1, 1), |s| line_col(source, s.start));
         Self {
             file: file.to_string(),
@@ -39,7 +44,11 @@ impl fmt::Display for ConfigError {
             // Not about a place in the file (it could not be read at all).
             return write!(f, "{}: {}", self.file, self.message);
         }
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.col, self.message
+        )
     }
 }
 

@@ -58,7 +58,10 @@ pub struct ProviderConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     /// `{api_base}/{endpoint_id}/runsync` etc.
-    RunPod { api_base: String, endpoint_id: String },
+    RunPod {
+        api_base: String,
+        endpoint_id: String,
+    },
     /// A Modal web endpoint URL.
     Modal { url: String },
 }
@@ -91,7 +94,10 @@ impl Default for SloConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoreConfig {
-    File { path: PathBuf, lock_timeout: Duration },
+    File {
+        path: PathBuf,
+        lock_timeout: Duration,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -143,9 +149,11 @@ impl Profile {
                 let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 Self::parse(&origin, &text, &base)
             }
-            ProfileSource::Demo { state_dir } => {
-                Self::parse("profiles/demo.toml (built in)", super::DEMO_PROFILE, state_dir)
-            }
+            ProfileSource::Demo { state_dir } => Self::parse(
+                "profiles/demo.toml (built in)",
+                super::DEMO_PROFILE,
+                state_dir,
+            ),
         }
     }
 
@@ -173,7 +181,11 @@ impl Profile {
     pub fn cells(&self) -> Vec<CellId> {
         self.models
             .iter()
-            .flat_map(|m| self.regions.iter().map(|r| CellId::new(m.id.as_str(), r.id.as_str())))
+            .flat_map(|m| {
+                self.regions
+                    .iter()
+                    .map(|r| CellId::new(m.id.as_str(), r.id.as_str()))
+            })
             .collect()
     }
 
@@ -204,6 +216,14 @@ impl Profile {
             StoreConfig::File { path, .. } => path,
         }
     }
+}
+
+/// A provider's endpoint templates, for cells without an explicit endpoint.
+struct Templates {
+    provider: String,
+    endpoint_id: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+    api_base: Option<String>,
 }
 
 struct Validator<'a> {
@@ -263,7 +283,10 @@ impl Validator<'_> {
         }
     }
 
-    fn secret(&self, raw: &Option<Spanned<RawSecret>>) -> Result<Option<SecretSource>, ConfigError> {
+    fn secret(
+        &self,
+        raw: &Option<Spanned<RawSecret>>,
+    ) -> Result<Option<SecretSource>, ConfigError> {
         let Some(raw) = raw else { return Ok(None) };
         let source = match (&raw.get_ref().env, &raw.get_ref().file) {
             (Some(env), None) if !env.is_empty() => SecretSource::Env(env.clone()),
@@ -285,19 +308,43 @@ impl Validator<'_> {
         Ok(Some(source))
     }
 
-    fn positive(&self, v: &Option<Spanned<f64>>, default: f64, what: &str, max: f64) -> Result<f64, ConfigError> {
+    fn positive(
+        &self,
+        v: &Option<Spanned<f64>>,
+        default: f64,
+        what: &str,
+        max: f64,
+    ) -> Result<f64, ConfigError> {
         match v {
             None => Ok(default),
-            Some(s) if s.get_ref().is_finite() && *s.get_ref() >= 0.0 && *s.get_ref() <= max => Ok(*s.get_ref()),
-            Some(s) => Err(self.err(s.span(), format!("{what} must be between 0 and {max}, got {}", s.get_ref()))),
+            Some(s) if s.get_ref().is_finite() && *s.get_ref() >= 0.0 && *s.get_ref() <= max => {
+                Ok(*s.get_ref())
+            }
+            Some(s) => Err(self.err(
+                s.span(),
+                format!("{what} must be between 0 and {max}, got {}", s.get_ref()),
+            )),
         }
     }
 
-    fn count(&self, v: &Option<Spanned<i64>>, default: u64, what: &str, min: i64, max: i64) -> Result<u64, ConfigError> {
+    fn count(
+        &self,
+        v: &Option<Spanned<i64>>,
+        default: u64,
+        what: &str,
+        min: i64,
+        max: i64,
+    ) -> Result<u64, ConfigError> {
         match v {
             None => Ok(default),
             Some(s) if (min..=max).contains(s.get_ref()) => Ok(*s.get_ref() as u64),
-            Some(s) => Err(self.err(s.span(), format!("{what} must be between {min} and {max}, got {}", s.get_ref()))),
+            Some(s) => Err(self.err(
+                s.span(),
+                format!(
+                    "{what} must be between {min} and {max}, got {}",
+                    s.get_ref()
+                ),
+            )),
         }
     }
 
@@ -332,7 +379,7 @@ impl Validator<'_> {
         let simulated = raw.simulator.is_some();
 
         let mut providers: Vec<ProviderConfig> = Vec::new();
-        let mut templates: Vec<(String, Option<Spanned<String>>, Option<Spanned<String>>, Option<String>)> = Vec::new();
+        let mut templates: Vec<Templates> = Vec::new();
         for p in &raw.providers {
             let id = self.id(&p.id, "provider")?;
             if providers.iter().any(|q| q.id == id) {
@@ -342,10 +389,20 @@ impl Validator<'_> {
                 "runpod" => ProviderKind::RunPod,
                 "modal" => ProviderKind::Modal,
                 other => {
-                    return Err(self.err(p.kind.span(), format!("unknown provider kind {other:?}: expected \"runpod\" or \"modal\"")));
+                    return Err(self.err(
+                        p.kind.span(),
+                        format!(
+                            "unknown provider kind {other:?}: expected \"runpod\" or \"modal\""
+                        ),
+                    ));
                 }
             };
-            let price = self.positive(&Some(p.price_per_second.clone()), 0.0, "price_per_second", 1.0)?;
+            let price = self.positive(
+                &Some(p.price_per_second.clone()),
+                0.0,
+                "price_per_second",
+                1.0,
+            )?;
             let api_base = match (&p.api_base, kind) {
                 (Some(b), ProviderKind::RunPod) => {
                     self.url(b.get_ref(), b.span(), simulated)?;
@@ -374,16 +431,32 @@ impl Validator<'_> {
                         return Err(self.err(s.span(), "api_key is for runpod providers; a modal provider uses proxy_key and proxy_secret"));
                     }
                     if p.proxy_key.is_some() != p.proxy_secret.is_some() {
-                        let s = p.proxy_key.as_ref().or(p.proxy_secret.as_ref()).map(|s| s.span());
-                        return Err(ConfigError::at(self.origin, self.text, s, "proxy_key and proxy_secret go together (Modal-Key and Modal-Secret headers)"));
+                        let s = p
+                            .proxy_key
+                            .as_ref()
+                            .or(p.proxy_secret.as_ref())
+                            .map(|s| s.span());
+                        return Err(ConfigError::at(
+                            self.origin,
+                            self.text,
+                            s,
+                            "proxy_key and proxy_secret go together (Modal-Key and Modal-Secret headers)",
+                        ));
                     }
                 }
             }
-            for t in [&p.endpoint_template, &p.url_template].into_iter().flatten() {
+            for t in [&p.endpoint_template, &p.url_template]
+                .into_iter()
+                .flatten()
+            {
                 check_template(t.get_ref()).map_err(|m| self.err(t.span(), m))?;
             }
             if let Some(t) = &p.url_template {
-                self.url(&t.get_ref().replace("{model}", "m").replace("{region}", "r"), t.span(), simulated)?;
+                self.url(
+                    &t.get_ref().replace("{model}", "m").replace("{region}", "r"),
+                    t.span(),
+                    simulated,
+                )?;
             }
             providers.push(ProviderConfig {
                 id: id.clone(),
@@ -393,16 +466,29 @@ impl Validator<'_> {
                 proxy_key: self.secret(&p.proxy_key)?,
                 proxy_secret: self.secret(&p.proxy_secret)?,
             });
-            templates.push((id, p.endpoint_template.clone(), p.url_template.clone(), api_base));
+            templates.push(Templates {
+                provider: id,
+                endpoint_id: p.endpoint_template.clone(),
+                url: p.url_template.clone(),
+                api_base,
+            });
         }
         if providers.is_empty() {
-            return Err(ConfigError::at(self.origin, self.text, None, "no providers declared (expected at least one [[providers]] entry)"));
+            return Err(ConfigError::at(
+                self.origin,
+                self.text,
+                None,
+                "no providers declared (expected at least one [[providers]] entry)",
+            ));
         }
         let fallback = raw.fallback.get_ref().clone();
         if !providers.iter().any(|p| p.id == fallback) {
             return Err(self.err(
                 raw.fallback.span(),
-                format!("fallback {fallback:?} is not a declared provider (declared: {})", join_ids(providers.iter().map(|p| &p.id))),
+                format!(
+                    "fallback {fallback:?} is not a declared provider (declared: {})",
+                    join_ids(providers.iter().map(|p| &p.id))
+                ),
             ));
         }
 
@@ -413,47 +499,89 @@ impl Validator<'_> {
             let region = e.region.get_ref();
             let provider = e.provider.get_ref();
             if !models.iter().any(|m| m.id == *model) {
-                return Err(self.err(e.model.span(), format!("endpoint for undeclared model {model:?} (declared: {})", join_ids(models.iter().map(|m| &m.id)))));
+                return Err(self.err(
+                    e.model.span(),
+                    format!(
+                        "endpoint for undeclared model {model:?} (declared: {})",
+                        join_ids(models.iter().map(|m| &m.id))
+                    ),
+                ));
             }
             if !regions.iter().any(|r| r.id == *region) {
-                return Err(self.err(e.region.span(), format!("endpoint for undeclared region {region:?} (declared: {})", join_ids(regions.iter().map(|r| &r.id)))));
+                return Err(self.err(
+                    e.region.span(),
+                    format!(
+                        "endpoint for undeclared region {region:?} (declared: {})",
+                        join_ids(regions.iter().map(|r| &r.id))
+                    ),
+                ));
             }
-            let Some((index, pc)) = providers.iter().enumerate().find(|(_, p)| p.id == *provider) else {
-                return Err(self.err(e.provider.span(), format!("endpoint for undeclared provider {provider:?} (declared: {})", join_ids(providers.iter().map(|p| &p.id)))));
+            let Some((index, pc)) = providers
+                .iter()
+                .enumerate()
+                .find(|(_, p)| p.id == *provider)
+            else {
+                return Err(self.err(
+                    e.provider.span(),
+                    format!(
+                        "endpoint for undeclared provider {provider:?} (declared: {})",
+                        join_ids(providers.iter().map(|p| &p.id))
+                    ),
+                ));
             };
-            let key = (CellId::new(model.as_str(), region.as_str()), provider.clone());
+            let key = (
+                CellId::new(model.as_str(), region.as_str()),
+                provider.clone(),
+            );
             if endpoints.contains_key(&key) {
-                return Err(self.err(e.model.span(), format!("duplicate endpoint for {}/{} on {provider}", model, region)));
+                return Err(self.err(
+                    e.model.span(),
+                    format!("duplicate endpoint for {}/{} on {provider}", model, region),
+                ));
             }
             let endpoint = match pc.kind {
                 ProviderKind::RunPod => {
                     if let Some(u) = &e.url {
-                        return Err(self.err(u.span(), "a runpod endpoint takes endpoint_id, not url"));
+                        return Err(
+                            self.err(u.span(), "a runpod endpoint takes endpoint_id, not url")
+                        );
                     }
                     let Some(id) = &e.endpoint_id else {
-                        return Err(self.err(e.provider.span(), "a runpod endpoint needs endpoint_id"));
+                        return Err(
+                            self.err(e.provider.span(), "a runpod endpoint needs endpoint_id")
+                        );
                     };
                     Endpoint::RunPod {
-                        api_base: templates[index].3.clone().unwrap_or_default(),
+                        api_base: templates[index].api_base.clone().unwrap_or_default(),
                         endpoint_id: id.get_ref().clone(),
                     }
                 }
                 ProviderKind::Modal => {
                     if let Some(i) = &e.endpoint_id {
-                        return Err(self.err(i.span(), "a modal endpoint takes url, not endpoint_id"));
+                        return Err(
+                            self.err(i.span(), "a modal endpoint takes url, not endpoint_id")
+                        );
                     }
                     let Some(url) = &e.url else {
                         return Err(self.err(e.provider.span(), "a modal endpoint needs url"));
                     };
                     self.url(url.get_ref(), url.span(), simulated)?;
-                    Endpoint::Modal { url: url.get_ref().clone() }
+                    Endpoint::Modal {
+                        url: url.get_ref().clone(),
+                    }
                 }
             };
             endpoints.insert(key, endpoint);
         }
         for m in &models {
             for r in &regions {
-                for (provider, endpoint_t, url_t, api_base) in &templates {
+                for Templates {
+                    provider,
+                    endpoint_id: endpoint_t,
+                    url: url_t,
+                    api_base,
+                } in &templates
+                {
                     let key = (CellId::new(m.id.as_str(), r.id.as_str()), provider.clone());
                     if endpoints.contains_key(&key) {
                         continue;
@@ -464,7 +592,9 @@ impl Validator<'_> {
                             api_base: api_base.clone().unwrap_or_default(),
                             endpoint_id: fill(t.get_ref()),
                         },
-                        (_, Some(t)) => Endpoint::Modal { url: fill(t.get_ref()) },
+                        (_, Some(t)) => Endpoint::Modal {
+                            url: fill(t.get_ref()),
+                        },
                         _ => continue,
                     };
                     endpoints.insert(key, endpoint);
@@ -506,29 +636,84 @@ impl Validator<'_> {
         let s = &raw.slo;
         let d = SloConfig::default();
         let slo = SloConfig {
-            cold_start_ms: self.positive(&s.cold_start_ms, d.cold_start_ms, "slo.cold_start_ms", 600_000.0)?,
-            cold_start_fast_percent: self.positive(&s.cold_start_fast_percent, d.cold_start_fast_percent, "slo.cold_start_fast_percent", 100.0)?,
-            latency_p95_ms: self.positive(&s.latency_p95_ms, d.latency_p95_ms, "slo.latency_p95_ms", 600_000.0)?,
-            error_rate_percent: self.positive(&s.error_rate_percent, d.error_rate_percent, "slo.error_rate_percent", 100.0)?,
-            cost_vs_fallback: self.positive(&s.cost_vs_fallback, d.cost_vs_fallback, "slo.cost_vs_fallback", 100.0)?,
-            min_samples: self.count(&s.min_samples, d.min_samples, "slo.min_samples", 1, 1_000_000)?,
-            failures_before_rollback: self.count(&s.failures_before_rollback, 3, "slo.failures_before_rollback", 1, 100)? as u32,
+            cold_start_ms: self.positive(
+                &s.cold_start_ms,
+                d.cold_start_ms,
+                "slo.cold_start_ms",
+                600_000.0,
+            )?,
+            cold_start_fast_percent: self.positive(
+                &s.cold_start_fast_percent,
+                d.cold_start_fast_percent,
+                "slo.cold_start_fast_percent",
+                100.0,
+            )?,
+            latency_p95_ms: self.positive(
+                &s.latency_p95_ms,
+                d.latency_p95_ms,
+                "slo.latency_p95_ms",
+                600_000.0,
+            )?,
+            error_rate_percent: self.positive(
+                &s.error_rate_percent,
+                d.error_rate_percent,
+                "slo.error_rate_percent",
+                100.0,
+            )?,
+            cost_vs_fallback: self.positive(
+                &s.cost_vs_fallback,
+                d.cost_vs_fallback,
+                "slo.cost_vs_fallback",
+                100.0,
+            )?,
+            min_samples: self.count(
+                &s.min_samples,
+                d.min_samples,
+                "slo.min_samples",
+                1,
+                1_000_000,
+            )?,
+            failures_before_rollback: self.count(
+                &s.failures_before_rollback,
+                3,
+                "slo.failures_before_rollback",
+                1,
+                100,
+            )? as u32,
         };
 
-        let store = match raw.store.kind.get_ref().as_str() {
-            "file" => {
-                let Some(path) = &raw.store.path else {
-                    return Err(self.err(raw.store.kind.span(), "a file store needs path = \"…/beacon-routes.json\""));
-                };
-                let lock_timeout = self.count(&raw.store.lock_timeout_ms, 5000, "store.lock_timeout_ms", 1, 600_000)?;
-                StoreConfig::File {
-                    path: self.path(path.get_ref()),
-                    lock_timeout: Duration::from_millis(lock_timeout),
+        let store =
+            match raw.store.kind.get_ref().as_str() {
+                "file" => {
+                    let Some(path) = &raw.store.path else {
+                        return Err(self.err(
+                            raw.store.kind.span(),
+                            "a file store needs path = \"…/beacon-routes.json\"",
+                        ));
+                    };
+                    let lock_timeout = self.count(
+                        &raw.store.lock_timeout_ms,
+                        5000,
+                        "store.lock_timeout_ms",
+                        1,
+                        600_000,
+                    )?;
+                    StoreConfig::File {
+                        path: self.path(path.get_ref()),
+                        lock_timeout: Duration::from_millis(lock_timeout),
+                    }
                 }
-            }
-            "etcd" => return Err(self.err(raw.store.kind.span(), "the etcd store is not available in this build yet: expected kind = \"file\"")),
-            other => return Err(self.err(raw.store.kind.span(), format!("unknown store kind {other:?}: expected \"file\""))),
-        };
+                "etcd" => return Err(self.err(
+                    raw.store.kind.span(),
+                    "the etcd store is not available in this build yet: expected kind = \"file\"",
+                )),
+                other => {
+                    return Err(self.err(
+                        raw.store.kind.span(),
+                        format!("unknown store kind {other:?}: expected \"file\""),
+                    ));
+                }
+            };
         let audit_path = match &raw.audit {
             Some(a) => self.path(a.path.get_ref()),
             None => {
@@ -536,13 +721,29 @@ impl Validator<'_> {
                 path.with_extension("audit.jsonl")
             }
         };
-        let yearly_inferences = self.count(&raw.yearly_inferences, 1_000_000, "yearly_inferences", 1, i64::MAX)?;
+        let yearly_inferences = self.count(
+            &raw.yearly_inferences,
+            1_000_000,
+            "yearly_inferences",
+            1,
+            i64::MAX,
+        )?;
         let simulator = match &raw.simulator {
             None => None,
             Some(sim) => Some(SimulatorConfig {
                 seed: self.count(&sim.seed, 42, "simulator.seed", 0, i64::MAX)?,
-                requests_per_second: self.positive(&sim.requests_per_second, 20.0, "simulator.requests_per_second", 100_000.0)?,
-                time_scale: self.positive(&sim.time_scale, 1.0, "simulator.time_scale", 10_000.0)?,
+                requests_per_second: self.positive(
+                    &sim.requests_per_second,
+                    20.0,
+                    "simulator.requests_per_second",
+                    100_000.0,
+                )?,
+                time_scale: self.positive(
+                    &sim.time_scale,
+                    1.0,
+                    "simulator.time_scale",
+                    10_000.0,
+                )?,
             }),
         };
 
@@ -581,7 +782,9 @@ fn check_template(t: &str) -> Result<(), String> {
         };
         let name = &after[..close];
         if !matches!(name, "model" | "region" | "sim") {
-            return Err(format!("unknown placeholder {{{name}}} in template {t:?}: expected {{model}} or {{region}}"));
+            return Err(format!(
+                "unknown placeholder {{{name}}} in template {t:?}: expected {{model}} or {{region}}"
+            ));
         }
         rest = &after[close + 1..];
     }
@@ -605,11 +808,15 @@ pub fn check_url(url: &str) -> Result<(), String> {
         };
         let loopback = host == "localhost"
             || host == "::1"
-            || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback());
         if loopback {
             return Ok(());
         }
-        return Err(format!("URL {url:?} must use https:// (plain http is allowed only to loopback)"));
+        return Err(format!(
+            "URL {url:?} must use https:// (plain http is allowed only to loopback)"
+        ));
     }
     Err(format!("URL {url:?} must start with https://"))
 }

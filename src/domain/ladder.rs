@@ -14,7 +14,9 @@ pub enum Direction {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LadderError {
-    #[error("the ladder is empty (expected at least two steps, e.g. [0, 1, 5, 10, 25, 50, 75, 100])")]
+    #[error(
+        "the ladder is empty (expected at least two steps, e.g. [0, 1, 5, 10, 25, 50, 75, 100])"
+    )]
     TooShort,
     #[error("ladder step {after} follows {before}: steps must increase")]
     NotIncreasing { before: PerMille, after: PerMille },

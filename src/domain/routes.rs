@@ -12,7 +12,10 @@ impl Routes {
     /// Every cell entirely on `provider`.
     pub fn all_to(cells: impl IntoIterator<Item = CellId>, provider: &str) -> Self {
         Self {
-            cells: cells.into_iter().map(|c| (c, Split::all(provider))).collect(),
+            cells: cells
+                .into_iter()
+                .map(|c| (c, Split::all(provider)))
+                .collect(),
         }
     }
 

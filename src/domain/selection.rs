@@ -21,7 +21,11 @@ pub enum SelectionError {
 
 impl Selection {
     /// The selected cells, in matrix order (models, then regions).
-    pub fn resolve(&self, models: &[String], regions: &[String]) -> Result<Vec<CellId>, SelectionError> {
+    pub fn resolve(
+        &self,
+        models: &[String],
+        regions: &[String],
+    ) -> Result<Vec<CellId>, SelectionError> {
         let check_model = |id: &str| {
             if models.iter().any(|m| m == id) {
                 Ok(())
@@ -43,9 +47,11 @@ impl Selection {
             }
         };
         let all = || {
-            models
-                .iter()
-                .flat_map(|m| regions.iter().map(move |r| CellId::new(m.as_str(), r.as_str())))
+            models.iter().flat_map(|m| {
+                regions
+                    .iter()
+                    .map(move |r| CellId::new(m.as_str(), r.as_str()))
+            })
         };
         Ok(match self {
             Selection::Cell(cell) => {
@@ -94,6 +100,10 @@ mod tests {
             .resolve(&models, &regions)
             .unwrap_err();
         assert_eq!(err.to_string(), r#"unknown model "c" (known: a, b)"#);
-        assert!(Selection::Row { model: "zz".into() }.resolve(&models, &regions).is_err());
+        assert!(
+            Selection::Row { model: "zz".into() }
+                .resolve(&models, &regions)
+                .is_err()
+        );
     }
 }

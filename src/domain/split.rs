@@ -108,7 +108,11 @@ impl Split {
 
     /// Keeps providers already present in their current order; newcomers follow in
     /// `eligible` order.
-    fn reordered_like_self(&self, mut new_weights: Vec<(String, u16)>, eligible: &[String]) -> Split {
+    fn reordered_like_self(
+        &self,
+        mut new_weights: Vec<(String, u16)>,
+        eligible: &[String],
+    ) -> Split {
         new_weights.retain(|(_, w)| *w > 0);
         let rank = |p: &str| {
             self.weights
@@ -184,7 +188,9 @@ impl<'de> Deserialize<'de> for Split {
             let weight = value
                 .as_u64()
                 .and_then(|w| u16::try_from(w).ok())
-                .ok_or_else(|| serde::de::Error::custom(format!("weight of {provider:?} is not 0..=1000")))?;
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!("weight of {provider:?} is not 0..=1000"))
+                })?;
             weights.push((provider, weight));
         }
         Split::from_weights(weights).map_err(serde::de::Error::custom)
@@ -221,21 +227,29 @@ mod tests {
     #[test]
     fn shifting_two_providers() {
         let s = Split::all("modal");
-        let s = s.with_share("runpod", pm(250), "modal", &providers()).unwrap();
+        let s = s
+            .with_share("runpod", pm(250), "modal", &providers())
+            .unwrap();
         assert_eq!(s.share("runpod"), pm(250));
         assert_eq!(s.share("modal"), pm(750));
         // Modal was there first, so it keeps its place in the bucket order.
         assert_eq!(s.weights()[0].0, "modal");
-        let s = s.with_share("runpod", pm(1000), "modal", &providers()).unwrap();
+        let s = s
+            .with_share("runpod", pm(1000), "modal", &providers())
+            .unwrap();
         assert!(s.is_all("runpod"));
-        let s = s.with_share("runpod", pm(0), "modal", &providers()).unwrap();
+        let s = s
+            .with_share("runpod", pm(0), "modal", &providers())
+            .unwrap();
         assert!(s.is_all("modal"));
     }
 
     #[test]
     fn shifting_the_fallback_itself() {
         let s = Split::all("runpod");
-        let s = s.with_share("modal", pm(400), "modal", &providers()).unwrap();
+        let s = s
+            .with_share("modal", pm(400), "modal", &providers())
+            .unwrap();
         assert_eq!(s.share("runpod"), pm(600));
     }
 
@@ -257,7 +271,9 @@ mod tests {
             v if v == pm(500)
         ));
         assert_eq!(
-            s.with_share("modal", pm(500), "modal", &eligible).unwrap().share("runpod"),
+            s.with_share("modal", pm(500), "modal", &eligible)
+                .unwrap()
+                .share("runpod"),
             pm(500)
         );
         let s = Split::all("modal");

@@ -62,7 +62,10 @@ impl AuditLog {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
         // One write of the whole line: concurrent appenders never interleave.
         file.write_all(&line)?;
         file.sync_data()
@@ -204,7 +207,8 @@ mod tests {
         .unwrap();
         assert_eq!(log.last_committed_revision().unwrap(), Some(2));
         let mut f = OpenOptions::new().append(true).open(log.path()).unwrap();
-        f.write_all(b"{\"event\":\"commit\",\"revision\":3,\"prev").unwrap();
+        f.write_all(b"{\"event\":\"commit\",\"revision\":3,\"prev")
+            .unwrap();
         assert_eq!(log.last_committed_revision().unwrap(), Some(2));
         log.repair_torn_tail().unwrap();
         let (events, bad) = log.read_all().unwrap();

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::audit::{AuditEvent, AuditLog, RefusedAttempt};
 use super::flagd::{Document, FlagCodec, peek_revision};
-use super::store::{CommitRequest, Committed, Conflict, FlagStore, Fingerprint, Snapshot, StoreError};
+use super::store::{
+    CommitRequest, Committed, Conflict, Fingerprint, FlagStore, Snapshot, StoreError,
+};
 use crate::domain::{Action, CellChange, ChangeRecord, Operator};
 
 pub struct FileStore {
@@ -40,7 +42,12 @@ pub fn now_utc() -> String {
 }
 
 impl FileStore {
-    pub fn new(path: impl Into<PathBuf>, audit: AuditLog, codec: FlagCodec, lock_timeout: Duration) -> Self {
+    pub fn new(
+        path: impl Into<PathBuf>,
+        audit: AuditLog,
+        codec: FlagCodec,
+        lock_timeout: Duration,
+    ) -> Self {
         let path = path.into();
         let mut lock_name = path.file_name().unwrap_or_default().to_os_string();
         lock_name.push(".lock");
@@ -99,7 +106,9 @@ impl FileStore {
                         self.lock_timeout.as_millis()
                     )));
                 }
-                Err(fs::TryLockError::Error(e)) => return Err(unavailable("lock", &self.lock_path, e)),
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(unavailable("lock", &self.lock_path, e));
+                }
             }
         }
         // Who holds the lock, for the message another process may show.
@@ -130,7 +139,11 @@ impl FileStore {
     fn reconcile(&self, doc: &Document) -> Result<u64, StoreError> {
         let audit_err = |e| unavailable("read or repair the audit log", self.audit.path(), e);
         self.audit.repair_torn_tail().map_err(audit_err)?;
-        let audited = self.audit.last_committed_revision().map_err(audit_err)?.unwrap_or(0);
+        let audited = self
+            .audit
+            .last_committed_revision()
+            .map_err(audit_err)?
+            .unwrap_or(0);
         if doc.revision > audited {
             let record = doc.last_change.clone().unwrap_or_else(|| ChangeRecord {
                 revision: doc.revision,
@@ -142,7 +155,9 @@ impl FileStore {
                     ssh_client: None,
                 },
                 action: Action::Shift,
-                reason: "revision written outside beacon-console (no change record in the document)".into(),
+                reason:
+                    "revision written outside beacon-console (no change record in the document)"
+                        .into(),
                 changes: Vec::new(),
                 elapsed_ms: 0.0,
                 note: Some("reconciled".into()),
@@ -167,7 +182,12 @@ impl FileStore {
     /// temp + fsync + rename + fsync(dir).
     fn write_atomic(&self, bytes: &[u8]) -> Result<(), StoreError> {
         let dir = self.dir();
-        let name = self.path.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = self
+            .path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let tmp_prefix = format!(".{name}.tmp.");
         // Temp files left by a process killed mid-write.
         if let Ok(entries) = fs::read_dir(dir) {
@@ -246,7 +266,8 @@ impl FileStore {
             changed_by: change.map(|c| c.operator.to_string()),
             changed_at: change.map(|c| c.time.clone()),
             change: change.map(|c| format!("{}, \"{}\"", c.action, c.reason)),
-            outside_edit: current.is_some() && (current_revision == Some(base.revision()) || change.is_none()),
+            outside_edit: current.is_some()
+                && (current_revision == Some(base.revision()) || change.is_none()),
         }
     }
 }
@@ -308,7 +329,8 @@ impl FlagStore for FileStore {
             return Ok(None);
         };
         let changes = document.routes.diff(&request.routes);
-        self.write_revision(&document, audited, request, changes).map(Some)
+        self.write_revision(&document, audited, request, changes)
+            .map(Some)
     }
 
     fn force_replace(&self, mut request: CommitRequest) -> Result<Committed, StoreError> {
@@ -350,7 +372,10 @@ impl FlagStore for FileStore {
                         after: split.clone(),
                     })
                     .collect();
-                request.note = Some(format!("unreadable document ({e}) kept as {}", backup.display()));
+                request.note = Some(format!(
+                    "unreadable document ({e}) kept as {}",
+                    backup.display()
+                ));
                 (document, changes)
             }
         };

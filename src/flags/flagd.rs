@@ -40,7 +40,11 @@ pub struct Document {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("line {line}, column {column}: {message}")]
-    Syntax { line: usize, column: usize, message: String },
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -63,7 +67,11 @@ impl FlagCodec {
     }
 
     pub fn for_profile(profile: &crate::config::Profile) -> Self {
-        Self::new(profile.fallback.clone(), profile.provider_ids(), profile.cells())
+        Self::new(
+            profile.fallback.clone(),
+            profile.provider_ids(),
+            profile.cells(),
+        )
     }
 
     pub fn fallback(&self) -> &str {
@@ -102,7 +110,10 @@ impl FlagCodec {
         metadata.insert("flagSetId".into(), json!(FLAG_SET_ID));
         metadata.insert("version".into(), json!(doc.revision.to_string()));
         if let Some(change) = &doc.last_change {
-            metadata.insert("previousVersion".into(), json!(change.previous_revision.to_string()));
+            metadata.insert(
+                "previousVersion".into(),
+                json!(change.previous_revision.to_string()),
+            );
             metadata.insert("updatedAt".into(), json!(change.time));
             metadata.insert("updatedBy".into(), json!(change.operator.to_string()));
             metadata.insert("updateAction".into(), json!(change.action.to_string()));
@@ -111,7 +122,10 @@ impl FlagCodec {
             let record = serde_json::to_string(change).unwrap_or_default();
             metadata.insert("lastChange".into(), json!(record));
         }
-        metadata.insert("generator".into(), json!(concat!("beacon-console ", env!("CARGO_PKG_VERSION"))));
+        metadata.insert(
+            "generator".into(),
+            json!(concat!("beacon-console ", env!("CARGO_PKG_VERSION"))),
+        );
         let document = json!({
             "$schema": "https://flagd.dev/schema/v0/flags.json",
             "metadata": metadata,
@@ -151,7 +165,12 @@ impl FlagCodec {
         let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::Syntax {
             line: e.line(),
             column: e.column(),
-            message: e.to_string().split(" at line").next().unwrap_or_default().to_string(),
+            message: e
+                .to_string()
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
         })?;
         let invalid = |m: String| DecodeError::Invalid(m);
         let top = value
@@ -210,7 +229,10 @@ impl FlagCodec {
                 None => return Err(format!("{name:?} is not one of its variants")),
             }
             if !self.providers.iter().any(|p| p == name) {
-                return Err(format!("variant {name:?} is not a provider of this profile ({})", self.providers.join(", ")));
+                return Err(format!(
+                    "variant {name:?} is not a provider of this profile ({})",
+                    self.providers.join(", ")
+                ));
             }
             Ok(name.to_string())
         };
@@ -223,7 +245,9 @@ impl FlagCodec {
             let model = meta.get("model").and_then(Value::as_str);
             let region = meta.get("region").and_then(Value::as_str);
             if model != Some(cell.model.as_str()) || region != Some(cell.region.as_str()) {
-                return Err(format!("metadata model/region do not match the key {key:?}"));
+                return Err(format!(
+                    "metadata model/region do not match the key {key:?}"
+                ));
             }
         }
         let targeting = match flag.get("targeting") {
@@ -238,9 +262,16 @@ impl FlagCodec {
             .ok_or("targeting must be {\"fractional\": [[provider, weight], …]}")?;
         let mut weights: Vec<(String, u64)> = Vec::new();
         for bucket in buckets {
-            let pair = bucket.as_array().filter(|b| b.len() == 2).ok_or("each fractional bucket must be [provider, weight]")?;
-            let name = pair[0].as_str().ok_or("bucket variant must be a provider id")?;
-            let weight = pair[1].as_u64().ok_or("bucket weight must be a non-negative integer")?;
+            let pair = bucket
+                .as_array()
+                .filter(|b| b.len() == 2)
+                .ok_or("each fractional bucket must be [provider, weight]")?;
+            let name = pair[0]
+                .as_str()
+                .ok_or("bucket variant must be a provider id")?;
+            let weight = pair[1]
+                .as_u64()
+                .ok_or("bucket weight must be a non-negative integer")?;
             weights.push((variant(name)?, weight));
         }
         let total: u64 = weights.iter().map(|(_, w)| w).sum();
@@ -251,7 +282,9 @@ impl FlagCodec {
         for (p, w) in weights {
             let scaled = w.checked_mul(1000).ok_or("weight too large")?;
             if scaled % total != 0 {
-                return Err(format!("weights {w}/{total} cannot be expressed in 0.1% steps"));
+                return Err(format!(
+                    "weights {w}/{total} cannot be expressed in 0.1% steps"
+                ));
             }
             per_mille.push((p, (scaled / total) as u16));
         }
@@ -268,7 +301,11 @@ fn revision_of(top: &Map<String, Value>) -> Result<u64, DecodeError> {
         .as_str()
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|v| *v > 0)
-        .ok_or_else(|| DecodeError::Invalid(format!("metadata.version must be a revision number as a string, got {version}")))
+        .ok_or_else(|| {
+            DecodeError::Invalid(format!(
+                "metadata.version must be a revision number as a string, got {version}"
+            ))
+        })
 }
 
 /// The revision of a document that may otherwise be unreadable, if it can be found.
@@ -282,7 +319,10 @@ mod tests {
     use super::*;
 
     fn codec() -> FlagCodec {
-        let cells = vec![CellId::new("llama-3.2-1b", "us-east"), CellId::new("m.x", "eu-west")];
+        let cells = vec![
+            CellId::new("llama-3.2-1b", "us-east"),
+            CellId::new("m.x", "eu-west"),
+        ];
         FlagCodec::new("modal", vec!["modal".into(), "runpod".into()], cells)
     }
 
@@ -301,12 +341,22 @@ mod tests {
         let mut doc = c.initial();
         doc.revision = 3;
         let cell = CellId::new("m.x", "eu-west");
-        doc.routes.set(cell.clone(), Split::from_weights([("modal", 750), ("runpod", 250)]).unwrap());
+        doc.routes.set(
+            cell.clone(),
+            Split::from_weights([("modal", 750), ("runpod", 250)]).unwrap(),
+        );
         let bytes = c.encode(&doc);
         let v: Value = serde_json::from_slice(&bytes).unwrap();
         let flags = &v["flags"];
-        assert!(flags["route.llama-3.2-1b@us-east"].get("targeting").is_none());
-        assert_eq!(flags["route.m.x@eu-west"]["targeting"], json!({"fractional": [["modal", 750], ["runpod", 250]]}));
+        assert!(
+            flags["route.llama-3.2-1b@us-east"]
+                .get("targeting")
+                .is_none()
+        );
+        assert_eq!(
+            flags["route.m.x@eu-west"]["targeting"],
+            json!({"fractional": [["modal", 750], ["runpod", 250]]})
+        );
         assert_eq!(v["metadata"]["version"], json!("3"));
         assert_eq!(c.decode(&bytes).unwrap(), doc);
     }
@@ -332,7 +382,9 @@ mod tests {
         let bad_sum = r#"{"metadata":{"version":"1"},"flags":{"route.m.x@eu-west":{"state":"ENABLED","variants":{"modal":"modal","runpod":"runpod"},"defaultVariant":"modal","targeting":{"fractional":[["runpod",1],["modal",2]]}}}}"#;
         let err = c.decode(bad_sum.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("0.1% steps"), "{err}");
-        let unknown = bad_sum.replace("[\"runpod\",1]", "[\"fal\",1]").replace("[\"modal\",2]", "[\"modal\",1]");
+        let unknown = bad_sum
+            .replace("[\"runpod\",1]", "[\"fal\",1]")
+            .replace("[\"modal\",2]", "[\"modal\",1]");
         let err = c.decode(unknown.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("\"fal\""), "{err}");
     }

@@ -86,7 +86,12 @@ impl fmt::Display for Conflict {
                 self.based_on
             ),
             (Some(cur), false) => {
-                write!(f, "revision {} is stale: changed by {}", self.based_on, self.changed_by.as_deref().unwrap_or("an unknown operator"))?;
+                write!(
+                    f,
+                    "revision {} is stale: changed by {}",
+                    self.based_on,
+                    self.changed_by.as_deref().unwrap_or("an unknown operator")
+                )?;
                 if let Some(at) = &self.changed_at {
                     write!(f, " at {at}")?;
                 }
@@ -108,7 +113,9 @@ pub enum StoreError {
     #[error("flag store unavailable: {0}")]
     Unavailable(String),
     /// The document is there but is not a valid routing document.
-    #[error("flag document {path} is unreadable: {detail}; `rollback --all --force` replaces it with an all-fallback document (the bad file is kept)")]
+    #[error(
+        "flag document {path} is unreadable: {detail}; `rollback --all --force` replaces it with an all-fallback document (the bad file is kept)"
+    )]
     Corrupt { path: String, detail: String },
 }
 

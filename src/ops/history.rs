@@ -10,9 +10,12 @@ pub struct History {
 }
 
 pub fn history(audit: &AuditLog, limit: Option<usize>) -> Result<History, OpsError> {
-    let (mut events, bad_lines) = audit
-        .read_all()
-        .map_err(|e| OpsError::Unavailable(format!("cannot read the audit log {}: {e}", audit.path().display())))?;
+    let (mut events, bad_lines) = audit.read_all().map_err(|e| {
+        OpsError::Unavailable(format!(
+            "cannot read the audit log {}: {e}",
+            audit.path().display()
+        ))
+    })?;
     events.reverse();
     if let Some(limit) = limit {
         events.truncate(limit);

@@ -14,13 +14,25 @@ pub fn detect_operator() -> Operator {
         .and_then(|v| v.split_whitespace().next().map(str::to_string));
     Operator {
         user,
-        host: if host.is_empty() { "unknown".into() } else { host },
+        host: if host.is_empty() {
+            "unknown".into()
+        } else {
+            host
+        },
         ssh_client,
     }
 }
 
 fn uid_from_proc() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?;
-    Some(if uid == "0" { "root".into() } else { format!("uid{uid}") })
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?;
+    Some(if uid == "0" {
+        "root".into()
+    } else {
+        format!("uid{uid}")
+    })
 }

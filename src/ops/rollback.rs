@@ -18,7 +18,11 @@ pub struct Rollback {
 ///
 /// It reads and writes under one lock, so it never conflicts and works from
 /// any state; repeating it is harmless (nothing to change → no new revision).
-pub fn rollback(console: &Console, selection: &Selection, reason: &str) -> Result<Rollback, OpsError> {
+pub fn rollback(
+    console: &Console,
+    selection: &Selection,
+    reason: &str,
+) -> Result<Rollback, OpsError> {
     console.ensure_writable("roll back")?;
     let started = Instant::now();
     let profile = &console.profile;
@@ -40,7 +44,9 @@ pub fn rollback(console: &Console, selection: &Selection, reason: &str) -> Resul
         })
     })?;
     Ok(Rollback {
-        revision: committed.as_ref().map_or(current_revision, |c| c.record.revision),
+        revision: committed
+            .as_ref()
+            .map_or(current_revision, |c| c.record.revision),
         committed,
         cells: cells.len(),
     })

@@ -75,8 +75,14 @@ pub fn plan_shift(
             ShiftAmount::Step(direction) => match profile.ladder.step(now, direction) {
                 Some(share) => share,
                 None => {
-                    let end = if direction == Direction::Up { "top" } else { "bottom" };
-                    skipped.push(skip(format!("{provider} {now} is already at the {end} of the ladder")));
+                    let end = if direction == Direction::Up {
+                        "top"
+                    } else {
+                        "bottom"
+                    };
+                    skipped.push(skip(format!(
+                        "{provider} {now} is already at the {end} of the ladder"
+                    )));
                     continue;
                 }
             },
@@ -91,7 +97,10 @@ pub fn plan_shift(
     if let (Selection::Cell(_), [only]) = (selection, skipped.as_slice())
         && only.why.starts_with("no ")
     {
-        return Err(OpsError::Invalid(format!("cannot shift {}: {}", only.cell, only.why)));
+        return Err(OpsError::Invalid(format!(
+            "cannot shift {}: {}",
+            only.cell, only.why
+        )));
     }
     let changes = routes.diff(&new_routes);
     Ok(ShiftPlan {

@@ -10,7 +10,10 @@ pub fn plan_undo(snapshot: &Snapshot) -> Result<(Routes, u64, Vec<CellChange>), 
         return Err(OpsError::Invalid(if doc.revision == 0 {
             "nothing to undo: no change has been committed yet".into()
         } else {
-            format!("nothing to undo: revision {} carries no change record (it was written outside beacon-console)", doc.revision)
+            format!(
+                "nothing to undo: revision {} carries no change record (it was written outside beacon-console)",
+                doc.revision
+            )
         }));
     };
     let mut routes = doc.routes.clone();
@@ -27,7 +30,10 @@ pub fn plan_undo(snapshot: &Snapshot) -> Result<(Routes, u64, Vec<CellChange>), 
     }
     let changes = doc.routes.diff(&routes);
     if changes.is_empty() {
-        return Err(OpsError::Invalid(format!("nothing to undo: revision {} changed no cell", last.revision)));
+        return Err(OpsError::Invalid(format!(
+            "nothing to undo: revision {} changed no cell",
+            last.revision
+        )));
     }
     Ok((routes, last.revision, changes))
 }

@@ -36,7 +36,11 @@ pub struct Run {
 }
 
 pub fn run(cmd: &mut Command, args: &[&str]) -> Run {
-    let Output { status, stdout, stderr } = cmd.args(args).output().expect("run beacon-console");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.args(args).output().expect("run beacon-console");
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -47,7 +51,11 @@ pub fn run(cmd: &mut Command, args: &[&str]) -> Run {
 /// Runs and asserts success.
 pub fn ok(cmd: &mut Command, args: &[&str]) -> Run {
     let r = run(cmd, args);
-    assert_eq!(r.code, 0, "{args:?} failed:\nstdout: {}\nstderr: {}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "{args:?} failed:\nstdout: {}\nstderr: {}",
+        r.stdout, r.stderr
+    );
     r
 }
 
@@ -56,7 +64,9 @@ pub fn snapshot_dir(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
