@@ -2,7 +2,7 @@
 //! and re-encoding gives the same bytes.
 
 use beacon_console::domain::{Action, CellChange, CellId, ChangeRecord, Operator, Routes, Split};
-use beacon_console::flags::{Document, FlagCodec};
+use beacon_console::flags::{Document, FlagCodec, RecordText};
 use proptest::prelude::*;
 
 const PROVIDERS: [&str; 3] = ["modal", "runpod", "fal.ai"];
@@ -80,8 +80,9 @@ fn document() -> impl Strategy<Value = (FlagCodec, Document)> {
             let doc = Document {
                 revision,
                 routes,
-                last_change,
+                change_record: last_change.map(RecordText::new),
                 foreign: Default::default(),
+                extra: Default::default(),
             };
             (codec, doc)
         })

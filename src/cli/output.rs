@@ -62,7 +62,7 @@ pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
             "store": console.store.describe(),
             "revision": doc.revision,
             "fallback": profile.fallback,
-            "last_change": doc.last_change,
+            "last_change": doc.last_change(),
             "cells": cells,
         });
         println!(
@@ -83,7 +83,7 @@ pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
         doc.revision,
         console.store.describe()
     );
-    match &doc.last_change {
+    match doc.last_change() {
         Some(c) => println!(
             "last change: {} by {} at {} · \"{}\"",
             c.action, c.operator, c.time, c.reason
@@ -327,7 +327,7 @@ pub fn check_config(p: &Profile, json: bool) {
                     "id": pr.id,
                     "kind": match pr.kind { ProviderKind::RunPod => "runpod", ProviderKind::Modal => "modal" },
                     "price_per_second": pr.price_per_second,
-                    "endpoints": cells.iter().filter(|c| p.endpoints.contains_key(&((*c).clone(), pr.id.clone()))).count(),
+                    "endpoints": cells.iter().filter(|c| p.has_endpoint(c, &pr.id)).count(),
                     "secrets": secrets,
                 })
             })
@@ -375,7 +375,7 @@ pub fn check_config(p: &Profile, json: bool) {
     for pr in &p.providers {
         let count = cells
             .iter()
-            .filter(|c| p.endpoints.contains_key(&((*c).clone(), pr.id.clone())))
+            .filter(|c| p.has_endpoint(c, &pr.id))
             .count();
         let kind = match pr.kind {
             ProviderKind::RunPod => "runpod",
@@ -394,7 +394,7 @@ pub fn check_config(p: &Profile, json: bool) {
                 println!("    proxy_secret: {}", secret_text(&pr.proxy_secret));
             }
         }
-        if let Some(((cell, _), e)) = p.endpoints.iter().find(|((_, id), _)| *id == pr.id) {
+        if let Some((cell, e)) = cells.iter().find_map(|c| p.endpoint(c, &pr.id).map(|e| (c, e))) {
             let shown = match e {
                 Endpoint::RunPod {
                     api_base,

@@ -76,7 +76,7 @@ fn load(console: &Console) -> Result<Snapshot, OpsError> {
 fn check_expected(snapshot: &Snapshot, expected: Option<u64>) -> Result<(), OpsError> {
     match expected {
         Some(rev) if rev != snapshot.revision() => {
-            let last = snapshot.document.last_change.as_ref();
+            let last = snapshot.document.last_change();
             Err(OpsError::Conflict(crate::flags::Conflict {
                 based_on: rev,
                 current: Some(snapshot.revision()),
@@ -228,8 +228,7 @@ fn undo(console: &Console, args: UndoArgs, json: bool) -> Result<(), OpsError> {
     let (routes, undone, changes) = ops::plan_undo(&snapshot)?;
     let original = snapshot
         .document
-        .last_change
-        .as_ref()
+        .last_change()
         .map(|c| c.reason.clone())
         .unwrap_or_default();
     let reason = match &args.reason {

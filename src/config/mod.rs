@@ -7,7 +7,7 @@ mod secret;
 
 pub use error::ConfigError;
 pub use profile::{
-    Endpoint, Environment, Profile, ProfileSource, ProviderConfig, ProviderKind, SimulatorConfig,
+    Endpoint, EndpointTemplate, Environment, Profile, ProfileSource, ProviderConfig, ProviderKind, SimulatorConfig,
     SloConfig, StoreConfig,
 };
 pub use secret::{Secret, SecretSource};

@@ -52,6 +52,15 @@ pub struct ProviderConfig {
     pub api_key: Option<SecretSource>,
     pub proxy_key: Option<SecretSource>,
     pub proxy_secret: Option<SecretSource>,
+    /// The endpoint of cells that have no explicit `[[endpoints]]` entry.
+    pub template: Option<EndpointTemplate>,
+}
+
+/// An endpoint with `{model}` and `{region}` placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointTemplate {
+    RunPod { api_base: String, endpoint_id: String },
+    Modal { url: String },
 }
 
 /// How to reach one provider for one cell.
@@ -127,7 +136,8 @@ pub struct Profile {
     pub models: Vec<Named>,
     pub regions: Vec<Named>,
     pub providers: Vec<ProviderConfig>,
-    pub endpoints: IndexMap<(CellId, String), Endpoint>,
+    /// `[[endpoints]]` entries; other cells use their provider's template.
+    pub explicit_endpoints: IndexMap<(CellId, String), Endpoint>,
     pub slo: SloConfig,
     pub store: StoreConfig,
     pub audit_path: PathBuf,
@@ -197,9 +207,32 @@ impl Profile {
     pub fn providers_for(&self, cell: &CellId) -> Vec<String> {
         self.providers
             .iter()
-            .filter(|p| self.endpoints.contains_key(&(cell.clone(), p.id.clone())))
+            .filter(|p| self.has_endpoint(cell, &p.id))
             .map(|p| p.id.clone())
             .collect()
+    }
+
+    /// How to reach `provider` for `cell`, if the profile says.
+    pub fn endpoint(&self, cell: &CellId, provider: &str) -> Option<Endpoint> {
+        if let Some(e) = self.explicit_endpoints.get(&(cell.clone(), provider.to_string())) {
+            return Some(e.clone());
+        }
+        let fill = |t: &str| t.replace("{model}", &cell.model).replace("{region}", &cell.region);
+        match &self.provider(provider)?.template {
+            Some(EndpointTemplate::RunPod { api_base, endpoint_id }) => Some(Endpoint::RunPod {
+                api_base: api_base.clone(),
+                endpoint_id: fill(endpoint_id),
+            }),
+            Some(EndpointTemplate::Modal { url }) => Some(Endpoint::Modal { url: fill(url) }),
+            None => None,
+        }
+    }
+
+    pub fn has_endpoint(&self, cell: &CellId, provider: &str) -> bool {
+        self.provider(provider).is_some_and(|p| p.template.is_some())
+            || self
+                .explicit_endpoints
+                .contains_key(&(cell.clone(), provider.to_string()))
     }
 
     /// The one provider that is not the fallback, when there is exactly one.
@@ -220,7 +253,6 @@ impl Profile {
 
 /// A provider's endpoint templates, for cells without an explicit endpoint.
 struct Templates {
-    provider: String,
     endpoint_id: Option<Spanned<String>>,
     url: Option<Spanned<String>>,
     api_base: Option<String>,
@@ -465,9 +497,9 @@ impl Validator<'_> {
                 api_key: self.secret(&p.api_key)?,
                 proxy_key: self.secret(&p.proxy_key)?,
                 proxy_secret: self.secret(&p.proxy_secret)?,
+                template: None,
             });
             templates.push(Templates {
-                provider: id,
                 endpoint_id: p.endpoint_template.clone(),
                 url: p.url_template.clone(),
                 api_base,
@@ -573,52 +605,35 @@ impl Validator<'_> {
             };
             endpoints.insert(key, endpoint);
         }
-        for m in &models {
-            for r in &regions {
-                for Templates {
-                    provider,
-                    endpoint_id: endpoint_t,
-                    url: url_t,
-                    api_base,
-                } in &templates
-                {
-                    let key = (CellId::new(m.id.as_str(), r.id.as_str()), provider.clone());
-                    if endpoints.contains_key(&key) {
-                        continue;
+        // Templates cover every cell; explicit entries override them.
+        for (provider, t) in providers.iter_mut().zip(&templates) {
+            provider.template = match (&t.endpoint_id, &t.url) {
+                (Some(id), _) => Some(EndpointTemplate::RunPod {
+                    api_base: t.api_base.clone().unwrap_or_default(),
+                    endpoint_id: id.get_ref().clone(),
+                }),
+                (_, Some(url)) => Some(EndpointTemplate::Modal {
+                    url: url.get_ref().clone(),
+                }),
+                _ => None,
+            };
+        }
+        let fallback_has_template = providers
+            .iter()
+            .any(|p| p.id == fallback && p.template.is_some());
+        if !fallback_has_template {
+            for m in &models {
+                for r in &regions {
+                    let cell = CellId::new(m.id.as_str(), r.id.as_str());
+                    if !endpoints.contains_key(&(cell.clone(), fallback.clone())) {
+                        return Err(self.err(
+                            raw.fallback.span(),
+                            format!("cell {cell} has no endpoint for the fallback provider {fallback:?}: add an [[endpoints]] entry or a template, or rollback could not send its traffic anywhere"),
+                        ));
                     }
-                    let fill = |t: &str| t.replace("{model}", &m.id).replace("{region}", &r.id);
-                    let endpoint = match (endpoint_t, url_t) {
-                        (Some(t), _) => Endpoint::RunPod {
-                            api_base: api_base.clone().unwrap_or_default(),
-                            endpoint_id: fill(t.get_ref()),
-                        },
-                        (_, Some(t)) => Endpoint::Modal {
-                            url: fill(t.get_ref()),
-                        },
-                        _ => continue,
-                    };
-                    endpoints.insert(key, endpoint);
-                }
-                let cell = CellId::new(m.id.as_str(), r.id.as_str());
-                if !endpoints.contains_key(&(cell.clone(), fallback.clone())) {
-                    return Err(self.err(
-                        raw.fallback.span(),
-                        format!("cell {cell} has no endpoint for the fallback provider {fallback:?}: add an [[endpoints]] entry or a template, or rollback could not send its traffic anywhere"),
-                    ));
                 }
             }
         }
-        // Keep endpoints in matrix order for stable output.
-        endpoints.sort_by(|(a, pa), _, (b, pb), _| {
-            let pos = |c: &CellId| {
-                (
-                    models.iter().position(|m| m.id == c.model),
-                    regions.iter().position(|r| r.id == c.region),
-                )
-            };
-            let ppos = |p: &String| providers.iter().position(|q| q.id == *p);
-            (pos(a), ppos(pa)).cmp(&(pos(b), ppos(pb)))
-        });
 
         let ladder = match &raw.ladder {
             None => Ladder::standard(),
@@ -759,7 +774,7 @@ impl Validator<'_> {
             models,
             regions,
             providers,
-            endpoints,
+            explicit_endpoints: endpoints,
             slo,
             store,
             audit_path,

@@ -70,9 +70,112 @@ pub struct ChangeRecord {
     pub operator: Operator,
     pub action: Action,
     pub reason: String,
+    /// Serialized grouped by identical before → after, so that a rollback of
+    /// 1,000 cells from the same split is one group, not 1,000 entries.
+    #[serde(with = "grouped_changes")]
     pub changes: Vec<CellChange>,
     /// From the start of the operation (after confirmation) to the document write.
     pub elapsed_ms: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// `changes` on the wire: `[{"cells": ["m/r", …], "before": {…}, "after": {…}}, …]`,
+/// groups in order of first appearance.
+mod grouped_changes {
+    use std::collections::HashMap;
+
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{CellChange, CellId, Split};
+
+    #[derive(Serialize)]
+    struct GroupOut<'a> {
+        cells: Vec<&'a CellId>,
+        before: Option<&'a Split>,
+        after: &'a Split,
+    }
+
+    #[derive(Deserialize)]
+    struct GroupIn {
+        cells: Vec<CellId>,
+        before: Option<Split>,
+        after: Split,
+    }
+
+    pub fn serialize<S: Serializer>(changes: &[CellChange], s: S) -> Result<S::Ok, S::Error> {
+        let mut groups: Vec<GroupOut> = Vec::new();
+        let mut index: HashMap<(Option<&Split>, &Split), usize> = HashMap::new();
+        for c in changes {
+            let key = (c.before.as_ref(), &c.after);
+            match index.get(&key) {
+                Some(&i) => groups[i].cells.push(&c.cell),
+                None => {
+                    index.insert(key, groups.len());
+                    groups.push(GroupOut {
+                        cells: vec![&c.cell],
+                        before: c.before.as_ref(),
+                        after: &c.after,
+                    });
+                }
+            }
+        }
+        let mut seq = s.serialize_seq(Some(groups.len()))?;
+        for g in &groups {
+            seq.serialize_element(g)?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CellChange>, D::Error> {
+        let groups = Vec::<GroupIn>::deserialize(d)?;
+        Ok(groups
+            .into_iter()
+            .flat_map(|g| {
+                let (before, after) = (g.before, g.after);
+                g.cells.into_iter().map(move |cell| CellChange {
+                    cell,
+                    before: before.clone(),
+                    after: after.clone(),
+                })
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_are_grouped_on_the_wire() {
+        let half = Split::from_weights([("modal", 500), ("runpod", 500)]).unwrap();
+        let all = Split::all("modal");
+        let change = |m: &str, before: &Split| CellChange {
+            cell: CellId::new(m, "r"),
+            before: Some(before.clone()),
+            after: all.clone(),
+        };
+        let record = ChangeRecord {
+            revision: 2,
+            previous_revision: 1,
+            time: "t".into(),
+            operator: Operator {
+                user: "u".into(),
+                host: "h".into(),
+                ssh_client: None,
+            },
+            action: Action::Rollback,
+            reason: "r".into(),
+            changes: vec![change("a", &half), change("b", &half), change("c", &all)],
+            elapsed_ms: 1.0,
+            note: None,
+        };
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["changes"].as_array().unwrap().len(), 2);
+        assert_eq!(json["changes"][0]["cells"], serde_json::json!(["a/r", "b/r"]));
+        let back: ChangeRecord = serde_json::from_value(json).unwrap();
+        assert_eq!(back, record);
+    }
 }

@@ -34,6 +34,9 @@ pub struct BadLine {
     pub error: String,
 }
 
+/// How every commit line begins (the record's first field is its revision).
+const COMMIT_PREFIX: &str = "{\"event\":\"commit\",\"revision\":";
+
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     path: PathBuf,
@@ -59,6 +62,11 @@ impl AuditLog {
     pub fn append(&self, event: &AuditEvent) -> io::Result<()> {
         let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
         line.push(b'\n');
+        self.append_line(&line)
+    }
+
+    /// Appends one complete line (ending in `\n`) and makes it durable.
+    pub fn append_line(&self, line: &[u8]) -> io::Result<()> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -67,7 +75,7 @@ impl AuditLog {
             .append(true)
             .open(&self.path)?;
         // One write of the whole line: concurrent appenders never interleave.
-        file.write_all(&line)?;
+        file.write_all(line)?;
         file.sync_data()
     }
 
@@ -109,7 +117,18 @@ impl AuditLog {
             let mut line = vec![0u8; (end - start) as usize];
             file.seek(SeekFrom::Start(start))?;
             file.read_exact(&mut line)?;
-            if let Ok(peek) = serde_json::from_slice::<Peek>(&line)
+            // Commit lines start with their revision: read it without parsing
+            // the whole line (a 1,000-cell rollback line is ~90 KB).
+            // A line without its newline is torn (a crash mid-append): not a commit.
+            let complete = line.last() == Some(&b'\n');
+            if let Some(rest) = line.strip_prefix(COMMIT_PREFIX.as_bytes()).filter(|_| complete) {
+                let digits: Vec<u8> = rest.iter().copied().take_while(u8::is_ascii_digit).collect();
+                if let Some(rev) = std::str::from_utf8(&digits).ok().and_then(|d| d.parse().ok()) {
+                    return Ok(Some(rev));
+                }
+            }
+            if complete
+                && let Ok(peek) = serde_json::from_slice::<Peek>(&line)
                 && peek.event == "commit"
             {
                 return Ok(peek.revision);

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::audit::{AuditEvent, AuditLog, RefusedAttempt};
 use super::flagd::{Document, FlagCodec, peek_revision};
+use super::record_text::RecordText;
 use super::store::{
     CommitRequest, Committed, Conflict, Fingerprint, FlagStore, Snapshot, StoreError,
 };
@@ -145,7 +146,15 @@ impl FileStore {
             .map_err(audit_err)?
             .unwrap_or(0);
         if doc.revision > audited {
-            let record = doc.last_change.clone().unwrap_or_else(|| ChangeRecord {
+            if let Some(text) = &doc.change_record
+                && doc.last_change().is_some()
+            {
+                self.audit
+                    .append_line(&text.audit_line())
+                    .map_err(|e| unavailable("append to the audit log", self.audit.path(), e))?;
+                return Ok(doc.revision);
+            }
+            let record = ChangeRecord {
                 revision: doc.revision,
                 previous_revision: audited,
                 time: now_utc(),
@@ -161,7 +170,7 @@ impl FileStore {
                 changes: Vec::new(),
                 elapsed_ms: 0.0,
                 note: Some("reconciled".into()),
-            });
+            };
             self.audit
                 .append(&AuditEvent::Commit(record))
                 .map_err(|e| unavailable("append to the audit log", self.audit.path(), e))?;
@@ -233,16 +242,20 @@ impl FileStore {
             elapsed_ms: request.started.elapsed().as_secs_f64() * 1000.0,
             note: request.note,
         };
+        // Serialized once: the same text goes into the document and the audit line.
+        let text = RecordText::new(record.clone());
         let doc = Document {
             revision,
             routes: request.routes,
-            last_change: Some(record.clone()),
+            change_record: Some(text),
             foreign: base.foreign.clone(),
+            extra: base.extra.clone(),
         };
         self.write_atomic(&self.codec.encode(&doc))?;
+        let line = doc.change_record.as_ref().map(RecordText::audit_line).unwrap_or_default();
         let audit_warning = self
             .audit
-            .append(&AuditEvent::Commit(record.clone()))
+            .append_line(&line)
             .err()
             .map(|e| format!("revision {revision} is committed but its audit line could not be written ({e}); it will be added from the document on the next start"));
         Ok(Committed {
@@ -259,7 +272,7 @@ impl FileStore {
             (None, Some(b)) => peek_revision(b),
             (None, None) => None,
         };
-        let change = doc.as_ref().and_then(|d| d.last_change.as_ref());
+        let change = doc.as_ref().and_then(|d| d.last_change());
         Conflict {
             based_on: base.revision(),
             current: current_revision,

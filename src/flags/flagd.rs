@@ -1,12 +1,23 @@
 //! Routes <-> flagd flag-definition JSON (DESIGN §3). Encoding is deterministic,
-//! and decoding what was encoded gives back exactly the same routes.
+//! and decoding what was encoded gives back exactly the same document.
+//!
+//! Layout: one flag per line, so a document of 1,000 cells stays small, fast to
+//! write and read, and still diffable by hand.
 
-use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+use std::io::Write;
 
+use indexmap::IndexMap;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::record_text::RecordText;
 use crate::domain::{CellId, ChangeRecord, Routes, Split};
 
 /// `flagSetId` of the documents beacon-console writes.
 pub const FLAG_SET_ID: &str = "beacon-routes";
+const SCHEMA: &str = "https://flagd.dev/schema/v0/flags.json";
 const KEY_PREFIX: &str = "route.";
 
 /// The flag key of a cell: `route.MODEL@REGION`. Ids cannot contain `@`, so the
@@ -31,9 +42,21 @@ pub struct Document {
     pub routes: Routes,
     /// The change that produced this revision, carried inside the document so
     /// that a crash before the audit append can be reconciled.
-    pub last_change: Option<ChangeRecord>,
-    /// Flags this profile does not manage, kept untouched.
-    pub foreign: Map<String, Value>,
+    pub change_record: Option<RecordText>,
+    /// Flags this profile does not manage, kept untouched: (key, JSON text).
+    pub foreign: Vec<(String, String)>,
+    /// Other top-level entries (e.g. `$evaluators` used by foreign flags), kept untouched.
+    pub extra: Vec<(String, String)>,
+}
+
+impl Document {
+    /// The record of the change that made this revision, when it has one.
+    pub fn last_change(&self) -> Option<&ChangeRecord> {
+        self.change_record
+            .as_ref()
+            .and_then(RecordText::get)
+            .filter(|c| c.revision == self.revision)
+    }
 }
 
 /// Why a document could not be read.
@@ -49,12 +72,169 @@ pub enum DecodeError {
     Invalid(String),
 }
 
+impl From<serde_json::Error> for DecodeError {
+    fn from(e: serde_json::Error) -> Self {
+        let text = e.to_string();
+        DecodeError::Syntax {
+            line: e.line(),
+            column: e.column(),
+            message: text.split(" at line").next().unwrap_or_default().to_string(),
+        }
+    }
+}
+
 /// Encodes and decodes documents for one profile's cells and providers.
 #[derive(Debug, Clone)]
 pub struct FlagCodec {
     fallback: String,
     providers: Vec<String>,
     cells: Vec<CellId>,
+}
+
+// ---- the wire shapes ----
+
+#[derive(Deserialize)]
+struct CellMeta<'a> {
+    #[serde(borrow)]
+    model: Cow<'a, str>,
+    #[serde(borrow)]
+    region: Cow<'a, str>,
+}
+
+#[derive(Serialize)]
+struct MetadataOut<'a> {
+    #[serde(rename = "flagSetId")]
+    flag_set_id: &'static str,
+    version: String,
+    #[serde(rename = "previousVersion", skip_serializing_if = "Option::is_none")]
+    previous_version: Option<String>,
+    #[serde(rename = "updatedAt", skip_serializing_if = "Option::is_none")]
+    updated_at: Option<&'a str>,
+    #[serde(rename = "updatedBy", skip_serializing_if = "Option::is_none")]
+    updated_by: Option<String>,
+    #[serde(rename = "updateAction", skip_serializing_if = "Option::is_none")]
+    update_action: Option<String>,
+    #[serde(rename = "updateReason", skip_serializing_if = "Option::is_none")]
+    update_reason: Option<&'a str>,
+    /// flagd metadata values are scalars, so the full record travels as JSON text.
+    #[serde(rename = "lastChange", skip_serializing_if = "Option::is_none")]
+    last_change: Option<&'a str>,
+    generator: &'static str,
+}
+
+#[derive(Deserialize)]
+struct MetadataIn<'a> {
+    #[serde(default, borrow)]
+    version: Option<&'a RawValue>,
+    #[serde(rename = "lastChange", default, borrow)]
+    last_change: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct FlagIn<'a> {
+    #[serde(default, borrow)]
+    state: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    variants: Option<IndexMap<Cow<'a, str>, Cow<'a, str>>>,
+    #[serde(rename = "defaultVariant", default, borrow)]
+    default_variant: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    targeting: Option<TargetingIn<'a>>,
+    #[serde(default, borrow)]
+    metadata: Option<CellMeta<'a>>,
+}
+
+/// Only `{}` or `{"fractional": [[provider, weight], …]}` (shorthand) is a routing rule.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetingIn<'a> {
+    #[serde(default, borrow)]
+    fractional: Option<Vec<(Cow<'a, str>, u64)>>,
+}
+
+/// Reads the top level in one pass, routing flags typed and the rest kept raw.
+struct DocSeed<'c> {
+    codec: &'c FlagCodec,
+}
+
+struct DocParts<'de> {
+    metadata: Option<MetadataIn<'de>>,
+    flags: Option<(Routes, Vec<(String, String)>)>,
+    extra: Vec<(String, String)>,
+}
+
+impl<'de> DeserializeSeed<'de> for DocSeed<'_> {
+    type Value = DocParts<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocSeed<'_> {
+    type Value = DocParts<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a flagd flag-definition object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut parts = DocParts {
+            metadata: None,
+            flags: None,
+            extra: Vec::new(),
+        };
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "metadata" => parts.metadata = Some(map.next_value()?),
+                "flags" => parts.flags = Some(map.next_value_seed(FlagsSeed { codec: self.codec })?),
+                "$schema" => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                _ => {
+                    let raw: &RawValue = map.next_value()?;
+                    parts.extra.push((key.into_owned(), raw.get().to_string()));
+                }
+            }
+        }
+        Ok(parts)
+    }
+}
+
+struct FlagsSeed<'c> {
+    codec: &'c FlagCodec,
+}
+
+impl<'de> DeserializeSeed<'de> for FlagsSeed<'_> {
+    type Value = (Routes, Vec<(String, String)>);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FlagsSeed<'_> {
+    type Value = (Routes, Vec<(String, String)>);
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a \"flags\" object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut routes = self.codec.all_fallback();
+        let mut foreign = Vec::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match parse_flag_key(&key).filter(|c| routes.get(c).is_some()) {
+                Some(cell) => {
+                    let flag: FlagIn = map.next_value()?;
+                    let split = self
+                        .codec
+                        .split_of(&key, &cell, flag)
+                        .map_err(|m| de::Error::custom(format!("flag {key:?}: {m}")))?;
+                    routes.set(cell, split);
+                }
+                None => {
+                    let raw: &RawValue = map.next_value()?;
+                    foreign.push((key.into_owned(), raw.get().to_string()));
+                }
+            }
+        }
+        Ok((routes, foreign))
+    }
 }
 
 impl FlagCodec {
@@ -67,11 +247,7 @@ impl FlagCodec {
     }
 
     pub fn for_profile(profile: &crate::config::Profile) -> Self {
-        Self::new(
-            profile.fallback.clone(),
-            profile.provider_ids(),
-            profile.cells(),
-        )
+        Self::new(profile.fallback.clone(), profile.provider_ids(), profile.cells())
     }
 
     pub fn fallback(&self) -> &str {
@@ -92,141 +268,131 @@ impl FlagCodec {
         Document {
             revision: 0,
             routes: self.all_fallback(),
-            last_change: None,
-            foreign: Map::new(),
+            change_record: None,
+            foreign: Vec::new(),
+            extra: Vec::new(),
         }
     }
 
-    /// Pretty JSON with a trailing newline, ready to be written.
+    /// The document as bytes, ready to be written.
     pub fn encode(&self, doc: &Document) -> Vec<u8> {
-        let mut flags = Map::new();
+        let record = doc.last_change();
+        let metadata = MetadataOut {
+            flag_set_id: FLAG_SET_ID,
+            version: doc.revision.to_string(),
+            previous_version: record.map(|c| c.previous_revision.to_string()),
+            updated_at: record.map(|c| c.time.as_str()),
+            updated_by: record.map(|c| c.operator.to_string()),
+            update_action: record.map(|c| c.action.to_string()),
+            update_reason: record.map(|c| c.reason.as_str()),
+            last_change: doc.change_record.as_ref().map(RecordText::json),
+            generator: concat!("beacon-console ", env!("CARGO_PKG_VERSION")),
+        };
+        let record_len = doc.change_record.as_ref().map_or(0, |r| r.json().len());
+        let mut out = Vec::with_capacity(512 + record_len * 5 / 4 + doc.routes.len() * 240);
+        // Writing to a Vec cannot fail, and these types always serialize.
+        let _ = write!(out, "{{\n\"$schema\": \"{SCHEMA}\",\n\"metadata\": ");
+        let _ = serde_json::to_writer(&mut out, &metadata);
+        for (key, raw) in &doc.extra {
+            out.extend_from_slice(b",\n");
+            push_json_str(&mut out, key);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(raw.as_bytes());
+        }
+        out.extend_from_slice(b",\n\"flags\": {");
+        let mut first = true;
         for (cell, split) in doc.routes.iter() {
-            flags.insert(flag_key(cell), self.encode_flag(cell, split));
+            out.extend_from_slice(if first { b"\n" } else { b",\n" });
+            first = false;
+            self.push_flag(&mut out, cell, split);
         }
-        for (key, value) in &doc.foreign {
-            flags.entry(key.clone()).or_insert_with(|| value.clone());
+        for (key, raw) in &doc.foreign {
+            out.extend_from_slice(if first { b"\n" } else { b",\n" });
+            first = false;
+            push_json_str(&mut out, key);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(raw.as_bytes());
         }
-        let mut metadata = Map::new();
-        metadata.insert("flagSetId".into(), json!(FLAG_SET_ID));
-        metadata.insert("version".into(), json!(doc.revision.to_string()));
-        if let Some(change) = &doc.last_change {
-            metadata.insert(
-                "previousVersion".into(),
-                json!(change.previous_revision.to_string()),
-            );
-            metadata.insert("updatedAt".into(), json!(change.time));
-            metadata.insert("updatedBy".into(), json!(change.operator.to_string()));
-            metadata.insert("updateAction".into(), json!(change.action.to_string()));
-            metadata.insert("updateReason".into(), json!(change.reason));
-            // flagd metadata values are scalars, so the full record travels as JSON text.
-            let record = serde_json::to_string(change).unwrap_or_default();
-            metadata.insert("lastChange".into(), json!(record));
-        }
-        metadata.insert(
-            "generator".into(),
-            json!(concat!("beacon-console ", env!("CARGO_PKG_VERSION"))),
-        );
-        let document = json!({
-            "$schema": "https://flagd.dev/schema/v0/flags.json",
-            "metadata": metadata,
-            "flags": flags,
-        });
-        let mut bytes = serde_json::to_vec_pretty(&document).unwrap_or_default();
-        bytes.push(b'\n');
-        bytes
+        out.extend_from_slice(b"\n}\n}\n");
+        out
     }
 
-    fn encode_flag(&self, cell: &CellId, split: &Split) -> Value {
-        let mut variants = Map::new();
-        for p in &self.providers {
-            variants.insert(p.clone(), json!(p));
+    /// One flag on one line:
+    /// `"route.M@R": {"state":"ENABLED","variants":{…},"defaultVariant":"modal","targeting":{"fractional":[…]},"metadata":{…}}`
+    fn push_flag(&self, out: &mut Vec<u8>, cell: &CellId, split: &Split) {
+        out.extend_from_slice(b"\"route.");
+        push_json_str_body(out, &cell.model);
+        out.push(b'@');
+        push_json_str_body(out, &cell.region);
+        out.extend_from_slice(b"\": {\"state\":\"ENABLED\",\"variants\":{");
+        let extra = split.weights().iter().map(|(p, _)| p).filter(|p| !self.providers.contains(p));
+        for (i, p) in self.providers.iter().chain(extra).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_json_str(out, p);
+            out.push(b':');
+            push_json_str(out, p);
         }
-        for (p, _) in split.weights() {
-            variants.entry(p.clone()).or_insert_with(|| json!(p));
-        }
-        let mut flag = Map::new();
-        flag.insert("state".into(), json!("ENABLED"));
-        flag.insert("variants".into(), Value::Object(variants));
-        flag.insert("defaultVariant".into(), json!(self.fallback));
+        out.extend_from_slice(b"},\"defaultVariant\":");
+        push_json_str(out, &self.fallback);
         // A cell entirely on the fallback needs no targeting.
         if !split.is_all(&self.fallback) {
-            let buckets: Vec<Value> = split.weights().iter().map(|(p, w)| json!([p, w])).collect();
-            flag.insert("targeting".into(), json!({ "fractional": buckets }));
+            out.extend_from_slice(b",\"targeting\":{\"fractional\":[");
+            for (i, (p, w)) in split.weights().iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'[');
+                push_json_str(out, p);
+                let _ = write!(out, ",{w}]");
+            }
+            out.extend_from_slice(b"]}");
         }
-        flag.insert(
-            "metadata".into(),
-            json!({ "model": cell.model, "region": cell.region }),
-        );
-        Value::Object(flag)
+        out.extend_from_slice(b",\"metadata\":{\"model\":");
+        push_json_str(out, &cell.model);
+        out.extend_from_slice(b",\"region\":");
+        push_json_str(out, &cell.region);
+        out.extend_from_slice(b"}}");
     }
 
     /// Reads a document; profile cells it does not mention are on the fallback.
     pub fn decode(&self, bytes: &[u8]) -> Result<Document, DecodeError> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::Syntax {
-            line: e.line(),
-            column: e.column(),
-            message: e
-                .to_string()
-                .split(" at line")
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-        })?;
-        let invalid = |m: String| DecodeError::Invalid(m);
-        let top = value
-            .as_object()
-            .ok_or_else(|| invalid("the document is not a JSON object".into()))?;
-        let flags = top
-            .get("flags")
-            .and_then(Value::as_object)
-            .ok_or_else(|| invalid("no \"flags\" object".into()))?;
-        let revision = revision_of(top)?;
-        let last_change = top
-            .get("metadata")
-            .and_then(|m| m.get("lastChange"))
-            .and_then(Value::as_str)
-            .and_then(|text| serde_json::from_str::<ChangeRecord>(text).ok())
-            .filter(|c| c.revision == revision);
-
-        let mut routes = self.all_fallback();
-        let mut foreign = Map::new();
-        for (key, flag) in flags {
-            match parse_flag_key(key).filter(|c| self.cells.contains(c)) {
-                Some(cell) => {
-                    let split = self
-                        .decode_flag(key, &cell, flag)
-                        .map_err(|m| invalid(format!("flag {key:?}: {m}")))?;
-                    routes.set(cell, split);
-                }
-                None => {
-                    foreign.insert(key.clone(), flag.clone());
-                }
-            }
-        }
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let parts = DocSeed { codec: self }.deserialize(&mut de)?;
+        de.end()?;
+        let metadata = parts
+            .metadata
+            .ok_or_else(|| DecodeError::Invalid("no metadata.version (the revision)".into()))?;
+        let revision = parse_revision(metadata.version)?;
+        let (routes, foreign) = parts
+            .flags
+            .ok_or_else(|| DecodeError::Invalid("no \"flags\" object".into()))?;
         Ok(Document {
             revision,
             routes,
-            last_change,
+            change_record: metadata
+                .last_change
+                .map(|text| RecordText::from_json(text.into_owned())),
             foreign,
+            extra: parts.extra,
         })
     }
 
-    fn decode_flag(&self, key: &str, cell: &CellId, flag: &Value) -> Result<Split, String> {
-        let flag = flag.as_object().ok_or("not an object")?;
-        match flag.get("state").and_then(Value::as_str) {
+    /// The split a routing flag expresses, or why it is not a valid one.
+    fn split_of(&self, key: &str, cell: &CellId, flag: FlagIn) -> Result<Split, String> {
+        match flag.state.as_deref() {
             Some("ENABLED") => {}
             Some("DISABLED") => return Err("is DISABLED: the routers would ignore it".into()),
             _ => return Err("\"state\" must be \"ENABLED\"".into()),
         }
-        let variants = flag
-            .get("variants")
-            .and_then(Value::as_object)
-            .ok_or("no \"variants\" object")?;
+        let variants = flag.variants.ok_or("no \"variants\" object")?;
         let variant = |name: &str| -> Result<String, String> {
-            match variants.get(name) {
-                Some(Value::String(v)) if v == name => {}
-                Some(_) => return Err(format!("variant {name:?} must have the value {name:?}")),
-                None => return Err(format!("{name:?} is not one of its variants")),
+            let value = variants
+                .get(name)
+                .ok_or_else(|| format!("{name:?} is not one of its variants"))?;
+            if value != name {
+                return Err(format!("variant {name:?} must have the value {name:?}"));
             }
             if !self.providers.iter().any(|p| p == name) {
                 return Err(format!(
@@ -236,93 +402,79 @@ impl FlagCodec {
             }
             Ok(name.to_string())
         };
-        let default = flag
-            .get("defaultVariant")
-            .and_then(Value::as_str)
-            .ok_or("no \"defaultVariant\"")?;
-        let default = variant(default)?;
-        if let Some(meta) = flag.get("metadata") {
-            let model = meta.get("model").and_then(Value::as_str);
-            let region = meta.get("region").and_then(Value::as_str);
-            if model != Some(cell.model.as_str()) || region != Some(cell.region.as_str()) {
-                return Err(format!(
-                    "metadata model/region do not match the key {key:?}"
-                ));
-            }
+        let default = variant(flag.default_variant.as_deref().ok_or("no \"defaultVariant\"")?)?;
+        if let Some(meta) = &flag.metadata
+            && (meta.model != cell.model.as_str() || meta.region != cell.region.as_str())
+        {
+            return Err(format!("metadata model/region do not match the key {key:?}"));
         }
-        let targeting = match flag.get("targeting") {
-            None | Some(Value::Null) => return Ok(Split::all(&default)),
-            Some(Value::Object(t)) if t.is_empty() => return Ok(Split::all(&default)),
-            Some(t) => t,
+        let Some(fractional) = flag.targeting.and_then(|t| t.fractional) else {
+            return Ok(Split::all(&default));
         };
-        let buckets = targeting
-            .get("fractional")
-            .and_then(Value::as_array)
-            .filter(|_| targeting.as_object().is_some_and(|t| t.len() == 1))
-            .ok_or("targeting must be {\"fractional\": [[provider, weight], …]}")?;
-        let mut weights: Vec<(String, u64)> = Vec::new();
-        for bucket in buckets {
-            let pair = bucket
-                .as_array()
-                .filter(|b| b.len() == 2)
-                .ok_or("each fractional bucket must be [provider, weight]")?;
-            let name = pair[0]
-                .as_str()
-                .ok_or("bucket variant must be a provider id")?;
-            let weight = pair[1]
-                .as_u64()
-                .ok_or("bucket weight must be a non-negative integer")?;
-            weights.push((variant(name)?, weight));
-        }
-        let total: u64 = weights.iter().map(|(_, w)| w).sum();
+        let total: u64 = fractional.iter().map(|(_, w)| w).sum();
         if total == 0 {
             return Err("fractional weights sum to 0".into());
         }
-        let mut per_mille = Vec::with_capacity(weights.len());
-        for (p, w) in weights {
-            let scaled = w.checked_mul(1000).ok_or("weight too large")?;
+        let mut per_mille = Vec::with_capacity(fractional.len());
+        for (name, weight) in &fractional {
+            let scaled = weight.checked_mul(1000).ok_or("weight too large")?;
             if scaled % total != 0 {
-                return Err(format!(
-                    "weights {w}/{total} cannot be expressed in 0.1% steps"
-                ));
+                return Err(format!("weights {weight}/{total} cannot be expressed in 0.1% steps"));
             }
-            per_mille.push((p, (scaled / total) as u16));
+            per_mille.push((variant(name)?, (scaled / total) as u16));
         }
         Split::from_weights(per_mille).map_err(|e| e.to_string())
     }
 }
 
-fn revision_of(top: &Map<String, Value>) -> Result<u64, DecodeError> {
-    let version = top
-        .get("metadata")
-        .and_then(|m| m.get("version"))
-        .ok_or_else(|| DecodeError::Invalid("no metadata.version (the revision)".into()))?;
-    version
-        .as_str()
+/// A JSON string literal; ids are plain ASCII, so the common case is a copy.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    push_json_str_body(out, s);
+    out.push(b'"');
+}
+
+fn push_json_str_body(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ') {
+        out.extend_from_slice(s.as_bytes());
+    } else {
+        let quoted = serde_json::to_string(s).unwrap_or_default();
+        out.extend_from_slice(&quoted.as_bytes()[1..quoted.len() - 1]);
+    }
+}
+
+fn parse_revision(version: Option<&RawValue>) -> Result<u64, DecodeError> {
+    let version = version.ok_or_else(|| DecodeError::Invalid("no metadata.version (the revision)".into()))?;
+    serde_json::from_str::<Cow<str>>(version.get())
+        .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|v| *v > 0)
         .ok_or_else(|| {
             DecodeError::Invalid(format!(
-                "metadata.version must be a revision number as a string, got {version}"
+                "metadata.version must be a revision number as a string, got {}",
+                version.get()
             ))
         })
 }
 
 /// The revision of a document that may otherwise be unreadable, if it can be found.
 pub fn peek_revision(bytes: &[u8]) -> Option<u64> {
-    let value: Value = serde_json::from_slice(bytes).ok()?;
-    revision_of(value.as_object()?).ok()
+    #[derive(Deserialize)]
+    struct Peek<'a> {
+        #[serde(borrow)]
+        metadata: MetadataIn<'a>,
+    }
+    let peek: Peek = serde_json::from_slice(bytes).ok()?;
+    parse_revision(peek.metadata.version).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     fn codec() -> FlagCodec {
-        let cells = vec![
-            CellId::new("llama-3.2-1b", "us-east"),
-            CellId::new("m.x", "eu-west"),
-        ];
+        let cells = vec![CellId::new("llama-3.2-1b", "us-east"), CellId::new("m.x", "eu-west")];
         FlagCodec::new("modal", vec!["modal".into(), "runpod".into()], cells)
     }
 
@@ -341,22 +493,17 @@ mod tests {
         let mut doc = c.initial();
         doc.revision = 3;
         let cell = CellId::new("m.x", "eu-west");
-        doc.routes.set(
-            cell.clone(),
-            Split::from_weights([("modal", 750), ("runpod", 250)]).unwrap(),
-        );
+        doc.routes.set(cell.clone(), Split::from_weights([("modal", 750), ("runpod", 250)]).unwrap());
         let bytes = c.encode(&doc);
         let v: Value = serde_json::from_slice(&bytes).unwrap();
         let flags = &v["flags"];
-        assert!(
-            flags["route.llama-3.2-1b@us-east"]
-                .get("targeting")
-                .is_none()
-        );
+        assert!(flags["route.llama-3.2-1b@us-east"].get("targeting").is_none());
         assert_eq!(
             flags["route.m.x@eu-west"]["targeting"],
             json!({"fractional": [["modal", 750], ["runpod", 250]]})
         );
+        assert_eq!(flags["route.m.x@eu-west"]["variants"], json!({"modal": "modal", "runpod": "runpod"}));
+        assert_eq!(flags["route.m.x@eu-west"]["metadata"], json!({"model": "m.x", "region": "eu-west"}));
         assert_eq!(v["metadata"]["version"], json!("3"));
         assert_eq!(c.decode(&bytes).unwrap(), doc);
     }
@@ -367,7 +514,7 @@ mod tests {
         let text = r#"{"metadata":{"version":"7"},"flags":{"other-flag":{"state":"ENABLED","variants":{"on":true},"defaultVariant":"on"}}}"#;
         let doc = c.decode(text.as_bytes()).unwrap();
         assert_eq!(doc.revision, 7);
-        assert!(doc.foreign.contains_key("other-flag"));
+        assert_eq!(doc.foreign[0].0, "other-flag");
         let again = c.decode(&c.encode(&doc)).unwrap();
         assert_eq!(again, doc);
     }
@@ -382,19 +529,25 @@ mod tests {
         let bad_sum = r#"{"metadata":{"version":"1"},"flags":{"route.m.x@eu-west":{"state":"ENABLED","variants":{"modal":"modal","runpod":"runpod"},"defaultVariant":"modal","targeting":{"fractional":[["runpod",1],["modal",2]]}}}}"#;
         let err = c.decode(bad_sum.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("0.1% steps"), "{err}");
-        let unknown = bad_sum
-            .replace("[\"runpod\",1]", "[\"fal\",1]")
-            .replace("[\"modal\",2]", "[\"modal\",1]");
+        let unknown = bad_sum.replace("[\"runpod\",1]", "[\"fal\",1]").replace("[\"modal\",2]", "[\"modal\",1]");
         let err = c.decode(unknown.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("\"fal\""), "{err}");
+        let disabled = bad_sum.replace("ENABLED", "DISABLED");
+        assert!(c.decode(disabled.as_bytes()).unwrap_err().to_string().contains("DISABLED"));
+        let other_rule = bad_sum.replace(r#"{"fractional":[["runpod",1],["modal",2]]}"#, r#"{"if":[true,"runpod","modal"]}"#);
+        assert!(c.decode(other_rule.as_bytes()).unwrap_err().to_string().contains("unknown field `if`"));
+        assert!(c.decode(br#"{"metadata":{"version":3},"flags":{}}"#).unwrap_err().to_string().contains("got 3"));
     }
 
     #[test]
-    fn percent_weights_are_read_exactly() {
+    fn percent_weights_and_empty_targeting_are_read() {
         let c = codec();
-        let text = r#"{"metadata":{"version":"1"},"flags":{"route.m.x@eu-west":{"state":"ENABLED","variants":{"modal":"modal","runpod":"runpod"},"defaultVariant":"modal","targeting":{"fractional":[["runpod",25],["modal",75]]}}}}"#;
+        let text = r#"{"metadata":{"version":"1"},"flags":{"route.m.x@eu-west":{"state":"ENABLED","variants":{"modal":"modal","runpod":"runpod"},"defaultVariant":"modal","targeting":{"fractional":[["runpod",25],["modal",75]]}},"route.llama-3.2-1b@us-east":{"state":"ENABLED","variants":{"modal":"modal","runpod":"runpod"},"defaultVariant":"runpod","targeting":{}}}}"#;
         let doc = c.decode(text.as_bytes()).unwrap();
         let split = doc.routes.get(&CellId::new("m.x", "eu-west")).unwrap();
         assert_eq!(split.share("runpod").get(), 250);
+        let other = doc.routes.get(&CellId::new("llama-3.2-1b", "us-east")).unwrap();
+        assert!(other.is_all("runpod"));
+        assert_eq!(peek_revision(text.as_bytes()), Some(1));
     }
 }

@@ -3,7 +3,9 @@
 pub mod audit;
 pub mod file;
 pub mod flagd;
+pub mod record_text;
 pub mod store;
 
 pub use flagd::{Document, FlagCodec, flag_key};
+pub use record_text::RecordText;
 pub use store::{CommitRequest, Committed, Conflict, FlagStore, Snapshot, StoreError};

@@ -6,7 +6,7 @@ use super::OpsError;
 /// The routes that revert the snapshot's last change, its revision, and the changes.
 pub fn plan_undo(snapshot: &Snapshot) -> Result<(Routes, u64, Vec<CellChange>), OpsError> {
     let doc = &snapshot.document;
-    let Some(last) = &doc.last_change else {
+    let Some(last) = doc.last_change() else {
         return Err(OpsError::Invalid(if doc.revision == 0 {
             "nothing to undo: no change has been committed yet".into()
         } else {
