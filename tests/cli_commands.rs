@@ -117,7 +117,9 @@ fn ssh_client_is_recorded() {
     let r = ok(&mut demo(s), &["history", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v[0]["operator"]["ssh_client"], "10.9.8.7");
-    assert_eq!(v[0]["changes"].as_array().unwrap().len(), 9);
+    // Changes are grouped by identical before → after: one group of 9 cells here.
+    assert_eq!(v[0]["changes"].as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["changes"][0]["cells"].as_array().unwrap().len(), 9);
 }
 
 /// Runs a command that must fail with `code` and a message containing `needle`,

@@ -99,3 +99,28 @@ proptest! {
         prop_assert_eq!(codec.encode(&decoded), bytes);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The fast path reads what the encoder writes, and on any damaged document
+    /// it either steps aside or agrees with the general decoder.
+    #[test]
+    fn fast_path_agrees_with_the_general_decoder(
+        (codec, doc) in document(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(b"0123456789\",[]{}:@ .\nmorunpdal".to_vec())), 1..4),
+    ) {
+        let bytes = codec.encode(&doc);
+        let fast = codec.decode_fast(&bytes);
+        prop_assert_eq!(fast.as_ref(), Some(&doc));
+        prop_assert_eq!(&codec.decode_general(&bytes).unwrap(), &doc);
+        let mut damaged = bytes.clone();
+        for (at, byte) in edits {
+            let i = at.index(damaged.len());
+            damaged[i] = byte;
+        }
+        if let Some(fast) = codec.decode_fast(&damaged) {
+            prop_assert_eq!(Ok(fast), codec.decode_general(&damaged));
+        }
+    }
+}

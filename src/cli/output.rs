@@ -17,7 +17,7 @@ fn split_json(split: &Split) -> serde_json::Value {
     let map: serde_json::Map<String, serde_json::Value> = split
         .weights()
         .iter()
-        .map(|(p, w)| (p.clone(), json!(pct(*w))))
+        .map(|(p, w)| (p.to_string(), json!(pct(*w))))
         .collect();
     serde_json::Value::Object(map)
 }
@@ -101,13 +101,13 @@ pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
     let regions = profile.region_ids();
     let mut rows: Vec<Vec<String>> = vec![
         std::iter::once("model \\ region".to_string())
-            .chain(regions.iter().cloned())
+            .chain(regions.iter().map(|r| r.to_string()))
             .collect(),
     ];
     for model in profile.model_ids() {
-        let mut row = vec![model.clone()];
+        let mut row = vec![model.to_string()];
         for region in &regions {
-            let cell = crate::domain::CellId::new(model.as_str(), region.as_str());
+            let cell = crate::domain::CellId::new(model.clone(), region.clone());
             row.push(doc.routes.get(&cell).map_or_else(|| "?".into(), split_text));
         }
         rows.push(row);

@@ -28,7 +28,7 @@ pub fn run(console: &Console, args: StressArgs) -> Result<(), OpsError> {
             .routes()
             .get(&cell)
             .cloned()
-            .unwrap_or_else(|| Split::all(&profile.fallback));
+            .unwrap_or_else(|| Split::all(profile.fallback.as_str()));
         // Always a real change: the next per-mille value, wrapping at 100 %.
         let next = (current.share(&target).get() + 1) % 1001;
         let split = current.with_share(

@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::error::ConfigError;
 use super::raw::{RawProfile, RawSecret};
 use super::secret::SecretSource;
-use crate::domain::{CellId, Ladder, PerMille, is_valid_id};
+use crate::domain::{CellId, Id, Ladder, PerMille, is_valid_id};
 
 /// Where a profile comes from.
 #[derive(Debug, Clone)]
@@ -118,7 +118,7 @@ pub struct SimulatorConfig {
 
 #[derive(Debug, Clone)]
 pub struct Named {
-    pub id: String,
+    pub id: Id,
     pub name: Option<String>,
 }
 
@@ -175,11 +175,11 @@ impl Profile {
         Validator { origin, text, base }.validate(raw)
     }
 
-    pub fn model_ids(&self) -> Vec<String> {
+    pub fn model_ids(&self) -> Vec<Id> {
         self.models.iter().map(|m| m.id.clone()).collect()
     }
 
-    pub fn region_ids(&self) -> Vec<String> {
+    pub fn region_ids(&self) -> Vec<Id> {
         self.regions.iter().map(|r| r.id.clone()).collect()
     }
 
@@ -194,7 +194,7 @@ impl Profile {
             .flat_map(|m| {
                 self.regions
                     .iter()
-                    .map(|r| CellId::new(m.id.as_str(), r.id.as_str()))
+                    .map(|r| CellId::new(m.id.clone(), r.id.clone()))
             })
             .collect()
     }
@@ -287,11 +287,11 @@ impl Validator<'_> {
         let mut out: Vec<Named> = Vec::new();
         for item in list {
             let id = self.id(&item.id, what)?;
-            if out.iter().any(|n| n.id == id) {
+            if out.iter().any(|n| *n.id == *id) {
                 return Err(self.err(item.id.span(), format!("duplicate {what} id {id:?}")));
             }
             out.push(Named {
-                id,
+                id: Id::from(id),
                 name: item.name.clone(),
             });
         }
@@ -530,7 +530,7 @@ impl Validator<'_> {
             let model = e.model.get_ref();
             let region = e.region.get_ref();
             let provider = e.provider.get_ref();
-            if !models.iter().any(|m| m.id == *model) {
+            if !models.iter().any(|m| *m.id == **model) {
                 return Err(self.err(
                     e.model.span(),
                     format!(
@@ -539,7 +539,7 @@ impl Validator<'_> {
                     ),
                 ));
             }
-            if !regions.iter().any(|r| r.id == *region) {
+            if !regions.iter().any(|r| *r.id == **region) {
                 return Err(self.err(
                     e.region.span(),
                     format!(
@@ -624,7 +624,7 @@ impl Validator<'_> {
         if !fallback_has_template {
             for m in &models {
                 for r in &regions {
-                    let cell = CellId::new(m.id.as_str(), r.id.as_str());
+                    let cell = CellId::new(m.id.clone(), r.id.clone());
                     if !endpoints.contains_key(&(cell.clone(), fallback.clone())) {
                         return Err(self.err(
                             raw.fallback.span(),
@@ -783,8 +783,8 @@ impl Validator<'_> {
     }
 }
 
-fn join_ids<'a>(ids: impl Iterator<Item = &'a String>) -> String {
-    ids.map(String::as_str).collect::<Vec<_>>().join(", ")
+fn join_ids<S: AsRef<str>>(ids: impl Iterator<Item = S>) -> String {
+    ids.map(|s| s.as_ref().to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// Templates may use `{model}` and `{region}` (and `{sim}` in simulator profiles) only.

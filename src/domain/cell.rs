@@ -2,15 +2,17 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::Id;
+
 /// One model in one region: the unit that the routers split.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CellId {
-    pub model: String,
-    pub region: String,
+    pub model: Id,
+    pub region: Id,
 }
 
 impl CellId {
-    pub fn new(model: impl Into<String>, region: impl Into<String>) -> Self {
+    pub fn new(model: impl Into<Id>, region: impl Into<Id>) -> Self {
         Self {
             model: model.into(),
             region: region.into(),
@@ -27,6 +29,20 @@ impl CellId {
     }
 }
 
+/// A borrowed cell id, to look a cell up without building a `CellId`.
+/// Hashes exactly like `CellId` (model, then region).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CellKey<'a> {
+    pub model: &'a str,
+    pub region: &'a str,
+}
+
+impl indexmap::Equivalent<CellId> for CellKey<'_> {
+    fn equivalent(&self, key: &CellId) -> bool {
+        *key.model == *self.model && *key.region == *self.region
+    }
+}
+
 impl fmt::Display for CellId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.model, self.region)
@@ -35,7 +51,11 @@ impl fmt::Display for CellId {
 
 impl Serialize for CellId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let mut text = String::with_capacity(self.model.len() + self.region.len() + 1);
+        text.push_str(&self.model);
+        text.push('/');
+        text.push_str(&self.region);
+        s.serialize_str(&text)
     }
 }
 

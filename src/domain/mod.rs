@@ -8,7 +8,11 @@ pub mod routes;
 pub mod selection;
 pub mod split;
 
-pub use cell::CellId;
+pub use cell::{CellId, CellKey};
+
+/// An id of a model, region or provider. Shared, so that the thousands of
+/// copies a 1,000-cell matrix makes of the same few ids cost no allocation.
+pub type Id = std::sync::Arc<str>;
 pub use change::{Action, CellChange, ChangeRecord, Operator};
 pub use ladder::{Direction, Ladder, LadderError};
 pub use percent::{PerMille, PercentError};

@@ -1,22 +1,28 @@
 use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
 
 use super::{CellChange, CellId, Split};
 
 /// The routing state: one split per cell, in matrix order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Routes {
-    cells: IndexMap<CellId, Split>,
+    // Fx: ids come from the profile, not from an adversary, and a 1,000-cell
+    // rollback hashes each cell several times.
+    cells: IndexMap<CellId, Split, FxBuildHasher>,
 }
 
 impl Routes {
     /// Every cell entirely on `provider`.
-    pub fn all_to(cells: impl IntoIterator<Item = CellId>, provider: &str) -> Self {
+    pub fn all_to(cells: impl IntoIterator<Item = CellId>, provider: impl Into<super::Id>) -> Self {
+        let all = Split::all(provider);
         Self {
-            cells: cells
-                .into_iter()
-                .map(|c| (c, Split::all(provider)))
-                .collect(),
+            cells: cells.into_iter().map(|c| (c, all.clone())).collect(),
         }
+    }
+
+    /// The cell's own id (shared), found by its names.
+    pub fn cell(&self, key: super::CellKey) -> Option<&CellId> {
+        self.cells.get_key_value(&key).map(|(c, _)| c)
     }
 
     pub fn get(&self, cell: &CellId) -> Option<&Split> {
@@ -42,18 +48,26 @@ impl Routes {
     /// The cells whose split differs, in this state's order, then new cells.
     pub fn diff(&self, after: &Routes) -> Vec<CellChange> {
         let mut changes: Vec<CellChange> = Vec::new();
-        for (cell, new) in after.iter() {
-            let old = self.get(cell);
-            if old != Some(new) {
+        for (cell, old) in self.iter() {
+            if let Some(new) = after.get(cell)
+                && new != old
+            {
                 changes.push(CellChange {
                     cell: cell.clone(),
-                    before: old.cloned(),
+                    before: Some(old.clone()),
                     after: new.clone(),
                 });
             }
         }
-        let position = |c: &CellId| self.cells.get_index_of(c).unwrap_or(usize::MAX);
-        changes.sort_by_key(|c| position(&c.cell));
+        for (cell, new) in after.iter() {
+            if self.get(cell).is_none() {
+                changes.push(CellChange {
+                    cell: cell.clone(),
+                    before: None,
+                    after: new.clone(),
+                });
+            }
+        }
         changes
     }
 }

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use super::CellId;
+use super::{CellId, Id};
 
 /// Which cells an action applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,11 +23,11 @@ impl Selection {
     /// The selected cells, in matrix order (models, then regions).
     pub fn resolve(
         &self,
-        models: &[String],
-        regions: &[String],
+        models: &[Id],
+        regions: &[Id],
     ) -> Result<Vec<CellId>, SelectionError> {
         let check_model = |id: &str| {
-            if models.iter().any(|m| m == id) {
+            if models.iter().any(|m| &**m == id) {
                 Ok(())
             } else {
                 Err(SelectionError::UnknownModel {
@@ -37,7 +37,7 @@ impl Selection {
             }
         };
         let check_region = |id: &str| {
-            if regions.iter().any(|r| r == id) {
+            if regions.iter().any(|r| &**r == id) {
                 Ok(())
             } else {
                 Err(SelectionError::UnknownRegion {
@@ -50,7 +50,7 @@ impl Selection {
             models.iter().flat_map(|m| {
                 regions
                     .iter()
-                    .map(move |r| CellId::new(m.as_str(), r.as_str()))
+                    .map(move |r| CellId::new(m.clone(), r.clone()))
             })
         };
         Ok(match self {
@@ -61,11 +61,11 @@ impl Selection {
             }
             Selection::Row { model } => {
                 check_model(model)?;
-                all().filter(|c| c.model == *model).collect()
+                all().filter(|c| *c.model == **model).collect()
             }
             Selection::Column { region } => {
                 check_region(region)?;
-                all().filter(|c| c.region == *region).collect()
+                all().filter(|c| *c.region == **region).collect()
             }
             Selection::All => all().collect(),
         })
@@ -89,8 +89,8 @@ mod tests {
 
     #[test]
     fn resolves_in_matrix_order() {
-        let models = vec!["a".to_string(), "b".to_string()];
-        let regions = vec!["x".to_string(), "y".to_string()];
+        let models: Vec<Id> = vec!["a".into(), "b".into()];
+        let regions: Vec<Id> = vec!["x".into(), "y".into()];
         let col = Selection::Column { region: "y".into() }
             .resolve(&models, &regions)
             .unwrap();

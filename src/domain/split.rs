@@ -3,7 +3,9 @@ use std::fmt;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::PerMille;
+use std::sync::Arc;
+
+use super::{Id, PerMille};
 
 /// How one cell's traffic is divided between providers, in per-mille.
 ///
@@ -12,7 +14,9 @@ use super::PerMille;
 /// re-ordered split with the same shares would move users between providers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Split {
-    weights: Vec<(String, u16)>,
+    /// Shared: a split is a value, and cloning one (e.g. the all-fallback
+    /// split into 1,000 cells) costs no allocation.
+    weights: Arc<[(Id, u16)]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,22 +31,22 @@ pub enum SplitError {
 
 impl Split {
     /// Everything to one provider.
-    pub fn all(provider: &str) -> Self {
+    pub fn all(provider: impl Into<Id>) -> Self {
         Self {
-            weights: vec![(provider.to_string(), 1000)],
+            weights: Arc::new([(provider.into(), 1000)]),
         }
     }
 
     /// Builds a split from weights in per-mille, dropping zero weights.
-    pub fn from_weights<S: Into<String>>(
+    pub fn from_weights<S: Into<Id>>(
         weights: impl IntoIterator<Item = (S, u16)>,
     ) -> Result<Self, SplitError> {
-        let mut kept: Vec<(String, u16)> = Vec::new();
+        let mut kept: Vec<(Id, u16)> = Vec::new();
         let mut sum = 0u64;
         for (provider, weight) in weights {
             let provider = provider.into();
             if kept.iter().any(|(p, _)| *p == provider) {
-                return Err(SplitError::Duplicate(provider));
+                return Err(SplitError::Duplicate(provider.to_string()));
             }
             sum += u64::from(weight);
             if weight > 0 {
@@ -52,10 +56,12 @@ impl Split {
         if sum != 1000 {
             return Err(SplitError::BadSum(sum));
         }
-        Ok(Self { weights: kept })
+        Ok(Self {
+            weights: kept.into(),
+        })
     }
 
-    pub fn weights(&self) -> &[(String, u16)] {
+    pub fn weights(&self) -> &[(Id, u16)] {
         &self.weights
     }
 
@@ -63,14 +69,14 @@ impl Split {
         let weight = self
             .weights
             .iter()
-            .find(|(p, _)| p == provider)
+            .find(|(p, _)| &**p == provider)
             .map_or(0, |(_, w)| *w);
         PerMille::new(weight).unwrap_or(PerMille::ZERO)
     }
 
     /// True when every request goes to `provider`.
     pub fn is_all(&self, provider: &str) -> bool {
-        self.weights.len() == 1 && self.weights[0].0 == provider
+        self.weights.len() == 1 && &*self.weights[0].0 == provider
     }
 
     /// The split with `target` at `share`; the rest is taken from (or given to)
@@ -91,14 +97,19 @@ impl Split {
             .collect();
         let current_sum: u64 = current.iter().sum();
 
-        let mut new_weights: Vec<(String, u16)> = vec![(target.to_string(), share.get())];
+        let mut new_weights: Vec<(Id, u16)> = vec![(self.id_of(target), share.get())];
         if remaining > 0 {
             if current_sum > 0 {
-                new_weights.extend(apportion(remaining, &others, &current));
+                new_weights.extend(
+                    apportion(remaining, &current)
+                        .into_iter()
+                        .zip(&others)
+                        .map(|(w, p)| (self.id_of(p), w)),
+                );
             } else if target != fallback && others.iter().any(|p| *p == fallback) {
-                new_weights.push((fallback.to_string(), remaining));
+                new_weights.push((self.id_of(fallback), remaining));
             } else if others.len() == 1 {
-                new_weights.push((others[0].clone(), remaining));
+                new_weights.push((self.id_of(others[0]), remaining));
             } else {
                 return Err(SplitError::NoReceiver(share.complement()));
             }
@@ -106,31 +117,35 @@ impl Split {
         Ok(self.reordered_like_self(new_weights, eligible))
     }
 
+    /// The shared id of a provider already in this split, or a new one.
+    fn id_of(&self, provider: &str) -> Id {
+        self.weights
+            .iter()
+            .find(|(p, _)| &**p == provider)
+            .map_or_else(|| Id::from(provider), |(p, _)| p.clone())
+    }
+
     /// Keeps providers already present in their current order; newcomers follow in
     /// `eligible` order.
-    fn reordered_like_self(
-        &self,
-        mut new_weights: Vec<(String, u16)>,
-        eligible: &[String],
-    ) -> Split {
+    fn reordered_like_self(&self, mut new_weights: Vec<(Id, u16)>, eligible: &[String]) -> Split {
         new_weights.retain(|(_, w)| *w > 0);
         let rank = |p: &str| {
             self.weights
                 .iter()
-                .position(|(q, _)| q == p)
+                .position(|(q, _)| &**q == p)
                 .map(|i| (0, i))
                 .or_else(|| eligible.iter().position(|q| q == p).map(|i| (1, i)))
                 .unwrap_or((2, 0))
         };
         new_weights.sort_by_key(|(p, _)| rank(p));
         Split {
-            weights: new_weights,
+            weights: new_weights.into(),
         }
     }
 }
 
-/// Largest-remainder apportionment of `total` over providers in proportion to `current`.
-fn apportion(total: u16, providers: &[&String], current: &[u64]) -> Vec<(String, u16)> {
+/// Largest-remainder apportionment of `total` in proportion to `current`.
+fn apportion(total: u16, current: &[u64]) -> Vec<u16> {
     let sum: u64 = current.iter().sum();
     let mut parts: Vec<(usize, u64, u64)> = current
         .iter()
@@ -153,7 +168,7 @@ fn apportion(total: u16, providers: &[&String], current: &[u64]) -> Vec<(String,
     }
     parts
         .into_iter()
-        .map(|(i, q, _)| (providers[i].clone(), q as u16))
+        .map(|(_, q, _)| q as u16)
         .collect()
 }
 
@@ -173,8 +188,8 @@ impl Serialize for Split {
     /// `{"runpod": 250, "modal": 750}` (per-mille, in routing order).
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.weights.len()))?;
-        for (p, w) in &self.weights {
-            map.serialize_entry(p, w)?;
+        for (p, w) in self.weights.iter() {
+            map.serialize_entry(&**p, w)?;
         }
         map.end()
     }
@@ -220,7 +235,7 @@ mod tests {
             Err(SplitError::Duplicate("a".into()))
         );
         let s = Split::from_weights([("a", 1000), ("b", 0)]).unwrap();
-        assert_eq!(s.weights(), &[("a".to_string(), 1000)]);
+        assert_eq!(s.weights(), &[(Id::from("a"), 1000)]);
         assert!(s.is_all("a"));
     }
 
@@ -233,7 +248,7 @@ mod tests {
         assert_eq!(s.share("runpod"), pm(250));
         assert_eq!(s.share("modal"), pm(750));
         // Modal was there first, so it keeps its place in the bucket order.
-        assert_eq!(s.weights()[0].0, "modal");
+        assert_eq!(&*s.weights()[0].0, "modal");
         let s = s
             .with_share("runpod", pm(1000), "modal", &providers())
             .unwrap();

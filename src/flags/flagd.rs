@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::record_text::RecordText;
-use crate::domain::{CellId, ChangeRecord, Routes, Split};
+use crate::domain::{CellId, ChangeRecord, Id, Routes, Split};
 
 /// `flagSetId` of the documents beacon-console writes.
 pub const FLAG_SET_ID: &str = "beacon-routes";
-const SCHEMA: &str = "https://flagd.dev/schema/v0/flags.json";
+pub(super) const SCHEMA: &str = "https://flagd.dev/schema/v0/flags.json";
 const KEY_PREFIX: &str = "route.";
 
 /// The flag key of a cell: `route.MODEL@REGION`. Ids cannot contain `@`, so the
@@ -86,8 +86,8 @@ impl From<serde_json::Error> for DecodeError {
 /// Encodes and decodes documents for one profile's cells and providers.
 #[derive(Debug, Clone)]
 pub struct FlagCodec {
-    fallback: String,
-    providers: Vec<String>,
+    fallback: Id,
+    providers: Vec<Id>,
     cells: Vec<CellId>,
 }
 
@@ -123,11 +123,11 @@ struct MetadataOut<'a> {
 }
 
 #[derive(Deserialize)]
-struct MetadataIn<'a> {
+pub(super) struct MetadataIn<'a> {
     #[serde(default, borrow)]
-    version: Option<&'a RawValue>,
+    pub(super) version: Option<&'a RawValue>,
     #[serde(rename = "lastChange", default, borrow)]
-    last_change: Option<Cow<'a, str>>,
+    pub(super) last_change: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -238,16 +238,23 @@ impl<'de> Visitor<'de> for FlagsSeed<'_> {
 }
 
 impl FlagCodec {
-    pub fn new(fallback: impl Into<String>, providers: Vec<String>, cells: Vec<CellId>) -> Self {
+    pub fn new(fallback: &str, providers: Vec<String>, cells: Vec<CellId>) -> Self {
+        let providers: Vec<Id> = providers.into_iter().map(Id::from).collect();
+        // Share the provider ids, so splits read back hold no copies.
+        let fallback = providers
+            .iter()
+            .find(|p| &***p == fallback)
+            .cloned()
+            .unwrap_or_else(|| Id::from(fallback));
         Self {
-            fallback: fallback.into(),
+            fallback,
             providers,
             cells,
         }
     }
 
     pub fn for_profile(profile: &crate::config::Profile) -> Self {
-        Self::new(profile.fallback.clone(), profile.provider_ids(), profile.cells())
+        Self::new(&profile.fallback, profile.provider_ids(), profile.cells())
     }
 
     pub fn fallback(&self) -> &str {
@@ -258,9 +265,13 @@ impl FlagCodec {
         &self.cells
     }
 
+    pub fn providers(&self) -> &[Id] {
+        &self.providers
+    }
+
     /// Every cell on the fallback: the state before any document exists.
     pub fn all_fallback(&self) -> Routes {
-        Routes::all_to(self.cells.iter().cloned(), &self.fallback)
+        Routes::all_to(self.cells.iter().cloned(), self.fallback.clone())
     }
 
     /// The empty document (revision 0).
@@ -301,10 +312,11 @@ impl FlagCodec {
         }
         out.extend_from_slice(b",\n\"flags\": {");
         let mut first = true;
+        let middle = self.canonical_middle();
         for (cell, split) in doc.routes.iter() {
             out.extend_from_slice(if first { b"\n" } else { b",\n" });
             first = false;
-            self.push_flag(&mut out, cell, split);
+            self.push_flag(&mut out, cell, split, &middle);
         }
         for (key, raw) in &doc.foreign {
             out.extend_from_slice(if first { b"\n" } else { b",\n" });
@@ -319,23 +331,16 @@ impl FlagCodec {
 
     /// One flag on one line:
     /// `"route.M@R": {"state":"ENABLED","variants":{…},"defaultVariant":"modal","targeting":{"fractional":[…]},"metadata":{…}}`
-    fn push_flag(&self, out: &mut Vec<u8>, cell: &CellId, split: &Split) {
+    fn push_flag(&self, out: &mut Vec<u8>, cell: &CellId, split: &Split, middle: &[u8]) {
         out.extend_from_slice(b"\"route.");
         push_json_str_body(out, &cell.model);
         out.push(b'@');
         push_json_str_body(out, &cell.region);
-        out.extend_from_slice(b"\": {\"state\":\"ENABLED\",\"variants\":{");
-        let extra = split.weights().iter().map(|(p, _)| p).filter(|p| !self.providers.contains(p));
-        for (i, p) in self.providers.iter().chain(extra).enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            push_json_str(out, p);
-            out.push(b':');
-            push_json_str(out, p);
+        if split.weights().iter().all(|(p, _)| self.providers.contains(p)) {
+            out.extend_from_slice(middle);
+        } else {
+            self.push_middle(out, split);
         }
-        out.extend_from_slice(b"},\"defaultVariant\":");
-        push_json_str(out, &self.fallback);
         // A cell entirely on the fallback needs no targeting.
         if !split.is_all(&self.fallback) {
             out.extend_from_slice(b",\"targeting\":{\"fractional\":[");
@@ -356,8 +361,43 @@ impl FlagCodec {
         out.extend_from_slice(b"}}");
     }
 
+    /// `": {"state":"ENABLED","variants":{…},"defaultVariant":"…"`: the same for
+    /// every flag whose split uses only profile providers.
+    pub(super) fn canonical_middle(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        self.push_middle(&mut out, &Split::all(self.fallback.clone()));
+        out
+    }
+
+    fn push_middle(&self, out: &mut Vec<u8>, split: &Split) {
+        out.extend_from_slice(b"\": {\"state\":\"ENABLED\",\"variants\":{");
+        let extra = split
+            .weights()
+            .iter()
+            .map(|(p, _)| p)
+            .filter(|p| !self.providers.contains(p));
+        for (i, p) in self.providers.iter().chain(extra).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_json_str(out, p);
+            out.push(b':');
+            push_json_str(out, p);
+        }
+        out.extend_from_slice(b"},\"defaultVariant\":");
+        push_json_str(out, &self.fallback);
+    }
+
     /// Reads a document; profile cells it does not mention are on the fallback.
     pub fn decode(&self, bytes: &[u8]) -> Result<Document, DecodeError> {
+        if let Some(doc) = self.decode_fast(bytes) {
+            return Ok(doc);
+        }
+        self.decode_general(bytes)
+    }
+
+    /// The general decoder: any valid flagd document, with precise errors.
+    pub fn decode_general(&self, bytes: &[u8]) -> Result<Document, DecodeError> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let parts = DocSeed { codec: self }.deserialize(&mut de)?;
         de.end()?;
@@ -387,29 +427,30 @@ impl FlagCodec {
             _ => return Err("\"state\" must be \"ENABLED\"".into()),
         }
         let variants = flag.variants.ok_or("no \"variants\" object")?;
-        let variant = |name: &str| -> Result<String, String> {
+        let variant = |name: &str| -> Result<Id, String> {
             let value = variants
                 .get(name)
                 .ok_or_else(|| format!("{name:?} is not one of its variants"))?;
             if value != name {
                 return Err(format!("variant {name:?} must have the value {name:?}"));
             }
-            if !self.providers.iter().any(|p| p == name) {
-                return Err(format!(
-                    "variant {name:?} is not a provider of this profile ({})",
-                    self.providers.join(", ")
-                ));
-            }
-            Ok(name.to_string())
+            self.providers
+                .iter()
+                .find(|p| &***p == name)
+                .cloned()
+                .ok_or_else(|| {
+                    let known: Vec<&str> = self.providers.iter().map(|p| &**p).collect();
+                    format!("variant {name:?} is not a provider of this profile ({})", known.join(", "))
+                })
         };
         let default = variant(flag.default_variant.as_deref().ok_or("no \"defaultVariant\"")?)?;
         if let Some(meta) = &flag.metadata
-            && (meta.model != cell.model.as_str() || meta.region != cell.region.as_str())
+            && (meta.model != *cell.model || meta.region != *cell.region)
         {
             return Err(format!("metadata model/region do not match the key {key:?}"));
         }
         let Some(fractional) = flag.targeting.and_then(|t| t.fractional) else {
-            return Ok(Split::all(&default));
+            return Ok(Split::all(default));
         };
         let total: u64 = fractional.iter().map(|(_, w)| w).sum();
         if total == 0 {
@@ -443,7 +484,7 @@ fn push_json_str_body(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-fn parse_revision(version: Option<&RawValue>) -> Result<u64, DecodeError> {
+pub(super) fn parse_revision(version: Option<&RawValue>) -> Result<u64, DecodeError> {
     let version = version.ok_or_else(|| DecodeError::Invalid("no metadata.version (the revision)".into()))?;
     serde_json::from_str::<Cow<str>>(version.get())
         .ok()

@@ -1,6 +1,7 @@
 //! The control-plane output: the flagd document, where it is stored, and the audit log.
 
 pub mod audit;
+mod fast_decode;
 pub mod file;
 pub mod flagd;
 pub mod record_text;

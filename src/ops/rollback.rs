@@ -28,11 +28,12 @@ pub fn rollback(
     let profile = &console.profile;
     let cells = selection.resolve(&profile.model_ids(), &profile.region_ids())?;
     let mut current_revision = 0;
+    let to_fallback = Split::all(profile.fallback.as_str());
     let committed = console.store.commit_latest(&mut |doc| {
         current_revision = doc.revision;
         let mut routes: Routes = doc.routes.clone();
         for cell in &cells {
-            routes.set(cell.clone(), Split::all(&profile.fallback));
+            routes.set(cell.clone(), to_fallback.clone());
         }
         (routes != doc.routes).then(|| CommitRequest {
             routes,
@@ -57,7 +58,7 @@ pub fn force_rollback(console: &Console, reason: &str) -> Result<Rollback, OpsEr
     console.ensure_writable("roll back")?;
     let started = Instant::now();
     let profile = &console.profile;
-    let routes = Routes::all_to(profile.cells(), &profile.fallback);
+    let routes = Routes::all_to(profile.cells(), profile.fallback.as_str());
     let committed = console.store.force_replace(CommitRequest {
         routes,
         action: Action::ForcedRollback,

@@ -60,7 +60,7 @@ pub fn plan_shift(
         let current = routes
             .get(cell)
             .cloned()
-            .unwrap_or_else(|| Split::all(&profile.fallback));
+            .unwrap_or_else(|| Split::all(profile.fallback.as_str()));
         let skip = |why: String| Skipped {
             cell: cell.clone(),
             why,
