@@ -51,11 +51,17 @@ impl fmt::Display for CellId {
 
 impl Serialize for CellId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut text = String::with_capacity(self.model.len() + self.region.len() + 1);
-        text.push_str(&self.model);
-        text.push('/');
-        text.push_str(&self.region);
-        s.serialize_str(&text)
+        // On the stack: a 1,000-cell record serializes 1,000 of these.
+        let (model, region) = (self.model.as_bytes(), self.region.as_bytes());
+        let len = model.len() + 1 + region.len();
+        let mut buf = [0u8; 160];
+        if len > buf.len() {
+            return s.collect_str(self);
+        }
+        buf[..model.len()].copy_from_slice(model);
+        buf[model.len()] = b'/';
+        buf[model.len() + 1..len].copy_from_slice(region);
+        s.serialize_str(std::str::from_utf8(&buf[..len]).map_err(serde::ser::Error::custom)?)
     }
 }
 

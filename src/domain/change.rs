@@ -83,8 +83,7 @@ pub struct ChangeRecord {
 /// `changes` on the wire: `[{"cells": ["m/r", …], "before": {…}, "after": {…}}, …]`,
 /// groups in order of first appearance.
 mod grouped_changes {
-    use std::collections::HashMap;
-
+    use rustc_hash::FxHashMap;
     use serde::ser::SerializeSeq;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -106,7 +105,7 @@ mod grouped_changes {
 
     pub fn serialize<S: Serializer>(changes: &[CellChange], s: S) -> Result<S::Ok, S::Error> {
         let mut groups: Vec<GroupOut> = Vec::new();
-        let mut index: HashMap<(Option<&Split>, &Split), usize> = HashMap::new();
+        let mut index: FxHashMap<(Option<&Split>, &Split), usize> = FxHashMap::default();
         for c in changes {
             let key = (c.before.as_ref(), &c.after);
             match index.get(&key) {

@@ -20,9 +20,9 @@ impl Routes {
         }
     }
 
-    /// The cell's own id (shared), found by its names.
-    pub fn cell(&self, key: super::CellKey) -> Option<&CellId> {
-        self.cells.get_key_value(&key).map(|(c, _)| c)
+    /// The split of a cell found by its names, to change in place.
+    pub fn get_mut(&mut self, key: super::CellKey) -> Option<&mut Split> {
+        self.cells.get_mut(&key)
     }
 
     pub fn get(&self, cell: &CellId) -> Option<&Split> {

@@ -27,8 +27,7 @@ impl FlagCodec {
         for line in split_lines(body) {
             let (key, split) = self.flag_line(line, &middle, &mut memo)?;
             // A cell this profile does not have: the general decoder keeps it as foreign.
-            let cell = routes.cell(key)?.clone();
-            routes.set(cell, split);
+            *routes.get_mut(key)? = split;
         }
         Some(Document {
             revision,
@@ -58,7 +57,7 @@ impl FlagCodec {
         let split = match rest.strip_prefix(b",\"targeting\":{\"fractional\":[") {
             Some(t) => {
                 // The buckets end at the first "]]" (weights are plain integers).
-                let end = t.windows(2).position(|w| w == b"]]")? + 1;
+                let end = memchr::memmem::find(t, b"]]")? + 1;
                 let (split, after) = match memo {
                     Some((text, split)) if *text == &t[..end] => (split.clone(), &t[end..]),
                     _ => {
@@ -120,7 +119,7 @@ fn split_lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = Some(body);
     std::iter::from_fn(move || {
         let current = rest?;
-        match current.windows(2).position(|w| w == b",\n") {
+        match memchr::memmem::find(current, b",\n") {
             Some(i) => {
                 rest = Some(&current[i + 2..]);
                 Some(&current[..i])

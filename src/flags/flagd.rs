@@ -476,7 +476,7 @@ fn push_json_str(out: &mut Vec<u8>, s: &str) {
 }
 
 fn push_json_str_body(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ') {
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
         out.extend_from_slice(s.as_bytes());
     } else {
         let quoted = serde_json::to_string(s).unwrap_or_default();
