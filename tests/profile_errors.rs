@@ -47,11 +47,18 @@ fn the_small_profile_is_valid() {
     let p = Profile::parse("p.toml", SMALL_PROFILE, Path::new("/tmp")).unwrap();
     assert_eq!(p.cells().len(), 4);
     let cells = p.cells();
-    let count = cells.iter().flat_map(|c| ["modal", "runpod"].map(|pr| p.has_endpoint(c, pr))).filter(|h| *h).count();
+    let count = cells
+        .iter()
+        .flat_map(|c| ["modal", "runpod"].map(|pr| p.has_endpoint(c, pr)))
+        .filter(|h| *h)
+        .count();
     assert_eq!(count, 8);
     assert_eq!(
         p.endpoint(&cells[3], "runpod"),
-        Some(beacon_console::config::Endpoint::RunPod { api_base: "https://api.runpod.ai/v2".into(), endpoint_id: "ep-m.2-r2".into() })
+        Some(beacon_console::config::Endpoint::RunPod {
+            api_base: "https://api.runpod.ai/v2".into(),
+            endpoint_id: "ep-m.2-r2".into()
+        })
     );
     assert_eq!(p.store_path(), Path::new("/tmp/state/routes.json"));
     assert_eq!(p.audit_path, Path::new("/tmp/state/routes.audit.jsonl"));

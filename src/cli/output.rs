@@ -373,10 +373,7 @@ pub fn check_config(p: &Profile, json: bool) {
         p.region_ids().join(", ")
     );
     for pr in &p.providers {
-        let count = cells
-            .iter()
-            .filter(|c| p.has_endpoint(c, &pr.id))
-            .count();
+        let count = cells.iter().filter(|c| p.has_endpoint(c, &pr.id)).count();
         let kind = match pr.kind {
             ProviderKind::RunPod => "runpod",
             ProviderKind::Modal => "modal",
@@ -394,7 +391,10 @@ pub fn check_config(p: &Profile, json: bool) {
                 println!("    proxy_secret: {}", secret_text(&pr.proxy_secret));
             }
         }
-        if let Some((cell, e)) = cells.iter().find_map(|c| p.endpoint(c, &pr.id).map(|e| (c, e))) {
+        if let Some((cell, e)) = cells
+            .iter()
+            .find_map(|c| p.endpoint(c, &pr.id).map(|e| (c, e)))
+        {
             let shown = match e {
                 Endpoint::RunPod {
                     api_base,

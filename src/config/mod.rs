@@ -7,8 +7,8 @@ mod secret;
 
 pub use error::ConfigError;
 pub use profile::{
-    Endpoint, EndpointTemplate, Environment, Profile, ProfileSource, ProviderConfig, ProviderKind, SimulatorConfig,
-    SloConfig, StoreConfig,
+    Endpoint, EndpointTemplate, Environment, Profile, ProfileSource, ProviderConfig, ProviderKind,
+    SimulatorConfig, SloConfig, StoreConfig,
 };
 pub use secret::{Secret, SecretSource};
 

@@ -59,8 +59,13 @@ pub struct ProviderConfig {
 /// An endpoint with `{model}` and `{region}` placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndpointTemplate {
-    RunPod { api_base: String, endpoint_id: String },
-    Modal { url: String },
+    RunPod {
+        api_base: String,
+        endpoint_id: String,
+    },
+    Modal {
+        url: String,
+    },
 }
 
 /// How to reach one provider for one cell.
@@ -214,12 +219,21 @@ impl Profile {
 
     /// How to reach `provider` for `cell`, if the profile says.
     pub fn endpoint(&self, cell: &CellId, provider: &str) -> Option<Endpoint> {
-        if let Some(e) = self.explicit_endpoints.get(&(cell.clone(), provider.to_string())) {
+        if let Some(e) = self
+            .explicit_endpoints
+            .get(&(cell.clone(), provider.to_string()))
+        {
             return Some(e.clone());
         }
-        let fill = |t: &str| t.replace("{model}", &cell.model).replace("{region}", &cell.region);
+        let fill = |t: &str| {
+            t.replace("{model}", &cell.model)
+                .replace("{region}", &cell.region)
+        };
         match &self.provider(provider)?.template {
-            Some(EndpointTemplate::RunPod { api_base, endpoint_id }) => Some(Endpoint::RunPod {
+            Some(EndpointTemplate::RunPod {
+                api_base,
+                endpoint_id,
+            }) => Some(Endpoint::RunPod {
                 api_base: api_base.clone(),
                 endpoint_id: fill(endpoint_id),
             }),
@@ -229,7 +243,8 @@ impl Profile {
     }
 
     pub fn has_endpoint(&self, cell: &CellId, provider: &str) -> bool {
-        self.provider(provider).is_some_and(|p| p.template.is_some())
+        self.provider(provider)
+            .is_some_and(|p| p.template.is_some())
             || self
                 .explicit_endpoints
                 .contains_key(&(cell.clone(), provider.to_string()))
@@ -784,7 +799,9 @@ impl Validator<'_> {
 }
 
 fn join_ids<S: AsRef<str>>(ids: impl Iterator<Item = S>) -> String {
-    ids.map(|s| s.as_ref().to_string()).collect::<Vec<_>>().join(", ")
+    ids.map(|s| s.as_ref().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Templates may use `{model}` and `{region}` (and `{sim}` in simulator profiles) only.

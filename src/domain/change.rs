@@ -173,7 +173,10 @@ mod tests {
         };
         let json = serde_json::to_value(&record).unwrap();
         assert_eq!(json["changes"].as_array().unwrap().len(), 2);
-        assert_eq!(json["changes"][0]["cells"], serde_json::json!(["a/r", "b/r"]));
+        assert_eq!(
+            json["changes"][0]["cells"],
+            serde_json::json!(["a/r", "b/r"])
+        );
         let back: ChangeRecord = serde_json::from_value(json).unwrap();
         assert_eq!(back, record);
     }

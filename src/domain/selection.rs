@@ -21,11 +21,7 @@ pub enum SelectionError {
 
 impl Selection {
     /// The selected cells, in matrix order (models, then regions).
-    pub fn resolve(
-        &self,
-        models: &[Id],
-        regions: &[Id],
-    ) -> Result<Vec<CellId>, SelectionError> {
+    pub fn resolve(&self, models: &[Id], regions: &[Id]) -> Result<Vec<CellId>, SelectionError> {
         let check_model = |id: &str| {
             if models.iter().any(|m| &**m == id) {
                 Ok(())

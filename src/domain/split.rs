@@ -166,10 +166,7 @@ fn apportion(total: u16, current: &[u64]) -> Vec<u16> {
         parts[i].1 += 1;
         left -= 1;
     }
-    parts
-        .into_iter()
-        .map(|(_, q, _)| q as u16)
-        .collect()
+    parts.into_iter().map(|(_, q, _)| q as u16).collect()
 }
 
 impl fmt::Display for Split {

@@ -121,9 +121,19 @@ impl AuditLog {
             // the whole line (a 1,000-cell rollback line is ~90 KB).
             // A line without its newline is torn (a crash mid-append): not a commit.
             let complete = line.last() == Some(&b'\n');
-            if let Some(rest) = line.strip_prefix(COMMIT_PREFIX.as_bytes()).filter(|_| complete) {
-                let digits: Vec<u8> = rest.iter().copied().take_while(u8::is_ascii_digit).collect();
-                if let Some(rev) = std::str::from_utf8(&digits).ok().and_then(|d| d.parse().ok()) {
+            if let Some(rest) = line
+                .strip_prefix(COMMIT_PREFIX.as_bytes())
+                .filter(|_| complete)
+            {
+                let digits: Vec<u8> = rest
+                    .iter()
+                    .copied()
+                    .take_while(u8::is_ascii_digit)
+                    .collect();
+                if let Some(rev) = std::str::from_utf8(&digits)
+                    .ok()
+                    .and_then(|d| d.parse().ok())
+                {
                     return Ok(Some(rev));
                 }
             }

@@ -252,7 +252,11 @@ impl FileStore {
             extra: base.extra.clone(),
         };
         self.write_atomic(&self.codec.encode(&doc))?;
-        let line = doc.change_record.as_ref().map(RecordText::audit_line).unwrap_or_default();
+        let line = doc
+            .change_record
+            .as_ref()
+            .map(RecordText::audit_line)
+            .unwrap_or_default();
         let audit_warning = self
             .audit
             .append_line(&line)

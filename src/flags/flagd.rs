@@ -78,7 +78,11 @@ impl From<serde_json::Error> for DecodeError {
         DecodeError::Syntax {
             line: e.line(),
             column: e.column(),
-            message: text.split(" at line").next().unwrap_or_default().to_string(),
+            message: text
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
         }
     }
 }
@@ -184,7 +188,9 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match key.as_ref() {
                 "metadata" => parts.metadata = Some(map.next_value()?),
-                "flags" => parts.flags = Some(map.next_value_seed(FlagsSeed { codec: self.codec })?),
+                "flags" => {
+                    parts.flags = Some(map.next_value_seed(FlagsSeed { codec: self.codec })?)
+                }
                 "$schema" => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -336,7 +342,11 @@ impl FlagCodec {
         push_json_str_body(out, &cell.model);
         out.push(b'@');
         push_json_str_body(out, &cell.region);
-        if split.weights().iter().all(|(p, _)| self.providers.contains(p)) {
+        if split
+            .weights()
+            .iter()
+            .all(|(p, _)| self.providers.contains(p))
+        {
             out.extend_from_slice(middle);
         } else {
             self.push_middle(out, split);
@@ -440,14 +450,23 @@ impl FlagCodec {
                 .cloned()
                 .ok_or_else(|| {
                     let known: Vec<&str> = self.providers.iter().map(|p| &**p).collect();
-                    format!("variant {name:?} is not a provider of this profile ({})", known.join(", "))
+                    format!(
+                        "variant {name:?} is not a provider of this profile ({})",
+                        known.join(", ")
+                    )
                 })
         };
-        let default = variant(flag.default_variant.as_deref().ok_or("no \"defaultVariant\"")?)?;
+        let default = variant(
+            flag.default_variant
+                .as_deref()
+                .ok_or("no \"defaultVariant\"")?,
+        )?;
         if let Some(meta) = &flag.metadata
             && (meta.model != *cell.model || meta.region != *cell.region)
         {
-            return Err(format!("metadata model/region do not match the key {key:?}"));
+            return Err(format!(
+                "metadata model/region do not match the key {key:?}"
+            ));
         }
         let Some(fractional) = flag.targeting.and_then(|t| t.fractional) else {
             return Ok(Split::all(default));
@@ -460,7 +479,9 @@ impl FlagCodec {
         for (name, weight) in &fractional {
             let scaled = weight.checked_mul(1000).ok_or("weight too large")?;
             if scaled % total != 0 {
-                return Err(format!("weights {weight}/{total} cannot be expressed in 0.1% steps"));
+                return Err(format!(
+                    "weights {weight}/{total} cannot be expressed in 0.1% steps"
+                ));
             }
             per_mille.push((variant(name)?, (scaled / total) as u16));
         }
@@ -485,7 +506,8 @@ fn push_json_str_body(out: &mut Vec<u8>, s: &str) {
 }
 
 pub(super) fn parse_revision(version: Option<&RawValue>) -> Result<u64, DecodeError> {
-    let version = version.ok_or_else(|| DecodeError::Invalid("no metadata.version (the revision)".into()))?;
+    let version =
+        version.ok_or_else(|| DecodeError::Invalid("no metadata.version (the revision)".into()))?;
     serde_json::from_str::<Cow<str>>(version.get())
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
@@ -515,7 +537,10 @@ mod tests {
     use serde_json::{Value, json};
 
     fn codec() -> FlagCodec {
-        let cells = vec![CellId::new("llama-3.2-1b", "us-east"), CellId::new("m.x", "eu-west")];
+        let cells = vec![
+            CellId::new("llama-3.2-1b", "us-east"),
+            CellId::new("m.x", "eu-west"),
+        ];
         FlagCodec::new("modal", vec!["modal".into(), "runpod".into()], cells)
     }
 
@@ -534,17 +559,30 @@ mod tests {
         let mut doc = c.initial();
         doc.revision = 3;
         let cell = CellId::new("m.x", "eu-west");
-        doc.routes.set(cell.clone(), Split::from_weights([("modal", 750), ("runpod", 250)]).unwrap());
+        doc.routes.set(
+            cell.clone(),
+            Split::from_weights([("modal", 750), ("runpod", 250)]).unwrap(),
+        );
         let bytes = c.encode(&doc);
         let v: Value = serde_json::from_slice(&bytes).unwrap();
         let flags = &v["flags"];
-        assert!(flags["route.llama-3.2-1b@us-east"].get("targeting").is_none());
+        assert!(
+            flags["route.llama-3.2-1b@us-east"]
+                .get("targeting")
+                .is_none()
+        );
         assert_eq!(
             flags["route.m.x@eu-west"]["targeting"],
             json!({"fractional": [["modal", 750], ["runpod", 250]]})
         );
-        assert_eq!(flags["route.m.x@eu-west"]["variants"], json!({"modal": "modal", "runpod": "runpod"}));
-        assert_eq!(flags["route.m.x@eu-west"]["metadata"], json!({"model": "m.x", "region": "eu-west"}));
+        assert_eq!(
+            flags["route.m.x@eu-west"]["variants"],
+            json!({"modal": "modal", "runpod": "runpod"})
+        );
+        assert_eq!(
+            flags["route.m.x@eu-west"]["metadata"],
+            json!({"model": "m.x", "region": "eu-west"})
+        );
         assert_eq!(v["metadata"]["version"], json!("3"));
         assert_eq!(c.decode(&bytes).unwrap(), doc);
     }
@@ -570,14 +608,34 @@ mod tests {
         let bad_sum = r#"{"metadata":{"version":"1"},"flags":{"route.m.x@eu-west":{"state":"ENABLED","variants":{"modal":"modal","runpod":"runpod"},"defaultVariant":"modal","targeting":{"fractional":[["runpod",1],["modal",2]]}}}}"#;
         let err = c.decode(bad_sum.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("0.1% steps"), "{err}");
-        let unknown = bad_sum.replace("[\"runpod\",1]", "[\"fal\",1]").replace("[\"modal\",2]", "[\"modal\",1]");
+        let unknown = bad_sum
+            .replace("[\"runpod\",1]", "[\"fal\",1]")
+            .replace("[\"modal\",2]", "[\"modal\",1]");
         let err = c.decode(unknown.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("\"fal\""), "{err}");
         let disabled = bad_sum.replace("ENABLED", "DISABLED");
-        assert!(c.decode(disabled.as_bytes()).unwrap_err().to_string().contains("DISABLED"));
-        let other_rule = bad_sum.replace(r#"{"fractional":[["runpod",1],["modal",2]]}"#, r#"{"if":[true,"runpod","modal"]}"#);
-        assert!(c.decode(other_rule.as_bytes()).unwrap_err().to_string().contains("unknown field `if`"));
-        assert!(c.decode(br#"{"metadata":{"version":3},"flags":{}}"#).unwrap_err().to_string().contains("got 3"));
+        assert!(
+            c.decode(disabled.as_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("DISABLED")
+        );
+        let other_rule = bad_sum.replace(
+            r#"{"fractional":[["runpod",1],["modal",2]]}"#,
+            r#"{"if":[true,"runpod","modal"]}"#,
+        );
+        assert!(
+            c.decode(other_rule.as_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `if`")
+        );
+        assert!(
+            c.decode(br#"{"metadata":{"version":3},"flags":{}}"#)
+                .unwrap_err()
+                .to_string()
+                .contains("got 3")
+        );
     }
 
     #[test]
@@ -587,7 +645,10 @@ mod tests {
         let doc = c.decode(text.as_bytes()).unwrap();
         let split = doc.routes.get(&CellId::new("m.x", "eu-west")).unwrap();
         assert_eq!(split.share("runpod").get(), 250);
-        let other = doc.routes.get(&CellId::new("llama-3.2-1b", "us-east")).unwrap();
+        let other = doc
+            .routes
+            .get(&CellId::new("llama-3.2-1b", "us-east"))
+            .unwrap();
         assert!(other.is_all("runpod"));
         assert_eq!(peek_revision(text.as_bytes()), Some(1));
     }
