@@ -77,12 +77,12 @@ pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
         ""
     };
     println!(
-        "{} · {} · flags rev {} ({}){ro}",
+        "{} · {} · flags rev {}{ro}",
         profile.name,
         profile.environment.label(),
         doc.revision,
-        console.store.describe()
     );
+    println!("store: {}", console.store.describe());
     match doc.last_change() {
         Some(c) => println!(
             "last change: {} by {} at {} · \"{}\"",

@@ -207,6 +207,21 @@ fn rollback(console: &Console, args: RollbackArgs, json: bool) -> Result<(), Ops
     selection.resolve(&console.profile.model_ids(), &console.profile.region_ids())?;
     console.ensure_writable("roll back")?;
     if !args.yes {
+        // Show what would change; the rollback itself re-reads under the lock.
+        if !args.force
+            && let Ok(snapshot) = console.store.load()
+        {
+            let (_, changes) = ops::plan_rollback(&console.profile, snapshot.routes(), &selection)?;
+            if changes.is_empty() {
+                let why = "every selected cell is already on the fallback";
+                output::nothing_to_do(snapshot.revision(), json, why);
+                return Ok(());
+            }
+            if !json {
+                let title = format!("rollback of {selection} to {}", console.profile.fallback);
+                output::preview(&title, snapshot.revision(), &changes, &[]);
+            }
+        }
         confirm(
             false,
             &format!("Roll back {selection} to {}?", console.profile.fallback),

@@ -13,6 +13,6 @@ pub use console::Console;
 pub use error::OpsError;
 pub use history::{History, history};
 pub use operator::detect_operator;
-pub use rollback::{Rollback, force_rollback, rollback};
+pub use rollback::{Rollback, force_rollback, plan_rollback, rollback};
 pub use shift::{ShiftAmount, ShiftPlan, Skipped, plan_shift};
 pub use undo::plan_undo;

@@ -1,6 +1,7 @@
 use std::time::Instant;
 
-use crate::domain::{Action, Routes, Selection, Split};
+use crate::config::Profile;
+use crate::domain::{Action, CellChange, Routes, Selection, Split};
 use crate::flags::{CommitRequest, Committed};
 
 use super::{Console, OpsError};
@@ -12,6 +13,22 @@ pub struct Rollback {
     pub committed: Option<Committed>,
     pub cells: usize,
     pub revision: u64,
+}
+
+/// The routes with every selected cell on the fallback, and what that changes.
+pub fn plan_rollback(
+    profile: &Profile,
+    routes: &Routes,
+    selection: &Selection,
+) -> Result<(Routes, Vec<CellChange>), OpsError> {
+    let cells = selection.resolve(&profile.model_ids(), &profile.region_ids())?;
+    let to_fallback = Split::all(profile.fallback.as_str());
+    let mut after = routes.clone();
+    for cell in cells {
+        after.set(cell, to_fallback.clone());
+    }
+    let changes = routes.diff(&after);
+    Ok((after, changes))
 }
 
 /// Sends every selected cell back to the fallback in one commit.
@@ -35,6 +52,7 @@ pub fn rollback(
         for cell in &cells {
             routes.set(cell.clone(), to_fallback.clone());
         }
+        // Nothing to change: no new revision (rollback is safe to repeat).
         (routes != doc.routes).then(|| CommitRequest {
             routes,
             action: Action::Rollback,
