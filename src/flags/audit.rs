@@ -110,39 +110,34 @@ impl AuditLog {
             Err(e) => return Err(e),
         };
         let mut end = file.metadata()?.len();
+        let mut last_byte = [0u8; 1];
+        if end > 0 {
+            file.seek(SeekFrom::Start(end - 1))?;
+            file.read_exact(&mut last_byte)?;
+        }
+        // A last line without its newline is torn (a crash mid-append): not a commit.
+        let mut complete = last_byte[0] == b'\n';
         while end > 0 {
-            // `end` is just past a line (or a torn tail); find where it starts.
-            let scan_to = if end > 0 { end - 1 } else { 0 };
-            let start = find_line_start(&mut file, scan_to)?;
-            let mut line = vec![0u8; (end - start) as usize];
-            file.seek(SeekFrom::Start(start))?;
-            file.read_exact(&mut line)?;
-            // Commit lines start with their revision: read it without parsing
-            // the whole line (a 1,000-cell rollback line is ~90 KB).
-            // A line without its newline is torn (a crash mid-append): not a commit.
-            let complete = line.last() == Some(&b'\n');
-            if let Some(rest) = line
-                .strip_prefix(COMMIT_PREFIX.as_bytes())
-                .filter(|_| complete)
-            {
-                let digits: Vec<u8> = rest
-                    .iter()
-                    .copied()
-                    .take_while(u8::is_ascii_digit)
-                    .collect();
-                if let Some(rev) = std::str::from_utf8(&digits)
-                    .ok()
-                    .and_then(|d| d.parse().ok())
-                {
+            let start = find_line_start(&mut file, end - 1)?;
+            if complete {
+                // Commit lines start with their revision: read only the head of
+                // the line (a 1,000-cell rollback line is ~20 KB).
+                let mut head = vec![0u8; (end - start).min(64) as usize];
+                file.seek(SeekFrom::Start(start))?;
+                file.read_exact(&mut head)?;
+                if let Some(rev) = commit_revision_of_head(&head) {
                     return Ok(Some(rev));
                 }
+                let mut line = vec![0u8; (end - start) as usize];
+                file.seek(SeekFrom::Start(start))?;
+                file.read_exact(&mut line)?;
+                if let Ok(peek) = serde_json::from_slice::<Peek>(&line)
+                    && peek.event == "commit"
+                {
+                    return Ok(peek.revision);
+                }
             }
-            if complete
-                && let Ok(peek) = serde_json::from_slice::<Peek>(&line)
-                && peek.event == "commit"
-            {
-                return Ok(peek.revision);
-            }
+            complete = true;
             end = start;
         }
         Ok(None)
@@ -173,17 +168,27 @@ impl AuditLog {
     }
 }
 
+/// `{"event":"commit","revision":N,…` → N.
+fn commit_revision_of_head(head: &[u8]) -> Option<u64> {
+    let rest = head.strip_prefix(COMMIT_PREFIX.as_bytes())?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || rest.get(digits) != Some(&b',') {
+        return None;
+    }
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
 /// The offset just after the last `\n` strictly before `pos` (0 if none).
 fn find_line_start(file: &mut File, pos: u64) -> io::Result<u64> {
-    const CHUNK: u64 = 64 * 1024;
+    const CHUNK: u64 = 8 * 1024;
     let mut hi = pos;
-    let mut buf = vec![0u8; CHUNK as usize];
+    let mut buf = [0u8; CHUNK as usize];
     while hi > 0 {
         let lo = hi.saturating_sub(CHUNK);
         let n = (hi - lo) as usize;
         file.seek(SeekFrom::Start(lo))?;
         file.read_exact(&mut buf[..n])?;
-        if let Some(i) = buf[..n].iter().rposition(|b| *b == b'\n') {
+        if let Some(i) = memchr::memrchr(b'\n', &buf[..n]) {
             return Ok(lo + i as u64 + 1);
         }
         hi = lo;

@@ -4,9 +4,8 @@
 //! general decoder would give; anything else (hand edits, foreign flags,
 //! escapes, odd spacing) returns `None` and the general decoder takes over.
 
-use super::flagd::{Document, FlagCodec, MetadataIn, SCHEMA, parse_revision};
-use super::record_text::RecordText;
-use crate::domain::{CellKey, Id, Split, is_valid_id};
+use super::flagd::{Document, FlagCodec, MetadataIn, SCHEMA, parse_revision, record_of};
+use crate::domain::{CellKey, Id, Split};
 
 impl FlagCodec {
     /// The fast path alone (`None`: not in the canonical layout). `decode` uses it first.
@@ -32,9 +31,7 @@ impl FlagCodec {
         Some(Document {
             revision,
             routes,
-            change_record: metadata
-                .last_change
-                .map(|text| RecordText::from_json(text.into_owned())),
+            change_record: record_of(metadata.last_change),
             foreign: Vec::new(),
             extra: Vec::new(),
         })
@@ -49,10 +46,9 @@ impl FlagCodec {
         let rest = line.strip_prefix(b"\"route.")?;
         let key_end = rest.iter().position(|&b| b == b'"')?;
         let key = std::str::from_utf8(&rest[..key_end]).ok()?;
+        // No id validation here: only a key naming one of the profile's
+        // (valid) cells is accepted, by the lookup in `decode_fast`.
         let (model, region) = key.split_once('@')?;
-        if !is_valid_id(model) || !is_valid_id(region) {
-            return None;
-        }
         let mut rest = rest[key_end..].strip_prefix(middle)?;
         let split = match rest.strip_prefix(b",\"targeting\":{\"fractional\":[") {
             Some(t) => {

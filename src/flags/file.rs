@@ -228,6 +228,7 @@ impl FileStore {
         audited: u64,
         request: CommitRequest,
         changes: Vec<CellChange>,
+        scratch: Vec<u8>,
     ) -> Result<Committed, StoreError> {
         // Never reuse a revision number, even if the document was restored from an old copy.
         let revision = base.revision.max(audited) + 1;
@@ -251,7 +252,9 @@ impl FileStore {
             foreign: base.foreign.clone(),
             extra: base.extra.clone(),
         };
-        self.write_atomic(&self.codec.encode(&doc))?;
+        let mut bytes = scratch;
+        self.codec.encode_into(&doc, &mut bytes);
+        self.write_atomic(&bytes)?;
         let line = doc
             .change_record
             .as_ref()
@@ -331,7 +334,9 @@ impl FlagStore for FileStore {
         }
         let audited = self.reconcile(&base.document)?;
         let changes = base.document.routes.diff(&request.routes);
-        self.write_revision(&base.document, audited, request, changes)
+        // The bytes just read are no longer needed: their buffer takes the new document.
+        let scratch = current.unwrap_or_default();
+        self.write_revision(&base.document, audited, request, changes, scratch)
     }
 
     fn commit_latest(
@@ -346,7 +351,8 @@ impl FlagStore for FileStore {
             return Ok(None);
         };
         let changes = document.routes.diff(&request.routes);
-        self.write_revision(&document, audited, request, changes)
+        let scratch = current.unwrap_or_default();
+        self.write_revision(&document, audited, request, changes, scratch)
             .map(Some)
     }
 
@@ -404,6 +410,6 @@ impl FlagStore for FileStore {
             .last_committed_revision()
             .map_err(|e| unavailable("read the audit log", self.audit.path(), e))?
             .unwrap_or(0);
-        self.write_revision(&base, audited, request, changes)
+        self.write_revision(&base, audited, request, changes, Vec::new())
     }
 }

@@ -120,9 +120,6 @@ struct MetadataOut<'a> {
     update_action: Option<String>,
     #[serde(rename = "updateReason", skip_serializing_if = "Option::is_none")]
     update_reason: Option<&'a str>,
-    /// flagd metadata values are scalars, so the full record travels as JSON text.
-    #[serde(rename = "lastChange", skip_serializing_if = "Option::is_none")]
-    last_change: Option<&'a str>,
     generator: &'static str,
 }
 
@@ -130,8 +127,9 @@ struct MetadataOut<'a> {
 pub(super) struct MetadataIn<'a> {
     #[serde(default, borrow)]
     pub(super) version: Option<&'a RawValue>,
+    /// The record literal, kept raw: unescaped only if someone reads it.
     #[serde(rename = "lastChange", default, borrow)]
-    pub(super) last_change: Option<Cow<'a, str>>,
+    pub(super) last_change: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -293,6 +291,13 @@ impl FlagCodec {
 
     /// The document as bytes, ready to be written.
     pub fn encode(&self, doc: &Document) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(doc, &mut out);
+        out
+    }
+
+    /// Encodes into `out` (cleared first), reusing its allocation.
+    pub fn encode_into(&self, doc: &Document, out: &mut Vec<u8>) {
         let record = doc.last_change();
         let metadata = MetadataOut {
             flag_set_id: FLAG_SET_ID,
@@ -302,17 +307,25 @@ impl FlagCodec {
             updated_by: record.map(|c| c.operator.to_string()),
             update_action: record.map(|c| c.action.to_string()),
             update_reason: record.map(|c| c.reason.as_str()),
-            last_change: doc.change_record.as_ref().map(RecordText::json),
             generator: concat!("beacon-console ", env!("CARGO_PKG_VERSION")),
         };
-        let record_len = doc.change_record.as_ref().map_or(0, |r| r.json().len());
-        let mut out = Vec::with_capacity(512 + record_len * 5 / 4 + doc.routes.len() * 240);
+        let record_len = doc.change_record.as_ref().map_or(0, |r| r.literal().len());
+        out.clear();
+        out.reserve(512 + record_len * 5 / 4 + doc.routes.len() * 240);
         // Writing to a Vec cannot fail, and these types always serialize.
-        let _ = write!(out, "{{\n\"$schema\": \"{SCHEMA}\",\n\"metadata\": ");
-        let _ = serde_json::to_writer(&mut out, &metadata);
+        let _ = write!(*out, "{{\n\"$schema\": \"{SCHEMA}\",\n\"metadata\": ");
+        let _ = serde_json::to_writer(&mut *out, &metadata);
+        // flagd metadata values are scalars, so the full record travels as a
+        // JSON string: spliced in as a ready-made literal.
+        if let Some(record) = &doc.change_record {
+            out.pop();
+            out.extend_from_slice(b",\"lastChange\":");
+            out.extend_from_slice(record.literal().as_bytes());
+            out.push(b'}');
+        }
         for (key, raw) in &doc.extra {
             out.extend_from_slice(b",\n");
-            push_json_str(&mut out, key);
+            push_json_str(out, key);
             out.extend_from_slice(b": ");
             out.extend_from_slice(raw.as_bytes());
         }
@@ -322,17 +335,16 @@ impl FlagCodec {
         for (cell, split) in doc.routes.iter() {
             out.extend_from_slice(if first { b"\n" } else { b",\n" });
             first = false;
-            self.push_flag(&mut out, cell, split, &middle);
+            self.push_flag(out, cell, split, &middle);
         }
         for (key, raw) in &doc.foreign {
             out.extend_from_slice(if first { b"\n" } else { b",\n" });
             first = false;
-            push_json_str(&mut out, key);
+            push_json_str(out, key);
             out.extend_from_slice(b": ");
             out.extend_from_slice(raw.as_bytes());
         }
         out.extend_from_slice(b"\n}\n}\n");
-        out
     }
 
     /// One flag on one line:
@@ -421,9 +433,7 @@ impl FlagCodec {
         Ok(Document {
             revision,
             routes,
-            change_record: metadata
-                .last_change
-                .map(|text| RecordText::from_json(text.into_owned())),
+            change_record: record_of(metadata.last_change),
             foreign,
             extra: parts.extra,
         })
@@ -518,6 +528,12 @@ pub(super) fn parse_revision(version: Option<&RawValue>) -> Result<u64, DecodeEr
                 version.get()
             ))
         })
+}
+
+/// The change record of a document, if `lastChange` is a string.
+pub(super) fn record_of(raw: Option<&RawValue>) -> Option<RecordText> {
+    raw.filter(|r| r.get().starts_with('"'))
+        .map(|r| RecordText::from_literal(r.get().to_string()))
 }
 
 /// The revision of a document that may otherwise be unreadable, if it can be found.

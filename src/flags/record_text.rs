@@ -1,48 +1,66 @@
-//! A change record kept as the JSON text it travels in, parsed only when read.
-//! A 1,000-cell rollback record is ~90 KB: most commands never need to parse it.
+//! A change record as the text it travels in, converted only when needed.
+//!
+//! In the document the record is a JSON string literal (flagd metadata values
+//! are scalars); in the audit log it is the line itself. A 1,000-cell rollback
+//! record is ~20 KB, and most commands never need to parse or unescape the one
+//! in the document they replace.
 
 use std::sync::OnceLock;
 
 use crate::domain::ChangeRecord;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RecordText {
-    json: String,
+    /// The record as JSON.
+    json: OnceLock<String>,
+    /// The same, as a JSON string literal (quoted and escaped).
+    literal: OnceLock<String>,
     parsed: OnceLock<Option<ChangeRecord>>,
 }
 
 impl RecordText {
     /// From a record just made (serialized once, reused for document and audit).
     pub fn new(record: ChangeRecord) -> Self {
-        let json = serde_json::to_string(&record).unwrap_or_default();
-        let parsed = OnceLock::new();
-        let _ = parsed.set(Some(record));
-        Self { json, parsed }
+        let text = Self::default();
+        let _ = text
+            .json
+            .set(serde_json::to_string(&record).unwrap_or_default());
+        let _ = text.parsed.set(Some(record));
+        text
     }
 
-    /// From text found in a document.
-    pub fn from_json(json: String) -> Self {
-        Self {
-            json,
-            parsed: OnceLock::new(),
-        }
+    /// From the string literal found in a document (kept as is until needed).
+    pub fn from_literal(literal: String) -> Self {
+        let text = Self::default();
+        let _ = text.literal.set(literal);
+        text
     }
 
     pub fn json(&self) -> &str {
-        &self.json
+        self.json.get_or_init(|| {
+            let literal = self.literal.get().map_or("\"\"", String::as_str);
+            serde_json::from_str(literal).unwrap_or_default()
+        })
+    }
+
+    /// The JSON string literal to embed in a document.
+    pub fn literal(&self) -> &str {
+        self.literal
+            .get_or_init(|| json_string_literal(self.json()))
     }
 
     /// The record, or `None` if the text is not a valid record.
     pub fn get(&self) -> Option<&ChangeRecord> {
         self.parsed
-            .get_or_init(|| serde_json::from_str(&self.json).ok())
+            .get_or_init(|| serde_json::from_str(self.json()).ok())
             .as_ref()
     }
 
     /// The audit line of this record: `{"event":"commit",…}` and a newline.
     pub fn audit_line(&self) -> Vec<u8> {
-        let body = self.json.strip_prefix('{').unwrap_or(&self.json);
-        let mut line = Vec::with_capacity(self.json.len() + 20);
+        let json = self.json();
+        let body = json.strip_prefix('{').unwrap_or(json);
+        let mut line = Vec::with_capacity(json.len() + 20);
         line.extend_from_slice(b"{\"event\":\"commit\",");
         line.extend_from_slice(body.as_bytes());
         line.push(b'\n');
@@ -52,6 +70,38 @@ impl RecordText {
 
 impl PartialEq for RecordText {
     fn eq(&self, other: &Self) -> bool {
-        self.json == other.json
+        self.json() == other.json()
+    }
+}
+
+/// `"…"` with `"` and `\` escaped: a byte loop, since record text escapes every
+/// few bytes (each cell id is quoted). Control characters go the general way.
+fn json_string_literal(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len() + s.len() / 4 + 2);
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
+            0..=0x1f => return serde_json::to_string(s).unwrap_or_default(),
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
+    // Only ASCII was inserted, at ASCII positions: still valid UTF-8.
+    String::from_utf8(out).unwrap_or_else(|_| serde_json::to_string(s).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_round_trips() {
+        for s in ["", "plain", r#"{"a":"b\\c"}"#, "tab\there", "é ✓ \u{1}"] {
+            let literal = json_string_literal(s);
+            assert_eq!(literal, serde_json::to_string(s).unwrap());
+            let text = RecordText::from_literal(literal);
+            assert_eq!(text.json(), s);
+        }
     }
 }
