@@ -145,79 +145,29 @@ fn refused(state: &std::path::Path, args: &[&str], code: i32, needle: &str) {
 fn bad_inputs_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path();
-    ok(
-        &mut demo(s),
-        &[
-            "shift",
-            "--cell",
-            "llama-3.2-1b/us-east",
-            "--to",
+    canary(s);
+    // Unknown ids and bad percentages, each with the message that names it.
+    let bad_shifts: [(&[&str], &str, &str); 9] = [
+        (&["--cell", "gpt-9/us-east"], "5", "unknown model \"gpt-9\""),
+        (
+            &["--cell", "llama-3.2-1b/mars"],
             "5",
-            "--reason",
-            "x",
-            "--yes",
-        ],
-    );
-    let shift = |sel: &[&str], to: &str| -> Vec<String> {
-        let mut v: Vec<String> = vec!["shift".into()];
-        v.extend(sel.iter().map(|s| s.to_string()));
-        v.extend([
-            "--to".into(),
-            to.into(),
-            "--reason".into(),
-            "r".into(),
-            "--yes".into(),
-        ]);
-        v
-    };
-    fn as_refs(v: &[String]) -> Vec<&str> {
-        v.iter().map(String::as_str).collect()
+            "unknown region \"mars\"",
+        ),
+        (&["--row", "nope"], "5", "unknown model \"nope\""),
+        (&["--column", "nope"], "5", "unknown region \"nope\""),
+        (&["--cell", "no-slash"], "5", "expected MODEL/REGION"),
+        (&["--all"], "101", "out of range"),
+        (&["--all"], "-5", "out of range"),
+        (&["--all"], "12.25", "finer than 0.1%"),
+        (&["--all"], "ten", "not a percentage"),
+    ];
+    for (selection, to, needle) in bad_shifts {
+        let mut args = vec!["shift"];
+        args.extend_from_slice(selection);
+        args.extend(["--to", to, "--reason", "r", "--yes"]);
+        refused(s, &args, 2, needle);
     }
-
-    refused(
-        s,
-        &as_refs(&shift(&["--cell", "gpt-9/us-east"], "5")),
-        2,
-        "unknown model \"gpt-9\"",
-    );
-    refused(
-        s,
-        &as_refs(&shift(&["--cell", "llama-3.2-1b/mars"], "5")),
-        2,
-        "unknown region \"mars\"",
-    );
-    refused(
-        s,
-        &as_refs(&shift(&["--row", "nope"], "5")),
-        2,
-        "unknown model \"nope\"",
-    );
-    refused(
-        s,
-        &as_refs(&shift(&["--column", "nope"], "5")),
-        2,
-        "unknown region \"nope\"",
-    );
-    refused(
-        s,
-        &as_refs(&shift(&["--cell", "no-slash"], "5")),
-        2,
-        "expected MODEL/REGION",
-    );
-    refused(s, &as_refs(&shift(&["--all"], "101")), 2, "out of range");
-    refused(s, &as_refs(&shift(&["--all"], "-5")), 2, "out of range");
-    refused(
-        s,
-        &as_refs(&shift(&["--all"], "12.25")),
-        2,
-        "finer than 0.1%",
-    );
-    refused(
-        s,
-        &as_refs(&shift(&["--all"], "ten")),
-        2,
-        "not a percentage",
-    );
     refused(
         s,
         &[
@@ -346,19 +296,7 @@ fn json_errors_carry_the_exit_code() {
 fn a_document_edited_by_hand_is_not_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path();
-    ok(
-        &mut demo(s),
-        &[
-            "shift",
-            "--cell",
-            "llama-3.2-1b/us-east",
-            "--to",
-            "5",
-            "--reason",
-            "x",
-            "--yes",
-        ],
-    );
+    canary(s);
     // A hand edit that keeps the revision but changes a split.
     let doc = std::fs::read_to_string(doc_path(s)).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&doc).unwrap();

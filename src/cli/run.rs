@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use crate::config::ProfileSource;
 use crate::domain::{Action, PerMille, Selection};
-use crate::flags::{CommitRequest, Snapshot};
+use crate::flags::Snapshot;
 use crate::ops::{self, Console, OpsError, ShiftAmount};
 
 use super::args::{Cli, Command, RollbackArgs, ShiftArgs, UndoArgs};
@@ -173,17 +173,7 @@ fn shift(console: &Console, args: ShiftArgs, json: bool) -> Result<(), OpsError>
         &format!("Apply to {} cell(s)?", plan.changes.len()),
     )?;
     let started = Instant::now();
-    let committed = console.store.commit(
-        &snapshot,
-        CommitRequest {
-            routes: plan.routes,
-            action: Action::Shift,
-            reason,
-            operator: console.operator.clone(),
-            started,
-            note: None,
-        },
-    )?;
+    let committed = console.commit(&snapshot, plan.routes, Action::Shift, &reason, started)?;
     output::committed(&committed, json);
     Ok(())
 }
@@ -259,17 +249,7 @@ fn undo(console: &Console, args: UndoArgs, json: bool) -> Result<(), OpsError> {
         );
     }
     confirm(args.yes, &format!("Revert {} cell(s)?", changes.len()))?;
-    let committed = console.store.commit(
-        &snapshot,
-        CommitRequest {
-            routes,
-            action: Action::Undo,
-            reason,
-            operator: console.operator.clone(),
-            started: Instant::now(),
-            note: None,
-        },
-    )?;
+    let committed = console.commit(&snapshot, routes, Action::Undo, &reason, Instant::now())?;
     output::committed(&committed, json);
     Ok(())
 }

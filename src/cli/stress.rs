@@ -5,7 +5,6 @@ use std::io::Write;
 use std::time::Instant;
 
 use crate::domain::{Action, PerMille, Split};
-use crate::flags::CommitRequest;
 use crate::ops::{Console, OpsError};
 
 use super::args::StressArgs;
@@ -39,22 +38,15 @@ pub fn run(console: &Console, args: StressArgs) -> Result<(), OpsError> {
         )?;
         let mut routes = snapshot.routes().clone();
         routes.set(cell.clone(), split);
-        let request = CommitRequest {
-            routes,
-            action: Action::Shift,
-            reason: format!("stress {}", std::process::id()),
-            operator: console.operator.clone(),
-            started: Instant::now(),
-            note: None,
-        };
-        match console.store.commit(&snapshot, request) {
+        let reason = format!("stress {}", std::process::id());
+        match console.commit(&snapshot, routes, Action::Shift, &reason, Instant::now()) {
             Ok(c) => {
                 done += 1;
                 let _ = writeln!(stdout, "committed {}", c.record.revision);
                 let _ = stdout.flush();
             }
-            Err(crate::flags::StoreError::Conflict(_)) if args.retry => continue,
-            Err(e) => return Err(e.into()),
+            Err(OpsError::Conflict(_)) if args.retry => continue,
+            Err(e) => return Err(e),
         }
     }
     Ok(())

@@ -1,10 +1,12 @@
 use std::path::PathBuf;
 
 use crate::config::{Profile, ProfileSource, StoreConfig};
-use crate::domain::Operator;
+use std::time::Instant;
+
+use crate::domain::{Action, Operator, Routes};
 use crate::flags::audit::AuditLog;
 use crate::flags::file::FileStore;
-use crate::flags::{FlagCodec, FlagStore};
+use crate::flags::{CommitRequest, Committed, FlagCodec, FlagStore, Snapshot};
 
 use super::{OpsError, detect_operator};
 
@@ -50,6 +52,38 @@ impl Console {
             return Err(OpsError::ReadOnly(format!("refusing to {what}: {why}")));
         }
         Ok(())
+    }
+
+    /// A change by this console's operator.
+    pub fn request(
+        &self,
+        routes: Routes,
+        action: Action,
+        reason: &str,
+        started: Instant,
+    ) -> CommitRequest {
+        CommitRequest {
+            routes,
+            action,
+            reason: reason.to_string(),
+            operator: self.operator.clone(),
+            started,
+            note: None,
+        }
+    }
+
+    /// Commits `routes` if the document is still `base` (compare-and-swap).
+    pub fn commit(
+        &self,
+        base: &Snapshot,
+        routes: Routes,
+        action: Action,
+        reason: &str,
+        started: Instant,
+    ) -> Result<Committed, OpsError> {
+        Ok(self
+            .store
+            .commit(base, self.request(routes, action, reason, started))?)
     }
 
     pub fn store_path(&self) -> PathBuf {

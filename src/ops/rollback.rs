@@ -2,7 +2,7 @@ use std::time::Instant;
 
 use crate::config::Profile;
 use crate::domain::{Action, CellChange, Routes, Selection, Split};
-use crate::flags::{CommitRequest, Committed};
+use crate::flags::Committed;
 
 use super::{Console, OpsError};
 
@@ -53,14 +53,7 @@ pub fn rollback(
             routes.set(cell.clone(), to_fallback.clone());
         }
         // Nothing to change: no new revision (rollback is safe to repeat).
-        (routes != doc.routes).then(|| CommitRequest {
-            routes,
-            action: Action::Rollback,
-            reason: reason.to_string(),
-            operator: console.operator.clone(),
-            started,
-            note: None,
-        })
+        (routes != doc.routes).then(|| console.request(routes, Action::Rollback, reason, started))
     })?;
     Ok(Rollback {
         revision: committed
@@ -77,14 +70,8 @@ pub fn force_rollback(console: &Console, reason: &str) -> Result<Rollback, OpsEr
     let started = Instant::now();
     let profile = &console.profile;
     let routes = Routes::all_to(profile.cells(), profile.fallback.as_str());
-    let committed = console.store.force_replace(CommitRequest {
-        routes,
-        action: Action::ForcedRollback,
-        reason: reason.to_string(),
-        operator: console.operator.clone(),
-        started,
-        note: None,
-    })?;
+    let request = console.request(routes, Action::ForcedRollback, reason, started);
+    let committed = console.store.force_replace(request)?;
     Ok(Rollback {
         revision: committed.record.revision,
         committed: Some(committed),

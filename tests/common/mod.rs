@@ -59,6 +59,21 @@ pub fn ok(cmd: &mut Command, args: &[&str]) -> Run {
     r
 }
 
+/// Revision 1 of a demo state: llama-3.2-1b/us-east at 5 % RunPod.
+pub fn canary(state: &Path) {
+    let args = [
+        "shift",
+        "--cell",
+        "llama-3.2-1b/us-east",
+        "--to",
+        "5",
+        "--reason",
+        "x",
+        "--yes",
+    ];
+    ok(&mut demo(state), &args);
+}
+
 /// Every file under `dir` with its bytes.
 pub fn snapshot_dir(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
