@@ -495,3 +495,33 @@ fn a_hand_edit_while_a_change_is_pending_is_refused() {
     );
     assert_eq!(std::fs::read_to_string(doc_path(s)).unwrap(), edited);
 }
+
+#[test]
+fn a_store_held_by_another_process_is_reported_and_nothing_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = SMALL_PROFILE.replace(
+        "path = \"state/routes.json\"",
+        "path = \"state/routes.json\"\nlock_timeout_ms = 200",
+    );
+    let profile = write_profile(dir.path(), &text);
+    let shift = ["shift", "--all", "--to", "5", "--reason", "r", "--yes"];
+    ok(&mut with_profile(&profile), &shift);
+    // This test process holds the store's lock, as a hung writer would.
+    let holder = std::fs::File::open(dir.path().join("state/routes.json.lock")).unwrap();
+    holder.lock().unwrap();
+    let before = snapshot_dir(dir.path());
+    let shift_more = ["shift", "--all", "--to", "10", "--reason", "r", "--yes"];
+    for args in [&shift_more[..], &["rollback", "--all", "--yes"]] {
+        let r = run(&mut with_profile(&profile), args);
+        assert_eq!(r.code, 4, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("is locked by another process"),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("for more than 200 ms"), "{}", r.stderr);
+    }
+    assert_eq!(snapshot_dir(dir.path()), before);
+    drop(holder);
+    ok(&mut with_profile(&profile), &["rollback", "--all", "--yes"]);
+}

@@ -101,7 +101,7 @@ impl FileStore {
                 Err(fs::TryLockError::WouldBlock) => {
                     let holder = fs::read_to_string(&self.lock_path).unwrap_or_default();
                     return Err(StoreError::Unavailable(format!(
-                        "{} is locked by another process ({}) for more than {} ms",
+                        "{} is locked by another process (last taken by {}) for more than {} ms; nothing was written",
                         self.path.display(),
                         holder.trim(),
                         self.lock_timeout.as_millis()
