@@ -53,7 +53,7 @@ impl FlagCodec {
         let split = match rest.strip_prefix(b",\"targeting\":{\"fractional\":[") {
             Some(t) => {
                 // The buckets end at the first "]]" (weights are plain integers).
-                let end = memchr::memmem::find(t, b"]]")? + 1;
+                let end = find_pair(t, b']', b']')? + 1;
                 let (split, after) = match memo {
                     Some((text, split)) if *text == &t[..end] => (split.clone(), &t[end..]),
                     _ => {
@@ -115,7 +115,12 @@ fn split_lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = Some(body);
     std::iter::from_fn(move || {
         let current = rest?;
-        match memchr::memmem::find(current, b",\n") {
+        // Newlines only end lines (JSON strings cannot hold raw ones).
+        match memchr::memchr(b'\n', current)
+            .filter(|&i| i > 0)
+            .map(|i| i - 1)
+            .filter(|&i| current[i] == b',')
+        {
             Some(i) => {
                 rest = Some(&current[i + 2..]);
                 Some(&current[..i])
@@ -126,4 +131,17 @@ fn split_lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
             }
         }
     })
+}
+
+/// The first `a` followed by `b` (two-byte needles are too short for a memmem searcher).
+fn find_pair(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(a, &hay[from..]) {
+        let at = from + i;
+        if hay.get(at + 1) == Some(&b) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
