@@ -106,11 +106,25 @@ mod grouped_changes {
     pub fn serialize<S: Serializer>(changes: &[CellChange], s: S) -> Result<S::Ok, S::Error> {
         let mut groups: Vec<GroupOut> = Vec::new();
         let mut index: FxHashMap<(Option<&Split>, &Split), usize> = FxHashMap::default();
+        let mut last = usize::MAX;
         for c in changes {
+            // Neighbours usually share a group (and the same shared splits,
+            // which compare by pointer first): no hashing for them.
+            if let Some(g) = groups.get_mut(last)
+                && g.before == c.before.as_ref()
+                && g.after == &c.after
+            {
+                g.cells.push(&c.cell);
+                continue;
+            }
             let key = (c.before.as_ref(), &c.after);
             match index.get(&key) {
-                Some(&i) => groups[i].cells.push(&c.cell),
+                Some(&i) => {
+                    groups[i].cells.push(&c.cell);
+                    last = i;
+                }
                 None => {
+                    last = groups.len();
                     index.insert(key, groups.len());
                     groups.push(GroupOut {
                         cells: vec![&c.cell],

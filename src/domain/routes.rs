@@ -33,6 +33,22 @@ impl Routes {
         self.cells.insert(cell, split);
     }
 
+    /// Puts `split` in each of `cells` (all of them without a lookup each when
+    /// `cells` is every cell in order, as in `rollback --all`).
+    pub fn set_each(&mut self, cells: &[CellId], split: &Split) {
+        let in_order = cells.len() == self.cells.len()
+            && cells.iter().zip(self.cells.keys()).all(|(a, b)| a == b);
+        if in_order {
+            for value in self.cells.values_mut() {
+                value.clone_from(split);
+            }
+        } else {
+            for cell in cells {
+                self.set(cell.clone(), split.clone());
+            }
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&CellId, &Split)> {
         self.cells.iter()
     }
@@ -48,6 +64,21 @@ impl Routes {
     /// The cells whose split differs, in this state's order, then new cells.
     pub fn diff(&self, after: &Routes) -> Vec<CellChange> {
         let mut changes: Vec<CellChange> = Vec::new();
+        // Usually both hold the same cells in the same order: compare pairwise.
+        let same_cells = self.cells.len() == after.cells.len()
+            && self.cells.keys().zip(after.cells.keys()).all(|(a, b)| a == b);
+        if same_cells {
+            for ((cell, old), new) in self.iter().zip(after.cells.values()) {
+                if old != new {
+                    changes.push(CellChange {
+                        cell: cell.clone(),
+                        before: Some(old.clone()),
+                        after: new.clone(),
+                    });
+                }
+            }
+            return changes;
+        }
         for (cell, old) in self.iter() {
             if let Some(new) = after.get(cell)
                 && new != old

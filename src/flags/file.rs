@@ -82,7 +82,7 @@ impl FileStore {
 
     fn lock(&self) -> Result<LockGuard, StoreError> {
         fs::create_dir_all(self.dir()).map_err(|e| unavailable("create", self.dir(), e))?;
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
@@ -99,11 +99,10 @@ impl FileStore {
                     pause = (pause * 2).min(Duration::from_millis(20));
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    let holder = fs::read_to_string(&self.lock_path).unwrap_or_default();
                     return Err(StoreError::Unavailable(format!(
-                        "{} is locked by another process (last taken by {}) for more than {} ms; nothing was written",
+                        "{} is locked by another process (see `fuser {}`) for more than {} ms; nothing was written",
                         self.path.display(),
-                        holder.trim(),
+                        self.lock_path.display(),
                         self.lock_timeout.as_millis()
                     )));
                 }
@@ -112,9 +111,8 @@ impl FileStore {
                 }
             }
         }
-        // Who holds the lock, for the message another process may show.
-        let _ = file.set_len(0);
-        let _ = write!(file, "pid {}", std::process::id());
+        // Nothing is written to the lock file: a truncate + write there costs
+        // more than a rollback's whole CPU work (ext4 journals it).
         Ok(LockGuard { _file: file })
     }
 
@@ -351,6 +349,9 @@ impl FlagStore for FileStore {
             return Ok(None);
         };
         let changes = document.routes.diff(&request.routes);
+        if changes.is_empty() {
+            return Ok(None);
+        }
         let scratch = current.unwrap_or_default();
         self.write_revision(&document, audited, request, changes, scratch)
             .map(Some)

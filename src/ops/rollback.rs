@@ -49,11 +49,10 @@ pub fn rollback(
     let committed = console.store.commit_latest(&mut |doc| {
         current_revision = doc.revision;
         let mut routes: Routes = doc.routes.clone();
-        for cell in &cells {
-            routes.set(cell.clone(), to_fallback.clone());
-        }
-        // Nothing to change: no new revision (rollback is safe to repeat).
-        (routes != doc.routes).then(|| console.request(routes, Action::Rollback, reason, started))
+        routes.set_each(&cells, &to_fallback);
+        // Nothing to change is no new revision (rollback is safe to repeat):
+        // the store commits nothing when the routes are the same.
+        Some(console.request(routes, Action::Rollback, reason, started))
     })?;
     Ok(Rollback {
         revision: committed
