@@ -66,7 +66,11 @@ impl Routes {
         let mut changes: Vec<CellChange> = Vec::new();
         // Usually both hold the same cells in the same order: compare pairwise.
         let same_cells = self.cells.len() == after.cells.len()
-            && self.cells.keys().zip(after.cells.keys()).all(|(a, b)| a == b);
+            && self
+                .cells
+                .keys()
+                .zip(after.cells.keys())
+                .all(|(a, b)| a == b);
         if same_cells {
             for ((cell, old), new) in self.iter().zip(after.cells.values()) {
                 if old != new {

@@ -61,18 +61,6 @@ impl FileStore {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn audit(&self) -> &AuditLog {
-        &self.audit
-    }
-
-    pub fn codec(&self) -> &FlagCodec {
-        &self.codec
-    }
-
     fn dir(&self) -> &Path {
         match self.path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,

@@ -1,5 +1,3 @@
-use std::path::PathBuf;
-
 use crate::config::{Profile, ProfileSource, StoreConfig};
 use std::time::Instant;
 
@@ -84,9 +82,5 @@ impl Console {
         Ok(self
             .store
             .commit(base, self.request(routes, action, reason, started))?)
-    }
-
-    pub fn store_path(&self) -> PathBuf {
-        self.profile.store_path().to_path_buf()
     }
 }
