@@ -194,7 +194,6 @@ fn rollback(console: &Console, args: RollbackArgs, json: bool) -> Result<(), Ops
         ));
     }
     let reason = reason_or_invalid(&args.reason)?;
-    selection.resolve(&console.profile.model_ids(), &console.profile.region_ids())?;
     console.ensure_writable("roll back")?;
     if !args.yes {
         // Show what would change; the rollback itself re-reads under the lock.

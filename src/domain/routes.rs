@@ -63,7 +63,8 @@ impl Routes {
 
     /// The cells whose split differs, in this state's order, then new cells.
     pub fn diff(&self, after: &Routes) -> Vec<CellChange> {
-        let mut changes: Vec<CellChange> = Vec::new();
+        // Room for every cell up front: no regrowth copies for a full rollback.
+        let mut changes: Vec<CellChange> = Vec::with_capacity(self.len().min(after.len()));
         // Usually both hold the same cells in the same order: compare pairwise.
         let same_cells = self.cells.len() == after.cells.len()
             && self

@@ -67,13 +67,16 @@ impl AuditLog {
 
     /// Appends one complete line (ending in `\n`) and makes it durable.
     pub fn append_line(&self, line: &[u8]) -> io::Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        let open = || OpenOptions::new().create(true).append(true).open(&self.path);
+        let mut file = match open() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if let Some(dir) = self.path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                open()?
+            }
+            other => other?,
+        };
         // One write of the whole line: concurrent appenders never interleave.
         file.write_all(line)?;
         file.sync_data()

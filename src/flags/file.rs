@@ -230,8 +230,8 @@ impl FileStore {
             note: request.note,
         };
         // Serialized once: the same text goes into the document and the audit line.
-        let text = RecordText::new(record.clone());
-        let doc = Document {
+        let text = RecordText::new(record);
+        let mut doc = Document {
             revision,
             routes: request.routes,
             change_record: Some(text),
@@ -241,16 +241,17 @@ impl FileStore {
         let mut bytes = scratch;
         self.codec.encode_into(&doc, &mut bytes);
         self.write_atomic(&bytes)?;
-        let line = doc
-            .change_record
-            .as_ref()
-            .map(RecordText::audit_line)
-            .unwrap_or_default();
+        let text = doc.change_record.take().unwrap_or_default();
+        let line = text.audit_line();
         let audit_warning = self
             .audit
             .append_line(&line)
             .err()
             .map(|e| format!("revision {revision} is committed but its audit line could not be written ({e}); it will be added from the document on the next start"));
+        // The record moves back out of its text: no copy of 1,000 changes.
+        let record = text.into_record().ok_or_else(|| {
+            StoreError::Unavailable(format!("revision {revision} is committed but its record could not be read back"))
+        })?;
         Ok(Committed {
             record,
             elapsed: request.started.elapsed(),

@@ -56,6 +56,25 @@ impl RecordText {
             .as_ref()
     }
 
+    /// The record itself, taken out.
+    pub fn into_record(self) -> Option<ChangeRecord> {
+        let RecordText {
+            json,
+            literal,
+            parsed,
+        } = self;
+        match parsed.into_inner() {
+            Some(parsed) => parsed,
+            None => RecordText {
+                json,
+                literal,
+                parsed: OnceLock::new(),
+            }
+            .get()
+            .cloned(),
+        }
+    }
+
     /// The audit line of this record: `{"event":"commit",…}` and a newline.
     pub fn audit_line(&self) -> Vec<u8> {
         let json = self.json();
