@@ -5,7 +5,7 @@
 //! escapes, odd spacing) returns `None` and the general decoder takes over.
 
 use super::flagd::{Document, FlagCodec, MetadataIn, SCHEMA, parse_revision, record_of};
-use crate::domain::{CellKey, Id, Split};
+use crate::domain::{CellKey, Id, Routes, Split};
 
 impl FlagCodec {
     /// The fast path alone (`None`: not in the canonical layout). `decode` uses it first.
@@ -20,14 +20,9 @@ impl FlagCodec {
             .strip_prefix(b",\n\"flags\": {\n")?
             .strip_suffix(b"\n}\n}\n")?;
         let middle = self.canonical_middle();
-        let mut routes = self.all_fallback();
-        // Neighbouring cells usually share a split: reuse it rather than re-read it.
-        let mut memo: Option<(&[u8], Split)> = None;
-        for line in split_lines(body) {
-            let (key, split) = self.flag_line(line, &middle, &mut memo)?;
-            // A cell this profile does not have: the general decoder keeps it as foreign.
-            *routes.get_mut(key)? = split;
-        }
+        let routes = self
+            .flags_in_order(body, &middle)
+            .or_else(|| self.flags_by_key(body, &middle))?;
         Some(Document {
             revision,
             routes,
@@ -35,6 +30,35 @@ impl FlagCodec {
             foreign: Vec::new(),
             extra: Vec::new(),
         })
+    }
+
+    /// The usual case: one line per profile cell, in the profile's order.
+    fn flags_in_order(&self, body: &[u8], middle: &[u8]) -> Option<Routes> {
+        let cells = self.cells();
+        let mut entries = Vec::with_capacity(cells.len());
+        // Neighbouring cells usually share a split: reuse it rather than re-read it.
+        let mut memo: Option<(&[u8], Split)> = None;
+        for (line, cell) in split_lines(body).zip(cells) {
+            let (key, split) = self.flag_line(line, middle, &mut memo)?;
+            if *cell.model != *key.model || *cell.region != *key.region {
+                return None;
+            }
+            entries.push((cell.clone(), split));
+        }
+        (entries.len() == cells.len() && split_lines(body).count() == cells.len())
+            .then(|| entries.into_iter().collect())
+    }
+
+    /// Any order, or only some cells (the others on the fallback).
+    fn flags_by_key(&self, body: &[u8], middle: &[u8]) -> Option<Routes> {
+        let mut routes = self.all_fallback();
+        let mut memo: Option<(&[u8], Split)> = None;
+        for line in split_lines(body) {
+            let (key, split) = self.flag_line(line, middle, &mut memo)?;
+            // A cell this profile does not have: the general decoder keeps it as foreign.
+            *routes.get_mut(key)? = split;
+        }
+        Some(routes)
     }
 
     fn flag_line<'l>(

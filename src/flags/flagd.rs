@@ -350,10 +350,19 @@ impl FlagCodec {
     /// One flag on one line:
     /// `"route.M@R": {"state":"ENABLED","variants":{…},"defaultVariant":"modal","targeting":{"fractional":[…]},"metadata":{…}}`
     fn push_flag(&self, out: &mut Vec<u8>, cell: &CellId, split: &Split, middle: &[u8]) {
+        // Ids are plain text unless proven otherwise: check once, copy thrice.
+        let plain = is_plain(&cell.model) && is_plain(&cell.region);
+        let push_id = |out: &mut Vec<u8>, id: &str| {
+            if plain {
+                out.extend_from_slice(id.as_bytes());
+            } else {
+                push_json_str_body(out, id);
+            }
+        };
         out.extend_from_slice(b"\"route.");
-        push_json_str_body(out, &cell.model);
+        push_id(out, &cell.model);
         out.push(b'@');
-        push_json_str_body(out, &cell.region);
+        push_id(out, &cell.region);
         if split
             .weights()
             .iter()
@@ -376,11 +385,11 @@ impl FlagCodec {
             }
             out.extend_from_slice(b"]}");
         }
-        out.extend_from_slice(b",\"metadata\":{\"model\":");
-        push_json_str(out, &cell.model);
-        out.extend_from_slice(b",\"region\":");
-        push_json_str(out, &cell.region);
-        out.extend_from_slice(b"}}");
+        out.extend_from_slice(b",\"metadata\":{\"model\":\"");
+        push_id(out, &cell.model);
+        out.extend_from_slice(b"\",\"region\":\"");
+        push_id(out, &cell.region);
+        out.extend_from_slice(b"\"}}");
     }
 
     /// `": {"state":"ENABLED","variants":{…},"defaultVariant":"…"`: the same for
@@ -506,8 +515,13 @@ fn push_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Text that needs no escaping inside a JSON string.
+fn is_plain(s: &str) -> bool {
+    !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 fn push_json_str_body(out: &mut Vec<u8>, s: &str) {
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if is_plain(s) {
         out.extend_from_slice(s.as_bytes());
     } else {
         let quoted = serde_json::to_string(s).unwrap_or_default();
