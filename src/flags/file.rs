@@ -23,6 +23,8 @@ use crate::domain::{Action, CellChange, ChangeRecord, Operator};
 pub struct FileStore {
     path: PathBuf,
     lock_path: PathBuf,
+    /// `.NAME.tmp` beside the document: written, fsync'd, renamed over it.
+    tmp_path: PathBuf,
     audit: AuditLog,
     codec: FlagCodec,
     lock_timeout: Duration,
@@ -50,10 +52,15 @@ impl FileStore {
         lock_timeout: Duration,
     ) -> Self {
         let path = path.into();
-        let mut lock_name = path.file_name().unwrap_or_default().to_os_string();
+        let name = path.file_name().unwrap_or_default();
+        let mut lock_name = name.to_os_string();
         lock_name.push(".lock");
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(".tmp");
         Self {
             lock_path: path.with_file_name(lock_name),
+            tmp_path: path.with_file_name(tmp_name),
             path,
             audit,
             codec,
@@ -176,33 +183,22 @@ impl FileStore {
 
     /// temp + fsync + rename + fsync(dir).
     fn write_atomic(&self, bytes: &[u8]) -> Result<(), StoreError> {
-        let dir = self.dir();
-        let name = self
-            .path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        let tmp_prefix = format!(".{name}.tmp.");
-        // Temp files left by a process killed mid-write.
-        if let Ok(entries) = fs::read_dir(dir) {
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().starts_with(&tmp_prefix) {
-                    let _ = fs::remove_file(entry.path());
-                }
-            }
-        }
-        let tmp = dir.join(format!("{tmp_prefix}{}", std::process::id()));
+        // One fixed temp name is enough: only the lock holder writes, and a temp
+        // left by a process killed mid-write is simply overwritten.
         let result = (|| {
-            let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&self.tmp_path)?;
             file.write_all(bytes)?;
             file.sync_all()?;
             drop(file);
-            fs::rename(&tmp, &self.path)?;
-            File::open(dir)?.sync_all()
+            fs::rename(&self.tmp_path, &self.path)?;
+            File::open(self.dir())?.sync_all()
         })();
         result.map_err(|e| {
-            let _ = fs::remove_file(&tmp);
+            let _ = fs::remove_file(&self.tmp_path);
             unavailable("write", &self.path, e)
         })
     }
