@@ -1,45 +1,67 @@
-use indexmap::IndexMap;
+use std::sync::Arc;
+
+use indexmap::IndexSet;
 use rustc_hash::FxBuildHasher;
 
-use super::{CellChange, CellId, Split};
+use super::{CellChange, CellId, CellKey, Split};
+
+/// The cells of a matrix, in order. Shared by every routing state of one
+/// profile, so that copying or comparing states never copies or hashes ids.
+// Fx: ids come from the profile, not from an adversary.
+pub type CellIndex = Arc<IndexSet<CellId, FxBuildHasher>>;
 
 /// The routing state: one split per cell, in matrix order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Routes {
-    // Fx: ids come from the profile, not from an adversary, and a 1,000-cell
-    // rollback hashes each cell several times.
-    cells: IndexMap<CellId, Split, FxBuildHasher>,
+    cells: CellIndex,
+    splits: Vec<Split>,
 }
 
 impl Routes {
     /// Every cell entirely on `provider`.
     pub fn all_to(cells: impl IntoIterator<Item = CellId>, provider: impl Into<super::Id>) -> Self {
-        let all = Split::all(provider);
-        Self {
-            cells: cells.into_iter().map(|c| (c, all.clone())).collect(),
-        }
+        let index: CellIndex = Arc::new(cells.into_iter().collect());
+        Self::uniform(index, Split::all(provider))
+    }
+
+    /// Every cell of `cells` on `split`.
+    pub fn uniform(cells: CellIndex, split: Split) -> Self {
+        let splits = vec![split; cells.len()];
+        Self { cells, splits }
+    }
+
+    /// One split per cell of `cells`, in its order; `None` if the counts differ.
+    pub fn from_splits(cells: CellIndex, splits: Vec<Split>) -> Option<Self> {
+        (cells.len() == splits.len()).then_some(Self { cells, splits })
     }
 
     /// The split of a cell found by its names, to change in place.
-    pub fn get_mut(&mut self, key: super::CellKey) -> Option<&mut Split> {
-        self.cells.get_mut(&key)
+    pub fn get_mut(&mut self, key: CellKey) -> Option<&mut Split> {
+        let i = self.cells.get_index_of(&key)?;
+        self.splits.get_mut(i)
     }
 
     pub fn get(&self, cell: &CellId) -> Option<&Split> {
-        self.cells.get(cell)
+        self.cells.get_index_of(cell).and_then(|i| self.splits.get(i))
     }
 
     pub fn set(&mut self, cell: CellId, split: Split) {
-        self.cells.insert(cell, split);
+        match self.cells.get_index_of(&cell) {
+            Some(i) => self.splits[i] = split,
+            None => {
+                Arc::make_mut(&mut self.cells).insert(cell);
+                self.splits.push(split);
+            }
+        }
     }
 
     /// Puts `split` in each of `cells` (all of them without a lookup each when
     /// `cells` is every cell in order, as in `rollback --all`).
     pub fn set_each(&mut self, cells: &[CellId], split: &Split) {
         let in_order = cells.len() == self.cells.len()
-            && cells.iter().zip(self.cells.keys()).all(|(a, b)| a == b);
+            && cells.iter().zip(self.cells.iter()).all(|(a, b)| a == b);
         if in_order {
-            for value in self.cells.values_mut() {
+            for value in &mut self.splits {
                 value.clone_from(split);
             }
         } else {
@@ -50,36 +72,37 @@ impl Routes {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&CellId, &Split)> {
-        self.cells.iter()
+        self.cells.iter().zip(&self.splits)
     }
 
     pub fn len(&self) -> usize {
-        self.cells.len()
+        self.splits.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
+        self.splits.is_empty()
+    }
+
+    /// Both hold the same cells in the same order.
+    fn same_cells(&self, other: &Routes) -> bool {
+        Arc::ptr_eq(&self.cells, &other.cells)
+            || (self.cells.len() == other.cells.len()
+                && self.cells.iter().zip(other.cells.iter()).all(|(a, b)| a == b))
     }
 
     /// The cells whose split differs, in this state's order, then new cells.
     pub fn diff(&self, after: &Routes) -> Vec<CellChange> {
         // Room for every cell up front: no regrowth copies for a full rollback.
         let mut changes: Vec<CellChange> = Vec::with_capacity(self.len().min(after.len()));
-        // Usually both hold the same cells in the same order: compare pairwise.
-        let same_cells = self.cells.len() == after.cells.len()
-            && self
-                .cells
-                .keys()
-                .zip(after.cells.keys())
-                .all(|(a, b)| a == b);
-        if same_cells {
-            for ((cell, old), new) in self.iter().zip(after.cells.values()) {
+        let change = |cell: &CellId, before: Option<&Split>, after: &Split| CellChange {
+            cell: cell.clone(),
+            before: before.cloned(),
+            after: after.clone(),
+        };
+        if self.same_cells(after) {
+            for ((cell, old), new) in self.iter().zip(&after.splits) {
                 if old != new {
-                    changes.push(CellChange {
-                        cell: cell.clone(),
-                        before: Some(old.clone()),
-                        after: new.clone(),
-                    });
+                    changes.push(change(cell, Some(old), new));
                 }
             }
             return changes;
@@ -88,31 +111,35 @@ impl Routes {
             if let Some(new) = after.get(cell)
                 && new != old
             {
-                changes.push(CellChange {
-                    cell: cell.clone(),
-                    before: Some(old.clone()),
-                    after: new.clone(),
-                });
+                changes.push(change(cell, Some(old), new));
             }
         }
         for (cell, new) in after.iter() {
             if self.get(cell).is_none() {
-                changes.push(CellChange {
-                    cell: cell.clone(),
-                    before: None,
-                    after: new.clone(),
-                });
+                changes.push(change(cell, None, new));
             }
         }
         changes
     }
 }
 
+impl PartialEq for Routes {
+    /// Same cells in the same order with the same splits (order is routing-relevant:
+    /// it is the order of the flags in the document).
+    fn eq(&self, other: &Self) -> bool {
+        self.same_cells(other) && self.splits == other.splits
+    }
+}
+
+impl Eq for Routes {}
+
 impl FromIterator<(CellId, Split)> for Routes {
     fn from_iter<T: IntoIterator<Item = (CellId, Split)>>(iter: T) -> Self {
-        Self {
-            cells: iter.into_iter().collect(),
+        let mut routes = Routes::default();
+        for (cell, split) in iter {
+            routes.set(cell, split);
         }
+        routes
     }
 }
 

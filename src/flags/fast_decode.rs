@@ -35,7 +35,7 @@ impl FlagCodec {
     /// The usual case: one line per profile cell, in the profile's order.
     fn flags_in_order(&self, body: &[u8], middle: &[u8]) -> Option<Routes> {
         let cells = self.cells();
-        let mut entries = Vec::with_capacity(cells.len());
+        let mut splits = Vec::with_capacity(cells.len());
         // Neighbouring cells usually share a split: reuse it rather than re-read it.
         let mut memo: Option<(&[u8], Split)> = None;
         for (line, cell) in split_lines(body).zip(cells) {
@@ -43,10 +43,12 @@ impl FlagCodec {
             if *cell.model != *key.model || *cell.region != *key.region {
                 return None;
             }
-            entries.push((cell.clone(), split));
+            splits.push(split);
         }
-        (entries.len() == cells.len() && split_lines(body).count() == cells.len())
-            .then(|| entries.into_iter().collect())
+        if split_lines(body).count() != cells.len() {
+            return None;
+        }
+        Routes::from_splits(self.index().clone(), splits)
     }
 
     /// Any order, or only some cells (the others on the fallback).

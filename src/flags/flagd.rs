@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::record_text::RecordText;
+use std::sync::Arc;
+
+use crate::domain::routes::CellIndex;
 use crate::domain::{CellId, ChangeRecord, Id, Routes, Split};
 
 /// `flagSetId` of the documents beacon-console writes.
@@ -93,6 +96,8 @@ pub struct FlagCodec {
     fallback: Id,
     providers: Vec<Id>,
     cells: Vec<CellId>,
+    /// The same cells, shared by every routing state this codec reads.
+    index: CellIndex,
 }
 
 // ---- the wire shapes ----
@@ -250,10 +255,12 @@ impl FlagCodec {
             .find(|p| &***p == fallback)
             .cloned()
             .unwrap_or_else(|| Id::from(fallback));
+        let index: CellIndex = Arc::new(cells.iter().cloned().collect());
         Self {
             fallback,
             providers,
             cells,
+            index,
         }
     }
 
@@ -269,13 +276,17 @@ impl FlagCodec {
         &self.cells
     }
 
+    pub(super) fn index(&self) -> &CellIndex {
+        &self.index
+    }
+
     pub fn providers(&self) -> &[Id] {
         &self.providers
     }
 
     /// Every cell on the fallback: the state before any document exists.
     pub fn all_fallback(&self) -> Routes {
-        Routes::all_to(self.cells.iter().cloned(), self.fallback.clone())
+        Routes::uniform(self.index.clone(), Split::all(self.fallback.clone()))
     }
 
     /// The empty document (revision 0).
