@@ -42,7 +42,9 @@ impl Routes {
     }
 
     pub fn get(&self, cell: &CellId) -> Option<&Split> {
-        self.cells.get_index_of(cell).and_then(|i| self.splits.get(i))
+        self.cells
+            .get_index_of(cell)
+            .and_then(|i| self.splits.get(i))
     }
 
     pub fn set(&mut self, cell: CellId, split: Split) {
@@ -87,7 +89,11 @@ impl Routes {
     fn same_cells(&self, other: &Routes) -> bool {
         Arc::ptr_eq(&self.cells, &other.cells)
             || (self.cells.len() == other.cells.len()
-                && self.cells.iter().zip(other.cells.iter()).all(|(a, b)| a == b))
+                && self
+                    .cells
+                    .iter()
+                    .zip(other.cells.iter())
+                    .all(|(a, b)| a == b))
     }
 
     /// The cells whose split differs, in this state's order, then new cells.

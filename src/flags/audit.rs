@@ -67,7 +67,12 @@ impl AuditLog {
 
     /// Appends one complete line (ending in `\n`) and makes it durable.
     pub fn append_line(&self, line: &[u8]) -> io::Result<()> {
-        let open = || OpenOptions::new().create(true).append(true).open(&self.path);
+        let open = || {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+        };
         let mut file = match open() {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if let Some(dir) = self.path.parent() {

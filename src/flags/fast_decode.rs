@@ -38,7 +38,7 @@ impl FlagCodec {
         let mut splits = Vec::with_capacity(cells.len());
         // Neighbouring cells usually share a split: reuse it rather than re-read it.
         let mut memo: Option<(&[u8], Split)> = None;
-        for (line, cell) in split_lines(body).zip(cells) {
+        for (line, cell) in split_lines(body).zip(cells.iter()) {
             let (key, split) = self.flag_line(line, middle, &mut memo)?;
             if *cell.model != *key.model || *cell.region != *key.region {
                 return None;
@@ -48,7 +48,7 @@ impl FlagCodec {
         if split_lines(body).count() != cells.len() {
             return None;
         }
-        Routes::from_splits(self.index().clone(), splits)
+        Routes::from_splits(cells.clone(), splits)
     }
 
     /// Any order, or only some cells (the others on the fallback).

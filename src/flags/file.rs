@@ -246,7 +246,9 @@ impl FileStore {
             .map(|e| format!("revision {revision} is committed but its audit line could not be written ({e}); it will be added from the document on the next start"));
         // The record moves back out of its text: no copy of 1,000 changes.
         let record = text.into_record().ok_or_else(|| {
-            StoreError::Unavailable(format!("revision {revision} is committed but its record could not be read back"))
+            StoreError::Unavailable(format!(
+                "revision {revision} is committed but its record could not be read back"
+            ))
         })?;
         Ok(Committed {
             record,

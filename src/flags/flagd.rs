@@ -95,9 +95,8 @@ impl From<serde_json::Error> for DecodeError {
 pub struct FlagCodec {
     fallback: Id,
     providers: Vec<Id>,
-    cells: Vec<CellId>,
-    /// The same cells, shared by every routing state this codec reads.
-    index: CellIndex,
+    /// The profile's cells, shared by every routing state this codec reads.
+    cells: CellIndex,
 }
 
 // ---- the wire shapes ----
@@ -255,12 +254,10 @@ impl FlagCodec {
             .find(|p| &***p == fallback)
             .cloned()
             .unwrap_or_else(|| Id::from(fallback));
-        let index: CellIndex = Arc::new(cells.iter().cloned().collect());
         Self {
             fallback,
             providers,
-            cells,
-            index,
+            cells: Arc::new(cells.into_iter().collect()),
         }
     }
 
@@ -272,12 +269,8 @@ impl FlagCodec {
         &self.fallback
     }
 
-    pub fn cells(&self) -> &[CellId] {
+    pub fn cells(&self) -> &CellIndex {
         &self.cells
-    }
-
-    pub(super) fn index(&self) -> &CellIndex {
-        &self.index
     }
 
     pub fn providers(&self) -> &[Id] {
@@ -286,7 +279,7 @@ impl FlagCodec {
 
     /// Every cell on the fallback: the state before any document exists.
     pub fn all_fallback(&self) -> Routes {
-        Routes::uniform(self.index.clone(), Split::all(self.fallback.clone()))
+        Routes::uniform(self.cells.clone(), Split::all(self.fallback.clone()))
     }
 
     /// The empty document (revision 0).
@@ -320,7 +313,10 @@ impl FlagCodec {
             update_reason: record.map(|c| c.reason.as_str()),
             generator: concat!("beacon-console ", env!("CARGO_PKG_VERSION")),
         };
-        let record_len = doc.change_record.as_ref().map_or(0, |r| r.literal().len());
+        let record_len = doc
+            .change_record
+            .as_ref()
+            .map_or(0, RecordText::literal_len_hint);
         out.clear();
         out.reserve(512 + record_len * 5 / 4 + doc.routes.len() * 240);
         // Writing to a Vec cannot fail, and these types always serialize.
@@ -331,7 +327,7 @@ impl FlagCodec {
         if let Some(record) = &doc.change_record {
             out.pop();
             out.extend_from_slice(b",\"lastChange\":");
-            out.extend_from_slice(record.literal().as_bytes());
+            record.write_literal(out);
             out.push(b'}');
         }
         for (key, raw) in &doc.extra {

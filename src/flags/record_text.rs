@@ -44,10 +44,20 @@ impl RecordText {
         })
     }
 
-    /// The JSON string literal to embed in a document.
-    pub fn literal(&self) -> &str {
+    /// Appends the JSON string literal to embed in a document (escaped straight
+    /// into `out` unless it was read that way).
+    pub fn write_literal(&self, out: &mut Vec<u8>) {
+        match self.literal.get() {
+            Some(literal) => out.extend_from_slice(literal.as_bytes()),
+            None => push_json_string_literal(out, self.json()),
+        }
+    }
+
+    /// About how long the literal is, for sizing buffers.
+    pub fn literal_len_hint(&self) -> usize {
         self.literal
-            .get_or_init(|| json_string_literal(self.json()))
+            .get()
+            .map_or_else(|| self.json().len() * 5 / 4 + 2, String::len)
     }
 
     /// The record, or `None` if the text is not a valid record.
@@ -94,21 +104,23 @@ impl PartialEq for RecordText {
     }
 }
 
-/// `"…"` with `"` and `\` escaped: a byte loop, since record text escapes every
-/// few bytes (each cell id is quoted). Control characters go the general way.
-fn json_string_literal(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len() + s.len() / 4 + 2);
+/// Appends `"…"` with `"` and `\` escaped: a byte loop, since record text
+/// escapes every few bytes (each cell id is quoted). Text with control
+/// characters goes the general way.
+fn push_json_string_literal(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().any(|b| b < 0x20) {
+        let _ = serde_json::to_writer(&mut *out, s);
+        return;
+    }
+    out.reserve(s.len() + s.len() / 4 + 2);
     out.push(b'"');
     for &b in s.as_bytes() {
-        match b {
-            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
-            0..=0x1f => return serde_json::to_string(s).unwrap_or_default(),
-            _ => out.push(b),
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
         }
+        out.push(b);
     }
     out.push(b'"');
-    // Only ASCII was inserted, at ASCII positions: still valid UTF-8.
-    String::from_utf8(out).unwrap_or_else(|_| serde_json::to_string(s).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -118,7 +130,9 @@ mod tests {
     #[test]
     fn literal_round_trips() {
         for s in ["", "plain", r#"{"a":"b\\c"}"#, "tab\there", "é ✓ \u{1}"] {
-            let literal = json_string_literal(s);
+            let mut literal = Vec::new();
+            push_json_string_literal(&mut literal, s);
+            let literal = String::from_utf8(literal).unwrap();
             assert_eq!(literal, serde_json::to_string(s).unwrap());
             let text = RecordText::from_literal(literal);
             assert_eq!(text.json(), s);
