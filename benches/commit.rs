@@ -13,7 +13,7 @@ use beacon_console::flags::{CommitRequest, Document, FlagCodec, FlagStore};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 fn matrix(models: usize, regions: usize) -> FlagCodec {
-    let cells = (0..models)
+    let cells: Vec<CellId> = (0..models)
         .flat_map(|m| {
             (0..regions)
                 .map(move |r| CellId::new(format!("model-{m:02}"), format!("region-{r:02}")))

@@ -30,6 +30,11 @@ impl Routes {
         Self { cells, splits }
     }
 
+    /// The same cells, every one on `split`.
+    pub fn filled(&self, split: &Split) -> Routes {
+        Routes::uniform(self.cells.clone(), split.clone())
+    }
+
     /// One split per cell of `cells`, in its order; `None` if the counts differ.
     pub fn from_splits(cells: CellIndex, splits: Vec<Split>) -> Option<Self> {
         (cells.len() == splits.len()).then_some(Self { cells, splits })

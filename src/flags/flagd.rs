@@ -246,7 +246,11 @@ impl<'de> Visitor<'de> for FlagsSeed<'_> {
 }
 
 impl FlagCodec {
-    pub fn new(fallback: &str, providers: Vec<String>, cells: Vec<CellId>) -> Self {
+    pub fn new(
+        fallback: &str,
+        providers: Vec<String>,
+        cells: impl IntoIterator<Item = CellId>,
+    ) -> Self {
         let providers: Vec<Id> = providers.into_iter().map(Id::from).collect();
         // Share the provider ids, so splits read back hold no copies.
         let fallback = providers
@@ -262,7 +266,13 @@ impl FlagCodec {
     }
 
     pub fn for_profile(profile: &crate::config::Profile) -> Self {
-        Self::new(&profile.fallback, profile.provider_ids(), profile.cells())
+        let cells = profile.models.iter().flat_map(|m| {
+            profile
+                .regions
+                .iter()
+                .map(|r| CellId::new(m.id.clone(), r.id.clone()))
+        });
+        Self::new(&profile.fallback, profile.provider_ids(), cells)
     }
 
     pub fn fallback(&self) -> &str {

@@ -1,7 +1,7 @@
 use std::time::Instant;
 
 use crate::config::Profile;
-use crate::domain::{Action, CellChange, Routes, Selection, Split};
+use crate::domain::{Action, CellChange, CellId, Routes, Selection, Split};
 use crate::flags::Committed;
 
 use super::{Console, OpsError};
@@ -21,14 +21,47 @@ pub fn plan_rollback(
     routes: &Routes,
     selection: &Selection,
 ) -> Result<(Routes, Vec<CellChange>), OpsError> {
-    let cells = selection.resolve(&profile.model_ids(), &profile.region_ids())?;
-    let to_fallback = Split::all(profile.fallback.as_str());
-    let mut after = routes.clone();
-    for cell in cells {
-        after.set(cell, to_fallback.clone());
-    }
+    let target = Target::of(profile, selection)?;
+    let after = target.apply(routes);
     let changes = routes.diff(&after);
     Ok((after, changes))
+}
+
+/// Which cells go back, resolved once, and the split they go back to.
+struct Target {
+    /// `None`: every cell.
+    cells: Option<Vec<CellId>>,
+    fallback: Split,
+}
+
+impl Target {
+    fn of(profile: &Profile, selection: &Selection) -> Result<Target, OpsError> {
+        let cells = match selection {
+            Selection::All => None,
+            other => Some(other.resolve(&profile.model_ids(), &profile.region_ids())?),
+        };
+        Ok(Target {
+            cells,
+            fallback: Split::all(profile.fallback.as_str()),
+        })
+    }
+
+    fn apply(&self, routes: &Routes) -> Routes {
+        match &self.cells {
+            None => routes.filled(&self.fallback),
+            Some(cells) => {
+                let mut after = routes.clone();
+                after.set_each(cells, &self.fallback);
+                after
+            }
+        }
+    }
+
+    fn count(&self, profile: &Profile) -> usize {
+        self.cells
+            .as_ref()
+            .map_or(profile.models.len() * profile.regions.len(), Vec::len)
+    }
 }
 
 /// Sends every selected cell back to the fallback in one commit.
@@ -43,15 +76,13 @@ pub fn rollback(
     console.ensure_writable("roll back")?;
     let started = Instant::now();
     let profile = &console.profile;
-    let cells = selection.resolve(&profile.model_ids(), &profile.region_ids())?;
+    let target = Target::of(profile, selection)?;
     let mut current_revision = 0;
-    let to_fallback = Split::all(profile.fallback.as_str());
     let committed = console.store.commit_latest(&mut |doc| {
         current_revision = doc.revision;
-        let mut routes: Routes = doc.routes.clone();
-        routes.set_each(&cells, &to_fallback);
         // Nothing to change is no new revision (rollback is safe to repeat):
         // the store commits nothing when the routes are the same.
+        let routes = target.apply(&doc.routes);
         Some(console.request(routes, Action::Rollback, reason, started))
     })?;
     Ok(Rollback {
@@ -59,7 +90,7 @@ pub fn rollback(
             .as_ref()
             .map_or(current_revision, |c| c.record.revision),
         committed,
-        cells: cells.len(),
+        cells: target.count(profile),
     })
 }
 
