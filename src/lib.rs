@@ -7,3 +7,5 @@ pub mod config;
 pub mod domain;
 pub mod flags;
 pub mod ops;
+pub mod providers;
+pub mod sim;

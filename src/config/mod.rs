@@ -6,6 +6,7 @@ mod raw;
 mod secret;
 
 pub use error::ConfigError;
+pub use profile::check_url;
 pub use profile::{
     Endpoint, EndpointTemplate, Environment, Profile, ProfileSource, ProviderConfig, ProviderKind,
     SimulatorConfig, SloConfig, StoreConfig,

@@ -1,0 +1,115 @@
+use std::fmt;
+
+/// What kind of failure a provider call ended in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// 401/403: bad or missing key.
+    Auth,
+    /// 404: unknown endpoint or job.
+    NotFound,
+    /// 429 after every retry.
+    RateLimited,
+    /// 400: the provider refused the input.
+    BadInput,
+    /// 5xx after every retry.
+    Server,
+    /// No answer within the request timeout.
+    Timeout,
+    /// Nothing listens there (or the host cannot be reached).
+    ConnectionRefused,
+    /// An answer that is not the JSON the wire format promises.
+    Malformed,
+    /// The job ran and ended FAILED, CANCELLED or TIMED_OUT.
+    JobFailed,
+    /// A URL this console refuses (not https, not loopback).
+    Refused,
+}
+
+impl ErrorClass {
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorClass::Auth => "auth",
+            ErrorClass::NotFound => "not found",
+            ErrorClass::RateLimited => "rate limited",
+            ErrorClass::BadInput => "bad input",
+            ErrorClass::Server => "server error",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::ConnectionRefused => "connection refused",
+            ErrorClass::Malformed => "malformed response",
+            ErrorClass::JobFailed => "job failed",
+            ErrorClass::Refused => "refused URL",
+        }
+    }
+
+    /// Worth another attempt.
+    pub fn is_transient(self) -> bool {
+        matches!(self, ErrorClass::RateLimited | ErrorClass::Server)
+    }
+}
+
+/// A failed provider call. The message never holds a secret: keys travel in
+/// headers only, and bodies are cut short.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderError {
+    pub class: ErrorClass,
+    pub status: Option<u16>,
+    pub message: String,
+    pub attempts: u32,
+}
+
+impl ProviderError {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        Self {
+            class,
+            status: None,
+            message: message.into(),
+            attempts: 1,
+        }
+    }
+
+    /// From an HTTP status and (the start of) its body.
+    pub fn from_status(status: u16, body: &str) -> Self {
+        let class = match status {
+            401 | 403 => ErrorClass::Auth,
+            404 => ErrorClass::NotFound,
+            429 => ErrorClass::RateLimited,
+            400 | 422 => ErrorClass::BadInput,
+            500..=599 => ErrorClass::Server,
+            _ => ErrorClass::Malformed,
+        };
+        let excerpt: String = body.chars().take(200).collect();
+        Self {
+            class,
+            status: Some(status),
+            message: format!("HTTP {status}: {}", excerpt.trim()),
+            attempts: 1,
+        }
+    }
+
+    /// From a transport error (reqwest's text names the URL, never headers).
+    pub fn from_transport(e: &reqwest::Error) -> Self {
+        let class = if e.is_timeout() {
+            ErrorClass::Timeout
+        } else if e.is_connect() {
+            ErrorClass::ConnectionRefused
+        } else if e.is_decode() || e.is_body() {
+            ErrorClass::Malformed
+        } else {
+            ErrorClass::ConnectionRefused
+        };
+        Self::new(class, e.to_string())
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.class.label(), self.message)?;
+        if self.attempts > 1 {
+            write!(f, " (after {} attempts)", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ProviderError {}

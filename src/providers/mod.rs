@@ -1,0 +1,12 @@
+//! Data-plane clients: RunPod Serverless and Modal web endpoints, as they
+//! speak (DESIGN §4). One pooled HTTP client, per-request timeouts, bounded
+//! retries with jittered backoff for 429 and 5xx, and an error taxonomy the
+//! screens and reports show. Secrets only ever go into request headers.
+
+mod error;
+mod http;
+pub mod modal;
+pub mod runpod;
+
+pub use error::{ErrorClass, ProviderError};
+pub use http::{HttpClient, RetryPolicy};

@@ -1,0 +1,171 @@
+//! RunPod Serverless: `/runsync` (polling `/status/{id}` past the wait
+//! window), `/run` + `/status`, `/health`; `Authorization: Bearer <key>`.
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ErrorClass, HttpClient, ProviderError};
+use crate::config::Secret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    InQueue,
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl JobStatus {
+    pub fn is_final(self) -> bool {
+        !matches!(self, JobStatus::InQueue | JobStatus::InProgress)
+    }
+}
+
+/// A job as `/runsync`, `/run` and `/status/{id}` return it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub status: JobStatus,
+    /// Milliseconds in the queue, cold start included: the cold-start signal.
+    #[serde(rename = "delayTime", default)]
+    pub delay_ms: Option<u64>,
+    #[serde(rename = "executionTime", default)]
+    pub execution_ms: Option<u64>,
+    #[serde(default)]
+    pub output: Option<Value>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(rename = "workerId", default)]
+    pub worker_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+pub struct HealthJobs {
+    pub completed: u64,
+    pub failed: u64,
+    #[serde(rename = "inProgress")]
+    pub in_progress: u64,
+    #[serde(rename = "inQueue")]
+    pub in_queue: u64,
+    pub retried: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+pub struct HealthWorkers {
+    pub idle: u64,
+    pub initializing: u64,
+    pub ready: u64,
+    pub running: u64,
+    pub throttled: u64,
+    #[serde(default)]
+    pub unhealthy: u64,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+pub struct Health {
+    pub jobs: HealthJobs,
+    pub workers: HealthWorkers,
+}
+
+/// A client for one RunPod API base (`https://api.runpod.ai/v2`).
+#[derive(Debug, Clone)]
+pub struct RunPodClient {
+    http: HttpClient,
+    api_base: String,
+    key: Secret,
+    /// Between `/status` polls while a job is not done.
+    pub poll_interval: Duration,
+}
+
+impl RunPodClient {
+    pub fn new(http: HttpClient, api_base: &str, key: Secret) -> Self {
+        Self {
+            http,
+            api_base: api_base.trim_end_matches('/').to_string(),
+            key,
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+
+    fn url(&self, endpoint_id: &str, path: &str) -> String {
+        format!("{}/{endpoint_id}/{path}", self.api_base)
+    }
+
+    async fn post(&self, url: &str, input: &Value) -> Result<Job, ProviderError> {
+        let body = json!({ "input": input });
+        self.http
+            .json(url, |c, u| {
+                c.post(u).bearer_auth(self.key.expose()).json(&body)
+            })
+            .await
+    }
+
+    /// `POST /run`: queue a job.
+    pub async fn run(&self, endpoint_id: &str, input: &Value) -> Result<Job, ProviderError> {
+        self.post(&self.url(endpoint_id, "run"), input).await
+    }
+
+    /// `GET /status/{id}`.
+    pub async fn status(&self, endpoint_id: &str, job_id: &str) -> Result<Job, ProviderError> {
+        let url = self.url(endpoint_id, &format!("status/{job_id}"));
+        self.http
+            .json(&url, |c, u| c.get(u).bearer_auth(self.key.expose()))
+            .await
+    }
+
+    /// `GET /health`.
+    pub async fn health(&self, endpoint_id: &str) -> Result<Health, ProviderError> {
+        let url = self.url(endpoint_id, "health");
+        self.http
+            .json(&url, |c, u| c.get(u).bearer_auth(self.key.expose()))
+            .await
+    }
+
+    /// `POST /runsync`, then `/status/{id}` until the job is final or
+    /// `deadline` has passed. A final state other than COMPLETED is an error.
+    pub async fn runsync(
+        &self,
+        endpoint_id: &str,
+        input: &Value,
+        deadline: Duration,
+    ) -> Result<Job, ProviderError> {
+        let started = Instant::now();
+        let mut job = self.post(&self.url(endpoint_id, "runsync"), input).await?;
+        while !job.status.is_final() {
+            if started.elapsed() >= deadline {
+                return Err(ProviderError::new(
+                    ErrorClass::Timeout,
+                    format!(
+                        "job {} still {:?} after {} ms",
+                        job.id,
+                        job.status,
+                        deadline.as_millis()
+                    ),
+                ));
+            }
+            tokio::time::sleep(
+                self.poll_interval
+                    .min(deadline.saturating_sub(started.elapsed())),
+            )
+            .await;
+            job = self.status(endpoint_id, &job.id).await?;
+        }
+        match job.status {
+            JobStatus::Completed => Ok(job),
+            other => Err(ProviderError::new(
+                ErrorClass::JobFailed,
+                format!(
+                    "job {} ended {other:?}: {}",
+                    job.id,
+                    job.error.as_deref().unwrap_or("no error given")
+                ),
+            )),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The embedded simulator: fake RunPod Serverless and Modal endpoints on
+//! loopback that speak the same wire formats (DESIGN §4) — auth, status codes,
+//! JSON — with worker pools that cold-start as the research doc measured, a
+//! seeded random source, a time scale, and faults on demand (`POST /sim/faults`).
+
+mod faults;
+mod server;
+mod workers;
+
+pub use faults::{Fault, Scope};
+pub use server::{SimConfig, Simulator};
+pub use workers::{ProviderModel, Start};
