@@ -142,3 +142,76 @@ fn official_evaluator_splits_traffic_as_intended() {
         assert_eq!(counts, &serde_json::json!({"modal": 2000}), "{key}");
     }
 }
+
+/// The router's own `fractional` (v3, as the simulated router runs it) picks
+/// the same provider as the official evaluator for every one of 10,000 keys.
+#[test]
+fn the_router_evaluator_agrees_key_by_key() {
+    use beacon_console::config::{Profile, ProfileSource};
+    use beacon_console::flags::fractional::{Generation, route};
+    use beacon_console::flags::{FlagCodec, flag_key};
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    for (cell, pct) in [
+        ("llama-3.2-1b/eu-west", "0.1"),
+        ("qwen-2.5-1.5b/us-east", "5"),
+        ("qwen-2.5-1.5b/eu-west", "25"),
+        ("qwen-2.5-1.5b/apac-sg", "50"),
+        ("mistral-7b/us-east", "75"),
+        ("mistral-7b/apac-sg", "100"),
+    ] {
+        ok(
+            &mut demo(state),
+            &[
+                "shift",
+                "--cell",
+                cell,
+                "--to",
+                pct,
+                "--reason",
+                "agreement",
+                "--yes",
+            ],
+        );
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(flagd_python())
+        .arg(root.join("tests/flagd/assign.py"))
+        .arg(doc_path(state))
+        .args(["10000", "11"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let official: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = official["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), 10_000);
+
+    let profile = Profile::load(&ProfileSource::Demo {
+        state_dir: state.to_path_buf(),
+    })
+    .unwrap();
+    let doc = FlagCodec::for_profile(&profile)
+        .decode(&std::fs::read(doc_path(state)).unwrap())
+        .unwrap();
+    let mut compared = 0;
+    for (cell, split) in doc.routes.iter() {
+        let key = flag_key(cell);
+        let theirs = official["flags"][&key].as_array().unwrap();
+        for (targeting_key, variant) in keys.iter().zip(theirs) {
+            let ours = route(Generation::V3, &key, targeting_key, split);
+            assert_eq!(Some(&**ours), variant.as_str(), "{key} / {targeting_key}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 9 * 10_000);
+}

@@ -4,6 +4,7 @@ pub mod audit;
 mod fast_decode;
 pub mod file;
 pub mod flagd;
+pub mod fractional;
 pub mod record_text;
 pub mod store;
 
