@@ -4,9 +4,11 @@
 //! seeded random source, a time scale, and faults on demand (`POST /sim/faults`).
 
 mod faults;
+mod router;
 mod server;
 mod workers;
 
 pub use faults::{Fault, Scope};
+pub use router::{DURATION_BUCKETS, RouterConfig, SimRouter};
 pub use server::{SimConfig, Simulator};
 pub use workers::{ProviderModel, Start};

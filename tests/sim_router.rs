@@ -1,0 +1,144 @@
+//! A shift moves real traffic: the simulated router reads the flag document the
+//! CLI writes, and the share it sends to RunPod follows within ±5 points.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use beacon_console::config::{Profile, ProfileSource, Secret};
+use beacon_console::flags::fractional::Generation;
+use beacon_console::providers::modal::ModalClient;
+use beacon_console::providers::runpod::RunPodClient;
+use beacon_console::providers::{HttpClient, RetryPolicy};
+use beacon_console::sim::{RouterConfig, SimConfig, SimRouter, Simulator};
+use common::*;
+
+/// `beacon_requests_total` for one model: provider → count.
+async fn requests_by_provider(metrics_url: &str, model: &str) -> (BTreeMap<String, u64>, u64) {
+    let text = reqwest::get(metrics_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut counts = BTreeMap::new();
+    let mut revision = 0;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("beacon_requests_total{")
+            && rest.contains(&format!("model=\"{model}\""))
+        {
+            let provider = rest
+                .split("provider=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            let n: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+            *counts.entry(provider.to_string()).or_default() += n;
+        }
+        if line.starts_with("beacon_routing_revision{") {
+            revision = line.rsplit(' ').next().unwrap().parse().unwrap();
+        }
+    }
+    (counts, revision)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shift_moves_router_traffic_and_the_revision_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_path_buf();
+    let profile = Profile::load(&ProfileSource::Demo {
+        state_dir: state.clone(),
+    })
+    .unwrap();
+    let cells = profile
+        .cells()
+        .iter()
+        .map(|c| (c.model.to_string(), c.region.to_string()))
+        .collect();
+    let sim_config = SimConfig {
+        seed: 5,
+        time_scale: 200.0,
+        runpod_key: "rk".into(),
+        modal_key: "mk".into(),
+        modal_secret: "msecret".into(),
+        runsync_wait: Duration::from_secs(90),
+        cells,
+    };
+    let sim = Simulator::start(sim_config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let http = HttpClient::new(Duration::from_secs(5), RetryPolicy::default()).unwrap();
+    let runpod = RunPodClient::new(
+        http.clone(),
+        &format!("{}/runpod/v2", sim.base_url()),
+        Secret::new("rk"),
+    );
+    let modal = ModalClient::new(http, Some((Secret::new("mk"), Secret::new("msecret"))));
+    let router = SimRouter::start(
+        RouterConfig {
+            region: "us-east".into(),
+            document: profile.store_path().to_path_buf(),
+            profile,
+            sim_base: sim.base_url(),
+            requests_per_second: 600.0,
+            seed: 9,
+            generation: Generation::V3,
+            runpod,
+            modal,
+            request_deadline: Duration::from_secs(5),
+            reload_every: Duration::from_millis(20),
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let metrics = format!("http://{}/metrics", router.addr);
+
+    let shift = [
+        "shift",
+        "--cell",
+        "llama-3.2-1b/us-east",
+        "--to",
+        "50",
+        "--reason",
+        "router test",
+        "--yes",
+    ];
+    tokio::task::spawn_blocking(move || ok(&mut demo(&state), &shift))
+        .await
+        .unwrap();
+
+    // Wait for the router to apply revision 1, then count what it sends from there.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let before = loop {
+        let (counts, revision) = requests_by_provider(&metrics, "llama-3.2-1b").await;
+        if revision == 1 {
+            break counts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the router never applied revision 1"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let total = |c: &BTreeMap<String, u64>| c.values().sum::<u64>();
+    let after = loop {
+        let (counts, _) = requests_by_provider(&metrics, "llama-3.2-1b").await;
+        if total(&counts) >= total(&before) + 800 {
+            break counts;
+        }
+        assert!(Instant::now() < deadline, "too little traffic: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let new = |p: &str| after.get(p).copied().unwrap_or(0) - before.get(p).copied().unwrap_or(0);
+    let share = new("runpod") as f64 * 100.0 / (new("runpod") + new("modal")) as f64;
+    assert!(
+        (share - 50.0).abs() <= 5.0,
+        "RunPod share after the shift: {share:.1}% ({after:?})"
+    );
+    router.stop().await;
+    sim.stop().await;
+}
