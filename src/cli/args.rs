@@ -42,6 +42,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Validate the profile and print a summary.
     CheckConfig,
+    /// The migration benchmark: latency, cold starts, errors and cost per endpoint, with the profile's gates.
+    Bench(BenchArgs),
     /// Commit in a loop (test harness for crash and concurrency tests).
     #[command(hide = true)]
     StressCommit(StressArgs),
@@ -153,6 +155,27 @@ pub struct UndoArgs {
     /// Refuse unless the document is still at this revision.
     #[arg(long, value_name = "N")]
     pub expect_revision: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Requests per endpoint.
+    #[arg(long, default_value_t = 100)]
+    pub requests: usize,
+    /// Requests in flight at once, in all.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Only this provider's endpoints.
+    #[arg(long, value_name = "ID")]
+    pub provider: Option<String>,
+    /// Per-request timeout in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub timeout_ms: u64,
+    /// Simulated seconds per real second (demo simulator only).
+    #[arg(long, value_name = "X")]
+    pub time_scale: Option<f64>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! 3 conflict, 4 store unavailable, 5 refused by read-only.
 
 mod args;
+mod bench;
 mod output;
 mod run;
 mod stress;
@@ -23,7 +24,8 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
-            if json {
+            // A failed bench already printed its report (with its verdict).
+            if json && !matches!(e, crate::ops::OpsError::GatesFailed(_)) {
                 let value = serde_json::json!({ "error": { "code": e.exit_code(), "message": e.to_string() } });
                 println!("{value}");
             }

@@ -47,6 +47,7 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
         Some(Command::Rollback(args)) => rollback(&console()?, args, json),
         Some(Command::Undo(args)) => undo(&console()?, args, json),
         Some(Command::StressCommit(args)) => super::stress::run(&console()?, args),
+        Some(Command::Bench(args)) => super::bench::run(&console()?, args, json),
     }
 }
 

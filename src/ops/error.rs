@@ -19,6 +19,9 @@ pub enum OpsError {
     /// A write in read-only mode. (exit 5)
     #[error("{0}")]
     ReadOnly(String),
+    /// The benchmark ran, and its gates did not all pass. (exit 6)
+    #[error("{0}")]
+    GatesFailed(String),
 }
 
 impl OpsError {
@@ -29,6 +32,7 @@ impl OpsError {
             OpsError::Conflict(_) => 3,
             OpsError::Unavailable(_) => 4,
             OpsError::ReadOnly(_) => 5,
+            OpsError::GatesFailed(_) => 6,
         }
     }
 }

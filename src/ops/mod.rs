@@ -1,9 +1,11 @@
 //! Use cases, composed from domain + config + flags. No screen here: the CLI
 //! and the TUI are two faces over these functions.
 
+pub mod bench;
 mod console;
 mod error;
 mod history;
+pub mod load;
 mod operator;
 mod rollback;
 mod shift;

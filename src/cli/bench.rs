@@ -1,0 +1,160 @@
+//! `beacon-console bench`: the Phase 1 test from the command line.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::domain::Selection;
+use crate::ops::bench::{BenchReport, Verdict, report};
+use crate::ops::load::{Clients, drive};
+use crate::ops::{Console, OpsError};
+
+use super::args::BenchArgs;
+
+pub fn run(console: &Console, args: BenchArgs, json: bool) -> Result<(), OpsError> {
+    let selection = args.selection.selection().unwrap_or(Selection::All);
+    if args.requests == 0 || args.concurrency == 0 {
+        return Err(OpsError::Invalid(
+            "--requests and --concurrency must be at least 1".into(),
+        ));
+    }
+    if let Some(x) = args.time_scale
+        && !(x.is_finite() && x > 0.0)
+    {
+        return Err(OpsError::Invalid(format!(
+            "--time-scale must be a positive number, got {x}"
+        )));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| OpsError::Unavailable(format!("cannot start the async runtime: {e}")))?;
+    let profile = &console.profile;
+    let timeout = Duration::from_millis(args.timeout_ms.max(1));
+    let report: BenchReport = runtime.block_on(async {
+        let clients = Arc::new(Clients::for_profile(profile, args.time_scale, timeout).await?);
+        let targets = clients.targets(profile, &selection, args.provider.as_deref())?;
+        if targets.is_empty() {
+            return Err(OpsError::Invalid(format!(
+                "no endpoints to benchmark in {selection}"
+            )));
+        }
+        let on_terminal = std::io::stderr().is_terminal() && !json;
+        let started = Instant::now();
+        let last = Arc::new(AtomicU64::new(0));
+        let progress: Arc<dyn Fn(usize, usize) + Send + Sync> = Arc::new(move |done, total| {
+            // At most ~10 updates a second, and only on a terminal.
+            let now = started.elapsed().as_millis() as u64;
+            if on_terminal
+                && (done == total || now.saturating_sub(last.load(Ordering::Relaxed)) >= 100)
+            {
+                last.store(now, Ordering::Relaxed);
+                eprint!(
+                    "\rbench: {done}/{total} requests ({:.1} s)",
+                    started.elapsed().as_secs_f64()
+                );
+                let _ = std::io::stderr().flush();
+            }
+        });
+        let samples = drive(
+            clients.clone(),
+            &targets,
+            args.requests,
+            args.concurrency,
+            timeout,
+            progress,
+        )
+        .await;
+        if on_terminal {
+            eprintln!();
+        }
+        Ok(report(profile, &targets, &samples))
+    })?;
+    print(&report, json);
+    match report.verdict {
+        Verdict::Pass => Ok(()),
+        Verdict::Fail => Err(OpsError::GatesFailed(
+            "bench: at least one gate FAILED".into(),
+        )),
+        Verdict::Inconclusive => Err(OpsError::GatesFailed(
+            "bench: inconclusive (too few successful samples), which is not a pass".into(),
+        )),
+    }
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(
+        || "—".into(),
+        |v| {
+            if v >= 1000.0 {
+                format!("{:.2}s", v / 1000.0)
+            } else {
+                format!("{v:.0}ms")
+            }
+        },
+    )
+}
+
+fn print(r: &BenchReport, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+        return;
+    }
+    println!(
+        "{:<24} {:<7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>6} {:>10}",
+        "cell", "prov", "p50", "p90", "p95", "p99", "cold<bnd", "err", "$/1k inf"
+    );
+    for e in &r.endpoints {
+        let cold = e.cold_fast_percent.map_or_else(
+            || "—".into(),
+            |v| format!("{v:.0}%{}", if e.cold_estimated { "~" } else { "" }),
+        );
+        let cost = e
+            .cost_per_inference
+            .map_or_else(|| "—".into(), |c| format!("{:.4}", c * 1000.0));
+        println!(
+            "{:<24} {:<7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>5.1}% {:>10}",
+            e.cell.to_string(),
+            e.provider,
+            ms(e.p50_ms),
+            ms(e.p90_ms),
+            ms(e.p95_ms),
+            ms(e.p99_ms),
+            cold,
+            e.error_percent,
+            cost
+        );
+        if !e.errors.is_empty() {
+            let list: Vec<String> = e.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            println!("{:<24} errors: {}", "", list.join(", "));
+        }
+    }
+    println!("(~ = Modal cold starts are estimates: latency − execution)");
+    println!();
+    for c in &r.cells {
+        let gates: Vec<String> = c
+            .gates
+            .iter()
+            .map(|g| format!("{} {}: {}", label(g.verdict), g.name, g.detail))
+            .collect();
+        println!(
+            "{:<24} {} ({} vs fallback)",
+            c.cell.to_string(),
+            label(c.verdict),
+            c.candidate
+        );
+        for g in gates {
+            println!("    {g}");
+        }
+    }
+    println!("\noverall: {}", label(r.verdict));
+}
+
+fn label(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+        Verdict::Inconclusive => "INCONCLUSIVE",
+    }
+}

@@ -1,0 +1,315 @@
+//! Sending requests to the providers of a selection: clients from the profile
+//! (or the embedded simulator for the demo), and a bounded-concurrency driver
+//! that records every request's latency, cold start and error class.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::config::{Endpoint, Profile, ProviderKind, Secret, SecretSource};
+use crate::domain::{CellId, Selection};
+use crate::providers::modal::ModalClient;
+use crate::providers::runpod::RunPodClient;
+use crate::providers::{ErrorClass, HttpClient, RetryPolicy};
+use crate::sim::{SimConfig, Simulator};
+
+use super::OpsError;
+
+/// The demo's simulator keys (not secrets: they open a loopback simulator).
+/// `BEACON_DEMO_RUNPOD_KEY` etc. override them.
+pub const DEMO_RUNPOD_KEY: &str = "demo-runpod-key";
+pub const DEMO_MODAL_KEY: &str = "demo-modal-key";
+pub const DEMO_MODAL_SECRET: &str = "demo-modal-secret";
+
+/// One provider endpoint of one cell.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub cell: CellId,
+    pub provider: String,
+    pub kind: ProviderKind,
+    pub endpoint: Endpoint,
+}
+
+/// One request's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub latency: Duration,
+    /// RunPod `delayTime`; for Modal, latency − execution (an estimate).
+    pub cold_ms: Option<u64>,
+    pub execution_ms: Option<u64>,
+    pub error: Option<ErrorClass>,
+}
+
+/// Clients for every provider of a profile, and the simulator when it is the demo.
+pub struct Clients {
+    runpod: HashMap<String, RunPodClient>,
+    modal: HashMap<String, ModalClient>,
+    sim_base: Option<String>,
+    /// Simulated seconds per real second (1 against real providers): latencies
+    /// are reported in the simulator's time, like its delay and execution times.
+    time_scale: f64,
+    _simulator: Option<Simulator>,
+}
+
+fn secret(
+    source: &Option<SecretSource>,
+    demo: Option<&str>,
+    what: &str,
+) -> Result<Option<Secret>, OpsError> {
+    match (source, demo) {
+        (Some(src), Some(default)) => Ok(Some(src.read().unwrap_or_else(|_| Secret::new(default)))),
+        (Some(src), None) => src
+            .read()
+            .map(Some)
+            .map_err(|why| OpsError::Invalid(format!("{what}: {why}"))),
+        (None, Some(default)) => Ok(Some(Secret::new(default))),
+        (None, None) => Ok(None),
+    }
+}
+
+impl Clients {
+    /// For a profile with a `[simulator]`, starts the simulator in-process first.
+    pub async fn for_profile(
+        profile: &Profile,
+        time_scale: Option<f64>,
+        timeout: Duration,
+    ) -> Result<Clients, OpsError> {
+        let simulator = match &profile.simulator {
+            Some(sim) => {
+                let config = SimConfig {
+                    seed: sim.seed,
+                    time_scale: time_scale.unwrap_or(sim.time_scale),
+                    runpod_key: std::env::var("BEACON_DEMO_RUNPOD_KEY")
+                        .unwrap_or_else(|_| DEMO_RUNPOD_KEY.into()),
+                    modal_key: std::env::var("BEACON_DEMO_MODAL_KEY")
+                        .unwrap_or_else(|_| DEMO_MODAL_KEY.into()),
+                    modal_secret: std::env::var("BEACON_DEMO_MODAL_SECRET")
+                        .unwrap_or_else(|_| DEMO_MODAL_SECRET.into()),
+                    runsync_wait: Duration::from_secs(90),
+                    cells: profile
+                        .cells()
+                        .iter()
+                        .map(|c| (c.model.to_string(), c.region.to_string()))
+                        .collect(),
+                };
+                let started = Simulator::start(
+                    config,
+                    "127.0.0.1:0"
+                        .parse()
+                        .unwrap_or_else(|_| ([127, 0, 0, 1], 0).into()),
+                )
+                .await
+                .map_err(|e| {
+                    OpsError::Unavailable(format!("cannot start the embedded simulator: {e}"))
+                })?;
+                Some(started)
+            }
+            None => None,
+        };
+        let demo = simulator.is_some();
+        let scale = match &profile.simulator {
+            Some(sim) => time_scale.unwrap_or(sim.time_scale),
+            None => 1.0,
+        };
+        let sim_base = simulator.as_ref().map(Simulator::base_url);
+        let fill = |s: &str| match &sim_base {
+            Some(base) => s.replace("{sim}", base),
+            None => s.to_string(),
+        };
+        let http = HttpClient::new(timeout, RetryPolicy::default())
+            .map_err(|e| OpsError::Unavailable(e.to_string()))?;
+        let mut runpod = HashMap::new();
+        let mut modal = HashMap::new();
+        for p in &profile.providers {
+            match p.kind {
+                ProviderKind::RunPod => {
+                    let key = secret(
+                        &p.api_key,
+                        demo.then_some(DEMO_RUNPOD_KEY),
+                        &format!("provider {} api_key", p.id),
+                    )?
+                    .ok_or_else(|| {
+                        OpsError::Invalid(format!(
+                            "provider {} has no api_key in the profile",
+                            p.id
+                        ))
+                    })?;
+                    let base = profile
+                        .cells()
+                        .iter()
+                        .find_map(|c| match profile.endpoint(c, &p.id) {
+                            Some(Endpoint::RunPod { api_base, .. }) => Some(fill(&api_base)),
+                            _ => None,
+                        })
+                        .unwrap_or_default();
+                    runpod.insert(p.id.clone(), RunPodClient::new(http.clone(), &base, key));
+                }
+                ProviderKind::Modal => {
+                    let key = secret(
+                        &p.proxy_key,
+                        demo.then_some(DEMO_MODAL_KEY),
+                        &format!("provider {} proxy_key", p.id),
+                    )?;
+                    let sec = secret(
+                        &p.proxy_secret,
+                        demo.then_some(DEMO_MODAL_SECRET),
+                        &format!("provider {} proxy_secret", p.id),
+                    )?;
+                    modal.insert(p.id.clone(), ModalClient::new(http.clone(), key.zip(sec)));
+                }
+            }
+        }
+        Ok(Clients {
+            runpod,
+            modal,
+            sim_base,
+            time_scale: scale,
+            _simulator: simulator,
+        })
+    }
+
+    /// Every (cell, provider) endpoint of the selection; `provider` narrows it.
+    pub fn targets(
+        &self,
+        profile: &Profile,
+        selection: &Selection,
+        provider: Option<&str>,
+    ) -> Result<Vec<Target>, OpsError> {
+        if let Some(p) = provider
+            && profile.provider(p).is_none()
+        {
+            return Err(OpsError::Invalid(format!(
+                "unknown provider {p:?} (known: {})",
+                profile.provider_ids().join(", ")
+            )));
+        }
+        let cells = selection.resolve(&profile.model_ids(), &profile.region_ids())?;
+        let mut out = Vec::new();
+        for cell in cells {
+            for p in &profile.providers {
+                if provider.is_some_and(|want| want != p.id) {
+                    continue;
+                }
+                if let Some(endpoint) = profile.endpoint(&cell, &p.id) {
+                    out.push(Target {
+                        cell: cell.clone(),
+                        provider: p.id.clone(),
+                        kind: p.kind,
+                        endpoint: self.fill(endpoint),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn fill(&self, endpoint: Endpoint) -> Endpoint {
+        let Some(base) = &self.sim_base else {
+            return endpoint;
+        };
+        match endpoint {
+            Endpoint::Modal { url } => Endpoint::Modal {
+                url: url.replace("{sim}", base),
+            },
+            other => other,
+        }
+    }
+
+    /// One request to one target.
+    pub async fn request(&self, target: &Target, deadline: Duration) -> Sample {
+        let input = json!({ "prompt": "bias probe" });
+        let started = Instant::now();
+        let result = match (&target.endpoint, target.kind) {
+            (Endpoint::RunPod { endpoint_id, .. }, ProviderKind::RunPod) => {
+                match self.runpod.get(&target.provider) {
+                    Some(c) => c
+                        .runsync(endpoint_id, &input, deadline)
+                        .await
+                        .map(|job| (job.delay_ms, job.execution_ms)),
+                    None => return failed(started, ErrorClass::Refused),
+                }
+            }
+            (Endpoint::Modal { url }, ProviderKind::Modal) => {
+                match self.modal.get(&target.provider) {
+                    Some(c) => c.infer(url, &input).await.map(|r| {
+                        // Latency − execution, both in the simulator's time.
+                        let latency_ms =
+                            (r.latency.as_secs_f64() * self.time_scale * 1000.0) as u64;
+                        let cold = r.execution_ms.map(|e| latency_ms.saturating_sub(e));
+                        (cold, r.execution_ms)
+                    }),
+                    None => return failed(started, ErrorClass::Refused),
+                }
+            }
+            _ => return failed(started, ErrorClass::Refused),
+        };
+        match result {
+            Ok((cold_ms, execution_ms)) => Sample {
+                latency: started.elapsed().mul_f64(self.time_scale),
+                cold_ms,
+                execution_ms,
+                error: None,
+            },
+            Err(e) => failed(started, e.class),
+        }
+    }
+}
+
+fn failed(started: Instant, class: ErrorClass) -> Sample {
+    Sample {
+        latency: started.elapsed(),
+        cold_ms: None,
+        execution_ms: None,
+        error: Some(class),
+    }
+}
+
+/// `requests` requests to every target, `concurrency` at a time in all.
+/// `progress(done, total)` is called after each request.
+pub async fn drive(
+    clients: Arc<Clients>,
+    targets: &[Target],
+    requests: usize,
+    concurrency: usize,
+    deadline: Duration,
+    progress: Arc<dyn Fn(usize, usize) + Send + Sync>,
+) -> Vec<Vec<Sample>> {
+    let total = targets.len() * requests;
+    let done = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(targets.len());
+    for target in targets {
+        let mut handles = Vec::with_capacity(requests);
+        for _ in 0..requests {
+            let (clients, target, gate, done, progress) = (
+                clients.clone(),
+                target.clone(),
+                gate.clone(),
+                done.clone(),
+                progress.clone(),
+            );
+            handles.push(tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                let sample = clients.request(&target, deadline).await;
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                sample
+            }));
+        }
+        tasks.push(handles);
+    }
+    let mut out = Vec::with_capacity(tasks.len());
+    for handles in tasks {
+        let mut samples = Vec::with_capacity(handles.len());
+        for h in handles {
+            if let Ok(s) = h.await {
+                samples.push(s);
+            }
+        }
+        out.push(samples);
+    }
+    out
+}
