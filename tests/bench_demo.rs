@@ -63,3 +63,38 @@ fn bench_refuses_bad_input() {
         assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
     }
 }
+
+#[test]
+fn warmup_reports_each_request_and_its_cold_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "warmup",
+        "--column",
+        "us-east",
+        "--provider",
+        "runpod",
+        "--requests",
+        "3",
+        "--time-scale",
+        "100",
+        "--json",
+    ];
+    let r = ok(&mut demo(dir.path()), &args);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "three cells of us-east, RunPod only");
+    for row in rows {
+        assert_eq!(row["provider"], "runpod");
+        let requests = row["requests"].as_array().unwrap();
+        assert_eq!(requests.len(), 3);
+        // A fresh endpoint has no warm worker: its first request cold-starts.
+        assert!(
+            requests
+                .iter()
+                .all(|q| q["error"].is_null() && q["cold_start_ms"].is_u64())
+        );
+    }
+    let r = run(&mut demo(dir.path()), &["warmup", "--requests", "1"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("say which cells"), "{}", r.stderr);
+}

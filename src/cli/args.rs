@@ -44,6 +44,8 @@ pub enum Command {
     CheckConfig,
     /// The migration benchmark: latency, cold starts, errors and cost per endpoint, with the profile's gates.
     Bench(BenchArgs),
+    /// Warm up a selection's endpoints with a few concurrent requests; reports the cold starts seen.
+    Warmup(WarmupArgs),
     /// Commit in a loop (test harness for crash and concurrency tests).
     #[command(hide = true)]
     StressCommit(StressArgs),
@@ -170,6 +172,27 @@ pub struct BenchArgs {
     /// Only this provider's endpoints.
     #[arg(long, value_name = "ID")]
     pub provider: Option<String>,
+    /// Per-request timeout in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub timeout_ms: u64,
+    /// Simulated seconds per real second (demo simulator only).
+    #[arg(long, value_name = "X")]
+    pub time_scale: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct WarmupArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Only this provider (`all` or omitted: every provider).
+    #[arg(long, value_name = "ID|all")]
+    pub provider: Option<String>,
+    /// Requests per endpoint.
+    #[arg(long, default_value_t = 4)]
+    pub requests: usize,
+    /// Requests in flight at once, in all.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
     /// Per-request timeout in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     pub timeout_ms: u64,

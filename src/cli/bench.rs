@@ -7,70 +7,103 @@ use std::time::{Duration, Instant};
 
 use crate::domain::Selection;
 use crate::ops::bench::{BenchReport, Verdict, report};
-use crate::ops::load::{Clients, drive};
+use crate::ops::load::{Clients, Sample, Target, drive};
 use crate::ops::{Console, OpsError};
 
-use super::args::BenchArgs;
+use super::args::{BenchArgs, WarmupArgs};
 
-pub fn run(console: &Console, args: BenchArgs, json: bool) -> Result<(), OpsError> {
-    let selection = args.selection.selection().unwrap_or(Selection::All);
-    if args.requests == 0 || args.concurrency == 0 {
-        return Err(OpsError::Invalid(
-            "--requests and --concurrency must be at least 1".into(),
-        ));
-    }
-    if let Some(x) = args.time_scale
-        && !(x.is_finite() && x > 0.0)
-    {
-        return Err(OpsError::Invalid(format!(
-            "--time-scale must be a positive number, got {x}"
-        )));
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| OpsError::Unavailable(format!("cannot start the async runtime: {e}")))?;
-    let profile = &console.profile;
-    let timeout = Duration::from_millis(args.timeout_ms.max(1));
-    let report: BenchReport = runtime.block_on(async {
-        let clients = Arc::new(Clients::for_profile(profile, args.time_scale, timeout).await?);
-        let targets = clients.targets(profile, &selection, args.provider.as_deref())?;
-        if targets.is_empty() {
+/// What `bench` and `warmup` share: validate, start the clients (and the
+/// simulator on the demo), drive the requests with a progress line.
+struct Load<'a> {
+    selection: Selection,
+    provider: Option<&'a str>,
+    requests: usize,
+    concurrency: usize,
+    timeout_ms: u64,
+    time_scale: Option<f64>,
+    label: &'static str,
+}
+
+impl Load<'_> {
+    fn run(
+        &self,
+        console: &Console,
+        json: bool,
+    ) -> Result<(Vec<Target>, Vec<Vec<Sample>>), OpsError> {
+        if self.requests == 0 || self.concurrency == 0 {
+            return Err(OpsError::Invalid(
+                "--requests and --concurrency must be at least 1".into(),
+            ));
+        }
+        if let Some(x) = self.time_scale
+            && !(x.is_finite() && x > 0.0)
+        {
             return Err(OpsError::Invalid(format!(
-                "no endpoints to benchmark in {selection}"
+                "--time-scale must be a positive number, got {x}"
             )));
         }
-        let on_terminal = std::io::stderr().is_terminal() && !json;
-        let started = Instant::now();
-        let last = Arc::new(AtomicU64::new(0));
-        let progress: Arc<dyn Fn(usize, usize) + Send + Sync> = Arc::new(move |done, total| {
-            // At most ~10 updates a second, and only on a terminal.
-            let now = started.elapsed().as_millis() as u64;
-            if on_terminal
-                && (done == total || now.saturating_sub(last.load(Ordering::Relaxed)) >= 100)
-            {
-                last.store(now, Ordering::Relaxed);
-                eprint!(
-                    "\rbench: {done}/{total} requests ({:.1} s)",
-                    started.elapsed().as_secs_f64()
-                );
-                let _ = std::io::stderr().flush();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| OpsError::Unavailable(format!("cannot start the async runtime: {e}")))?;
+        let profile = &console.profile;
+        let timeout = Duration::from_millis(self.timeout_ms.max(1));
+        runtime.block_on(async {
+            let clients = Arc::new(Clients::for_profile(profile, self.time_scale, timeout).await?);
+            let targets = clients.targets(profile, &self.selection, self.provider)?;
+            if targets.is_empty() {
+                return Err(OpsError::Invalid(format!(
+                    "no endpoints in {}",
+                    self.selection
+                )));
             }
-        });
-        let samples = drive(
-            clients.clone(),
-            &targets,
-            args.requests,
-            args.concurrency,
-            timeout,
-            progress,
-        )
-        .await;
-        if on_terminal {
-            eprintln!();
-        }
-        Ok(report(profile, &targets, &samples))
-    })?;
+            let on_terminal = std::io::stderr().is_terminal() && !json;
+            let started = Instant::now();
+            let last = Arc::new(AtomicU64::new(0));
+            let label = self.label;
+            let progress: Arc<dyn Fn(usize, usize) + Send + Sync> = Arc::new(move |done, total| {
+                // At most ~10 updates a second, and only on a terminal.
+                let now = started.elapsed().as_millis() as u64;
+                if on_terminal
+                    && (done == total || now.saturating_sub(last.load(Ordering::Relaxed)) >= 100)
+                {
+                    last.store(now, Ordering::Relaxed);
+                    eprint!(
+                        "\r{label}: {done}/{total} requests ({:.1} s)",
+                        started.elapsed().as_secs_f64()
+                    );
+                    let _ = std::io::stderr().flush();
+                }
+            });
+            let samples = drive(
+                clients.clone(),
+                &targets,
+                self.requests,
+                self.concurrency,
+                timeout,
+                progress,
+            )
+            .await;
+            if on_terminal {
+                eprintln!();
+            }
+            Ok((targets, samples))
+        })
+    }
+}
+
+pub fn run(console: &Console, args: BenchArgs, json: bool) -> Result<(), OpsError> {
+    let load = Load {
+        selection: args.selection.selection().unwrap_or(Selection::All),
+        provider: args.provider.as_deref(),
+        requests: args.requests,
+        concurrency: args.concurrency,
+        timeout_ms: args.timeout_ms,
+        time_scale: args.time_scale,
+        label: "bench",
+    };
+    let (targets, samples) = load.run(console, json)?;
+    let report: BenchReport = report(&console.profile, &targets, &samples);
     print(&report, json);
     match report.verdict {
         Verdict::Pass => Ok(()),
@@ -157,4 +190,93 @@ fn label(v: Verdict) -> &'static str {
         Verdict::Fail => "FAIL",
         Verdict::Inconclusive => "INCONCLUSIVE",
     }
+}
+
+/// `beacon-console warmup`: a few requests per endpoint, each one reported.
+pub fn warmup(console: &Console, args: WarmupArgs, json: bool) -> Result<(), OpsError> {
+    let provider = args.provider.as_deref().filter(|p| *p != "all");
+    let load = Load {
+        selection: args.selection.selection().ok_or_else(|| {
+            OpsError::Invalid(
+                "say which cells: --cell MODEL/REGION, --row MODEL, --column REGION or --all"
+                    .into(),
+            )
+        })?,
+        provider,
+        requests: args.requests,
+        concurrency: args.concurrency,
+        timeout_ms: args.timeout_ms,
+        time_scale: args.time_scale,
+        label: "warmup",
+    };
+    let (targets, samples) = load.run(console, json)?;
+    let bound = console.profile.slo.cold_start_ms;
+    if json {
+        let rows: Vec<_> = targets
+            .iter()
+            .zip(&samples)
+            .map(|(t, s)| {
+                let requests: Vec<_> = s
+                    .iter()
+                    .map(|x| {
+                        serde_json::json!({
+                            "latency_ms": x.latency.as_secs_f64() * 1000.0,
+                            "cold_start_ms": x.cold_ms,
+                            "execution_ms": x.execution_ms,
+                            "error": x.error.map(|e| e.label()),
+                        })
+                    })
+                    .collect();
+                serde_json::json!({ "cell": t.cell.to_string(), "provider": t.provider, "requests": requests })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+    } else {
+        for (t, s) in targets.iter().zip(&samples) {
+            let cells: Vec<String> = s
+                .iter()
+                .map(|x| match (x.error, x.cold_ms) {
+                    (Some(e), _) => format!("✗ {}", e.label()),
+                    (None, Some(c)) if (c as f64) >= bound => format!(
+                        "{} cold {}",
+                        ms(Some(x.latency.as_secs_f64() * 1000.0)),
+                        ms(Some(c as f64))
+                    ),
+                    (None, _) => format!("{} warm", ms(Some(x.latency.as_secs_f64() * 1000.0))),
+                })
+                .collect();
+            println!(
+                "{:<24} {:<7} {}",
+                t.cell.to_string(),
+                t.provider,
+                cells.join(" · ")
+            );
+        }
+        let total: usize = samples.iter().map(Vec::len).sum();
+        let cold = samples
+            .iter()
+            .flatten()
+            .filter(|x| x.cold_ms.is_some_and(|c| c as f64 >= bound))
+            .count();
+        let failed = samples
+            .iter()
+            .flatten()
+            .filter(|x| x.error.is_some())
+            .count();
+        println!("{total} requests: {cold} met a cold start (≥ {bound} ms), {failed} failed");
+    }
+    let failed = samples
+        .iter()
+        .flatten()
+        .filter(|x| x.error.is_some())
+        .count();
+    if failed > 0 {
+        return Err(OpsError::Unavailable(format!(
+            "warmup: {failed} request(s) failed"
+        )));
+    }
+    Ok(())
 }
