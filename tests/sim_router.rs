@@ -142,3 +142,48 @@ async fn a_shift_moves_router_traffic_and_the_revision_shows() {
     router.stop().await;
     sim.stop().await;
 }
+
+/// `beacon-console sim` serves the fake providers and a router per region,
+/// and stops cleanly on Ctrl-C (SIGINT).
+#[test]
+fn the_sim_command_serves_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = demo(dir.path())
+        .args(["--json", "sim", "--time-scale", "100", "--rps", "50"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let base = v["base"].as_str().unwrap().to_string();
+    assert_eq!(v["routers"].as_array().unwrap().len(), 3);
+    let metrics = v["routers"][0]["metrics"].as_str().unwrap().to_string();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let faults = reqwest::Client::new()
+            .post(format!("{base}/sim/faults"))
+            .json(&serde_json::json!([{ "region": "eu-west", "outage": true }]))
+            .send()
+            .await
+            .unwrap();
+        assert!(faults.status().is_success());
+        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        assert!(
+            text.contains("beacon_routing_revision{region=\"us-east\"} 0"),
+            "{text}"
+        );
+    });
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}

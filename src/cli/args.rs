@@ -46,6 +46,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Warm up a selection's endpoints with a few concurrent requests; reports the cold starts seen.
     Warmup(WarmupArgs),
+    /// Run the simulator alone (fake RunPod + Modal, and a router per region) until Ctrl-C.
+    Sim(SimArgs),
     /// Commit in a loop (test harness for crash and concurrency tests).
     #[command(hide = true)]
     StressCommit(StressArgs),
@@ -199,6 +201,22 @@ pub struct WarmupArgs {
     /// Simulated seconds per real second (demo simulator only).
     #[arg(long, value_name = "X")]
     pub time_scale: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Where the fake providers listen.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub bind: std::net::SocketAddr,
+    /// Simulated seconds per real second.
+    #[arg(long, value_name = "X")]
+    pub time_scale: Option<f64>,
+    /// Synthetic requests per second per region router (default: the profile's).
+    #[arg(long, value_name = "RPS")]
+    pub rps: Option<f64>,
+    /// Only the fake providers, no routers.
+    #[arg(long)]
+    pub no_routers: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod args;
 mod bench;
 mod output;
 mod run;
+mod sim;
 mod stress;
 
 pub use args::Cli;

@@ -49,6 +49,7 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
         Some(Command::StressCommit(args)) => super::stress::run(&console()?, args),
         Some(Command::Bench(args)) => super::bench::run(&console()?, args, json),
         Some(Command::Warmup(args)) => super::bench::warmup(&console()?, args, json),
+        Some(Command::Sim(args)) => super::sim::run(&console()?, args, json),
     }
 }
 

@@ -1,0 +1,104 @@
+//! `beacon-console sim`: the simulator on its own, for trying a real router
+//! against it or watching the demo's traffic from another terminal.
+
+use std::time::Duration;
+
+use crate::flags::fractional::Generation;
+use crate::ops::load::{DEMO_MODAL_KEY, DEMO_MODAL_SECRET, DEMO_RUNPOD_KEY};
+use crate::ops::{Console, OpsError};
+use crate::providers::modal::ModalClient;
+use crate::providers::runpod::RunPodClient;
+use crate::providers::{HttpClient, RetryPolicy};
+use crate::sim::{RouterConfig, SimConfig, SimRouter, Simulator};
+
+use super::args::SimArgs;
+
+pub fn run(console: &Console, args: SimArgs, json: bool) -> Result<(), OpsError> {
+    let profile = &console.profile;
+    let defaults = profile.simulator.clone().ok_or_else(|| {
+        OpsError::Invalid(format!(
+            "{} has no [simulator] section: `sim` serves simulator profiles (the demo)",
+            profile.origin
+        ))
+    })?;
+    let time_scale = args.time_scale.unwrap_or(defaults.time_scale);
+    if !(time_scale.is_finite() && time_scale > 0.0) {
+        return Err(OpsError::Invalid(format!(
+            "--time-scale must be a positive number, got {time_scale}"
+        )));
+    }
+    let env_or =
+        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_string());
+    let (rk, mk, ms) = (
+        env_or("BEACON_DEMO_RUNPOD_KEY", DEMO_RUNPOD_KEY),
+        env_or("BEACON_DEMO_MODAL_KEY", DEMO_MODAL_KEY),
+        env_or("BEACON_DEMO_MODAL_SECRET", DEMO_MODAL_SECRET),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| OpsError::Unavailable(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let sim = Simulator::start(
+            SimConfig {
+                seed: defaults.seed,
+                time_scale,
+                runpod_key: rk.clone(),
+                modal_key: mk.clone(),
+                modal_secret: ms.clone(),
+                runsync_wait: Duration::from_secs(90),
+                cells: profile.cells().iter().map(|c| (c.model.to_string(), c.region.to_string())).collect(),
+            },
+            args.bind,
+        )
+        .await
+        .map_err(|e| OpsError::Unavailable(format!("cannot listen on {}: {e}", args.bind)))?;
+        let mut routers = Vec::new();
+        if !args.no_routers {
+            let http = HttpClient::new(Duration::from_secs(30), RetryPolicy::default()).map_err(|e| OpsError::Unavailable(e.to_string()))?;
+            for (i, region) in profile.region_ids().iter().enumerate() {
+                let config = RouterConfig {
+                    region: region.to_string(),
+                    profile: profile.clone(),
+                    sim_base: sim.base_url(),
+                    document: profile.store_path().to_path_buf(),
+                    requests_per_second: args.rps.unwrap_or(defaults.requests_per_second),
+                    seed: defaults.seed.wrapping_add(i as u64 + 1),
+                    generation: Generation::V3,
+                    runpod: RunPodClient::new(http.clone(), &format!("{}/runpod/v2", sim.base_url()), crate::config::Secret::new(rk.clone())),
+                    modal: ModalClient::new(http.clone(), Some((crate::config::Secret::new(mk.clone()), crate::config::Secret::new(ms.clone())))),
+                    request_deadline: Duration::from_secs(60),
+                    reload_every: Duration::from_millis(100),
+                };
+                let router = SimRouter::start(config, "127.0.0.1:0".parse().unwrap_or(args.bind))
+                    .await
+                    .map_err(|e| OpsError::Unavailable(format!("cannot start the {region} router: {e}")))?;
+                routers.push((region.to_string(), router));
+            }
+        }
+        if json {
+            let routers: Vec<_> = routers
+                .iter()
+                .map(|(r, router)| serde_json::json!({ "region": r, "metrics": format!("http://{}/metrics", router.addr) }))
+                .collect();
+            println!("{}", serde_json::json!({ "base": sim.base_url(), "time_scale": time_scale, "routers": routers }));
+        } else {
+            println!("simulator: {} (time scale {time_scale})", sim.base_url());
+            println!("  RunPod: {}/runpod/v2/<endpoint>/runsync   Modal: {}/modal/<endpoint>", sim.base_url(), sim.base_url());
+            println!("  faults: POST {}/sim/faults  (JSON list; [] clears)", sim.base_url());
+            for (region, router) in &routers {
+                println!("  router {region}: http://{}/metrics", router.addr);
+            }
+            println!("  flags: {}", profile.store_path().display());
+            println!("Ctrl-C stops.");
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let _ = tokio::signal::ctrl_c().await;
+        for (_, router) in routers {
+            router.stop().await;
+        }
+        sim.stop().await;
+        Ok(())
+    })
+}
