@@ -9,3 +9,4 @@ pub mod flags;
 pub mod ops;
 pub mod providers;
 pub mod sim;
+pub mod telemetry;

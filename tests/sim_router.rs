@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use beacon_console::config::{Profile, ProfileSource, Secret};
@@ -12,37 +11,17 @@ use beacon_console::providers::modal::ModalClient;
 use beacon_console::providers::runpod::RunPodClient;
 use beacon_console::providers::{HttpClient, RetryPolicy};
 use beacon_console::sim::{RouterConfig, SimConfig, SimRouter, Simulator};
+use beacon_console::telemetry::{RouterSnapshot, parse_router_metrics};
 use common::*;
 
-/// `beacon_requests_total` for one model: provider → count.
-async fn requests_by_provider(metrics_url: &str, model: &str) -> (BTreeMap<String, u64>, u64) {
+async fn scrape(metrics_url: &str) -> RouterSnapshot {
     let text = reqwest::get(metrics_url)
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    let mut counts = BTreeMap::new();
-    let mut revision = 0;
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("beacon_requests_total{")
-            && rest.contains(&format!("model=\"{model}\""))
-        {
-            let provider = rest
-                .split("provider=\"")
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap();
-            let n: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
-            *counts.entry(provider.to_string()).or_default() += n;
-        }
-        if line.starts_with("beacon_routing_revision{") {
-            revision = line.rsplit(' ').next().unwrap().parse().unwrap();
-        }
-    }
-    (counts, revision)
+    parse_router_metrics(&text).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,12 +90,12 @@ async fn a_shift_moves_router_traffic_and_the_revision_shows() {
         .await
         .unwrap();
 
-    // Wait for the router to apply revision 1, then count what it sends from there.
+    // Wait for the router to apply revision 1, then measure what it sends from there.
     let deadline = Instant::now() + Duration::from_secs(30);
     let before = loop {
-        let (counts, revision) = requests_by_provider(&metrics, "llama-3.2-1b").await;
-        if revision == 1 {
-            break counts;
+        let snap = scrape(&metrics).await;
+        if snap.revision == Some(1) {
+            break snap;
         }
         assert!(
             Instant::now() < deadline,
@@ -124,21 +103,22 @@ async fn a_shift_moves_router_traffic_and_the_revision_shows() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let total = |c: &BTreeMap<String, u64>| c.values().sum::<u64>();
-    let after = loop {
-        let (counts, _) = requests_by_provider(&metrics, "llama-3.2-1b").await;
-        if total(&counts) >= total(&before) + 800 {
-            break counts;
+    let cell = beacon_console::domain::CellId::new("llama-3.2-1b", "us-east");
+    let traffic = loop {
+        let now = scrape(&metrics).await;
+        let traffic = now.since(&before).into_iter().find(|t| t.cell == cell);
+        if let Some(t) = traffic.filter(|t| t.requests >= 800.0) {
+            break t;
         }
-        assert!(Instant::now() < deadline, "too little traffic: {counts:?}");
+        assert!(Instant::now() < deadline, "too little traffic");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let new = |p: &str| after.get(p).copied().unwrap_or(0) - before.get(p).copied().unwrap_or(0);
-    let share = new("runpod") as f64 * 100.0 / (new("runpod") + new("modal")) as f64;
+    let share = traffic.share.get("runpod").copied().unwrap_or(0.0);
     assert!(
         (share - 50.0).abs() <= 5.0,
-        "RunPod share after the shift: {share:.1}% ({after:?})"
+        "RunPod share after the shift, as scraped: {share:.1}% ({traffic:?})"
     );
+    assert_eq!(traffic.error_percent, 0.0);
     router.stop().await;
     sim.stop().await;
 }

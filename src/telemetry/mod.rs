@@ -1,0 +1,6 @@
+//! Telemetry: what the routers report, read back. (Probes and windows of
+//! samples come next.)
+
+pub mod scrape;
+
+pub use scrape::{CellTraffic, RouterSnapshot, parse_router_metrics};
