@@ -2,5 +2,6 @@
 //! samples come next.)
 
 pub mod scrape;
+pub mod window;
 
 pub use scrape::{CellTraffic, RouterSnapshot, parse_router_metrics};
