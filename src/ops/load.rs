@@ -219,6 +219,16 @@ impl Clients {
         }
     }
 
+    /// RunPod `/health` of a target (`None` for Modal, or when it fails).
+    pub async fn health(&self, target: &Target) -> Option<crate::providers::runpod::Health> {
+        match (&target.endpoint, self.runpod.get(&target.provider)) {
+            (Endpoint::RunPod { endpoint_id, .. }, Some(client)) => {
+                client.health(endpoint_id).await.ok()
+            }
+            _ => None,
+        }
+    }
+
     /// One request to one target.
     pub async fn request(&self, target: &Target, deadline: Duration) -> Sample {
         let input = json!({ "prompt": "bias probe" });

@@ -1,6 +1,7 @@
 //! Telemetry: what the routers report, read back. (Probes and windows of
 //! samples come next.)
 
+pub mod probes;
 pub mod scrape;
 pub mod window;
 

@@ -1,0 +1,145 @@
+//! The probe scheduler: one small request per (cell, provider) every
+//! interval, with jitter so probes do not march in step, a bound on how many
+//! are in flight, and RunPod `/health` polled alongside. Results land in
+//! fixed-size windows, so memory stays bounded however long it runs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Mutex, Semaphore, watch};
+
+use crate::domain::CellId;
+use crate::ops::load::{Clients, Target};
+use crate::providers::runpod::Health;
+
+use super::window::{Figures, Windows};
+
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeConfig {
+    pub interval: Duration,
+    /// ± this share of the interval, at random.
+    pub jitter: f64,
+    /// Probes in flight at once, in all.
+    pub concurrency: usize,
+    pub deadline: Duration,
+    /// A cold start is a queue delay at or above this.
+    pub cold_bound: Duration,
+}
+
+/// What the probes have seen, per (cell, provider).
+pub struct Telemetry {
+    started: Instant,
+    windows: Mutex<HashMap<(CellId, String), Windows>>,
+    health: Mutex<HashMap<(CellId, String), Health>>,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Telemetry {
+    pub fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            windows: Mutex::new(HashMap::new()),
+            health: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    async fn record(&self, key: (CellId, String), latency: Duration, error: bool, cold: bool) {
+        let at = self.elapsed();
+        let mut windows = self.windows.lock().await;
+        windows
+            .entry(key)
+            .or_insert_with(|| Windows::new(Duration::from_secs(10), Duration::from_secs(300), 60))
+            .record(at, latency, error, cold);
+    }
+
+    /// Figures over the last `window` for one (cell, provider).
+    pub async fn figures(
+        &self,
+        cell: &CellId,
+        provider: &str,
+        window: Duration,
+    ) -> Option<Figures> {
+        let now = self.elapsed();
+        let windows = self.windows.lock().await;
+        windows
+            .get(&(cell.clone(), provider.to_string()))
+            .map(|w| w.figures(now, window))
+    }
+
+    pub async fn health(&self, cell: &CellId, provider: &str) -> Option<Health> {
+        self.health
+            .lock()
+            .await
+            .get(&(cell.clone(), provider.to_string()))
+            .copied()
+    }
+
+    /// (targets seen, slots held in all): both bounded by the matrix size.
+    pub async fn footprint(&self) -> (usize, usize) {
+        let windows = self.windows.lock().await;
+        (
+            windows.len(),
+            windows.values().map(Windows::slots_held).sum(),
+        )
+    }
+}
+
+/// Runs probes for every target until `stop` turns true.
+pub async fn run_probes(
+    clients: Arc<Clients>,
+    targets: Vec<Target>,
+    config: ProbeConfig,
+    telemetry: Arc<Telemetry>,
+    stop: watch::Receiver<bool>,
+) {
+    let gate = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(targets.len());
+    for (i, target) in targets.into_iter().enumerate() {
+        let (clients, telemetry, gate, mut stop) = (
+            clients.clone(),
+            telemetry.clone(),
+            gate.clone(),
+            stop.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut rng = fastrand::Rng::with_seed(i as u64);
+            loop {
+                let spread = 1.0 + config.jitter * (rng.f64() * 2.0 - 1.0);
+                tokio::select! {
+                    _ = tokio::time::sleep(config.interval.mul_f64(spread.max(0.0))) => {}
+                    _ = stop.changed() => return,
+                }
+                if *stop.borrow() {
+                    return;
+                }
+                let Ok(_permit) = gate.clone().acquire_owned().await else {
+                    return;
+                };
+                let sample = clients.request(&target, config.deadline).await;
+                let cold = sample
+                    .cold_ms
+                    .is_some_and(|c| Duration::from_millis(c) >= config.cold_bound);
+                let key = (target.cell.clone(), target.provider.clone());
+                telemetry
+                    .record(key.clone(), sample.latency, sample.error.is_some(), cold)
+                    .await;
+                if let Some(health) = clients.health(&target).await {
+                    telemetry.health.lock().await.insert(key, health);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}

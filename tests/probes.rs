@@ -1,0 +1,85 @@
+//! The probe scheduler against the demo's simulator: every (cell, provider)
+//! gets probed, RunPod worker states come from `/health`, and what is kept
+//! stays bounded.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use beacon_console::config::{Profile, ProfileSource};
+use beacon_console::domain::Selection;
+use beacon_console::ops::load::Clients;
+use beacon_console::telemetry::probes::{ProbeConfig, Telemetry, run_probes};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_cover_every_endpoint_and_stay_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = Profile::load(&ProfileSource::Demo {
+        state_dir: dir.path().to_path_buf(),
+    })
+    .unwrap();
+    let clients = Arc::new(
+        Clients::for_profile(&profile, Some(200.0), Duration::from_secs(5))
+            .await
+            .unwrap(),
+    );
+    let targets = clients.targets(&profile, &Selection::All, None).unwrap();
+    assert_eq!(targets.len(), 18);
+    let telemetry = Arc::new(Telemetry::new());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let config = ProbeConfig {
+        interval: Duration::from_millis(20),
+        jitter: 0.3,
+        concurrency: 8,
+        deadline: Duration::from_secs(5),
+        cold_bound: Duration::from_millis(500),
+    };
+    let runner = tokio::spawn(run_probes(
+        clients.clone(),
+        targets.clone(),
+        config,
+        telemetry.clone(),
+        stopped,
+    ));
+
+    // Wait until every endpoint has at least 5 probes in its 1-minute window.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut ready = 0;
+        for t in &targets {
+            if let Some(f) = telemetry
+                .figures(&t.cell, &t.provider, Duration::from_secs(60))
+                .await
+                && f.requests >= 5
+            {
+                ready += 1;
+            }
+        }
+        if ready == targets.len() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {ready} of {} endpoints probed",
+            targets.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(true);
+    runner.await.unwrap();
+
+    let t = &targets[1];
+    let f = telemetry
+        .figures(&t.cell, &t.provider, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(f.p50_ms.is_some() && f.p95_ms >= f.p50_ms, "{f:?}");
+    let runpod = targets.iter().find(|t| t.provider == "runpod").unwrap();
+    let health = telemetry
+        .health(&runpod.cell, "runpod")
+        .await
+        .expect("RunPod /health polled");
+    assert!(health.jobs.completed >= 1, "{health:?}");
+    let (seen, slots) = telemetry.footprint().await;
+    assert_eq!(seen, 18);
+    assert!(slots <= 18 * 30, "windows are bounded: {slots} slots");
+}
