@@ -98,3 +98,52 @@ fn warmup_reports_each_request_and_its_cold_start() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("say which cells"), "{}", r.stderr);
 }
+
+#[test]
+fn live_status_measures_every_cell_and_the_revision_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    canary(dir.path());
+    let r = ok(
+        &mut demo(dir.path()),
+        &[
+            "status",
+            "--live",
+            "--seconds",
+            "2",
+            "--time-scale",
+            "100",
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["revision"], 1);
+    let regions = v["regions"].as_array().unwrap();
+    assert_eq!(regions.len(), 3);
+    assert!(
+        regions.iter().all(|r| r["applied_revision"] == 1),
+        "{regions:?}"
+    );
+    let cells = v["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 9);
+    for cell in cells {
+        let providers = cell["providers"].as_array().unwrap();
+        assert_eq!(providers.len(), 2);
+        assert!(
+            providers
+                .iter()
+                .all(|p| p["probes"].as_u64().unwrap_or(0) >= 1),
+            "{cell}"
+        );
+    }
+    let canary_cell = cells
+        .iter()
+        .find(|c| c["cell"] == "llama-3.2-1b/us-east")
+        .unwrap();
+    let runpod = canary_cell["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == "runpod")
+        .unwrap();
+    assert_eq!(runpod["requested_percent"], 5.0);
+}

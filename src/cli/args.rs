@@ -30,8 +30,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The matrix: split per cell, revision, last change.
-    Status,
+    /// The matrix: split per cell, revision, last change (`--live`: with measurements).
+    Status(StatusArgs),
     /// Shift traffic of a selection towards a provider (preview, then confirm).
     Shift(ShiftArgs),
     /// Send the selection (default: everything) back to the fallback in one commit.
@@ -217,6 +217,19 @@ pub struct SimArgs {
     /// Only the fake providers, no routers.
     #[arg(long)]
     pub no_routers: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Probe every endpoint (and, on the demo, watch the simulated routers) for a while, then report.
+    #[arg(long)]
+    pub live: bool,
+    /// How long to measure, with --live.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub seconds: f64,
+    /// Simulated seconds per real second (demo simulator only).
+    #[arg(long, value_name = "X")]
+    pub time_scale: Option<f64>,
 }
 
 #[derive(Debug, Args)]

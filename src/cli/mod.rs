@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod live;
 mod output;
 mod run;
 mod sim;

@@ -25,7 +25,8 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
             }
             Ok(())
         }
-        Some(Command::Status) => {
+        Some(Command::Status(args)) if args.live => super::live::run(&console()?, args, json),
+        Some(Command::Status(_)) => {
             let c = console()?;
             output::status(&c, &load(&c)?, json);
             Ok(())

@@ -219,6 +219,11 @@ impl Clients {
         }
     }
 
+    /// The embedded simulator's base URL, on the demo.
+    pub fn sim_base(&self) -> Option<String> {
+        self.sim_base.clone()
+    }
+
     /// RunPod `/health` of a target (`None` for Modal, or when it fails).
     pub async fn health(&self, target: &Target) -> Option<crate::providers::runpod::Health> {
         match (&target.endpoint, self.runpod.get(&target.provider)) {
