@@ -29,7 +29,7 @@ impl Load<'_> {
         &self,
         console: &Console,
         json: bool,
-    ) -> Result<(Vec<Target>, Vec<Vec<Sample>>), OpsError> {
+    ) -> Result<(Vec<Target>, Vec<Vec<Sample>>, Duration), OpsError> {
         if self.requests == 0 || self.concurrency == 0 {
             return Err(OpsError::Invalid(
                 "--requests and --concurrency must be at least 1".into(),
@@ -75,6 +75,7 @@ impl Load<'_> {
                     let _ = std::io::stderr().flush();
                 }
             });
+            let driving = Instant::now();
             let samples = drive(
                 clients.clone(),
                 &targets,
@@ -84,10 +85,11 @@ impl Load<'_> {
                 progress,
             )
             .await;
+            let elapsed = driving.elapsed();
             if on_terminal {
                 eprintln!();
             }
-            Ok((targets, samples))
+            Ok((targets, samples, elapsed))
         })
     }
 }
@@ -102,8 +104,11 @@ pub fn run(console: &Console, args: BenchArgs, json: bool) -> Result<(), OpsErro
         time_scale: args.time_scale,
         label: "bench",
     };
-    let (targets, samples) = load.run(console, json)?;
-    let report: BenchReport = report(&console.profile, &targets, &samples);
+    let (targets, samples, elapsed) = load.run(console, json)?;
+    let mut report: BenchReport = report(&console.profile, &targets, &samples);
+    let total: usize = samples.iter().map(Vec::len).sum();
+    report.elapsed_s = elapsed.as_secs_f64();
+    report.requests_per_second = total as f64 / elapsed.as_secs_f64().max(1e-9);
     print(&report, json);
     match report.verdict {
         Verdict::Pass => Ok(()),
@@ -182,6 +187,10 @@ fn print(r: &BenchReport, json: bool) {
         }
     }
     println!("\noverall: {}", label(r.verdict));
+    println!(
+        "{:.0} requests/s over {:.1} s (real time)",
+        r.requests_per_second, r.elapsed_s
+    );
 }
 
 fn label(v: Verdict) -> &'static str {
@@ -209,7 +218,7 @@ pub fn warmup(console: &Console, args: WarmupArgs, json: bool) -> Result<(), Ops
         time_scale: args.time_scale,
         label: "warmup",
     };
-    let (targets, samples) = load.run(console, json)?;
+    let (targets, samples, _) = load.run(console, json)?;
     let bound = console.profile.slo.cold_start_ms;
     if json {
         let rows: Vec<_> = targets

@@ -60,6 +60,9 @@ pub struct BenchReport {
     pub endpoints: Vec<EndpointReport>,
     pub cells: Vec<CellReport>,
     pub verdict: Verdict,
+    /// Real time the requests took, and the rate they went at.
+    pub elapsed_s: f64,
+    pub requests_per_second: f64,
 }
 
 fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
@@ -214,6 +217,8 @@ pub fn report(profile: &Profile, targets: &[Target], samples: &[Vec<Sample>]) ->
         endpoints,
         cells,
         verdict,
+        elapsed_s: 0.0,
+        requests_per_second: 0.0,
     }
 }
 
