@@ -24,12 +24,16 @@ struct Load<'a> {
     label: &'static str,
 }
 
+/// What a load run gives back: the targets, their samples, and how long the
+/// requests took in all.
+struct Driven {
+    targets: Vec<Target>,
+    samples: Vec<Vec<Sample>>,
+    elapsed: Duration,
+}
+
 impl Load<'_> {
-    fn run(
-        &self,
-        console: &Console,
-        json: bool,
-    ) -> Result<(Vec<Target>, Vec<Vec<Sample>>, Duration), OpsError> {
+    fn run(&self, console: &Console, json: bool) -> Result<Driven, OpsError> {
         if self.requests == 0 || self.concurrency == 0 {
             return Err(OpsError::Invalid(
                 "--requests and --concurrency must be at least 1".into(),
@@ -89,7 +93,11 @@ impl Load<'_> {
             if on_terminal {
                 eprintln!();
             }
-            Ok((targets, samples, elapsed))
+            Ok(Driven {
+                targets,
+                samples,
+                elapsed,
+            })
         })
     }
 }
@@ -104,7 +112,11 @@ pub fn run(console: &Console, args: BenchArgs, json: bool) -> Result<(), OpsErro
         time_scale: args.time_scale,
         label: "bench",
     };
-    let (targets, samples, elapsed) = load.run(console, json)?;
+    let Driven {
+        targets,
+        samples,
+        elapsed,
+    } = load.run(console, json)?;
     let mut report: BenchReport = report(&console.profile, &targets, &samples);
     let total: usize = samples.iter().map(Vec::len).sum();
     report.elapsed_s = elapsed.as_secs_f64();
@@ -218,7 +230,9 @@ pub fn warmup(console: &Console, args: WarmupArgs, json: bool) -> Result<(), Ops
         time_scale: args.time_scale,
         label: "warmup",
     };
-    let (targets, samples, _) = load.run(console, json)?;
+    let Driven {
+        targets, samples, ..
+    } = load.run(console, json)?;
     let bound = console.profile.slo.cold_start_ms;
     if json {
         let rows: Vec<_> = targets
