@@ -107,7 +107,7 @@ async fn a_shift_moves_router_traffic_and_the_revision_shows() {
     let traffic = loop {
         let now = scrape(&metrics).await;
         let traffic = now.since(&before).into_iter().find(|t| t.cell == cell);
-        if let Some(t) = traffic.filter(|t| t.requests >= 800.0) {
+        if let Some(t) = traffic.filter(|t| t.requests >= 1500.0) {
             break t;
         }
         assert!(Instant::now() < deadline, "too little traffic");

@@ -8,13 +8,10 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::domain::Selection;
-use crate::flags::fractional::Generation;
-use crate::ops::load::{Clients, DEMO_MODAL_KEY, DEMO_MODAL_SECRET, DEMO_RUNPOD_KEY};
+use crate::ops::load::Clients;
 use crate::ops::{Console, OpsError};
-use crate::providers::modal::ModalClient;
-use crate::providers::runpod::RunPodClient;
 use crate::providers::{HttpClient, RetryPolicy};
-use crate::sim::{RouterConfig, SimRouter};
+use crate::sim::{DemoKeys, RouterSettings, start_routers};
 use crate::telemetry::probes::{ProbeConfig, Telemetry, run_probes};
 use crate::telemetry::{RouterSnapshot, parse_router_metrics};
 
@@ -49,42 +46,18 @@ pub fn run(console: &Console, args: StatusArgs, json: bool) -> Result<(), OpsErr
         if let (Some(sim), Some(base)) = (&profile.simulator, clients.sim_base()) {
             let http = HttpClient::new(timeout, RetryPolicy::default())
                 .map_err(|e| OpsError::Unavailable(e.to_string()))?;
-            for (i, region) in profile.region_ids().iter().enumerate() {
-                let secret = |name: &str, default: &str| {
-                    crate::config::Secret::new(
-                        std::env::var(name).unwrap_or_else(|_| default.into()),
-                    )
-                };
-                let config = RouterConfig {
-                    region: region.to_string(),
-                    profile: profile.clone(),
-                    sim_base: base.clone(),
-                    document: profile.store_path().to_path_buf(),
-                    requests_per_second: sim.requests_per_second,
-                    seed: sim.seed.wrapping_add(i as u64 + 1),
-                    generation: Generation::V3,
-                    runpod: RunPodClient::new(
-                        http.clone(),
-                        &format!("{base}/runpod/v2"),
-                        secret("BEACON_DEMO_RUNPOD_KEY", DEMO_RUNPOD_KEY),
-                    ),
-                    modal: ModalClient::new(
-                        http.clone(),
-                        Some((
-                            secret("BEACON_DEMO_MODAL_KEY", DEMO_MODAL_KEY),
-                            secret("BEACON_DEMO_MODAL_SECRET", DEMO_MODAL_SECRET),
-                        )),
-                    ),
-                    request_deadline: timeout,
-                    reload_every: Duration::from_millis(200),
-                };
-                let router = SimRouter::start(config, ([127, 0, 0, 1], 0).into())
-                    .await
-                    .map_err(|e| {
-                        OpsError::Unavailable(format!("cannot start the {region} router: {e}"))
-                    })?;
-                routers.push(router);
-            }
+            let settings = RouterSettings {
+                requests_per_second: sim.requests_per_second,
+                seed: sim.seed,
+                request_deadline: timeout,
+                reload_every: Duration::from_millis(200),
+            };
+            routers = start_routers(profile, &base, &DemoKeys::from_env(), &http, settings)
+                .await
+                .map_err(|e| OpsError::Unavailable(format!("cannot start the routers: {e}")))?
+                .into_iter()
+                .map(|(_, router)| router)
+                .collect();
         }
         let telemetry = Arc::new(Telemetry::new());
         let (stop, stopped) = tokio::sync::watch::channel(false);

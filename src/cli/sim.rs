@@ -3,13 +3,9 @@
 
 use std::time::Duration;
 
-use crate::flags::fractional::Generation;
-use crate::ops::load::{DEMO_MODAL_KEY, DEMO_MODAL_SECRET, DEMO_RUNPOD_KEY};
 use crate::ops::{Console, OpsError};
-use crate::providers::modal::ModalClient;
-use crate::providers::runpod::RunPodClient;
 use crate::providers::{HttpClient, RetryPolicy};
-use crate::sim::{RouterConfig, SimConfig, SimRouter, Simulator};
+use crate::sim::{DemoKeys, RouterSettings, SimConfig, Simulator, start_routers};
 
 use super::args::SimArgs;
 
@@ -27,13 +23,7 @@ pub fn run(console: &Console, args: SimArgs, json: bool) -> Result<(), OpsError>
             "--time-scale must be a positive number, got {time_scale}"
         )));
     }
-    let env_or =
-        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_string());
-    let (rk, mk, ms) = (
-        env_or("BEACON_DEMO_RUNPOD_KEY", DEMO_RUNPOD_KEY),
-        env_or("BEACON_DEMO_MODAL_KEY", DEMO_MODAL_KEY),
-        env_or("BEACON_DEMO_MODAL_SECRET", DEMO_MODAL_SECRET),
-    );
+    let keys = DemoKeys::from_env();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -43,9 +33,9 @@ pub fn run(console: &Console, args: SimArgs, json: bool) -> Result<(), OpsError>
             SimConfig {
                 seed: defaults.seed,
                 time_scale,
-                runpod_key: rk.clone(),
-                modal_key: mk.clone(),
-                modal_secret: ms.clone(),
+                runpod_key: keys.runpod.expose().to_string(),
+                modal_key: keys.modal_key.expose().to_string(),
+                modal_secret: keys.modal_secret.expose().to_string(),
                 runsync_wait: Duration::from_secs(90),
                 cells: profile.cells().iter().map(|c| (c.model.to_string(), c.region.to_string())).collect(),
             },
@@ -55,26 +45,17 @@ pub fn run(console: &Console, args: SimArgs, json: bool) -> Result<(), OpsError>
         .map_err(|e| OpsError::Unavailable(format!("cannot listen on {}: {e}", args.bind)))?;
         let mut routers = Vec::new();
         if !args.no_routers {
-            let http = HttpClient::new(Duration::from_secs(30), RetryPolicy::default()).map_err(|e| OpsError::Unavailable(e.to_string()))?;
-            for (i, region) in profile.region_ids().iter().enumerate() {
-                let config = RouterConfig {
-                    region: region.to_string(),
-                    profile: profile.clone(),
-                    sim_base: sim.base_url(),
-                    document: profile.store_path().to_path_buf(),
-                    requests_per_second: args.rps.unwrap_or(defaults.requests_per_second),
-                    seed: defaults.seed.wrapping_add(i as u64 + 1),
-                    generation: Generation::V3,
-                    runpod: RunPodClient::new(http.clone(), &format!("{}/runpod/v2", sim.base_url()), crate::config::Secret::new(rk.clone())),
-                    modal: ModalClient::new(http.clone(), Some((crate::config::Secret::new(mk.clone()), crate::config::Secret::new(ms.clone())))),
-                    request_deadline: Duration::from_secs(60),
-                    reload_every: Duration::from_millis(100),
-                };
-                let router = SimRouter::start(config, "127.0.0.1:0".parse().unwrap_or(args.bind))
-                    .await
-                    .map_err(|e| OpsError::Unavailable(format!("cannot start the {region} router: {e}")))?;
-                routers.push((region.to_string(), router));
-            }
+            let http = HttpClient::new(Duration::from_secs(30), RetryPolicy::default())
+                .map_err(|e| OpsError::Unavailable(e.to_string()))?;
+            let settings = RouterSettings {
+                requests_per_second: args.rps.unwrap_or(defaults.requests_per_second),
+                seed: defaults.seed,
+                request_deadline: Duration::from_secs(60),
+                reload_every: Duration::from_millis(100),
+            };
+            routers = start_routers(profile, &sim.base_url(), &keys, &http, settings)
+                .await
+                .map_err(|e| OpsError::Unavailable(format!("cannot start the routers: {e}")))?;
         }
         if json {
             let routers: Vec<_> = routers

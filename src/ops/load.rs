@@ -15,15 +15,9 @@ use crate::domain::{CellId, Selection};
 use crate::providers::modal::ModalClient;
 use crate::providers::runpod::RunPodClient;
 use crate::providers::{ErrorClass, HttpClient, RetryPolicy};
-use crate::sim::{SimConfig, Simulator};
+use crate::sim::{DemoKeys, SimConfig, Simulator};
 
 use super::OpsError;
-
-/// The demo's simulator keys (not secrets: they open a loopback simulator).
-/// `BEACON_DEMO_RUNPOD_KEY` etc. override them.
-pub const DEMO_RUNPOD_KEY: &str = "demo-runpod-key";
-pub const DEMO_MODAL_KEY: &str = "demo-modal-key";
-pub const DEMO_MODAL_SECRET: &str = "demo-modal-secret";
 
 /// One provider endpoint of one cell.
 #[derive(Debug, Clone)]
@@ -57,16 +51,16 @@ pub struct Clients {
 
 fn secret(
     source: &Option<SecretSource>,
-    demo: Option<&str>,
+    demo: Option<Secret>,
     what: &str,
 ) -> Result<Option<Secret>, OpsError> {
     match (source, demo) {
-        (Some(src), Some(default)) => Ok(Some(src.read().unwrap_or_else(|_| Secret::new(default)))),
+        (Some(src), Some(default)) => Ok(Some(src.read().unwrap_or(default))),
         (Some(src), None) => src
             .read()
             .map(Some)
             .map_err(|why| OpsError::Invalid(format!("{what}: {why}"))),
-        (None, Some(default)) => Ok(Some(Secret::new(default))),
+        (None, Some(default)) => Ok(Some(default)),
         (None, None) => Ok(None),
     }
 }
@@ -78,17 +72,15 @@ impl Clients {
         time_scale: Option<f64>,
         timeout: Duration,
     ) -> Result<Clients, OpsError> {
+        let keys = DemoKeys::from_env();
         let simulator = match &profile.simulator {
             Some(sim) => {
                 let config = SimConfig {
                     seed: sim.seed,
                     time_scale: time_scale.unwrap_or(sim.time_scale),
-                    runpod_key: std::env::var("BEACON_DEMO_RUNPOD_KEY")
-                        .unwrap_or_else(|_| DEMO_RUNPOD_KEY.into()),
-                    modal_key: std::env::var("BEACON_DEMO_MODAL_KEY")
-                        .unwrap_or_else(|_| DEMO_MODAL_KEY.into()),
-                    modal_secret: std::env::var("BEACON_DEMO_MODAL_SECRET")
-                        .unwrap_or_else(|_| DEMO_MODAL_SECRET.into()),
+                    runpod_key: keys.runpod.expose().to_string(),
+                    modal_key: keys.modal_key.expose().to_string(),
+                    modal_secret: keys.modal_secret.expose().to_string(),
                     runsync_wait: Duration::from_secs(90),
                     cells: profile
                         .cells()
@@ -129,7 +121,7 @@ impl Clients {
                 ProviderKind::RunPod => {
                     let key = secret(
                         &p.api_key,
-                        demo.then_some(DEMO_RUNPOD_KEY),
+                        demo.then(|| keys.runpod.clone()),
                         &format!("provider {} api_key", p.id),
                     )?
                     .ok_or_else(|| {
@@ -151,12 +143,12 @@ impl Clients {
                 ProviderKind::Modal => {
                     let key = secret(
                         &p.proxy_key,
-                        demo.then_some(DEMO_MODAL_KEY),
+                        demo.then(|| keys.modal_key.clone()),
                         &format!("provider {} proxy_key", p.id),
                     )?;
                     let sec = secret(
                         &p.proxy_secret,
-                        demo.then_some(DEMO_MODAL_SECRET),
+                        demo.then(|| keys.modal_secret.clone()),
                         &format!("provider {} proxy_secret", p.id),
                     )?;
                     modal.insert(p.id.clone(), ModalClient::new(http.clone(), key.zip(sec)));

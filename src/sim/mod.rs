@@ -3,11 +3,13 @@
 //! JSON — with worker pools that cold-start as the research doc measured, a
 //! seeded random source, a time scale, and faults on demand (`POST /sim/faults`).
 
+mod demo;
 mod faults;
 mod router;
 mod server;
 mod workers;
 
+pub use demo::{DemoKeys, RouterSettings, start_routers};
 pub use faults::{Fault, Scope};
 pub use router::{DURATION_BUCKETS, RouterConfig, SimRouter};
 pub use server::{SimConfig, Simulator};

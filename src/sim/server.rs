@@ -252,22 +252,41 @@ fn completed(id: &str, start: &Start, worker: &str) -> Value {
     })
 }
 
+/// What `/runsync` and `/run` check before a job starts: key, body, faults, a worker.
+async fn accept_runpod(
+    sim: &Sim,
+    endpoint: &str,
+    headers: &HeaderMap,
+    body: Option<Json<Value>>,
+) -> Result<Start, Reject> {
+    runpod_auth(sim, headers)?;
+    let Some(Json(body)) = body else {
+        return Err(Reject::Error(StatusCode::BAD_REQUEST, "body must be JSON"));
+    };
+    has_input(&body)?;
+    sim.admit(ProviderModel::RunPod, endpoint).await
+}
+
+/// Keeps a job for `/status` and `/health`.
+async fn queue(sim: &Sim, id: &str, endpoint: &str, start: Start) {
+    let accepted_at = sim.now_ms();
+    sim.jobs.lock().await.insert(
+        id.to_string(),
+        Job {
+            endpoint: endpoint.to_string(),
+            accepted_at,
+            start,
+        },
+    );
+}
+
 async fn runsync(
     State(sim): State<Arc<Sim>>,
     Path(endpoint): Path<String>,
     headers: HeaderMap,
     body: Option<Json<Value>>,
 ) -> Response {
-    if let Err(r) = runpod_auth(&sim, &headers) {
-        return r.into_response();
-    }
-    let Some(Json(body)) = body else {
-        return error(StatusCode::BAD_REQUEST, "body must be JSON");
-    };
-    if let Err(r) = has_input(&body) {
-        return r.into_response();
-    }
-    let start = match sim.admit(ProviderModel::RunPod, &endpoint).await {
+    let start = match accept_runpod(&sim, &endpoint, &headers, body).await {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
@@ -279,15 +298,7 @@ async fn runsync(
         return Json(completed(&id, &start, &format!("w-{endpoint}"))).into_response();
     }
     // Longer than the wait window: answer in progress, then /status tells.
-    let accepted_at = sim.now_ms();
-    sim.jobs.lock().await.insert(
-        id.clone(),
-        Job {
-            endpoint: endpoint.clone(),
-            accepted_at,
-            start,
-        },
-    );
+    queue(&sim, &id, &endpoint, start).await;
     tokio::time::sleep(sim.real(sim.config.runsync_wait)).await;
     let status = if sim.config.runsync_wait < start.delay {
         "IN_QUEUE"
@@ -314,29 +325,12 @@ async fn run(
     headers: HeaderMap,
     body: Option<Json<Value>>,
 ) -> Response {
-    if let Err(r) = runpod_auth(&sim, &headers) {
-        return r.into_response();
-    }
-    let Some(Json(body)) = body else {
-        return error(StatusCode::BAD_REQUEST, "body must be JSON");
-    };
-    if let Err(r) = has_input(&body) {
-        return r.into_response();
-    }
-    let start = match sim.admit(ProviderModel::RunPod, &endpoint).await {
+    let start = match accept_runpod(&sim, &endpoint, &headers, body).await {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
     let id = sim.job_id("job");
-    let accepted_at = sim.now_ms();
-    sim.jobs.lock().await.insert(
-        id.clone(),
-        Job {
-            endpoint,
-            accepted_at,
-            start,
-        },
-    );
+    queue(&sim, &id, &endpoint, start).await;
     Json(json!({ "id": id, "status": "IN_QUEUE" })).into_response()
 }
 

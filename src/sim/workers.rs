@@ -126,6 +126,23 @@ mod tests {
     }
 
     #[test]
+    fn census_counts_initializing_running_and_idle() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut pool = Pool::new(ProviderModel::Modal);
+        let s = pool.start(0, &mut rng, 1.0);
+        assert_eq!(pool.census(1), (0, 0, 1), "cold-starting");
+        let ready = s.delay.as_millis() as u64;
+        assert_eq!(pool.census(ready + 1), (0, 1, 0), "running");
+        let done = (s.delay + s.execution).as_millis() as u64;
+        assert_eq!(pool.census(done + 1), (1, 0, 0), "idle and warm");
+        assert_eq!(
+            pool.census(done + 61_000),
+            (0, 0, 0),
+            "scaled down after 60 s idle"
+        );
+    }
+
+    #[test]
     fn warm_workers_are_reused_until_they_scale_down() {
         let mut rng = fastrand::Rng::with_seed(1);
         let mut pool = Pool::new(ProviderModel::Modal);
