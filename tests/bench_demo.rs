@@ -109,7 +109,7 @@ fn live_status_measures_every_cell_and_the_revision_applied() {
             "status",
             "--live",
             "--seconds",
-            "2",
+            "3",
             "--time-scale",
             "100",
             "--json",
