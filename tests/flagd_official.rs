@@ -92,19 +92,7 @@ fn official_evaluator_splits_traffic_as_intended() {
     ];
     for (cell, pct, _) in &targets {
         if *pct != "0" {
-            ok(
-                &mut demo(state),
-                &[
-                    "shift",
-                    "--cell",
-                    cell,
-                    "--to",
-                    pct,
-                    "--reason",
-                    "evaluator test",
-                    "--yes",
-                ],
-            );
+            shift_cell(state, cell, pct, "evaluator test");
         }
     }
     const KEYS: usize = 10_000;
@@ -161,19 +149,7 @@ fn the_router_evaluator_agrees_key_by_key() {
         ("mistral-7b/us-east", "75"),
         ("mistral-7b/apac-sg", "100"),
     ] {
-        ok(
-            &mut demo(state),
-            &[
-                "shift",
-                "--cell",
-                cell,
-                "--to",
-                pct,
-                "--reason",
-                "agreement",
-                "--yes",
-            ],
-        );
+        shift_cell(state, cell, pct, "agreement");
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(flagd_python())

@@ -73,6 +73,7 @@ impl Clients {
         timeout: Duration,
     ) -> Result<Clients, OpsError> {
         let keys = DemoKeys::from_env();
+        let cells = profile.cells();
         let simulator = match &profile.simulator {
             Some(sim) => {
                 let config = SimConfig {
@@ -82,8 +83,7 @@ impl Clients {
                     modal_key: keys.modal_key.expose().to_string(),
                     modal_secret: keys.modal_secret.expose().to_string(),
                     runsync_wait: Duration::from_secs(90),
-                    cells: profile
-                        .cells()
+                    cells: cells
                         .iter()
                         .map(|c| (c.model.to_string(), c.region.to_string()))
                         .collect(),
@@ -130,8 +130,7 @@ impl Clients {
                             p.id
                         ))
                     })?;
-                    let base = profile
-                        .cells()
+                    let base = cells
                         .iter()
                         .find_map(|c| match profile.endpoint(c, &p.id) {
                             Some(Endpoint::RunPod { api_base, .. }) => Some(fill(&api_base)),

@@ -59,19 +59,17 @@ pub fn ok(cmd: &mut Command, args: &[&str]) -> Run {
     r
 }
 
-/// Revision 1 of a demo state: llama-3.2-1b/us-east at 5 % RunPod.
-pub fn canary(state: &Path) {
+/// Shifts one demo cell's RunPod share to `pct` through the real binary.
+pub fn shift_cell(state: &Path, cell: &str, pct: &str, reason: &str) {
     let args = [
-        "shift",
-        "--cell",
-        "llama-3.2-1b/us-east",
-        "--to",
-        "5",
-        "--reason",
-        "x",
-        "--yes",
+        "shift", "--cell", cell, "--to", pct, "--reason", reason, "--yes",
     ];
     ok(&mut demo(state), &args);
+}
+
+/// Revision 1 of a demo state: llama-3.2-1b/us-east at 5 % RunPod.
+pub fn canary(state: &Path) {
+    shift_cell(state, "llama-3.2-1b/us-east", "5", "x");
 }
 
 /// Every file under `dir` with its bytes.
