@@ -20,7 +20,7 @@ fn demo_codec(state: &std::path::Path) -> FlagCodec {
     FlagCodec::for_profile(&profile)
 }
 
-/// Kills a committing process (SIGKILL) at 200+ random instants. After each
+/// Kills a committing process (SIGKILL) at 220 random instants of its commit loop. After each
 /// kill the document parses and is at the last revision reported committed or
 /// the one after; after reconciliation every revision has exactly one audit line.
 #[test]
@@ -39,6 +39,7 @@ fn sigkill_at_random_instants_never_tears_the_document() {
             .spawn()
             .unwrap();
         let last_ok = Arc::new(AtomicU64::new(known));
+        let (first_commit, committing) = std::sync::mpsc::channel::<()>();
         let reader = {
             let stdout = child.stdout.take().unwrap();
             let last_ok = last_ok.clone();
@@ -47,12 +48,18 @@ fn sigkill_at_random_instants_never_tears_the_document() {
                     if let Some(rev) = line.strip_prefix("committed ").and_then(|r| r.parse().ok())
                     {
                         last_ok.store(rev, Ordering::SeqCst);
+                        let _ = first_commit.send(());
                     }
                 }
             })
         };
-        // The kill instant is random: before start-up ends, mid-write, mid-fsync, mid-append.
-        std::thread::sleep(Duration::from_micros(rng.u64(0..30_000)));
+        // Once the process is in its commit loop (an event, not a guess about
+        // start-up time), the kill instant is random: mid-write, mid-fsync,
+        // mid-rename, mid-append.
+        committing
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("round {round}: the committing process never committed"));
+        std::thread::sleep(Duration::from_micros(rng.u64(0..10_000)));
         child.kill().unwrap();
         child.wait().unwrap();
         reader.join().unwrap();
@@ -82,10 +89,7 @@ fn sigkill_at_random_instants_never_tears_the_document() {
         known > 200,
         "too few commits happened ({known}): the test did not exercise much"
     );
-    assert!(
-        kills_mid_run > 100,
-        "only {kills_mid_run} kills landed while committing"
-    );
+    assert_eq!(kills_mid_run, 220, "every kill lands in the commit loop");
 
     // Any process start reconciles; `history` does.
     ok(&mut demo(state), &["history", "--limit", "1"]);
