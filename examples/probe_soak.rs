@@ -40,7 +40,11 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+// The same allocator as the console binary, so the figures are its figures.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (path, seconds, scale) = (
@@ -67,6 +71,8 @@ async fn main() {
         concurrency: 64,
         deadline: Duration::from_secs(10),
         cold_bound: Duration::from_millis(500),
+        // The profile default: RunPod /health once per 5 s per endpoint.
+        health_interval: Duration::from_secs(5),
     };
     let runner = tokio::spawn(run_probes(
         clients,

@@ -4,10 +4,11 @@
 # The simulator runs with a huge time scale, so the endpoint answers at once
 # and the figure is the client's own cost per request.
 #
-# usage: scripts/bench-load.sh [REQUESTS]   (installs oha with cargo if missing)
+# usage: scripts/bench-load.sh [REQUESTS] [ROUNDS]   (installs oha with cargo if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-20000}
+rounds=${2:-5}
 command -v oha >/dev/null || cargo install oha --locked
 cargo build --release --quiet --bin beacon-console
 bin=$PWD/target/release/beacon-console
@@ -44,22 +45,32 @@ path = "state/routes.json"
 TOML
 export LOAD_MODAL_KEY=demo-modal-key LOAD_MODAL_SECRET=demo-modal-secret
 
-"$bin" --profile "$work/profile.toml" --json bench --cell llama-3.2-1b/us-east --provider modal \
-    --requests "$requests" --concurrency 64 >"$work/bench.json" || true
-oha --no-tui --output-format json -n "$requests" -c 64 -m POST \
-    -H "Modal-Key: $LOAD_MODAL_KEY" -H "Modal-Secret: $LOAD_MODAL_SECRET" -H "content-type: application/json" \
-    -d '{"prompt":"bias probe"}' "$url" >"$work/oha.json"
+# Alternate the two in rounds (this VM's speed drifts), compare medians.
+for round in $(seq "$rounds"); do
+    "$bin" --profile "$work/profile.toml" --json bench --cell llama-3.2-1b/us-east --provider modal \
+        --requests "$requests" --concurrency 64 >"$work/bench-$round.json" || true
+    oha --no-tui --output-format json -n "$requests" -c 64 -m POST \
+        -H "Modal-Key: $LOAD_MODAL_KEY" -H "Modal-Secret: $LOAD_MODAL_SECRET" -H "content-type: application/json" \
+        -d '{"prompt":"bias probe"}' "$url" >"$work/oha-$round.json"
+done
 
-python3 - "$work" "$requests" <<'PY'
-import json, os, sys
-d, n = sys.argv[1], sys.argv[2]
-b = json.load(open(os.path.join(d, "bench.json")))
-o = json.load(open(os.path.join(d, "oha.json")))
-ours = b["requests_per_second"]
-theirs = o["summary"]["requestsPerSec"]
-ok = b["endpoints"][0]["ok"]
-print(f"requests {n}, concurrency 64, one simulator endpoint")
-print(f"beacon-console bench: {ours:8.0f} req/s ({ok} ok)")
-print(f"oha:                  {theirs:8.0f} req/s (success rate {o['summary']['successRate']:.3f})")
-print(f"ratio:                {ours / theirs:8.2f}")
+python3 - "$work" "$requests" "$rounds" <<'PY'
+import json, os, statistics, sys
+d, n, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ours, theirs = [], []
+for r in range(1, rounds + 1):
+    b = json.load(open(os.path.join(d, f"bench-{r}.json")))
+    o = json.load(open(os.path.join(d, f"oha-{r}.json")))
+    assert b["endpoints"][0]["ok"] == int(n), "bench had failed requests"
+    assert o["summary"]["successRate"] == 1.0, "oha had failed requests"
+    ours.append(b["requests_per_second"])
+    theirs.append(o["summary"]["requestsPerSec"])
+    print(f"round {r}: bench {ours[-1]:8.0f} req/s   oha {theirs[-1]:8.0f} req/s   ratio {ours[-1] / theirs[-1]:.2f}")
+# Each round's pair ran back to back, so the per-round ratio cancels the
+# VM's drift; its median is the figure.
+m, t = statistics.median(ours), statistics.median(theirs)
+r = statistics.median(a / b for a, b in zip(ours, theirs))
+print(f"requests {n} per run, concurrency 64, one simulator endpoint, {rounds} rounds")
+print(f"median rates: bench {m:8.0f} req/s   oha {t:8.0f} req/s")
+print(f"median of the per-round ratios: {r:.2f}")
 PY

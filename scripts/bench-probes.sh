@@ -56,4 +56,4 @@ for _ in $(seq 100); do [ -s "$work/sim.json" ] && break; sleep 0.05; done
 base=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["base"])' "$work/sim.json")
 
 { echo 'name = "soak"'; echo 'environment = "staging"'; echo 'fallback = "modal"'; cells; providers "$base"; } >"$work/probe.toml"
-target/release/examples/probe_soak "$work/probe.toml" "$seconds" 30
+${PROFILER:-} target/release/examples/probe_soak "$work/probe.toml" "$seconds" 30

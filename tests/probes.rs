@@ -32,6 +32,7 @@ async fn probes_cover_every_endpoint_and_stay_bounded() {
         concurrency: 8,
         deadline: Duration::from_secs(5),
         cold_bound: Duration::from_millis(500),
+        health_interval: Duration::from_millis(20),
     };
     let runner = tokio::spawn(run_probes(
         clients.clone(),

@@ -223,6 +223,69 @@ fn kinds_urls_and_stores() {
 }
 
 #[test]
+fn telemetry_settings_and_routers() {
+    let tele = |body: &str| with("[store]", &format!("[telemetry]\n{body}\n\n[store]"));
+    expect_error(
+        &tele("probe_interval_ms = 10"),
+        "10",
+        0,
+        "telemetry.probe_interval_ms must be between 100 and 3600000, got 10",
+    );
+    expect_error(
+        &tele("probe_jitter_percent = 80"),
+        "80",
+        0,
+        "telemetry.probe_jitter_percent must be between 0 and 50",
+    );
+    expect_error(
+        &tele("probe_concurrency = 0"),
+        "0\n\n[store]",
+        0,
+        "telemetry.probe_concurrency",
+    );
+    expect_error(&tele("probes = 3"), "probes", 0, "unknown field `probes`");
+    let routers = |entries: &str| with("[store]", &format!("{entries}\n[store]"));
+    let r1 = "[[routers]]\nregion = \"r1\"\nmetrics_url = \"https://router-r1/metrics\"\n";
+    expect_error(
+        &routers("[[routers]]\nregion = \"mars\"\nmetrics_url = \"https://x/metrics\"\n"),
+        "\"mars\"",
+        0,
+        "router for unknown region \"mars\" (declared: r1, r2)",
+    );
+    expect_error(
+        &routers(&format!("{r1}{r1}")),
+        "\"r1\"\nm",
+        1,
+        "a second router for region \"r1\"",
+    );
+    expect_error(
+        &routers("[[routers]]\nregion = \"r1\"\nmetrics_url = \"http://10.0.0.5:9464/metrics\"\n"),
+        "\"http://10",
+        0,
+        "must use https://",
+    );
+    let ok = Profile::parse(
+        "p.toml",
+        &routers(&format!(
+            "{r1}[[routers]]\nregion = \"r2\"\nmetrics_url = \"http://127.0.0.1:9464/metrics\"\n"
+        )),
+        Path::new("/tmp"),
+    )
+    .unwrap();
+    assert_eq!(ok.routers.len(), 2);
+    assert_eq!(&*ok.routers[1].region, "r2");
+    let t = Profile::parse(
+        "p.toml",
+        &tele("probe_interval_ms = 2500"),
+        Path::new("/tmp"),
+    )
+    .unwrap()
+    .telemetry;
+    assert_eq!(t.probe_interval, std::time::Duration::from_millis(2500));
+    assert_eq!(t.probe_concurrency, 16, "default");
+}
+
+#[test]
 fn readable_secret_files_are_refused_with_the_fix() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();

@@ -42,7 +42,8 @@ fn runpod(sim: &Simulator, key: &str, timeout_ms: u64) -> RunPodClient {
         http(timeout_ms),
         &format!("{}/runpod/v2", sim.base_url()),
         Secret::new(key),
-    );
+    )
+    .unwrap();
     c.poll_interval = Duration::from_millis(2);
     c
 }
@@ -239,10 +240,11 @@ async fn connection_refused_and_refused_urls() {
         http(1_000),
         &format!("http://127.0.0.1:{port}/runpod/v2"),
         Secret::new("k"),
-    );
+    )
+    .unwrap();
     let e = client.health(EP).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::ConnectionRefused);
-    let plain = RunPodClient::new(http(1_000), "http://example.com/v2", Secret::new("k"));
+    let plain = RunPodClient::new(http(1_000), "http://example.com/v2", Secret::new("k")).unwrap();
     assert_eq!(
         plain.health(EP).await.unwrap_err().class,
         ErrorClass::Refused
@@ -256,14 +258,30 @@ async fn modal_speaks_its_convention() {
         .unwrap();
     let url = format!("{}/modal/{EP}", sim.base_url());
     let auth = Some((Secret::new("mk"), Secret::new("ms-5ecret")));
-    let client = ModalClient::new(http(5_000), auth);
+    let client = ModalClient::new(http(5_000), auth).unwrap();
     let reply = client.infer(&url, &json!({"prompt": "hi"})).await.unwrap();
     let exec = reply.execution_ms.unwrap();
     assert!((300..=2_000).contains(&exec));
     assert!(reply.cold_start_estimate(Duration::ZERO).is_some());
-    let wrong = ModalClient::new(http(5_000), Some((Secret::new("mk"), Secret::new("nope"))));
+    let wrong =
+        ModalClient::new(http(5_000), Some((Secret::new("mk"), Secret::new("nope")))).unwrap();
     let e = wrong.infer(&url, &json!({})).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Auth);
     assert!(!e.to_string().contains("nope"), "{e}");
     sim.stop().await;
+}
+
+#[test]
+fn a_secret_that_cannot_be_a_header_is_refused_without_showing_it() {
+    let e = RunPodClient::new(http(1_000), "http://127.0.0.1:1/v2", Secret::new("k\nleak"))
+        .unwrap_err();
+    assert_eq!(e.class, ErrorClass::BadInput);
+    assert!(!e.to_string().contains("leak"), "{e}");
+    let e = ModalClient::new(
+        http(1_000),
+        Some((Secret::new("mk"), Secret::new("s3cr\u{7f}et"))),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("Modal-Secret"), "{e}");
+    assert!(!e.to_string().contains("s3cr"), "{e}");
 }

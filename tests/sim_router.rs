@@ -54,8 +54,9 @@ async fn a_shift_moves_router_traffic_and_the_revision_shows() {
         http.clone(),
         &format!("{}/runpod/v2", sim.base_url()),
         Secret::new("rk"),
-    );
-    let modal = ModalClient::new(http, Some((Secret::new("mk"), Secret::new("msecret"))));
+    )
+    .unwrap();
+    let modal = ModalClient::new(http, Some((Secret::new("mk"), Secret::new("msecret")))).unwrap();
     let router = SimRouter::start(
         RouterConfig {
             region: "us-east".into(),
@@ -166,4 +167,142 @@ fn the_sim_command_serves_until_interrupted() {
     }
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// `status --live` on a profile whose routers are somewhere else (here the
+/// `sim` command's, in another process), known only by their `[[routers]]`
+/// metrics URLs: it shows the revision each applies, what they serve, and a
+/// router that cannot be reached as such (no figure, not a pass).
+#[test]
+fn live_status_reads_the_routers_named_in_the_profile() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let sim_state = tempfile::tempdir().unwrap();
+    let mut child = demo(sim_state.path())
+        .args(["--json", "sim", "--time-scale", "100", "--rps", "100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let base = v["base"].as_str().unwrap();
+    let mut routers = String::new();
+    for r in v["routers"].as_array().unwrap() {
+        let region = r["region"].as_str().unwrap();
+        // apac-sg's router is "down": nothing listens on port 9.
+        let url = if region == "apac-sg" {
+            "http://127.0.0.1:9/metrics"
+        } else {
+            r["metrics"].as_str().unwrap()
+        };
+        routers += &format!("[[routers]]\nregion = \"{region}\"\nmetrics_url = \"{url}\"\n\n");
+    }
+    let document = sim_state.path().join("flags/beacon-routes.json");
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("staging.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            r#"name = "staging-on-sim"
+environment = "staging"
+fallback = "modal"
+models = [{{ id = "llama-3.2-1b" }}, {{ id = "qwen-2.5-1.5b" }}, {{ id = "mistral-7b" }}]
+regions = [{{ id = "us-east" }}, {{ id = "eu-west" }}, {{ id = "apac-sg" }}]
+
+[[providers]]
+id = "modal"
+kind = "modal"
+price_per_second = 0.0003
+url_template = "{base}/modal/beacon-{{model}}-{{region}}"
+proxy_key = {{ env = "T_MODAL_KEY" }}
+proxy_secret = {{ env = "T_MODAL_SECRET" }}
+
+[[providers]]
+id = "runpod"
+kind = "runpod"
+price_per_second = 0.000255
+api_base = "{base}/runpod/v2"
+endpoint_template = "beacon-{{model}}-{{region}}"
+api_key = {{ env = "T_RUNPOD_KEY" }}
+
+[telemetry]
+probe_interval_ms = 200
+scrape_interval_ms = 200
+
+{routers}
+[store]
+kind = "file"
+path = "{}"
+"#,
+            document.display()
+        ),
+    )
+    .unwrap();
+    let staging = || {
+        let mut cmd = with_profile(&profile);
+        cmd.env("T_MODAL_KEY", "demo-modal-key")
+            .env("T_MODAL_SECRET", "demo-modal-secret")
+            .env("T_RUNPOD_KEY", "demo-runpod-key");
+        cmd
+    };
+    ok(
+        &mut staging(),
+        &[
+            "shift",
+            "--cell",
+            "llama-3.2-1b/us-east",
+            "--to",
+            "50",
+            "--reason",
+            "live test",
+            "--yes",
+        ],
+    );
+    let r = ok(
+        &mut staging(),
+        &["--json", "status", "--live", "--seconds", "2"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["revision"], 1);
+    let regions = v["regions"].as_array().unwrap();
+    let by = |name: &str| regions.iter().find(|r| r["region"] == name).unwrap();
+    assert_eq!(by("us-east")["applied_revision"], 1, "{regions:?}");
+    assert_eq!(by("eu-west")["applied_revision"], 1, "{regions:?}");
+    assert_eq!(by("apac-sg")["applied_revision"], serde_json::Value::Null);
+    assert!(
+        by("apac-sg")["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("connection refused")),
+        "{regions:?}"
+    );
+    let cell = v["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cell"] == "llama-3.2-1b/us-east")
+        .unwrap();
+    let runpod = cell["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == "runpod")
+        .unwrap();
+    assert_eq!(runpod["requested_percent"], 50.0);
+    let served = runpod["observed_percent"].as_f64().expect("a served share");
+    assert!((20.0..=80.0).contains(&served), "{served}");
+    assert!(runpod["probes"].as_u64().unwrap_or(0) >= 1, "{runpod}");
+    // The text view says the same, with the unreachable router named.
+    let r = ok(&mut staging(), &["status", "--live", "--seconds", "1"]);
+    assert!(r.stdout.contains("applied 2/3"), "{}", r.stdout);
+    assert!(r.stdout.contains("router apac-sg:"), "{}", r.stdout);
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    assert!(child.wait().unwrap().success());
 }

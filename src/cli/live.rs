@@ -2,18 +2,13 @@
 //! to split, what the routers really serve, latency, errors, cold starts and
 //! RunPod workers. On the demo the simulator and its routers run in-process.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::domain::Selection;
-use crate::ops::load::Clients;
+use crate::ops::monitor::{Monitor, RegionStatus};
 use crate::ops::{Console, OpsError};
-use crate::providers::{HttpClient, RetryPolicy};
-use crate::sim::{DemoKeys, RouterSettings, start_routers};
-use crate::telemetry::probes::{ProbeConfig, Telemetry, run_probes};
-use crate::telemetry::{RouterSnapshot, parse_router_metrics};
+use crate::telemetry::probes::Telemetry;
 
 use super::args::StatusArgs;
 
@@ -33,80 +28,31 @@ pub fn run(console: &Console, args: StatusArgs, json: bool) -> Result<(), OpsErr
     }
     let snapshot = console.store.load()?;
     let profile = &console.profile;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: probes and scrapes are I/O-bound, and a single-threaded
+    // runtime costs a fraction of the CPU of a work-stealing one at these rates.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| OpsError::Unavailable(format!("cannot start the async runtime: {e}")))?;
-    let (telemetry, traffic, revisions) = runtime.block_on(async {
-        let timeout = Duration::from_secs(30);
-        let clients = Arc::new(Clients::for_profile(profile, args.time_scale, timeout).await?);
-        let targets = clients.targets(profile, &Selection::All, None)?;
-        // The demo's routers, so that observed shares exist.
-        let mut routers = Vec::new();
-        if let (Some(sim), Some(base)) = (&profile.simulator, clients.sim_base()) {
-            let http = HttpClient::new(timeout, RetryPolicy::default())
-                .map_err(|e| OpsError::Unavailable(e.to_string()))?;
-            let settings = RouterSettings {
-                requests_per_second: sim.requests_per_second,
-                seed: sim.seed,
-                request_deadline: timeout,
-                reload_every: Duration::from_millis(200),
-            };
-            routers = start_routers(profile, &base, &DemoKeys::from_env(), &http, settings)
-                .await
-                .map_err(|e| OpsError::Unavailable(format!("cannot start the routers: {e}")))?
-                .into_iter()
-                .map(|(_, router)| router)
-                .collect();
-        }
-        let telemetry = Arc::new(Telemetry::new());
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let probe = ProbeConfig {
-            interval: Duration::from_secs(1),
-            jitter: 0.2,
-            concurrency: 16,
-            deadline: timeout,
-            cold_bound: Duration::from_millis(profile.slo.cold_start_ms as u64),
-        };
-        let runner = tokio::spawn(run_probes(
-            clients.clone(),
-            targets,
-            probe,
-            telemetry.clone(),
-            stopped,
-        ));
-        let scrape = |addr: std::net::SocketAddr| async move {
-            let text = reqwest::get(format!("http://{addr}/metrics"))
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
-            parse_router_metrics(&text).ok()
-        };
-        let mut first: Vec<RouterSnapshot> = Vec::new();
-        for r in &routers {
-            first.push(scrape(r.addr).await.unwrap_or_default());
-        }
+    runtime.block_on(async {
+        let monitor = Monitor::start(profile, args.time_scale, Duration::from_secs(30)).await?;
+        // The first scrape is the baseline the served shares are counted from.
+        monitor.settle(1, Duration::from_secs(10)).await;
         tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
-        let mut traffic = Vec::new();
-        let mut revisions = Vec::new();
-        for (r, before) in routers.iter().zip(&first) {
-            let now = scrape(r.addr).await.unwrap_or_default();
-            revisions.push((now.region.clone().unwrap_or_default(), now.revision));
-            traffic.extend(now.since(before));
-        }
-        let _ = stop.send(true);
-        let _ = runner.await;
-        for r in routers {
-            r.stop().await;
-        }
-        Ok::<_, OpsError>((telemetry, traffic, revisions))
-    })?;
-    runtime.block_on(print(
-        console, &snapshot, &telemetry, &traffic, &revisions, json,
-    ));
-    Ok(())
+        let regions = monitor.regions().await;
+        let traffic = monitor.traffic(Duration::from_secs(3600)).await;
+        print(
+            console,
+            &snapshot,
+            &monitor.telemetry,
+            &traffic,
+            &regions,
+            json,
+        )
+        .await;
+        monitor.stop().await;
+        Ok(())
+    })
 }
 
 async fn print(
@@ -114,7 +60,7 @@ async fn print(
     snapshot: &crate::flags::Snapshot,
     telemetry: &Telemetry,
     traffic: &[crate::telemetry::CellTraffic],
-    revisions: &[(String, Option<u64>)],
+    regions: &[RegionStatus],
     json: bool,
 ) {
     let profile = &console.profile;
@@ -146,9 +92,9 @@ async fn print(
         }));
     }
     if json {
-        let regions: Vec<_> = revisions
+        let regions: Vec<_> = regions
             .iter()
-            .map(|(r, rev)| json!({"region": r, "applied_revision": rev}))
+            .map(|r| json!({"region": r.region, "applied_revision": r.applied_revision, "error": r.error}))
             .collect();
         println!(
             "{}",
@@ -159,17 +105,38 @@ async fn print(
         );
         return;
     }
-    let applied: Vec<String> = revisions
+    let applied: Vec<String> = regions
         .iter()
-        .map(|(r, rev)| format!("{r} {}", rev.map_or_else(|| "?".into(), |v| v.to_string())))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.region,
+                r.applied_revision
+                    .map_or_else(|| "?".into(), |v| v.to_string())
+            )
+        })
         .collect();
     let latest = snapshot.revision();
-    let in_step = revisions.iter().filter(|(_, r)| *r == Some(latest)).count();
-    println!(
-        "flags rev {latest} · applied {in_step}/{} ({})",
-        revisions.len(),
-        applied.join(", ")
-    );
+    let in_step = regions
+        .iter()
+        .filter(|r| r.applied_revision == Some(latest))
+        .count();
+    if regions.is_empty() {
+        println!(
+            "flags rev {latest} · no routers in the profile ([[routers]]): served shares unknown"
+        );
+    } else {
+        println!(
+            "flags rev {latest} · applied {in_step}/{} ({})",
+            regions.len(),
+            applied.join(", ")
+        );
+    }
+    for r in regions {
+        if let Some(e) = &r.error {
+            println!("router {}: {e}", r.region);
+        }
+    }
     println!(
         "{:<24} {:<7} {:>7} {:>8} {:>8} {:>8} {:>6} {:>5} {:>9}",
         "cell", "prov", "asked", "served", "p50", "p95", "errs", "cold", "workers"

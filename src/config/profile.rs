@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use toml::Spanned;
 
 use super::error::ConfigError;
-use super::raw::{RawProfile, RawSecret};
+use super::raw::{RawProfile, RawSecret, RawTelemetry};
 use super::secret::SecretSource;
 use crate::domain::{CellId, Id, Ladder, PerMille, is_valid_id};
 
@@ -54,6 +54,8 @@ pub struct ProviderConfig {
     pub proxy_secret: Option<SecretSource>,
     /// The endpoint of cells that have no explicit `[[endpoints]]` entry.
     pub template: Option<EndpointTemplate>,
+    /// RunPod: the REST API base for endpoint settings (keep-warm).
+    pub rest_base: Option<String>,
 }
 
 /// An endpoint with `{model}` and `{region}` placeholders.
@@ -147,6 +149,40 @@ pub struct Profile {
     pub store: StoreConfig,
     pub audit_path: PathBuf,
     pub simulator: Option<SimulatorConfig>,
+    pub telemetry: TelemetryConfig,
+    /// Each region's router metrics endpoint (`[[routers]]`), in region order.
+    pub routers: Vec<RouterEndpoint>,
+}
+
+/// How the console measures: probes and router scrapes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TelemetryConfig {
+    pub probe_interval: Duration,
+    /// ± this share of the interval, at random.
+    pub probe_jitter: f64,
+    pub probe_concurrency: usize,
+    /// RunPod `/health` per endpoint at most this often.
+    pub health_interval: Duration,
+    pub scrape_interval: Duration,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            probe_interval: Duration::from_secs(5),
+            probe_jitter: 0.2,
+            probe_concurrency: 16,
+            health_interval: Duration::from_secs(5),
+            scrape_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Where a region's router serves its Prometheus metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterEndpoint {
+    pub region: Id,
+    pub metrics_url: String,
 }
 
 impl Profile {
@@ -461,6 +497,20 @@ impl Validator<'_> {
                 }
                 (None, ProviderKind::Modal) => None,
             };
+            let rest_base = match (&p.rest_base, kind) {
+                (Some(b), ProviderKind::RunPod) => {
+                    self.url(b.get_ref(), b.span(), simulated)?;
+                    Some(b.get_ref().trim_end_matches('/').to_string())
+                }
+                (None, ProviderKind::RunPod) => Some("https://rest.runpod.io/v1".to_string()),
+                (Some(b), ProviderKind::Modal) => {
+                    return Err(self.err(
+                        b.span(),
+                        "rest_base is for runpod providers (Modal has no API for warm containers)",
+                    ));
+                }
+                (None, ProviderKind::Modal) => None,
+            };
             match kind {
                 ProviderKind::RunPod => {
                     if let Some(t) = &p.url_template {
@@ -513,6 +563,7 @@ impl Validator<'_> {
                 proxy_key: self.secret(&p.proxy_key)?,
                 proxy_secret: self.secret(&p.proxy_secret)?,
                 template: None,
+                rest_base,
             });
             templates.push(Templates {
                 endpoint_id: p.endpoint_template.clone(),
@@ -777,6 +828,33 @@ impl Validator<'_> {
             }),
         };
 
+        let telemetry = self.telemetry(&raw.telemetry)?;
+        let mut routers: Vec<RouterEndpoint> = Vec::new();
+        for r in &raw.routers {
+            let Some(region) = regions.iter().find(|g| *g.id == **r.region.get_ref()) else {
+                return Err(self.err(
+                    r.region.span(),
+                    format!(
+                        "router for unknown region {:?} (declared: {})",
+                        r.region.get_ref(),
+                        join_ids(regions.iter().map(|g| g.id.clone()))
+                    ),
+                ));
+            };
+            if routers.iter().any(|x| x.region == region.id) {
+                return Err(self.err(
+                    r.region.span(),
+                    format!("a second router for region {:?}", r.region.get_ref()),
+                ));
+            }
+            self.url(r.metrics_url.get_ref(), r.metrics_url.span(), simulated)?;
+            routers.push(RouterEndpoint {
+                region: region.id.clone(),
+                metrics_url: r.metrics_url.get_ref().clone(),
+            });
+        }
+        routers.sort_by_key(|r| regions.iter().position(|g| g.id == r.region));
+
         Ok(Profile {
             origin: self.origin.to_string(),
             name,
@@ -794,6 +872,46 @@ impl Validator<'_> {
             store,
             audit_path,
             simulator,
+            telemetry,
+            routers,
+        })
+    }
+
+    fn telemetry(&self, raw: &RawTelemetry) -> Result<TelemetryConfig, ConfigError> {
+        let d = TelemetryConfig::default();
+        let ms = |v: &Option<Spanned<i64>>, default: Duration, what: &str| {
+            self.count(v, default.as_millis() as u64, what, 100, 3_600_000)
+                .map(Duration::from_millis)
+        };
+        Ok(TelemetryConfig {
+            probe_interval: ms(
+                &raw.probe_interval_ms,
+                d.probe_interval,
+                "telemetry.probe_interval_ms",
+            )?,
+            probe_jitter: self.positive(
+                &raw.probe_jitter_percent,
+                d.probe_jitter * 100.0,
+                "telemetry.probe_jitter_percent",
+                50.0,
+            )? / 100.0,
+            probe_concurrency: self.count(
+                &raw.probe_concurrency,
+                d.probe_concurrency as u64,
+                "telemetry.probe_concurrency",
+                1,
+                1024,
+            )? as usize,
+            health_interval: ms(
+                &raw.health_interval_ms,
+                d.health_interval,
+                "telemetry.health_interval_ms",
+            )?,
+            scrape_interval: ms(
+                &raw.scrape_interval_ms,
+                d.scrape_interval,
+                "telemetry.scrape_interval_ms",
+            )?,
         })
     }
 }

@@ -30,6 +30,27 @@ pub struct RawProfile {
     pub audit: Option<RawAudit>,
     #[serde(default)]
     pub simulator: Option<RawSimulator>,
+    #[serde(default)]
+    pub telemetry: RawTelemetry,
+    #[serde(default)]
+    pub routers: Vec<RawRouter>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    pub probe_interval_ms: Option<Spanned<i64>>,
+    pub probe_jitter_percent: Option<Spanned<f64>>,
+    pub probe_concurrency: Option<Spanned<i64>>,
+    pub health_interval_ms: Option<Spanned<i64>>,
+    pub scrape_interval_ms: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouter {
+    pub region: Spanned<String>,
+    pub metrics_url: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +73,10 @@ pub struct RawProvider {
     /// RunPod: endpoint id for cells without an explicit endpoint, e.g. `beacon-{model}-{region}`.
     #[serde(default)]
     pub endpoint_template: Option<Spanned<String>>,
+    /// RunPod: the REST API for endpoint settings (keep-warm `workersMin`),
+    /// `https://rest.runpod.io/v1`.
+    #[serde(default)]
+    pub rest_base: Option<Spanned<String>>,
     /// Modal: web endpoint URL for cells without an explicit endpoint.
     #[serde(default)]
     pub url_template: Option<Spanned<String>>,

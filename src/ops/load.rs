@@ -3,18 +3,17 @@
 //! that records every request's latency, cold start and error class.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 use crate::config::{Endpoint, Profile, ProviderKind, Secret, SecretSource};
 use crate::domain::{CellId, Selection};
 use crate::providers::modal::ModalClient;
-use crate::providers::runpod::RunPodClient;
-use crate::providers::{ErrorClass, HttpClient, RetryPolicy};
+use crate::providers::runpod::{RunPodClient, RunPodEndpoint};
+use crate::providers::{ErrorClass, HttpClient, ProviderUrl, RetryPolicy};
 use crate::sim::{DemoKeys, SimConfig, Simulator};
 
 use super::OpsError;
@@ -26,6 +25,15 @@ pub struct Target {
     pub provider: String,
     pub kind: ProviderKind,
     pub endpoint: Endpoint,
+    /// The endpoint's URLs parsed once (`None` when they do not parse: each
+    /// request then fails with that error).
+    prepared: Option<Prepared>,
+}
+
+#[derive(Debug, Clone)]
+enum Prepared {
+    Modal(ProviderUrl),
+    RunPod(RunPodEndpoint),
 }
 
 /// One request's result.
@@ -137,7 +145,9 @@ impl Clients {
                             _ => None,
                         })
                         .unwrap_or_default();
-                    runpod.insert(p.id.clone(), RunPodClient::new(http.clone(), &base, key));
+                    let client = RunPodClient::new(http.clone(), &base, key)
+                        .map_err(|e| OpsError::Invalid(format!("provider {}: {e}", p.id)))?;
+                    runpod.insert(p.id.clone(), client);
                 }
                 ProviderKind::Modal => {
                     let key = secret(
@@ -150,7 +160,9 @@ impl Clients {
                         demo.then(|| keys.modal_secret.clone()),
                         &format!("provider {} proxy_secret", p.id),
                     )?;
-                    modal.insert(p.id.clone(), ModalClient::new(http.clone(), key.zip(sec)));
+                    let client = ModalClient::new(http.clone(), key.zip(sec))
+                        .map_err(|e| OpsError::Invalid(format!("provider {}: {e}", p.id)))?;
+                    modal.insert(p.id.clone(), client);
                 }
             }
         }
@@ -186,11 +198,23 @@ impl Clients {
                     continue;
                 }
                 if let Some(endpoint) = profile.endpoint(&cell, &p.id) {
+                    let endpoint = self.fill(endpoint);
+                    let prepared = match &endpoint {
+                        Endpoint::Modal { url } => {
+                            ProviderUrl::parse(url).ok().map(Prepared::Modal)
+                        }
+                        Endpoint::RunPod { endpoint_id, .. } => self
+                            .runpod
+                            .get(&p.id)
+                            .and_then(|c| c.endpoint(endpoint_id).ok())
+                            .map(Prepared::RunPod),
+                    };
                     out.push(Target {
                         cell: cell.clone(),
                         provider: p.id.clone(),
                         kind: p.kind,
-                        endpoint: self.fill(endpoint),
+                        endpoint,
+                        prepared,
                     });
                 }
             }
@@ -218,30 +242,40 @@ impl Clients {
     /// RunPod `/health` of a target (`None` for Modal, or when it fails).
     pub async fn health(&self, target: &Target) -> Option<crate::providers::runpod::Health> {
         match (&target.endpoint, self.runpod.get(&target.provider)) {
-            (Endpoint::RunPod { endpoint_id, .. }, Some(client)) => {
-                client.health(endpoint_id).await.ok()
-            }
+            (Endpoint::RunPod { endpoint_id, .. }, Some(client)) => match &target.prepared {
+                Some(Prepared::RunPod(prepared)) => client.health_of(prepared).await.ok(),
+                _ => client.health(endpoint_id).await.ok(),
+            },
             _ => None,
         }
     }
 
     /// One request to one target.
     pub async fn request(&self, target: &Target, deadline: Duration) -> Sample {
-        let input = json!({ "prompt": "bias probe" });
+        static INPUT: LazyLock<serde_json::Value> =
+            LazyLock::new(|| json!({ "prompt": "bias probe" }));
+        let input = &*INPUT;
         let started = Instant::now();
         let result = match (&target.endpoint, target.kind) {
             (Endpoint::RunPod { endpoint_id, .. }, ProviderKind::RunPod) => {
                 match self.runpod.get(&target.provider) {
-                    Some(c) => c
-                        .runsync(endpoint_id, &input, deadline)
-                        .await
-                        .map(|job| (job.delay_ms, job.execution_ms)),
+                    Some(c) => match &target.prepared {
+                        Some(Prepared::RunPod(prepared)) => {
+                            c.runsync_on(prepared, input, deadline).await
+                        }
+                        _ => c.runsync(endpoint_id, input, deadline).await,
+                    }
+                    .map(|job| (job.delay_ms, job.execution_ms)),
                     None => return failed(started, ErrorClass::Refused),
                 }
             }
             (Endpoint::Modal { url }, ProviderKind::Modal) => {
                 match self.modal.get(&target.provider) {
-                    Some(c) => c.infer(url, &input).await.map(|r| {
+                    Some(c) => match &target.prepared {
+                        Some(Prepared::Modal(parsed)) => c.infer_at(parsed, input).await,
+                        _ => c.infer(url, input).await,
+                    }
+                    .map(|r| {
                         // Latency − execution, both in the simulator's time.
                         let latency_ms =
                             (r.latency.as_secs_f64() * self.time_scale * 1000.0) as u64;
@@ -275,6 +309,8 @@ fn failed(started: Instant, class: ErrorClass) -> Sample {
 }
 
 /// `requests` requests to every target, `concurrency` at a time in all.
+/// `concurrency` workers take the requests in order (target by target), so a
+/// long run holds `concurrency` tasks, not one per request.
 /// `progress(done, total)` is called after each request.
 pub async fn drive(
     clients: Arc<Clients>,
@@ -285,37 +321,41 @@ pub async fn drive(
     progress: Arc<dyn Fn(usize, usize) + Send + Sync>,
 ) -> Vec<Vec<Sample>> {
     let total = targets.len() * requests;
+    let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
-    let gate = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut tasks = Vec::with_capacity(targets.len());
-    for target in targets {
-        let mut handles = Vec::with_capacity(requests);
-        for _ in 0..requests {
-            let (clients, target, gate, done, progress) = (
+    let targets: Arc<[Target]> = targets.into();
+    let workers: Vec<_> = (0..concurrency.clamp(1, total.max(1)))
+        .map(|_| {
+            let (clients, targets, next, done, progress) = (
                 clients.clone(),
-                target.clone(),
-                gate.clone(),
+                targets.clone(),
+                next.clone(),
                 done.clone(),
                 progress.clone(),
             );
-            handles.push(tokio::spawn(async move {
-                let _permit = gate.acquire_owned().await;
-                let sample = clients.request(&target, deadline).await;
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                sample
-            }));
-        }
-        tasks.push(handles);
-    }
-    let mut out = Vec::with_capacity(tasks.len());
-    for handles in tasks {
-        let mut samples = Vec::with_capacity(handles.len());
-        for h in handles {
-            if let Ok(s) = h.await {
-                samples.push(s);
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        return mine;
+                    }
+                    let sample = clients.request(&targets[i / requests], deadline).await;
+                    mine.push((i / requests, sample));
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                }
+            })
+        })
+        .collect();
+    let mut out: Vec<Vec<Sample>> = (0..targets.len())
+        .map(|_| Vec::with_capacity(requests))
+        .collect();
+    for worker in workers {
+        if let Ok(samples) = worker.await {
+            for (target, sample) in samples {
+                out[target].push(sample);
             }
         }
-        out.push(samples);
     }
     out
 }

@@ -6,6 +6,7 @@ mod console;
 mod error;
 mod history;
 pub mod load;
+pub mod monitor;
 mod operator;
 mod rollback;
 mod shift;

@@ -35,6 +35,27 @@ impl RetryPolicy {
     }
 }
 
+/// A URL a provider call may go to: https, or plain http to loopback only.
+/// Parsed and checked once, so a load run does not re-parse it per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderUrl(reqwest::Url);
+
+impl ProviderUrl {
+    pub fn parse(url: &str) -> Result<Self, ProviderError> {
+        check_url(url).map_err(|m| ProviderError::new(ErrorClass::Refused, m))?;
+        reqwest::Url::parse(url).map(Self).map_err(|e| {
+            ProviderError::new(
+                ErrorClass::Refused,
+                format!("URL {url:?} is not valid: {e}"),
+            )
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
 /// One pooled HTTP client (rustls) with a per-request timeout.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
@@ -54,6 +75,9 @@ impl HttpClient {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .pool_max_idle_per_host(64)
+            // Provider APIs answer where they are asked; a redirect is an
+            // error to report, not a place to send credentials.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| {
                 ProviderError::new(
@@ -72,14 +96,13 @@ impl HttpClient {
     /// 5xx with backoff, and decodes a JSON answer.
     pub async fn json<T: DeserializeOwned>(
         &self,
-        url: &str,
-        build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+        url: &ProviderUrl,
+        build: impl Fn(&reqwest::Client, reqwest::Url) -> reqwest::RequestBuilder,
     ) -> Result<T, ProviderError> {
-        check_url(url).map_err(|m| ProviderError::new(ErrorClass::Refused, m))?;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self.once::<T>(build(&self.inner, url)).await;
+            let result = self.once::<T>(build(&self.inner, url.0.clone())).await;
             match result {
                 Ok(value) => return Ok(value),
                 Err((mut e, retry_after)) => {
@@ -90,6 +113,27 @@ impl HttpClient {
                     tokio::time::sleep(self.retry.delay(attempt - 1, retry_after)).await;
                 }
             }
+        }
+    }
+
+    /// One `GET` of a text resource (a metrics page): no retries, the
+    /// caller polls again anyway.
+    pub async fn text(&self, url: &ProviderUrl) -> Result<String, ProviderError> {
+        let response = self
+            .inner
+            .get(url.0.clone())
+            .send()
+            .await
+            .map_err(|e| ProviderError::from_transport(&e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| ProviderError::from_transport(&e))?;
+        if (200..300).contains(&status) {
+            Ok(body)
+        } else {
+            Err(ProviderError::from_status(status, &body))
         }
     }
 
@@ -125,4 +169,21 @@ impl HttpClient {
             (err, None)
         })
     }
+}
+
+/// A secret as a header value marked sensitive (hyper then keeps it out of
+/// its debug output and HPACK tables). The error names the header, never the
+/// value.
+pub(crate) fn sensitive_header(
+    secret: &crate::config::Secret,
+    header: &str,
+) -> Result<reqwest::header::HeaderValue, ProviderError> {
+    let mut value = reqwest::header::HeaderValue::from_str(secret.expose()).map_err(|_| {
+        ProviderError::new(
+            ErrorClass::BadInput,
+            format!("the secret for {header} contains characters a header cannot carry"),
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }

@@ -9,4 +9,5 @@ pub mod modal;
 pub mod runpod;
 
 pub use error::{ErrorClass, ProviderError};
-pub use http::{HttpClient, RetryPolicy};
+pub(crate) use http::sensitive_header;
+pub use http::{HttpClient, ProviderUrl, RetryPolicy};

@@ -3,10 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ErrorClass, HttpClient, ProviderError};
+use super::{ErrorClass, HttpClient, ProviderError, ProviderUrl, sensitive_header};
 use crate::config::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -73,57 +75,99 @@ pub struct Health {
     pub workers: HealthWorkers,
 }
 
+/// One endpoint's URLs, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPodEndpoint {
+    id: String,
+    runsync: ProviderUrl,
+    health: ProviderUrl,
+}
+
 /// A client for one RunPod API base (`https://api.runpod.ai/v2`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunPodClient {
     http: HttpClient,
     api_base: String,
-    key: Secret,
+    /// `Bearer <key>`, built once and marked sensitive.
+    authorization: HeaderValue,
     /// Between `/status` polls while a job is not done.
     pub poll_interval: Duration,
 }
 
+impl std::fmt::Debug for RunPodClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunPodClient")
+            .field("api_base", &self.api_base)
+            .field("authorization", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
 impl RunPodClient {
-    pub fn new(http: HttpClient, api_base: &str, key: Secret) -> Self {
-        Self {
+    /// A key that is not a valid header value is refused here, with a message
+    /// that does not show it.
+    pub fn new(http: HttpClient, api_base: &str, key: Secret) -> Result<Self, ProviderError> {
+        let bearer = Secret::new(format!("Bearer {}", key.expose()));
+        Ok(Self {
             http,
             api_base: api_base.trim_end_matches('/').to_string(),
-            key,
+            authorization: sensitive_header(&bearer, "Authorization")?,
             poll_interval: Duration::from_millis(250),
-        }
+        })
     }
 
-    fn url(&self, endpoint_id: &str, path: &str) -> String {
-        format!("{}/{endpoint_id}/{path}", self.api_base)
+    fn url(&self, endpoint_id: &str, path: &str) -> Result<ProviderUrl, ProviderError> {
+        ProviderUrl::parse(&format!("{}/{endpoint_id}/{path}", self.api_base))
     }
 
-    async fn post(&self, url: &str, input: &Value) -> Result<Job, ProviderError> {
-        let body = json!({ "input": input });
+    /// An endpoint's URLs, parsed once for calls made again and again
+    /// (probes, load runs).
+    pub fn endpoint(&self, endpoint_id: &str) -> Result<RunPodEndpoint, ProviderError> {
+        Ok(RunPodEndpoint {
+            id: endpoint_id.to_string(),
+            runsync: self.url(endpoint_id, "runsync")?,
+            health: self.url(endpoint_id, "health")?,
+        })
+    }
+
+    async fn post(&self, url: &ProviderUrl, input: &Value) -> Result<Job, ProviderError> {
+        let body = Bytes::from(serde_json::to_vec(&json!({ "input": input })).unwrap_or_default());
         self.http
             .json(url, |c, u| {
-                c.post(u).bearer_auth(self.key.expose()).json(&body)
+                c.post(u)
+                    .header(AUTHORIZATION, self.authorization.clone())
+                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                    .body(body.clone())
             })
             .await
     }
 
     /// `POST /run`: queue a job.
     pub async fn run(&self, endpoint_id: &str, input: &Value) -> Result<Job, ProviderError> {
-        self.post(&self.url(endpoint_id, "run"), input).await
+        self.post(&self.url(endpoint_id, "run")?, input).await
     }
 
     /// `GET /status/{id}`.
     pub async fn status(&self, endpoint_id: &str, job_id: &str) -> Result<Job, ProviderError> {
-        let url = self.url(endpoint_id, &format!("status/{job_id}"));
+        let url = self.url(endpoint_id, &format!("status/{job_id}"))?;
         self.http
-            .json(&url, |c, u| c.get(u).bearer_auth(self.key.expose()))
+            .json(&url, |c, u| {
+                c.get(u).header(AUTHORIZATION, self.authorization.clone())
+            })
             .await
     }
 
     /// `GET /health`.
     pub async fn health(&self, endpoint_id: &str) -> Result<Health, ProviderError> {
-        let url = self.url(endpoint_id, "health");
+        self.health_of(&self.endpoint(endpoint_id)?).await
+    }
+
+    /// [`Self::health`] of an endpoint prepared beforehand.
+    pub async fn health_of(&self, endpoint: &RunPodEndpoint) -> Result<Health, ProviderError> {
         self.http
-            .json(&url, |c, u| c.get(u).bearer_auth(self.key.expose()))
+            .json(&endpoint.health, |c, u| {
+                c.get(u).header(AUTHORIZATION, self.authorization.clone())
+            })
             .await
     }
 
@@ -135,8 +179,20 @@ impl RunPodClient {
         input: &Value,
         deadline: Duration,
     ) -> Result<Job, ProviderError> {
+        self.runsync_on(&self.endpoint(endpoint_id)?, input, deadline)
+            .await
+    }
+
+    /// [`Self::runsync`] on an endpoint prepared beforehand.
+    pub async fn runsync_on(
+        &self,
+        endpoint: &RunPodEndpoint,
+        input: &Value,
+        deadline: Duration,
+    ) -> Result<Job, ProviderError> {
+        let endpoint_id = endpoint.id.as_str();
         let started = Instant::now();
-        let mut job = self.post(&self.url(endpoint_id, "runsync"), input).await?;
+        let mut job = self.post(&endpoint.runsync, input).await?;
         while !job.status.is_final() {
             if started.elapsed() >= deadline {
                 return Err(ProviderError::new(

@@ -66,11 +66,13 @@ pub async fn start_routers(
                 http.clone(),
                 &format!("{base}/runpod/v2"),
                 keys.runpod.clone(),
-            ),
+            )
+            .map_err(std::io::Error::other)?,
             modal: ModalClient::new(
                 http.clone(),
                 Some((keys.modal_key.clone(), keys.modal_secret.clone())),
-            ),
+            )
+            .map_err(std::io::Error::other)?,
             request_deadline: settings.request_deadline,
             reload_every: settings.reload_every,
         };

@@ -267,10 +267,23 @@ async fn accept_runpod(
     sim.admit(ProviderModel::RunPod, endpoint).await
 }
 
-/// Keeps a job for `/status` and `/health`.
+/// How long a finished job's result stays readable on `/status` (RunPod keeps
+/// async results for 30 minutes), in simulated time.
+const JOB_RETENTION: Duration = Duration::from_secs(30 * 60);
+
+/// Keeps a job for `/status` and `/health`; finished jobs past the retention
+/// are dropped now and then, so the table stays bounded.
 async fn queue(sim: &Sim, id: &str, endpoint: &str, start: Start) {
     let accepted_at = sim.now_ms();
-    sim.jobs.lock().await.insert(
+    let mut jobs = sim.jobs.lock().await;
+    if sim.next_job.load(Ordering::Relaxed).is_multiple_of(256) {
+        let keep = JOB_RETENTION.as_millis() as u64;
+        jobs.retain(|_, j| {
+            let done = j.accepted_at + (j.start.delay + j.start.execution).as_millis() as u64;
+            done + keep > accepted_at
+        });
+    }
+    jobs.insert(
         id.to_string(),
         Job {
             endpoint: endpoint.to_string(),

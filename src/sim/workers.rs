@@ -67,6 +67,9 @@ impl Pool {
 
     /// Takes a warm idle worker if there is one, else cold-starts a new one.
     pub fn start(&mut self, now_ms: u64, rng: &mut fastrand::Rng, multiplier: f64) -> Start {
+        // Scaled-down workers go first, so the pool holds only live ones
+        // however long the simulator runs.
+        self.prune(now_ms);
         let scale = |d: Duration| d.mul_f64(multiplier.max(0.0));
         let execution = scale(Duration::from_millis(rng.u64(300..=2_000)));
         let idle = self.model.idle_timeout().as_millis() as u64;
@@ -92,11 +95,15 @@ impl Pool {
         }
     }
 
-    /// Workers now: (idle, running, initializing); scaled-down ones are gone.
-    pub fn census(&mut self, now_ms: u64) -> (u64, u64, u64) {
+    fn prune(&mut self, now_ms: u64) {
         self.workers
             .retain(|&(busy_until, warm_until)| busy_until > now_ms || warm_until >= now_ms);
         self.initializing.retain(|&ready| ready > now_ms);
+    }
+
+    /// Workers now: (idle, running, initializing); scaled-down ones are gone.
+    pub fn census(&mut self, now_ms: u64) -> (u64, u64, u64) {
+        self.prune(now_ms);
         let running = self
             .workers
             .iter()
@@ -123,6 +130,24 @@ mod tests {
         assert!((share - 0.48).abs() < 0.02, "{share}");
         let modal = ProviderModel::Modal.cold_start(&mut rng);
         assert!(modal >= Duration::from_secs(2) && modal <= Duration::from_secs(4));
+    }
+
+    #[test]
+    fn a_pool_holds_only_live_workers_however_long_it_runs() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let mut pool = Pool::new(ProviderModel::RunPod);
+        // One request every 20 simulated seconds: each finds the last worker
+        // scaled down, so each is a cold start, and no census is ever taken.
+        for i in 0..10_000u64 {
+            let s = pool.start(i * 20_000, &mut rng, 1.0);
+            assert!(s.cold);
+        }
+        assert!(
+            pool.workers.len() <= 2,
+            "{} workers kept",
+            pool.workers.len()
+        );
+        assert!(pool.initializing.len() <= 2);
     }
 
     #[test]

@@ -15,6 +15,21 @@ use crate::providers::runpod::Health;
 
 use super::window::{Figures, Windows};
 
+impl ProbeConfig {
+    /// The profile's settings; a cold start is a delay at or above the SLO's bound.
+    pub fn from_profile(profile: &crate::config::Profile, deadline: Duration) -> Self {
+        let t = &profile.telemetry;
+        Self {
+            interval: t.probe_interval,
+            jitter: t.probe_jitter,
+            concurrency: t.probe_concurrency,
+            health_interval: t.health_interval,
+            deadline,
+            cold_bound: Duration::from_millis(profile.slo.cold_start_ms as u64),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct ProbeConfig {
     pub interval: Duration,
@@ -22,6 +37,8 @@ pub struct ProbeConfig {
     pub jitter: f64,
     /// Probes in flight at once, in all.
     pub concurrency: usize,
+    /// RunPod `/health` per endpoint at most this often.
+    pub health_interval: Duration,
     pub deadline: Duration,
     /// A cold start is a queue delay at or above this.
     pub cold_bound: Duration,
@@ -61,14 +78,17 @@ impl Telemetry {
         self.started.elapsed().mul_f64(self.clock_scale)
     }
 
-    async fn record(&self, key: (CellId, String), latency: Duration, error: bool, cold: bool) {
+    async fn record(&self, key: &(CellId, String), latency: Duration, error: bool, cold: bool) {
         let at = self.elapsed();
         let mut windows = self.windows.lock().await;
-        windows
-            .entry(key)
-            // 30 s slots over 5 minutes: 10 small histograms per endpoint.
-            .or_insert_with(|| Windows::new(Duration::from_secs(30), Duration::from_secs(300), 60))
-            .record(at, latency, error, cold);
+        if let Some(w) = windows.get_mut(key) {
+            w.record(at, latency, error, cold);
+            return;
+        }
+        // 30 s slots over 5 minutes: 10 small histograms per endpoint.
+        let mut w = Windows::new(Duration::from_secs(30), Duration::from_secs(300), 60);
+        w.record(at, latency, error, cold);
+        windows.insert(key.clone(), w);
     }
 
     /// Figures over the last `window` for one (cell, provider).
@@ -122,8 +142,12 @@ pub async fn run_probes(
         );
         tasks.push(tokio::spawn(async move {
             let mut rng = fastrand::Rng::with_seed(i as u64);
+            let key = (target.cell.clone(), target.provider.clone());
+            let mut last_health: Option<Instant> = None;
+            // The first probe at a random point of the first interval, so
+            // targets start spread out and figures appear within one interval.
+            let mut spread = rng.f64();
             loop {
-                let spread = 1.0 + config.jitter * (rng.f64() * 2.0 - 1.0);
                 tokio::select! {
                     _ = tokio::time::sleep(config.interval.mul_f64(spread.max(0.0))) => {}
                     _ = stop.changed() => return,
@@ -131,6 +155,7 @@ pub async fn run_probes(
                 if *stop.borrow() {
                     return;
                 }
+                spread = 1.0 + config.jitter * (rng.f64() * 2.0 - 1.0);
                 let Ok(_permit) = gate.clone().acquire_owned().await else {
                     return;
                 };
@@ -138,12 +163,14 @@ pub async fn run_probes(
                 let cold = sample
                     .cold_ms
                     .is_some_and(|c| Duration::from_millis(c) >= config.cold_bound);
-                let key = (target.cell.clone(), target.provider.clone());
                 telemetry
-                    .record(key.clone(), sample.latency, sample.error.is_some(), cold)
+                    .record(&key, sample.latency, sample.error.is_some(), cold)
                     .await;
-                if let Some(health) = clients.health(&target).await {
-                    telemetry.health.lock().await.insert(key, health);
+                if last_health.is_none_or(|at| at.elapsed() >= config.health_interval) {
+                    last_health = Some(Instant::now());
+                    if let Some(health) = clients.health(&target).await {
+                        telemetry.health.lock().await.insert(key.clone(), health);
+                    }
                 }
             }
         }));

@@ -1,0 +1,254 @@
+//! Live measurement of a profile, for `status --live` and the console: probes
+//! per (cell, provider), RunPod worker states, and each region's router
+//! metrics scraped at the profile's interval (observed share per cell, the
+//! revision each region applies). On the demo the simulator and a router per
+//! region run in-process; otherwise the routers are the profile's `[[routers]]`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Mutex, watch};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::config::Profile;
+use crate::domain::{Id, Selection};
+use crate::providers::{HttpClient, ProviderUrl, RetryPolicy};
+use crate::sim::{DemoKeys, RouterSettings, SimRouter, start_routers};
+use crate::telemetry::probes::{ProbeConfig, Telemetry, run_probes};
+use crate::telemetry::{CellTraffic, RouterSnapshot, parse_router_metrics};
+
+use super::OpsError;
+use super::load::Clients;
+
+/// Scrapes kept per region: enough for a few minutes of "served" shares at
+/// any scrape interval the profile allows.
+const SCRAPES_KEPT: usize = 64;
+
+/// What one region's router says, as last scraped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionStatus {
+    pub region: Id,
+    /// The flag revision this region applies (`None` before a good scrape).
+    pub applied_revision: Option<u64>,
+    /// Why the last scrape failed, if it did (the figures then are older).
+    pub error: Option<String>,
+    /// Seconds since the last good scrape.
+    pub age: Option<Duration>,
+}
+
+struct Region {
+    region: Id,
+    url: Result<ProviderUrl, String>,
+    scrapes: VecDeque<(Instant, RouterSnapshot)>,
+    error: Option<String>,
+    /// Scrapes tried, good or not.
+    attempts: u64,
+}
+
+/// Probes and scrapes running in the background until [`Monitor::stop`].
+pub struct Monitor {
+    pub clients: Arc<Clients>,
+    pub telemetry: Arc<Telemetry>,
+    regions: Arc<Mutex<Vec<Region>>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    sim_routers: Vec<SimRouter>,
+}
+
+impl Monitor {
+    /// Starts measuring every cell of `profile`.
+    pub async fn start(
+        profile: &Profile,
+        time_scale: Option<f64>,
+        request_timeout: Duration,
+    ) -> Result<Monitor, OpsError> {
+        let clients = Arc::new(Clients::for_profile(profile, time_scale, request_timeout).await?);
+        let targets = clients.targets(profile, &Selection::All, None)?;
+        let http = HttpClient::new(request_timeout, RetryPolicy::default())
+            .map_err(|e| OpsError::Unavailable(e.to_string()))?;
+
+        let mut sim_routers = Vec::new();
+        let mut regions = Vec::new();
+        if let (Some(sim), Some(base)) = (&profile.simulator, clients.sim_base()) {
+            let settings = RouterSettings {
+                requests_per_second: sim.requests_per_second,
+                seed: sim.seed,
+                request_deadline: request_timeout,
+                reload_every: Duration::from_millis(200),
+            };
+            for (region, router) in
+                start_routers(profile, &base, &DemoKeys::from_env(), &http, settings)
+                    .await
+                    .map_err(|e| OpsError::Unavailable(format!("cannot start the routers: {e}")))?
+            {
+                regions.push(Region::new(
+                    Id::from(region.as_str()),
+                    &format!("http://{}/metrics", router.addr),
+                ));
+                sim_routers.push(router);
+            }
+        } else {
+            for r in &profile.routers {
+                regions.push(Region::new(r.region.clone(), &r.metrics_url));
+            }
+        }
+        let regions = Arc::new(Mutex::new(regions));
+
+        let telemetry = Arc::new(Telemetry::new());
+        let (stop, stopped) = watch::channel(false);
+        let probes = tokio::spawn(run_probes(
+            clients.clone(),
+            targets,
+            ProbeConfig::from_profile(profile, request_timeout),
+            telemetry.clone(),
+            stopped.clone(),
+        ));
+        let scraper = tokio::spawn(scrape_loop(
+            http,
+            regions.clone(),
+            profile.telemetry.scrape_interval,
+            stopped,
+        ));
+        Ok(Monitor {
+            clients,
+            telemetry,
+            regions,
+            stop,
+            tasks: vec![probes, scraper],
+            sim_routers,
+        })
+    }
+
+    /// Each region's router, in profile order.
+    pub async fn regions(&self) -> Vec<RegionStatus> {
+        let now = Instant::now();
+        self.regions
+            .lock()
+            .await
+            .iter()
+            .map(|r| {
+                let last = r.scrapes.back();
+                RegionStatus {
+                    region: r.region.clone(),
+                    applied_revision: last.and_then(|(_, s)| s.revision),
+                    error: r.error.clone(),
+                    age: last.map(|(at, _)| now.duration_since(*at)),
+                }
+            })
+            .collect()
+    }
+
+    /// What the routers served per cell over about the last `window` (from
+    /// the oldest scrape inside it to the newest), all regions together.
+    pub async fn traffic(&self, window: Duration) -> Vec<CellTraffic> {
+        let regions = self.regions.lock().await;
+        let mut out = Vec::new();
+        for r in regions.iter() {
+            let Some((newest_at, newest)) = r.scrapes.back() else {
+                continue;
+            };
+            let oldest = r
+                .scrapes
+                .iter()
+                .find(|(at, _)| newest_at.duration_since(*at) <= window)
+                .filter(|(at, _)| at != newest_at)
+                .map(|(_, s)| s);
+            if let Some(oldest) = oldest {
+                out.extend(newest.since(oldest));
+            }
+        }
+        out
+    }
+
+    /// Waits until every region's router has been tried at least `n` times
+    /// (or `limit` passes): served shares need two good scrapes.
+    pub async fn settle(&self, n: usize, limit: Duration) {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if self
+                .regions
+                .lock()
+                .await
+                .iter()
+                .all(|r| r.attempts >= n as u64 || r.url.is_err())
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the probes, the scraper and the demo's routers.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        for r in self.sim_routers {
+            r.stop().await;
+        }
+    }
+}
+
+impl Region {
+    fn new(region: Id, url: &str) -> Self {
+        Self {
+            region,
+            url: ProviderUrl::parse(url).map_err(|e| e.to_string()),
+            scrapes: VecDeque::with_capacity(SCRAPES_KEPT),
+            error: None,
+            attempts: 0,
+        }
+    }
+}
+
+async fn scrape_loop(
+    http: HttpClient,
+    regions: Arc<Mutex<Vec<Region>>>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let urls: Vec<_> = regions.lock().await.iter().map(|r| r.url.clone()).collect();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        // All regions at once: one slow router does not hold up the others.
+        let mut scrapes = JoinSet::new();
+        for (i, url) in urls.iter().enumerate() {
+            let (http, url) = (http.clone(), url.clone());
+            scrapes.spawn(async move {
+                let scraped = async {
+                    let url = url?;
+                    let text = http.text(&url).await.map_err(|e| e.to_string())?;
+                    parse_router_metrics(&text)
+                        .map_err(|e| format!("{}: not the metrics contract: {e}", url.as_str()))
+                };
+                (i, scraped.await)
+            });
+        }
+        let results = scrapes.join_all().await;
+        let now = Instant::now();
+        let mut regions = regions.lock().await;
+        for (i, result) in results {
+            let Some(region) = regions.get_mut(i) else {
+                continue;
+            };
+            region.attempts += 1;
+            match result {
+                Ok(snapshot) => {
+                    if region.scrapes.len() == SCRAPES_KEPT {
+                        region.scrapes.pop_front();
+                    }
+                    region.scrapes.push_back((now, snapshot));
+                    region.error = None;
+                }
+                Err(e) => region.error = Some(e),
+            }
+        }
+    }
+}
