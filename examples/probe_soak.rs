@@ -40,10 +40,6 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-// The same allocator as the console binary, so the figures are its figures.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -1,8 +1,3 @@
-// A load run allocates per request (headers, bodies, futures); mimalloc keeps
-// that cheap and the heap compact over a long session.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     // Like any Unix filter: `beacon-console history | head` ends quietly when
     // the reader goes away, instead of panicking on a broken pipe.
