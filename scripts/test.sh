@@ -9,6 +9,8 @@ need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v cc >/dev/null || need_apt+=(gcc)
+# The console's end-to-end tests drive the real binary in a tmux pseudo-terminal.
+command -v tmux >/dev/null || need_apt+=(tmux)
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

@@ -1,6 +1,6 @@
 //! beacon-console: the on-call console for moving LLM inference from Modal to
 //! RunPod Serverless by routing flags. `domain` is pure; `ops` has the use
-//! cases without any screen; `cli` (and later the TUI) are faces over `ops`.
+//! cases without any screen; `cli` and `tui` are faces over `ops`.
 
 pub mod cli;
 pub mod config;
@@ -10,3 +10,4 @@ pub mod ops;
 pub mod providers;
 pub mod sim;
 pub mod telemetry;
+pub mod tui;

@@ -24,8 +24,25 @@ pub struct Cli {
     /// Machine-readable output (JSON) where a command prints data.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Colours of the console: auto (NO_COLOR turns them off), truecolor, 256, 16, none.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+    /// The demo simulator's time scale for the console (simulated seconds per second).
+    #[arg(long, global = true, hide = true)]
+    pub time_scale: Option<f64>,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Truecolor,
+    #[value(name = "256")]
+    C256,
+    #[value(name = "16")]
+    C16,
+    None,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use crate::domain::{Action, PerMille, Selection};
 use crate::flags::Snapshot;
 use crate::ops::{self, Console, OpsError, ShiftAmount};
 
-use super::args::{Cli, Command, RollbackArgs, ShiftArgs, UndoArgs};
+use super::args::{Cli, ColorChoice, Command, RollbackArgs, ShiftArgs, UndoArgs};
 use super::output;
 
 pub fn run(cli: Cli) -> Result<(), OpsError> {
@@ -15,14 +15,24 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
     let json = cli.json;
     let console = || Console::open(&source, cli.read_only);
     match cli.command {
+        // On a terminal: the console. Piped or with --json: the matrix once.
+        None if !json && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
+            let color = match cli.color {
+                ColorChoice::None => false,
+                ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+                _ => true,
+            };
+            crate::tui::run(
+                console()?,
+                crate::tui::Options {
+                    color,
+                    time_scale: cli.time_scale,
+                },
+            )
+        }
         None => {
             let c = console()?;
             output::status(&c, &load(&c)?, json);
-            if !json {
-                println!(
-                    "\n(the live console arrives with the TUI; commands: beacon-console --help)"
-                );
-            }
             Ok(())
         }
         Some(Command::Status(args)) if args.live => super::live::run(&console()?, args, json),

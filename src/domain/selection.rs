@@ -6,8 +6,14 @@ use super::{CellId, Id};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
     Cell(CellId),
-    Row { model: String },
-    Column { region: String },
+    Row {
+        model: String,
+    },
+    Column {
+        region: String,
+    },
+    /// Cells picked one by one (the console's Space selection).
+    Cells(Vec<CellId>),
     All,
 }
 
@@ -63,6 +69,14 @@ impl Selection {
                 check_region(region)?;
                 all().filter(|c| *c.region == **region).collect()
             }
+            Selection::Cells(cells) => {
+                for cell in cells {
+                    check_model(&cell.model)?;
+                    check_region(&cell.region)?;
+                }
+                // Matrix order, each once, whatever order they were picked in.
+                all().filter(|c| cells.contains(c)).collect()
+            }
             Selection::All => all().collect(),
         })
     }
@@ -74,6 +88,8 @@ impl fmt::Display for Selection {
             Selection::Cell(c) => write!(f, "cell {c}"),
             Selection::Row { model } => write!(f, "row {model}"),
             Selection::Column { region } => write!(f, "column {region}"),
+            Selection::Cells(cells) if cells.len() == 1 => write!(f, "cell {}", cells[0]),
+            Selection::Cells(cells) => write!(f, "{} selected cells", cells.len()),
             Selection::All => write!(f, "all cells"),
         }
     }

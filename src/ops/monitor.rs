@@ -179,9 +179,13 @@ impl Monitor {
         }
     }
 
-    /// Stops the probes, the scraper and the demo's routers.
+    /// Stops the probes, the scraper and the demo's routers at once: a probe
+    /// in flight (a cold start can take seconds) is dropped, not waited for.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
         for t in self.tasks {
             let _ = t.await;
         }

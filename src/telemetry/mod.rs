@@ -6,3 +6,4 @@ pub mod scrape;
 pub mod window;
 
 pub use scrape::{CellTraffic, RouterSnapshot, parse_router_metrics};
+pub use window::Figures;

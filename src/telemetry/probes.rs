@@ -44,6 +44,14 @@ pub struct ProbeConfig {
     pub cold_bound: Duration,
 }
 
+/// One (cell, provider) as the probes see it now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probed {
+    pub figures: Figures,
+    pub recent: Vec<u32>,
+    pub health: Option<Health>,
+}
+
 /// What the probes have seen, per (cell, provider).
 pub struct Telemetry {
     started: Instant,
@@ -105,6 +113,27 @@ impl Telemetry {
             .map(|w| w.figures(now, window))
     }
 
+    /// Every (cell, provider) at once, for a screen refresh: figures over
+    /// `window`, the recent latencies and the last RunPod health.
+    pub async fn all(&self, window: Duration) -> HashMap<(CellId, String), Probed> {
+        let now = self.elapsed();
+        let health = self.health.lock().await.clone();
+        let windows = self.windows.lock().await;
+        windows
+            .iter()
+            .map(|(key, w)| {
+                (
+                    key.clone(),
+                    Probed {
+                        figures: w.figures(now, window),
+                        recent: w.recent.iter().copied().collect(),
+                        health: health.get(key).copied(),
+                    },
+                )
+            })
+            .collect()
+    }
+
     pub async fn health(&self, cell: &CellId, provider: &str) -> Option<Health> {
         self.health
             .lock()
@@ -132,7 +161,8 @@ pub async fn run_probes(
     stop: watch::Receiver<bool>,
 ) {
     let gate = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let mut tasks = Vec::with_capacity(targets.len());
+    // A JoinSet: if this task is aborted, every probe task goes with it.
+    let mut tasks = tokio::task::JoinSet::new();
     for (i, target) in targets.into_iter().enumerate() {
         let (clients, telemetry, gate, mut stop) = (
             clients.clone(),
@@ -140,7 +170,7 @@ pub async fn run_probes(
             gate.clone(),
             stop.clone(),
         );
-        tasks.push(tokio::spawn(async move {
+        tasks.spawn(async move {
             let mut rng = fastrand::Rng::with_seed(i as u64);
             let key = (target.cell.clone(), target.provider.clone());
             let mut last_health: Option<Instant> = None;
@@ -173,9 +203,7 @@ pub async fn run_probes(
                     }
                 }
             }
-        }));
+        });
     }
-    for t in tasks {
-        let _ = t.await;
-    }
+    tasks.join_all().await;
 }

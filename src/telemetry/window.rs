@@ -59,6 +59,8 @@ pub struct Windows {
     keep: usize,
     /// p95 per finished slot, for the sparkline.
     pub sparkline: Ring<Option<u64>>,
+    /// The last latencies (ms, 0 for an error), for a live sparkline.
+    pub recent: Ring<u32>,
 }
 
 /// Figures over one window.
@@ -85,6 +87,9 @@ fn merged_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 120_000, 1).expect("constant histogram bounds are valid")
 }
 
+/// Latencies kept for the live sparkline.
+const RECENT: usize = 48;
+
 impl Windows {
     /// `slot` long slots, enough of them to cover `longest`; a sparkline of `points`.
     pub fn new(slot: Duration, longest: Duration, points: usize) -> Self {
@@ -94,6 +99,7 @@ impl Windows {
             slots: VecDeque::with_capacity(keep + 1),
             keep,
             sparkline: Ring::new(points),
+            recent: Ring::new(RECENT),
         }
     }
 
@@ -103,6 +109,11 @@ impl Windows {
 
     /// Records one request `at` (time since the console started).
     pub fn record(&mut self, at: Duration, latency: Duration, error: bool, cold: bool) {
+        self.recent.push(if error {
+            0
+        } else {
+            latency.as_millis().min(u128::from(u32::MAX)) as u32
+        });
         let index = self.slot_index(at);
         if self.slots.back().is_none_or(|s| s.index < index) {
             if let Some(done) = self.slots.back() {

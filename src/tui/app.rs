@@ -1,0 +1,350 @@
+//! The console's state and what each key does to it. No terminal here: keys
+//! go in, effects (commits, quit) come out, and the view draws the state.
+
+use std::time::{Duration, Instant};
+
+use crate::domain::{CellChange, CellId, Direction, Id, Routes, Selection};
+use crate::ops::{ShiftAmount, ShiftPlan, Skipped};
+
+use super::keymap::{Command, Keymap};
+use super::live::Live;
+
+/// `X` must be pressed again within this to roll back.
+pub const ROLLBACK_WINDOW: Duration = Duration::from_secs(3);
+
+/// The one thing a dialog would commit, kept until confirmed or cancelled.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub title: String,
+    pub base_revision: u64,
+    pub changes: Vec<CellChange>,
+    pub skipped: Vec<Skipped>,
+    pub routes: Routes,
+    pub kind: PendingKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingKind {
+    Shift,
+    Undo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Cancel,
+    Confirm,
+}
+
+#[derive(Debug, Clone)]
+pub enum Mode {
+    Matrix,
+    Confirm { pending: Pending, focus: Focus },
+    Help,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Info,
+    Good,
+    Warn,
+    Bad,
+}
+
+/// What the runner must do after a key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Nothing to do beyond drawing the new state.
+    None,
+    Quit,
+    /// Repaint the whole screen (Ctrl-L).
+    Redraw,
+    /// Plan a shift of the selection (the runner has the profile and store).
+    PlanShift(Selection, ShiftAmount),
+    PlanUndo,
+    /// Commit the pending change.
+    Commit,
+    Rollback(Selection),
+}
+
+/// The matrix and everything shown around it.
+pub struct App {
+    pub profile_name: String,
+    pub environment: String,
+    pub production: bool,
+    pub store_label: String,
+    pub operator: String,
+    pub read_only: bool,
+    pub models: Vec<Id>,
+    pub regions: Vec<Id>,
+    pub fallback: String,
+    /// The provider traffic is shifted to (the one that is not the fallback).
+    pub target: String,
+    pub routes: Routes,
+    pub revision: u64,
+    pub cursor: (usize, usize),
+    pub selected: Vec<CellId>,
+    pub mode: Mode,
+    pub rollback_armed: Option<Instant>,
+    pub status: Option<(String, Tone)>,
+    /// A failed rollback: stays until acknowledged.
+    pub banner: Option<String>,
+    pub live: Live,
+    pub clock: String,
+    pub keymap: Keymap,
+    pub scroll: usize,
+}
+
+impl App {
+    pub fn cell_at(&self, (row, col): (usize, usize)) -> CellId {
+        CellId::new(self.models[row].clone(), self.regions[col].clone())
+    }
+
+    pub fn current(&self) -> CellId {
+        self.cell_at(self.cursor)
+    }
+
+    pub fn is_selected(&self, cell: &CellId) -> bool {
+        self.selected.contains(cell)
+    }
+
+    /// The selection an action applies to: the picked cells, else the cursor.
+    fn selection_or_cursor(&self) -> Selection {
+        if self.selected.is_empty() {
+            Selection::Cell(self.current())
+        } else {
+            Selection::Cells(self.selected.clone())
+        }
+    }
+
+    pub fn say(&mut self, text: impl Into<String>, tone: Tone) {
+        self.status = Some((text.into(), tone));
+    }
+
+    /// Whether a second `X` now would roll back.
+    pub fn rollback_is_armed(&self, now: Instant) -> bool {
+        self.rollback_armed
+            .is_some_and(|at| now.duration_since(at) <= ROLLBACK_WINDOW)
+    }
+
+    /// What a key does. Writes are never a single keystroke: they go through
+    /// a dialog (Cancel focused) or, for rollback, a second `X`.
+    pub fn on_key(&mut self, key: crossterm::event::KeyEvent, now: Instant) -> Effect {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && key.code == KeyCode::Char('l') {
+            return Effect::Redraw;
+        }
+        if let Mode::Confirm { focus, .. } = &mut self.mode {
+            match key.code {
+                KeyCode::Esc | KeyCode::Char('n') => {
+                    self.mode = Mode::Matrix;
+                    self.say("cancelled: nothing written", Tone::Info);
+                }
+                // Ctrl-C inside a dialog cancels it; it never quits from here.
+                KeyCode::Char('c') if ctrl => {
+                    self.mode = Mode::Matrix;
+                    self.say("cancelled: nothing written", Tone::Info);
+                }
+                KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab => {
+                    *focus = match focus {
+                        Focus::Cancel => Focus::Confirm,
+                        Focus::Confirm => Focus::Cancel,
+                    };
+                }
+                KeyCode::Char('y') => return Effect::Commit,
+                KeyCode::Enter => {
+                    if *focus == Focus::Confirm {
+                        return Effect::Commit;
+                    }
+                    self.mode = Mode::Matrix;
+                    self.say("cancelled: nothing written", Tone::Info);
+                }
+                _ => {}
+            }
+            return Effect::None;
+        }
+        if matches!(self.mode, Mode::Help) {
+            self.mode = Mode::Matrix;
+            return Effect::None;
+        }
+        if ctrl && key.code == KeyCode::Char('c') {
+            return Effect::Quit;
+        }
+        if self.banner.is_some() && key.code == KeyCode::Enter {
+            self.banner = None;
+            return Effect::None;
+        }
+        let Some(command) = self.keymap.command(&key) else {
+            return Effect::None;
+        };
+        // Any key but a second X disarms a pending rollback.
+        let armed = self.rollback_is_armed(now);
+        if command != Command::Rollback {
+            self.rollback_armed = None;
+        }
+        let (rows, cols) = (self.models.len(), self.regions.len());
+        match command {
+            Command::Quit => return Effect::Quit,
+            Command::Up => self.cursor.0 = self.cursor.0.saturating_sub(1),
+            Command::Down => self.cursor.0 = (self.cursor.0 + 1).min(rows - 1),
+            Command::Left => self.cursor.1 = self.cursor.1.saturating_sub(1),
+            Command::Right => self.cursor.1 = (self.cursor.1 + 1).min(cols - 1),
+            Command::Select => {
+                let cell = self.current();
+                if let Some(i) = self.selected.iter().position(|c| *c == cell) {
+                    self.selected.remove(i);
+                } else {
+                    self.selected.push(cell);
+                }
+            }
+            Command::SelectAll => {
+                self.selected = (0..rows)
+                    .flat_map(|r| (0..cols).map(move |c| (r, c)))
+                    .map(|rc| self.cell_at(rc))
+                    .collect();
+            }
+            Command::Clear => {
+                self.selected.clear();
+                self.status = None;
+            }
+            Command::Help => self.mode = Mode::Help,
+            Command::StepUp | Command::StepDown | Command::Undo if self.read_only => {
+                self.say("READ-ONLY: writes are disabled", Tone::Warn);
+            }
+            Command::Rollback if self.read_only => {
+                self.say("READ-ONLY: writes are disabled", Tone::Warn);
+            }
+            Command::StepUp => {
+                return Effect::PlanShift(
+                    self.selection_or_cursor(),
+                    ShiftAmount::Step(Direction::Up),
+                );
+            }
+            Command::StepDown => {
+                return Effect::PlanShift(
+                    self.selection_or_cursor(),
+                    ShiftAmount::Step(Direction::Down),
+                );
+            }
+            Command::Undo => return Effect::PlanUndo,
+            Command::Rollback => {
+                if armed {
+                    self.rollback_armed = None;
+                    let selection = if self.selected.is_empty() {
+                        Selection::All
+                    } else {
+                        Selection::Cells(self.selected.clone())
+                    };
+                    return Effect::Rollback(selection);
+                }
+                self.rollback_armed = Some(now);
+                let what = if self.selected.is_empty() {
+                    "EVERY cell".to_string()
+                } else {
+                    format!("{} selected cell(s)", self.selected.len())
+                };
+                self.say(
+                    format!(
+                        "press X again within 3 s to roll back {what} to {}",
+                        self.fallback
+                    ),
+                    Tone::Warn,
+                );
+            }
+        }
+        Effect::None
+    }
+
+    /// Opens the confirmation dialog for a planned shift.
+    pub fn propose_shift(&mut self, plan: ShiftPlan, amount: ShiftAmount) {
+        if plan.changes.is_empty() {
+            let why = plan
+                .skipped
+                .first()
+                .map_or_else(|| "no cell changes".to_string(), |s| s.why.clone());
+            self.say(format!("nothing to change: {why}"), Tone::Info);
+            return;
+        }
+        let how = match amount {
+            ShiftAmount::Step(Direction::Up) => "one step up".to_string(),
+            ShiftAmount::Step(Direction::Down) => "one step down".to_string(),
+            ShiftAmount::To(p) => format!("to {p}"),
+        };
+        self.mode = Mode::Confirm {
+            pending: Pending {
+                title: format!("Shift {} {how}", plan.provider),
+                base_revision: self.revision,
+                changes: plan.changes,
+                skipped: plan.skipped,
+                routes: plan.routes,
+                kind: PendingKind::Shift,
+            },
+            focus: Focus::Cancel,
+        };
+    }
+
+    pub fn propose_undo(&mut self, routes: Routes, undone: u64, changes: Vec<CellChange>) {
+        self.mode = Mode::Confirm {
+            pending: Pending {
+                title: format!("Undo revision {undone}"),
+                base_revision: self.revision,
+                changes,
+                skipped: Vec::new(),
+                routes,
+                kind: PendingKind::Undo,
+            },
+            focus: Focus::Cancel,
+        };
+    }
+
+    /// Takes the pending change out of the dialog (the runner commits it).
+    pub fn take_pending(&mut self) -> Option<Pending> {
+        match std::mem::replace(&mut self.mode, Mode::Matrix) {
+            Mode::Confirm { pending, .. } => Some(pending),
+            other => {
+                self.mode = other;
+                None
+            }
+        }
+    }
+
+    /// Keys for the footer: what applies in the current mode.
+    pub fn footer_keys(&self) -> Vec<(String, &'static str)> {
+        match &self.mode {
+            Mode::Confirm { .. } => vec![
+                ("←/→".into(), "focus"),
+                ("Enter".into(), "choose"),
+                ("y".into(), "apply"),
+                ("Esc".into(), "cancel"),
+            ],
+            Mode::Help => vec![("any key".into(), "close")],
+            Mode::Matrix => {
+                let k = |c| self.keymap.label(c);
+                let mut keys = vec![
+                    (
+                        format!(
+                            "{}{}{}{}",
+                            k(Command::Left),
+                            k(Command::Down),
+                            k(Command::Up),
+                            k(Command::Right)
+                        ),
+                        "move",
+                    ),
+                    (k(Command::Select), "select"),
+                ];
+                if !self.read_only {
+                    keys.push((
+                        format!("{}/{}", k(Command::StepUp), k(Command::StepDown)),
+                        "step",
+                    ));
+                    keys.push((format!("{0} {0}", k(Command::Rollback)), "ROLLBACK"));
+                    keys.push((k(Command::Undo), "undo"));
+                }
+                keys.push((k(Command::Help), "help"));
+                keys.push((k(Command::Quit), "quit"));
+                keys
+            }
+        }
+    }
+}

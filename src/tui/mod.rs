@@ -1,0 +1,370 @@
+//! The console: the live matrix on a terminal, keys to shift and roll back.
+//! One thread runs everything (a single-threaded tokio runtime): keys arrive
+//! from a reader thread, measurements from the monitor's tasks, and the
+//! screen is redrawn only when something changed (a key, a resize, new
+//! figures, the clock's second).
+
+pub mod app;
+pub mod keymap;
+pub mod live;
+pub mod view;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, KeyEventKind};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::sync::mpsc;
+
+use crate::config::{Environment, StoreConfig};
+use crate::domain::{Action, Selection};
+use crate::ops::monitor::Monitor;
+use crate::ops::{self, Console, OpsError};
+
+use app::{App, Effect, Mode, PendingKind, Tone};
+use keymap::Keymap;
+use live::Live;
+use view::Palette;
+
+pub struct Options {
+    /// Colours, or symbols and modifiers only (NO_COLOR, `--color none`).
+    pub color: bool,
+    pub time_scale: Option<f64>,
+}
+
+/// The state the matrix starts from, for a console.
+pub fn new_app(console: &Console) -> Result<App, OpsError> {
+    let profile = &console.profile;
+    let snapshot = console.store.load()?;
+    let target = profile
+        .sole_target()
+        .map(str::to_string)
+        .or_else(|| {
+            profile
+                .providers
+                .iter()
+                .find(|p| p.id != profile.fallback)
+                .map(|p| p.id.clone())
+        })
+        .unwrap_or_else(|| profile.fallback.clone());
+    let store_label = match &profile.store {
+        StoreConfig::File { .. } => "file".to_string(),
+    };
+    Ok(App {
+        profile_name: profile.name.clone(),
+        environment: match profile.environment {
+            Environment::Demo => "demo",
+            Environment::Staging => "staging",
+            Environment::Production => "production",
+        }
+        .to_string(),
+        production: profile.environment == Environment::Production,
+        store_label,
+        operator: format!("{}@{}", console.operator.user, console.operator.host),
+        read_only: console.read_only,
+        models: profile.model_ids(),
+        regions: profile.region_ids(),
+        fallback: profile.fallback.clone(),
+        target,
+        routes: snapshot.routes().clone(),
+        revision: snapshot.revision(),
+        cursor: (0, 0),
+        selected: Vec::new(),
+        mode: Mode::Matrix,
+        rollback_armed: None,
+        status: None,
+        banner: None,
+        live: Live::default(),
+        clock: clock(),
+        keymap: Keymap::default(),
+        scroll: 0,
+    })
+}
+
+fn clock() -> String {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    // 2026-11-28T03:12:09Z → 03:12:09Z
+    now.get(11..).unwrap_or(&now).to_string()
+}
+
+/// A rollback that failed to write, retried until it lands or is cancelled.
+struct Retry {
+    selection: Selection,
+    next: Instant,
+    delay: Duration,
+}
+
+pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| OpsError::Unavailable(format!("cannot start the async runtime: {e}")))?;
+    let mut app = new_app(&console)?;
+    runtime.block_on(async {
+        let monitor = Monitor::start(
+            &console.profile,
+            options.time_scale,
+            Duration::from_secs(30),
+        )
+        .await?;
+        // From here the terminal is ours; ratatui's panic hook gives it back
+        // before the panic message is printed.
+        let mut terminal = ratatui::try_init()
+            .map_err(|e| OpsError::Unavailable(format!("cannot set up the terminal: {e}")))?;
+        let result = event_loop(&console, &monitor, &mut app, &mut terminal, &options).await;
+        ratatui::restore();
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
+        monitor.stop().await;
+        result
+    })
+}
+
+type Term = Terminal<CrosstermBackend<std::io::Stdout>>;
+
+/// Keys and resizes from a blocking reader thread.
+fn spawn_input() -> mpsc::UnboundedReceiver<Event> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        while let Ok(event) = crossterm::event::read() {
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+async fn event_loop(
+    console: &Console,
+    monitor: &Monitor,
+    app: &mut App,
+    terminal: &mut Term,
+    options: &Options,
+) -> Result<(), OpsError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let palette = Palette {
+        color: options.color,
+    };
+    let mut input = spawn_input();
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| OpsError::Unavailable(format!("cannot watch SIGTERM: {e}")))?;
+    let mut hup = signal(SignalKind::hangup())
+        .map_err(|e| OpsError::Unavailable(format!("cannot watch SIGHUP: {e}")))?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut retry: Option<Retry> = None;
+    let mut dirty = true;
+    loop {
+        if dirty {
+            draw(terminal, app, palette)?;
+            dirty = false;
+        }
+        tokio::select! {
+            event = input.recv() => {
+                let Some(event) = event else { return Ok(()) };
+                match event {
+                    Event::Key(key) if key.kind != KeyEventKind::Release => {
+                        let effect = app.on_key(key, Instant::now());
+                        if key.code == crossterm::event::KeyCode::Esc && retry.is_some() {
+                            retry = None;
+                            app.banner = None;
+                            app.say("rollback retries cancelled: the document was NOT rolled back", Tone::Bad);
+                        }
+                        match apply(console, app, effect, &mut retry) {
+                            Flow::Quit => return Ok(()),
+                            Flow::Redraw => {
+                                let _ = terminal.clear();
+                            }
+                            Flow::Continue => {}
+                        }
+                        dirty = true;
+                    }
+                    Event::Resize(..) => dirty = true,
+                    _ => {}
+                }
+            }
+            _ = tick.tick() => {
+                app.live = Live::gather(monitor).await;
+                app.clock = clock();
+                if let Ok(snapshot) = console.store.load()
+                    && snapshot.revision() != app.revision
+                {
+                    app.routes = snapshot.routes().clone();
+                    app.revision = snapshot.revision();
+                }
+                if app.rollback_armed.is_some() && !app.rollback_is_armed(Instant::now()) {
+                    app.rollback_armed = None;
+                    app.say("rollback not confirmed: nothing written", Tone::Info);
+                }
+                if let Some(r) = &mut retry
+                    && Instant::now() >= r.next
+                {
+                    let selection = r.selection.clone();
+                    match do_rollback(console, app, &selection) {
+                        Ok(()) => {
+                            retry = None;
+                            app.banner = None;
+                        }
+                        Err(e) => {
+                            r.delay = (r.delay * 2).min(Duration::from_secs(8));
+                            r.next = Instant::now() + r.delay;
+                            app.banner = Some(format!("ROLLBACK NOT WRITTEN: {e} — retrying in {} s, Esc cancels", r.delay.as_secs()));
+                        }
+                    }
+                }
+                dirty = true;
+            }
+            _ = term.recv() => return Ok(()),
+            _ = hup.recv() => return Ok(()),
+        }
+    }
+}
+
+fn draw(terminal: &mut Term, app: &mut App, palette: Palette) -> Result<(), OpsError> {
+    let height = terminal.size().map(|s| s.height).unwrap_or(24);
+    app.scroll = view::first_visible(app, height.saturating_sub(4));
+    // Synchronized update: the terminal shows the frame whole or not at all.
+    let mut out = std::io::stdout();
+    let _ = crossterm::execute!(out, crossterm::terminal::BeginSynchronizedUpdate);
+    terminal
+        .draw(|frame| view::draw(frame, app, palette))
+        .map_err(|e| OpsError::Unavailable(format!("cannot draw: {e}")))?;
+    let _ = crossterm::execute!(out, crossterm::terminal::EndSynchronizedUpdate);
+    let _ = out.flush();
+    Ok(())
+}
+
+enum Flow {
+    Continue,
+    Redraw,
+    Quit,
+}
+
+fn apply(console: &Console, app: &mut App, effect: Effect, retry: &mut Option<Retry>) -> Flow {
+    match effect {
+        Effect::None => {}
+        Effect::Quit => return Flow::Quit,
+        Effect::Redraw => return Flow::Redraw,
+        Effect::PlanShift(selection, amount) => {
+            match console.store.load().inspect(|snapshot| {
+                app.routes = snapshot.routes().clone();
+                app.revision = snapshot.revision();
+            }) {
+                Ok(snapshot) => match ops::plan_shift(
+                    &console.profile,
+                    snapshot.routes(),
+                    &selection,
+                    amount,
+                    Some(&app.target),
+                ) {
+                    Ok(plan) => app.propose_shift(plan, amount),
+                    Err(e) => app.say(e.to_string(), Tone::Bad),
+                },
+                Err(e) => app.say(e.to_string(), Tone::Bad),
+            }
+        }
+        Effect::PlanUndo => match console.store.load() {
+            Ok(snapshot) => match ops::plan_undo(&snapshot) {
+                Ok((routes, undone, changes)) => {
+                    app.revision = snapshot.revision();
+                    app.propose_undo(routes, undone, changes);
+                }
+                Err(e) => app.say(e.to_string(), Tone::Bad),
+            },
+            Err(e) => app.say(e.to_string(), Tone::Bad),
+        },
+        Effect::Commit => {
+            let Some(pending) = app.take_pending() else {
+                return Flow::Continue;
+            };
+            let started = Instant::now();
+            let result = console.store.load().map_err(OpsError::from).and_then(|snapshot| {
+                if snapshot.revision() != pending.base_revision {
+                    let by = snapshot
+                        .document
+                        .last_change()
+                        .map(|c| format!(" by {} ({})", c.operator, c.reason))
+                        .unwrap_or_default();
+                    return Err(OpsError::Invalid(format!(
+                        "revision {} is stale: the document is now at revision {}{by}; reloaded, nothing written",
+                        pending.base_revision,
+                        snapshot.revision()
+                    )));
+                }
+                let (action, reason) = match pending.kind {
+                    PendingKind::Shift => (Action::Shift, format!("console: {}", pending.title)),
+                    PendingKind::Undo => (Action::Undo, format!("console: {}", pending.title)),
+                };
+                console.commit(&snapshot, pending.routes.clone(), action, &reason, started)
+            });
+            match result {
+                Ok(committed) => {
+                    app.routes = pending.routes;
+                    app.revision = committed.record.revision;
+                    app.selected.clear();
+                    app.say(
+                        format!(
+                            "{}: {} cell(s) · rev {} · {:.1} ms",
+                            pending.title,
+                            pending.changes.len(),
+                            committed.record.revision,
+                            started.elapsed().as_secs_f64() * 1000.0
+                        ),
+                        Tone::Good,
+                    );
+                }
+                Err(e) => {
+                    if let Ok(s) = console.store.load() {
+                        app.routes = s.routes().clone();
+                        app.revision = s.revision();
+                    }
+                    app.say(e.to_string(), Tone::Bad);
+                }
+            }
+        }
+        Effect::Rollback(selection) => {
+            if let Err(e) = do_rollback(console, app, &selection) {
+                let delay = Duration::from_secs(1);
+                app.banner = Some(format!(
+                    "ROLLBACK NOT WRITTEN: {e} — retrying in 1 s, Esc cancels"
+                ));
+                *retry = Some(Retry {
+                    selection,
+                    next: Instant::now() + delay,
+                    delay,
+                });
+            }
+        }
+    }
+    Flow::Continue
+}
+
+fn do_rollback(console: &Console, app: &mut App, selection: &Selection) -> Result<(), OpsError> {
+    let started = Instant::now();
+    let reason = format!("console: X X rollback of {selection}");
+    let done = ops::rollback(console, selection, &reason)?;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(s) = console.store.load() {
+        app.routes = s.routes().clone();
+        app.revision = s.revision();
+    }
+    app.selected.clear();
+    match done.committed {
+        Some(_) => app.say(
+            format!(
+                "ROLLED BACK {} cell(s) to {} · rev {} · {ms:.1} ms",
+                done.cells, app.fallback, done.revision
+            ),
+            Tone::Good,
+        ),
+        None => app.say(
+            format!(
+                "already on {}: nothing to roll back (rev {})",
+                app.fallback, done.revision
+            ),
+            Tone::Info,
+        ),
+    }
+    Ok(())
+}

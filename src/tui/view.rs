@@ -1,0 +1,508 @@
+//! Drawing the state: header, the model × region matrix, status line, footer,
+//! and the dialog or help on top. Pure: the same state draws the same frame.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+use crate::domain::{CellId, Split};
+
+use super::app::{App, Focus, Mode, Tone};
+
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+/// Lines per model row: five of figures and a rule.
+const ROW_LINES: u16 = 6;
+const LABEL_WIDTH: u16 = 14;
+
+/// Colours, or none (NO_COLOR / mono): then state shows by symbols and
+/// modifiers only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Palette {
+    pub color: bool,
+}
+
+impl Palette {
+    fn fg(self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+
+    fn tone(self, tone: Tone) -> Style {
+        match tone {
+            Tone::Info => Style::default(),
+            Tone::Good => self.fg(Color::Green),
+            Tone::Warn => self.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Tone::Bad => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+        }
+    }
+}
+
+pub fn draw(frame: &mut Frame, app: &App, palette: Palette) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = vec![
+            Line::from("terminal too small"),
+            Line::from(format!(
+                "need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{}",
+                area.width, area.height
+            )),
+            Line::from("resize, or q to quit"),
+        ];
+        frame.render_widget(Paragraph::new(text).alignment(Alignment::Center), area);
+        return;
+    }
+    let header = Rect::new(area.x, area.y, area.width, 1);
+    let columns = Rect::new(area.x, area.y + 1, area.width, 1);
+    let footer = Rect::new(area.x, area.bottom() - 1, area.width, 1);
+    let status = Rect::new(area.x, area.bottom() - 2, area.width, 1);
+    let body = Rect::new(
+        area.x,
+        area.y + 2,
+        area.width,
+        area.height.saturating_sub(4),
+    );
+    draw_header(frame, header, app, palette);
+    draw_columns(frame, columns, app);
+    draw_matrix(frame, body, app, palette);
+    draw_status(frame, status, app, palette);
+    draw_footer(frame, footer, app);
+    match &app.mode {
+        Mode::Confirm { .. } => draw_confirm(frame, area, app, palette),
+        Mode::Help => draw_help(frame, area, app),
+        Mode::Matrix => {}
+    }
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
+    let applied = {
+        let known: Vec<_> = app
+            .regions
+            .iter()
+            .filter_map(|r| app.live.applies(r, app.revision))
+            .collect();
+        if known.is_empty() {
+            "applied ?".to_string()
+        } else {
+            format!(
+                "applied {}/{}",
+                known.iter().filter(|a| **a).count(),
+                app.regions.len()
+            )
+        }
+    };
+    let env_style = if app.production {
+        palette
+            .fg(Color::Red)
+            .add_modifier(Modifier::BOLD | Modifier::REVERSED)
+    } else {
+        Style::default().add_modifier(Modifier::BOLD)
+    };
+    // The product's name only where there is room: at 80 columns the
+    // environment, revision and operator matter more.
+    let mut spans = Vec::new();
+    if area.width >= 100 {
+        spans.push(Span::styled(
+            " beacon-console ",
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+    }
+    spans.push(Span::styled(
+        format!(" {} ", app.environment.to_uppercase()),
+        env_style,
+    ));
+    if app.read_only {
+        spans.push(Span::styled(
+            " READ-ONLY ",
+            palette
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ));
+    }
+    spans.push(Span::raw(format!(
+        " {} · {} rev {} · {applied} · {}",
+        app.profile_name, app.store_label, app.revision, app.operator
+    )));
+    // The clock keeps its place at the right edge; the rest gives way.
+    let clock = format!(" {} ", app.clock);
+    let clock_width = clock.chars().count() as u16;
+    let left = Rect::new(area.x, area.y, area.width.saturating_sub(clock_width), 1);
+    let right = Rect::new(left.right(), area.y, clock_width.min(area.width), 1);
+    frame.render_widget(Paragraph::new(Line::from(clock)), right);
+    let area = left;
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn cell_width(area: Rect, app: &App) -> u16 {
+    (area.width.saturating_sub(LABEL_WIDTH)) / app.regions.len().max(1) as u16
+}
+
+fn draw_columns(frame: &mut Frame, area: Rect, app: &App) {
+    let w = cell_width(area, app);
+    let mut spans = vec![Span::raw(pad("", LABEL_WIDTH as usize))];
+    for (i, region) in app.regions.iter().enumerate() {
+        let mark = match app.live.applies(region, app.revision) {
+            Some(true) => "✓",
+            Some(false) => "…",
+            None => "?",
+        };
+        let text = format!("{region} {mark}");
+        let style = if i == app.cursor.1 {
+            Style::default().add_modifier(Modifier::BOLD)
+        } else {
+            Style::default()
+        };
+        spans.push(Span::styled(center(&text, w as usize), style));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The first model row shown, so that the cursor's row is on screen.
+pub fn first_visible(app: &App, body_height: u16) -> usize {
+    let fits = (body_height / ROW_LINES).max(1) as usize;
+    let row = app.cursor.0;
+    if row < app.scroll {
+        row
+    } else if row >= app.scroll + fits {
+        row + 1 - fits
+    } else {
+        app.scroll
+    }
+}
+
+fn draw_matrix(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
+    let w = cell_width(area, app);
+    let first = first_visible(app, area.height);
+    let fits = (area.height / ROW_LINES).max(1) as usize;
+    let mut y = area.y;
+    for (row, model) in app.models.iter().enumerate().skip(first).take(fits) {
+        let label_style = if row == app.cursor.0 {
+            Style::default().add_modifier(Modifier::BOLD)
+        } else {
+            Style::default()
+        };
+        frame.render_widget(
+            Paragraph::new(Line::from(Span::styled(
+                truncate(model, LABEL_WIDTH as usize - 1),
+                label_style,
+            ))),
+            Rect::new(area.x, y, LABEL_WIDTH, 1),
+        );
+        for col in 0..app.regions.len() {
+            let x = area.x + LABEL_WIDTH + col as u16 * w;
+            let cell = app.cell_at((row, col));
+            let lines = cell_lines(app, &cell, w as usize, palette);
+            let mut style = Style::default();
+            if (row, col) == app.cursor {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            let rect = Rect::new(x, y, w.saturating_sub(1), ROW_LINES - 1);
+            frame.render_widget(Paragraph::new(lines).style(style), rect);
+        }
+        let rule = "─".repeat(area.width as usize);
+        frame.render_widget(
+            Paragraph::new(rule).style(Style::default().add_modifier(Modifier::DIM)),
+            Rect::new(area.x, y + ROW_LINES - 1, area.width, 1),
+        );
+        y += ROW_LINES;
+    }
+    if app.models.len() > fits {
+        let more = format!(
+            " rows {}–{} of {} ",
+            first + 1,
+            (first + fits).min(app.models.len()),
+            app.models.len()
+        );
+        let x = area.right().saturating_sub(more.chars().count() as u16);
+        frame.render_widget(
+            Paragraph::new(more),
+            Rect::new(x, area.bottom().saturating_sub(1), area.width - x, 1),
+        );
+    }
+}
+
+fn short(provider: &str) -> String {
+    match provider {
+        "runpod" => "RP".into(),
+        "modal" => "MO".into(),
+        other => other.chars().take(2).collect::<String>().to_uppercase(),
+    }
+}
+
+fn ms(v: Option<u64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) if v >= 10_000 => format!("{}s", v / 1000),
+        Some(v) if v >= 1000 => format!("{:.1}s", v as f64 / 1000.0),
+        Some(v) => format!("{v}ms"),
+    }
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+fn sparkline(values: &[u32], width: usize) -> String {
+    let tail = &values[values.len().saturating_sub(width)..];
+    let max = tail.iter().copied().max().unwrap_or(0).max(1);
+    tail.iter()
+        .map(|&v| {
+            if v == 0 {
+                '×'
+            } else {
+                BARS[((v as usize * 7) / max as usize).min(7)]
+            }
+        })
+        .collect()
+}
+
+fn bar(per_mille: u16, width: usize) -> String {
+    let filled = (per_mille as usize * width + 500) / 1000;
+    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+fn percent(per_mille: u16) -> String {
+    if per_mille.is_multiple_of(10) {
+        format!("{}%", per_mille / 10)
+    } else {
+        format!("{:.1}%", f64::from(per_mille) / 10.0)
+    }
+}
+
+/// Five lines for one cell: requested split, served share and revision, p95
+/// per provider with a sparkline, errors and cold starts.
+fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Palette) -> Vec<Line<'a>> {
+    let split = app
+        .routes
+        .get(cell)
+        .cloned()
+        .unwrap_or_else(|| Split::all(app.fallback.as_str()));
+    let target_share = split.share(&app.target).get();
+    let selected = app.is_selected(cell);
+    let mark = if selected { "◆" } else { " " };
+    let label = format!("{mark}{} ", short(&app.target));
+    let pct = percent(target_share);
+    let bar_width = w.saturating_sub(label.chars().count() + pct.chars().count() + 2);
+    let line1 = Line::from(vec![
+        Span::styled(label, Style::default().add_modifier(Modifier::BOLD)),
+        Span::styled(bar(target_share, bar_width), palette.fg(Color::Cyan)),
+        Span::raw(format!(" {pct}")),
+    ]);
+
+    let served = app.live.served(cell, &app.target);
+    let asked = f64::from(target_share) / 10.0;
+    let (served_text, served_tone) = match served {
+        None => (" served —".to_string(), Tone::Info),
+        Some(s) if (s - asked).abs() > 5.0 => (format!(" served {s:.0}% ≠"), Tone::Warn),
+        Some(s) => (format!(" served {s:.0}%"), Tone::Info),
+    };
+    let workers = app
+        .live
+        .probed(cell, &app.target)
+        .and_then(|p| p.health)
+        .map_or_else(String::new, |h| {
+            format!(
+                " w{}/{}/{}",
+                h.workers.idle, h.workers.running, h.workers.initializing
+            )
+        });
+    let line2 = Line::from(vec![
+        Span::styled(served_text, palette.tone(served_tone)),
+        Span::styled(workers, Style::default().add_modifier(Modifier::DIM)),
+    ]);
+
+    let mut provider_lines = Vec::new();
+    let mut errors = (0u64, 0u64);
+    let mut cold = 0u64;
+    for provider in [&app.target, &app.fallback] {
+        let probed = app.live.probed(cell, provider);
+        let p95 = probed.and_then(|p| p.figures.p95_ms);
+        if let Some(p) = probed {
+            errors.0 += p.figures.errors;
+            errors.1 += p.figures.requests;
+            cold += p.figures.cold;
+        }
+        let head = format!(" {} p95 {:>6} ", short(provider), ms(p95));
+        let spark_width = w.saturating_sub(head.chars().count() + 1);
+        let spark = probed.map_or_else(String::new, |p| sparkline(&p.recent, spark_width));
+        provider_lines.push(Line::from(vec![
+            Span::raw(head),
+            Span::styled(spark, palette.fg(Color::Blue)),
+        ]));
+    }
+    let (err_text, tone) = if errors.1 == 0 {
+        (" err —  cold —".to_string(), Tone::Info)
+    } else {
+        let e = errors.0 as f64 * 100.0 / errors.1 as f64;
+        let c = cold as f64 * 100.0 / errors.1 as f64;
+        let tone = if errors.0 == errors.1 {
+            Tone::Bad
+        } else if e >= 1.0 {
+            Tone::Warn
+        } else {
+            Tone::Good
+        };
+        (format!(" err {e:.1}% cold {c:.0}%"), tone)
+    };
+    let line5 = Line::from(vec![Span::styled(err_text, palette.tone(tone))]);
+    let mut lines = vec![line1, line2];
+    lines.extend(provider_lines);
+    lines.push(line5);
+    lines
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
+    let line = if let Some(banner) = &app.banner {
+        Line::from(Span::styled(
+            format!(" {banner} (Enter to acknowledge)"),
+            palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
+        ))
+    } else if let Some((text, tone)) = &app.status {
+        Line::from(Span::styled(format!(" {text}"), palette.tone(*tone)))
+    } else {
+        let cell = app.current();
+        let sel = if app.selected.is_empty() {
+            String::new()
+        } else {
+            format!(" · {} selected", app.selected.len())
+        };
+        Line::from(format!(" {cell}{sel}"))
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
+    let mut spans = Vec::new();
+    for (key, what) in app.footer_keys() {
+        spans.push(Span::styled(
+            format!(" [{key}]"),
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::raw(format!(" {what}")));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn split_text(split: Option<&Split>) -> String {
+    match split {
+        None => "—".into(),
+        Some(s) => s
+            .weights()
+            .iter()
+            .map(|(p, w)| format!("{} {}", short(p), percent(*w)))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
+    let Mode::Confirm { pending, focus } = &app.mode else {
+        return;
+    };
+    let shown = pending.changes.len().min(8);
+    let height = shown as u16 + 8 + u16::from(pending.changes.len() > shown);
+    let rect = centered(area, 64, height);
+    frame.render_widget(Clear, rect);
+    let mut lines = vec![
+        Line::from(format!(" based on revision {}", pending.base_revision)),
+        Line::from(""),
+    ];
+    for change in pending.changes.iter().take(shown) {
+        lines.push(Line::from(format!(
+            " {:<24} {} → {}",
+            truncate(&change.cell.to_string(), 24),
+            split_text(change.before.as_ref()),
+            split_text(Some(&change.after))
+        )));
+    }
+    if pending.changes.len() > shown {
+        lines.push(Line::from(format!(
+            " … and {} more",
+            pending.changes.len() - shown
+        )));
+    }
+    if !pending.skipped.is_empty() {
+        lines.push(Line::from(format!(
+            " {} cell(s) left as they are",
+            pending.skipped.len()
+        )));
+    } else {
+        lines.push(Line::from(""));
+    }
+    lines.push(Line::from(""));
+    let button = |label: &str, on: bool| {
+        let style = if on {
+            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            Style::default()
+        };
+        Span::styled(format!("[ {label} ]"), style)
+    };
+    let apply = format!("Apply to {} cell(s)", pending.changes.len());
+    lines.push(Line::from(vec![
+        Span::raw("   "),
+        button("Cancel", *focus == Focus::Cancel),
+        Span::raw("   "),
+        button(&apply, *focus == Focus::Confirm),
+    ]));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" {} ", pending.title))
+        .border_style(palette.tone(Tone::Warn));
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
+fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
+    let rows = app.keymap.help();
+    let rect = centered(area, area.width.saturating_sub(2), rows.len() as u16 + 4);
+    frame.render_widget(Clear, rect);
+    let mut lines: Vec<Line> = rows
+        .iter()
+        .map(|(keys, what, writes)| {
+            let note = if *writes && app.read_only {
+                " (disabled: read-only)"
+            } else {
+                ""
+            };
+            Line::from(format!(" {:<12} {what}{note}", keys))
+        })
+        .collect();
+    lines.push(Line::from(" Ctrl-L       redraw the screen"));
+    let block = Block::default().borders(Borders::ALL).title(" keys ");
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
+fn pad(s: &str, width: usize) -> String {
+    format!("{s:<width$}")
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(width.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn center(s: &str, width: usize) -> String {
+    let s = truncate(s, width);
+    let n = s.chars().count();
+    let left = (width - n) / 2;
+    format!("{}{s}{}", " ".repeat(left), " ".repeat(width - n - left))
+}

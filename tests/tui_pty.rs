@@ -1,0 +1,194 @@
+//! The real binary in a real pseudo-terminal (tmux, 80×24) on the demo: the
+//! matrix appears, a cell is shifted with keys, `X X` rolls everything back,
+//! and quitting — or an SSH drop (SIGHUP) — gives the terminal back.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A tmux server of our own, killed when the test ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(state: &Path) -> Tmux {
+        let socket = format!("beacon-test-{}-{}", std::process::id(), fastrand_suffix());
+        let command = format!(
+            "BEACON_OPERATOR=tester {} --state-dir {} ; echo EXITED $? ; sleep 600",
+            bin().display(),
+            state.display()
+        );
+        let ok = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "80",
+                "-y",
+                "24",
+                &command,
+            ])
+            .status()
+            .expect("tmux is installed (scripts/test.sh installs it)")
+            .success();
+        assert!(ok, "tmux new-session");
+        Tmux { socket }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", k]);
+        }
+    }
+
+    /// Waits until the screen shows `text` (the console redraws on each key
+    /// and each second; a minute is a generous limit on a loaded machine).
+    fn wait_for(&self, text: &str) -> String {
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < until,
+                "never saw {text:?}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn format(&self, what: &str) -> String {
+        self.tmux(&["display-message", "-p", what])
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+fn fastrand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64)
+}
+
+fn status_json(state: &Path) -> serde_json::Value {
+    serde_json::from_str(&ok(&mut demo(state), &["--json", "status"]).stdout).unwrap()
+}
+
+fn runpod_percent(status: &serde_json::Value, cell: &str) -> f64 {
+    let c = status["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cell"] == cell)
+        .unwrap_or_else(|| panic!("{cell} in {status}"));
+    c["split_percent"]["runpod"].as_f64().unwrap_or(0.0)
+}
+
+#[test]
+fn shift_with_keys_then_x_x_rolls_everything_back_and_quit_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start(dir.path());
+    let screen = t.wait_for("ROLLBACK");
+    assert!(screen.contains("llama-3.2-1b"), "{screen}");
+    assert_eq!(
+        t.format("#{alternate_on}"),
+        "1",
+        "the console is on the alternate screen"
+    );
+
+    // + opens the dialog with Cancel focused; → Enter applies.
+    t.keys(&["+"]);
+    t.wait_for("Apply to 1 cell(s)");
+    t.keys(&["Right", "Enter"]);
+    t.wait_for("rev 1 ·");
+    let status = status_json(dir.path());
+    assert_eq!(status["revision"], 1);
+    assert_eq!(runpod_percent(&status, "llama-3.2-1b/us-east"), 1.0);
+
+    // Two more cells to 1 %, then X X sends everything back in one commit.
+    t.keys(&["j", "+", "Right", "Enter"]);
+    t.wait_for("rev 2 ·");
+    t.keys(&["X"]);
+    t.wait_for("press X again");
+    t.keys(&["X"]);
+    t.wait_for("ROLLED BACK 9 cell(s) to modal");
+    let status = status_json(dir.path());
+    assert_eq!(status["revision"], 3);
+    for cell in status["cells"].as_array().unwrap() {
+        assert_eq!(
+            runpod_percent(&status, cell["cell"].as_str().unwrap()),
+            0.0,
+            "{cell}"
+        );
+    }
+    let audit = std::fs::read_to_string(dir.path().join("audit/beacon-audit.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(last["action"], "rollback");
+    assert_eq!(last["revision"], 3);
+    assert_eq!(audit.lines().count(), 3);
+
+    t.keys(&["q"]);
+    let screen = t.wait_for("EXITED 0");
+    assert_eq!(
+        t.format("#{alternate_on}"),
+        "0",
+        "left the alternate screen:\n{screen}"
+    );
+    assert_eq!(t.format("#{cursor_flag}"), "1", "cursor shown");
+}
+
+#[test]
+fn an_ssh_drop_restores_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start(dir.path());
+    t.wait_for("ROLLBACK");
+    let shell = t.format("#{pane_pid}");
+    let console = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+    let pid = String::from_utf8_lossy(&console.stdout)
+        .lines()
+        .next()
+        .expect("the console runs under the pane's shell")
+        .trim()
+        .to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    t.wait_for("EXITED");
+    assert_eq!(t.format("#{alternate_on}"), "0");
+    assert_eq!(t.format("#{cursor_flag}"), "1");
+    // Nothing was written.
+    assert_eq!(status_json(dir.path())["revision"], 0);
+}

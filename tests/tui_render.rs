@@ -1,0 +1,210 @@
+//! The console's screens drawn into a test backend and compared with
+//! reviewed snapshots (`cargo insta review` after a deliberate change).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use beacon_console::config::ProfileSource;
+use beacon_console::domain::{CellId, Id};
+use beacon_console::ops::monitor::RegionStatus;
+use beacon_console::ops::{self, Console, ShiftAmount};
+use beacon_console::providers::runpod::{Health, HealthWorkers};
+use beacon_console::telemetry::Figures;
+use beacon_console::telemetry::probes::Probed;
+use beacon_console::tui::app::{App, Effect};
+use beacon_console::tui::live::Live;
+use beacon_console::tui::new_app;
+use beacon_console::tui::view::{Palette, draw};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn console(dir: &std::path::Path, read_only: bool) -> Console {
+    Console::open(
+        &ProfileSource::Demo {
+            state_dir: dir.to_path_buf(),
+        },
+        read_only,
+    )
+    .unwrap()
+}
+
+/// The demo matrix with fixed figures: every cell probed, one cell at 25 %
+/// RunPod that the routers serve at 24 %, one region behind.
+fn app(dir: &std::path::Path, read_only: bool) -> App {
+    let c = console(dir, false);
+    let snapshot = c.store.load().unwrap();
+    let plan = ops::plan_shift(
+        &c.profile,
+        snapshot.routes(),
+        &beacon_console::domain::Selection::Cell(CellId::new(
+            Id::from("llama-3.2-1b"),
+            Id::from("us-east"),
+        )),
+        ShiftAmount::To(beacon_console::domain::PerMille::parse_percent("25").unwrap()),
+        None,
+    )
+    .unwrap();
+    c.commit(
+        &snapshot,
+        plan.routes,
+        beacon_console::domain::Action::Shift,
+        "canary",
+        Instant::now(),
+    )
+    .unwrap();
+    let c = console(dir, read_only);
+    let mut app = new_app(&c).unwrap();
+    app.operator = "alice@bastion-1".into();
+    app.clock = "03:12:09Z".into();
+    let mut live = Live::default();
+    for (i, cell) in c.profile.cells().iter().enumerate() {
+        for (j, provider) in ["runpod", "modal"].iter().enumerate() {
+            let base = if *provider == "runpod" { 180 } else { 2400 };
+            live.probed.insert(
+                (cell.clone(), provider.to_string()),
+                Probed {
+                    figures: Figures {
+                        requests: 60,
+                        errors: u64::from(i == 4 && j == 0) * 3,
+                        cold: (i as u64 + j as u64) % 4,
+                        p50_ms: Some(base),
+                        p95_ms: Some(base + 40 * i as u64),
+                        p99_ms: Some(base + 90 * i as u64),
+                    },
+                    recent: (0..40)
+                        .map(|k| (base as u32) + ((k * 37 + i as u32 * 11) % 9) * 25)
+                        .collect(),
+                    health: (*provider == "runpod").then_some(Health {
+                        workers: HealthWorkers {
+                            idle: 1,
+                            running: (i % 2) as u64,
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    }),
+                },
+            );
+        }
+        let mut shares = std::collections::BTreeMap::new();
+        let rp = if i == 0 { 24.2 } else { 0.0 };
+        shares.insert("runpod".to_string(), rp);
+        shares.insert("modal".to_string(), 100.0 - rp);
+        live.served.insert(cell.clone(), shares);
+    }
+    live.regions = ["us-east", "eu-west", "apac-sg"]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RegionStatus {
+            region: Id::from(*r),
+            applied_revision: Some(if i == 2 { 0 } else { 1 }),
+            error: None,
+            age: Some(Duration::from_secs(1)),
+        })
+        .collect();
+    app.live = live;
+    app
+}
+
+fn render(app: &App, width: u16, height: u16, color: bool) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| draw(f, app, Palette { color })).unwrap();
+    terminal.backend().to_string()
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+#[test]
+fn matrix_at_80x24_and_160x48() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), false);
+    insta::assert_snapshot!("matrix_80x24", render(&app, 80, 24, true));
+    insta::assert_snapshot!("matrix_160x48", render(&app, 160, 48, true));
+}
+
+#[test]
+fn confirmation_dialog_shows_before_after_and_the_base_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let c = console(dir.path(), false);
+    let now = Instant::now();
+    assert_eq!(app.on_key(key(KeyCode::Char(' ')), now), Effect::None);
+    app.on_key(key(KeyCode::Right), now);
+    app.on_key(key(KeyCode::Char(' ')), now);
+    let Effect::PlanShift(selection, amount) = app.on_key(key(KeyCode::Char('+')), now) else {
+        panic!("+ plans a shift");
+    };
+    let snapshot = c.store.load().unwrap();
+    let plan = ops::plan_shift(
+        &c.profile,
+        snapshot.routes(),
+        &selection,
+        amount,
+        Some("runpod"),
+    )
+    .unwrap();
+    app.propose_shift(plan, amount);
+    insta::assert_snapshot!("confirm_80x24", render(&app, 80, 24, true));
+    // Cancel has the focus: Enter writes nothing.
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
+    assert!(app.take_pending().is_none());
+}
+
+#[test]
+fn help_is_generated_from_the_keymap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    app.on_key(key(KeyCode::Char('?')), Instant::now());
+    insta::assert_snapshot!("help_80x24", render(&app, 80, 24, true));
+}
+
+#[test]
+fn too_small_and_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_rw = app(dir.path(), false);
+    insta::assert_snapshot!("too_small_79x23", render(&app_rw, 79, 23, true));
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    let now = Instant::now();
+    assert_eq!(app.on_key(key(KeyCode::Char('X')), now), Effect::None);
+    assert_eq!(
+        app.on_key(key(KeyCode::Char('X')), now),
+        Effect::None,
+        "no rollback when read-only"
+    );
+    assert_eq!(app.on_key(key(KeyCode::Char('+')), now), Effect::None);
+    insta::assert_snapshot!("read_only_80x24", render(&app, 80, 24, false));
+}
+
+#[test]
+fn x_twice_within_three_seconds_rolls_back_and_not_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let t0 = Instant::now();
+    assert_eq!(app.on_key(key(KeyCode::Char('X')), t0), Effect::None);
+    assert!(matches!(
+        app.on_key(key(KeyCode::Char('X')), t0 + Duration::from_secs(2)),
+        Effect::Rollback(beacon_console::domain::Selection::All)
+    ));
+    assert_eq!(app.on_key(key(KeyCode::Char('X')), t0), Effect::None);
+    assert_eq!(
+        app.on_key(key(KeyCode::Char('X')), t0 + Duration::from_secs(4)),
+        Effect::None,
+        "too late: arms again instead"
+    );
+    // Another key in between disarms it.
+    app.on_key(key(KeyCode::Char('j')), t0 + Duration::from_secs(4));
+    assert_eq!(
+        app.on_key(key(KeyCode::Char('X')), t0 + Duration::from_secs(5)),
+        Effect::None
+    );
+    // Ctrl-letters never write.
+    let ctrl_x = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::CONTROL);
+    assert_eq!(
+        app.on_key(ctrl_x, t0 + Duration::from_secs(5)),
+        Effect::None
+    );
+}
