@@ -208,3 +208,35 @@ fn x_twice_within_three_seconds_rolls_back_and_not_later() {
         Effect::None
     );
 }
+
+#[test]
+fn history_view_lists_the_audit_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let c = console(dir.path(), false);
+    ops::rollback(&c, &beacon_console::domain::Selection::All, "drill").unwrap();
+    assert_eq!(
+        app.on_key(key(KeyCode::Char('L')), Instant::now()),
+        Effect::ShowHistory
+    );
+    let history = ops::history(&c.audit, None).unwrap();
+    // The real lines, with the wall-clock times and this machine's operator
+    // pinned for the snapshot.
+    let operator = c.operator.to_string();
+    let lines = beacon_console::cli::history_lines(&history)
+        .into_iter()
+        .map(|l| l.replace(&operator, "alice@bastion-1"))
+        .map(|l| match l.find("2026-").or_else(|| l.find("20")) {
+            Some(i) if l.starts_with("rev") => {
+                format!("{}2026-11-28T03:12:09.000Z{}", &l[..i], &l[i + 24..])
+            }
+            _ => l,
+        })
+        .collect();
+    app.mode = beacon_console::tui::app::Mode::History { lines, offset: 0 };
+    let screen = render(&app, 80, 24, true);
+    let rollback = screen.find("rollback").expect("rollback listed");
+    let shift = screen.find("shift").expect("shift listed");
+    assert!(rollback < shift, "newest first:\n{screen}");
+    insta::assert_snapshot!("history_80x24", screen);
+}

@@ -4,12 +4,13 @@
 mod args;
 mod bench;
 mod live;
-mod output;
+pub(crate) mod output;
 mod run;
 mod sim;
 mod stress;
 
 pub use args::Cli;
+pub use output::history_lines;
 pub use run::run;
 
 /// Parses arguments, runs, and returns the process exit code.

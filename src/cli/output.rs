@@ -265,41 +265,51 @@ pub fn history(h: &History, json: bool) {
     if json {
         return;
     }
+    for line in history_lines(h) {
+        println!("{line}");
+    }
+}
+
+/// The audit history as text lines, newest first: one line per event, then
+/// its cells' before → after. Shared by `history` and the console's view.
+pub fn history_lines(h: &History) -> Vec<String> {
+    let mut lines = Vec::new();
     for event in &h.events {
         match event {
             AuditEvent::Commit(c) => {
-                println!(
+                lines.push(format!(
                     "rev {:<5} {}  {:<15} {}  \"{}\"",
                     c.revision,
                     c.time,
                     c.action.to_string(),
                     c.operator,
                     c.reason
-                );
+                ));
                 for ch in &c.changes {
-                    println!(
+                    lines.push(format!(
                         "          {}  {} → {}",
                         ch.cell,
                         before_text(&ch.before),
                         split_text(&ch.after)
-                    );
+                    ));
                 }
                 if let Some(note) = &c.note {
-                    println!("          note: {note}");
+                    lines.push(format!("          note: {note}"));
                 }
             }
             AuditEvent::Refused(r) => {
-                println!(
+                lines.push(format!(
                     "refused   {}  {:<15} {}  \"{}\": {}",
                     r.time,
                     r.action.to_string(),
                     r.operator,
                     r.reason,
                     r.error
-                );
+                ));
             }
         }
     }
+    lines
 }
 
 fn secret_text(s: &Option<SecretSource>) -> String {

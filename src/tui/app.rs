@@ -38,8 +38,16 @@ pub enum Focus {
 #[derive(Debug, Clone)]
 pub enum Mode {
     Matrix,
-    Confirm { pending: Pending, focus: Focus },
+    Confirm {
+        pending: Pending,
+        focus: Focus,
+    },
     Help,
+    /// The audit history as lines, scrolled to `offset`.
+    History {
+        lines: Vec<String>,
+        offset: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +69,7 @@ pub enum Effect {
     /// Plan a shift of the selection (the runner has the profile and store).
     PlanShift(Selection, ShiftAmount),
     PlanUndo,
+    ShowHistory,
     /// Commit the pending change.
     Commit,
     Rollback(Selection),
@@ -167,6 +176,19 @@ impl App {
             self.mode = Mode::Matrix;
             return Effect::None;
         }
+        if let Mode::History { lines, offset } = &mut self.mode {
+            let last = lines.len().saturating_sub(1);
+            match key.code {
+                KeyCode::Down | KeyCode::Char('j') => *offset = (*offset + 1).min(last),
+                KeyCode::Up | KeyCode::Char('k') => *offset = offset.saturating_sub(1),
+                KeyCode::PageDown | KeyCode::Char(' ') => *offset = (*offset + 15).min(last),
+                KeyCode::PageUp => *offset = offset.saturating_sub(15),
+                KeyCode::Home | KeyCode::Char('g') => *offset = 0,
+                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('L') => self.mode = Mode::Matrix,
+                _ => {}
+            }
+            return Effect::None;
+        }
         if ctrl && key.code == KeyCode::Char('c') {
             return Effect::Quit;
         }
@@ -227,6 +249,7 @@ impl App {
                 );
             }
             Command::Undo => return Effect::PlanUndo,
+            Command::History => return Effect::ShowHistory,
             Command::Rollback => {
                 if armed {
                     self.rollback_armed = None;
@@ -318,6 +341,12 @@ impl App {
                 ("Esc".into(), "cancel"),
             ],
             Mode::Help => vec![("any key".into(), "close")],
+            Mode::History { .. } => vec![
+                ("↑/↓".into(), "scroll"),
+                ("PgUp/PgDn".into(), "page"),
+                ("g".into(), "newest"),
+                ("Esc".into(), "back"),
+            ],
             Mode::Matrix => {
                 let k = |c| self.keymap.label(c);
                 let mut keys = vec![

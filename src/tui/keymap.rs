@@ -18,6 +18,7 @@ pub enum Command {
     StepDown,
     Rollback,
     Undo,
+    History,
     Help,
     Quit,
 }
@@ -36,6 +37,7 @@ impl Command {
             Command::StepDown => "one ladder step back towards the fallback",
             Command::Rollback => "twice in 3 s: selection (else EVERYTHING) to the fallback",
             Command::Undo => "undo the last change (with confirmation)",
+            Command::History => "the audit history, newest first",
             Command::Help => "this help",
             Command::Quit => "quit",
         }
@@ -76,6 +78,7 @@ impl Default for Keymap {
                 (Char('-'), StepDown),
                 (Char('X'), Rollback),
                 (Char('u'), Undo),
+                (Char('L'), History),
                 (Char('?'), Help),
                 (Char('q'), Quit),
             ],

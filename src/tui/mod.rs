@@ -264,6 +264,22 @@ fn apply(console: &Console, app: &mut App, effect: Effect, retry: &mut Option<Re
                 Err(e) => app.say(e.to_string(), Tone::Bad),
             }
         }
+        Effect::ShowHistory => match ops::history(&console.audit, Some(1000)) {
+            Ok(history) => {
+                let mut lines = crate::cli::output::history_lines(&history);
+                if lines.is_empty() {
+                    lines.push("no changes recorded yet".into());
+                }
+                for bad in &history.bad_lines {
+                    lines.push(format!(
+                        "audit line {} is unreadable: {}",
+                        bad.line, bad.error
+                    ));
+                }
+                app.mode = Mode::History { lines, offset: 0 };
+            }
+            Err(e) => app.say(e.to_string(), Tone::Bad),
+        },
         Effect::PlanUndo => match console.store.load() {
             Ok(snapshot) => match ops::plan_undo(&snapshot) {
                 Ok((routes, undone, changes)) => {

@@ -68,6 +68,28 @@ pub fn draw(frame: &mut Frame, app: &App, palette: Palette) {
         area.height.saturating_sub(4),
     );
     draw_header(frame, header, app, palette);
+    if let Mode::History { lines, offset } = &app.mode {
+        let rect = Rect::new(
+            area.x,
+            area.y + 1,
+            area.width,
+            area.height.saturating_sub(3),
+        );
+        let shown: Vec<Line> = lines
+            .iter()
+            .skip(*offset)
+            .take(rect.height.saturating_sub(2) as usize)
+            .map(|l| Line::from(l.as_str()))
+            .collect();
+        let title = format!(" history · {} line(s) · from {} ", lines.len(), offset + 1);
+        frame.render_widget(
+            Paragraph::new(shown).block(Block::default().borders(Borders::ALL).title(title)),
+            rect,
+        );
+        draw_status(frame, status, app, palette);
+        draw_footer(frame, footer, app);
+        return;
+    }
     draw_columns(frame, columns, app);
     draw_matrix(frame, body, app, palette);
     draw_status(frame, status, app, palette);
@@ -75,7 +97,7 @@ pub fn draw(frame: &mut Frame, app: &App, palette: Palette) {
     match &app.mode {
         Mode::Confirm { .. } => draw_confirm(frame, area, app, palette),
         Mode::Help => draw_help(frame, area, app),
-        Mode::Matrix => {}
+        Mode::Matrix | Mode::History { .. } => {}
     }
 }
 
