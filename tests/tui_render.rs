@@ -146,7 +146,7 @@ fn confirmation_dialog_shows_before_after_and_the_base_revision() {
         Some("runpod"),
     )
     .unwrap();
-    app.propose_shift(plan, amount);
+    app.propose_shift(snapshot, plan, amount);
     insta::assert_snapshot!("confirm_80x24", render(&app, 80, 24, true));
     // Cancel has the focus: Enter writes nothing.
     assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
@@ -239,4 +239,63 @@ fn history_view_lists_the_audit_newest_first() {
     let shift = screen.find("shift").expect("shift listed");
     assert!(rollback < shift, "newest first:\n{screen}");
     insta::assert_snapshot!("history_80x24", screen);
+}
+
+#[test]
+fn a_conflict_says_who_changed_what_reloads_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let c = console(dir.path(), false);
+    let now = Instant::now();
+    let Effect::PlanShift(selection, amount) = app.on_key(key(KeyCode::Char('+')), now) else {
+        panic!("+ plans a shift");
+    };
+    let snapshot = c.store.load().unwrap();
+    let plan = ops::plan_shift(&c.profile, snapshot.routes(), &selection, amount, None).unwrap();
+    app.propose_shift(snapshot, plan, amount);
+    // Someone else rolls back while the dialog is open.
+    ops::rollback(
+        &c,
+        &beacon_console::domain::Selection::All,
+        "other operator",
+    )
+    .unwrap();
+    app.on_key(key(KeyCode::Right), now);
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::Commit);
+    beacon_console::tui::commit_pending(&c, &mut app);
+    let after = c.store.load().unwrap();
+    assert_eq!(after.revision(), 2, "nothing written over the rollback");
+    assert_eq!(app.revision, 2, "reloaded");
+    let (text, _) = app.status.clone().unwrap();
+    assert!(text.contains("revision 1 is stale"), "{text}");
+    assert!(text.contains("other operator"), "{text}");
+    // Pinned for the snapshot: this machine's operator and the clock time.
+    let operator = c.operator.to_string();
+    let mut pinned = text.replace(&operator, "bob@bastion-2");
+    if let Some(at) = pinned.find(" at 20") {
+        pinned.replace_range(at + 4..at + 4 + 24, "2026-11-28T03:12:09.000Z");
+    }
+    app.status = Some((pinned, app.status.clone().unwrap().1));
+    insta::assert_snapshot!("conflict_80x24", render(&app, 80, 24, true));
+}
+
+#[test]
+fn mono_shows_state_without_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    app.on_key(key(KeyCode::Char('X')), Instant::now());
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|f| draw(f, &app, Palette { color: false }))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    for cell in buffer.content() {
+        assert_eq!(cell.fg, ratatui::style::Color::Reset, "{cell:?}");
+        assert_eq!(cell.bg, ratatui::style::Color::Reset, "{cell:?}");
+    }
+    let text = terminal.backend().to_string();
+    // State still shows: the applied marks, the served mismatch, the warning.
+    assert!(text.contains("apac-sg …"), "{text}");
+    assert!(text.contains("press X again"), "{text}");
+    insta::assert_snapshot!("mono_80x24", text);
 }

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::domain::{CellChange, CellId, Direction, Id, Routes, Selection};
+use crate::flags::Snapshot;
 use crate::ops::{ShiftAmount, ShiftPlan, Skipped};
 
 use super::keymap::{Command, Keymap};
@@ -16,7 +17,9 @@ pub const ROLLBACK_WINDOW: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub title: String,
-    pub base_revision: u64,
+    /// The document the change was planned on: the commit is a
+    /// compare-and-swap against it.
+    pub base: Snapshot,
     pub changes: Vec<CellChange>,
     pub skipped: Vec<Skipped>,
     pub routes: Routes,
@@ -278,8 +281,8 @@ impl App {
         Effect::None
     }
 
-    /// Opens the confirmation dialog for a planned shift.
-    pub fn propose_shift(&mut self, plan: ShiftPlan, amount: ShiftAmount) {
+    /// Opens the confirmation dialog for a shift planned on `base`.
+    pub fn propose_shift(&mut self, base: Snapshot, plan: ShiftPlan, amount: ShiftAmount) {
         if plan.changes.is_empty() {
             let why = plan
                 .skipped
@@ -296,7 +299,7 @@ impl App {
         self.mode = Mode::Confirm {
             pending: Pending {
                 title: format!("Shift {} {how}", plan.provider),
-                base_revision: self.revision,
+                base,
                 changes: plan.changes,
                 skipped: plan.skipped,
                 routes: plan.routes,
@@ -306,11 +309,17 @@ impl App {
         };
     }
 
-    pub fn propose_undo(&mut self, routes: Routes, undone: u64, changes: Vec<CellChange>) {
+    pub fn propose_undo(
+        &mut self,
+        base: Snapshot,
+        routes: Routes,
+        undone: u64,
+        changes: Vec<CellChange>,
+    ) {
         self.mode = Mode::Confirm {
             pending: Pending {
                 title: format!("Undo revision {undone}"),
-                base_revision: self.revision,
+                base,
                 changes,
                 skipped: Vec::new(),
                 routes,

@@ -258,7 +258,7 @@ fn apply(console: &Console, app: &mut App, effect: Effect, retry: &mut Option<Re
                     amount,
                     Some(&app.target),
                 ) {
-                    Ok(plan) => app.propose_shift(plan, amount),
+                    Ok(plan) => app.propose_shift(snapshot, plan, amount),
                     Err(e) => app.say(e.to_string(), Tone::Bad),
                 },
                 Err(e) => app.say(e.to_string(), Tone::Bad),
@@ -284,61 +284,13 @@ fn apply(console: &Console, app: &mut App, effect: Effect, retry: &mut Option<Re
             Ok(snapshot) => match ops::plan_undo(&snapshot) {
                 Ok((routes, undone, changes)) => {
                     app.revision = snapshot.revision();
-                    app.propose_undo(routes, undone, changes);
+                    app.propose_undo(snapshot, routes, undone, changes);
                 }
                 Err(e) => app.say(e.to_string(), Tone::Bad),
             },
             Err(e) => app.say(e.to_string(), Tone::Bad),
         },
-        Effect::Commit => {
-            let Some(pending) = app.take_pending() else {
-                return Flow::Continue;
-            };
-            let started = Instant::now();
-            let result = console.store.load().map_err(OpsError::from).and_then(|snapshot| {
-                if snapshot.revision() != pending.base_revision {
-                    let by = snapshot
-                        .document
-                        .last_change()
-                        .map(|c| format!(" by {} ({})", c.operator, c.reason))
-                        .unwrap_or_default();
-                    return Err(OpsError::Invalid(format!(
-                        "revision {} is stale: the document is now at revision {}{by}; reloaded, nothing written",
-                        pending.base_revision,
-                        snapshot.revision()
-                    )));
-                }
-                let (action, reason) = match pending.kind {
-                    PendingKind::Shift => (Action::Shift, format!("console: {}", pending.title)),
-                    PendingKind::Undo => (Action::Undo, format!("console: {}", pending.title)),
-                };
-                console.commit(&snapshot, pending.routes.clone(), action, &reason, started)
-            });
-            match result {
-                Ok(committed) => {
-                    app.routes = pending.routes;
-                    app.revision = committed.record.revision;
-                    app.selected.clear();
-                    app.say(
-                        format!(
-                            "{}: {} cell(s) · rev {} · {:.1} ms",
-                            pending.title,
-                            pending.changes.len(),
-                            committed.record.revision,
-                            started.elapsed().as_secs_f64() * 1000.0
-                        ),
-                        Tone::Good,
-                    );
-                }
-                Err(e) => {
-                    if let Ok(s) = console.store.load() {
-                        app.routes = s.routes().clone();
-                        app.revision = s.revision();
-                    }
-                    app.say(e.to_string(), Tone::Bad);
-                }
-            }
-        }
+        Effect::Commit => commit_pending(console, app),
         Effect::Rollback(selection) => {
             if let Err(e) = do_rollback(console, app, &selection) {
                 let delay = Duration::from_secs(1);
@@ -354,6 +306,53 @@ fn apply(console: &Console, app: &mut App, effect: Effect, retry: &mut Option<Re
         }
     }
     Flow::Continue
+}
+
+/// Commits the change the dialog holds, if the document is still at the
+/// revision it was based on; otherwise says who changed it, reloads, and
+/// writes nothing.
+pub fn commit_pending(console: &Console, app: &mut App) {
+    let Some(pending) = app.take_pending() else {
+        return;
+    };
+    let started = Instant::now();
+    let (action, reason) = match pending.kind {
+        PendingKind::Shift => (Action::Shift, format!("console: {}", pending.title)),
+        PendingKind::Undo => (Action::Undo, format!("console: {}", pending.title)),
+    };
+    // Compare-and-swap against the document the dialog showed: if anyone
+    // changed it since, the store refuses and says who, when and what.
+    let result = console.commit(
+        &pending.base,
+        pending.routes.clone(),
+        action,
+        &reason,
+        started,
+    );
+    match result {
+        Ok(committed) => {
+            app.routes = pending.routes;
+            app.revision = committed.record.revision;
+            app.selected.clear();
+            app.say(
+                format!(
+                    "{}: {} cell(s) · rev {} · {:.1} ms",
+                    pending.title,
+                    pending.changes.len(),
+                    committed.record.revision,
+                    started.elapsed().as_secs_f64() * 1000.0
+                ),
+                Tone::Good,
+            );
+        }
+        Err(e) => {
+            if let Ok(s) = console.store.load() {
+                app.routes = s.routes().clone();
+                app.revision = s.revision();
+            }
+            app.say(e.to_string(), Tone::Bad);
+        }
+    }
 }
 
 fn do_rollback(console: &Console, app: &mut App, selection: &Selection) -> Result<(), OpsError> {

@@ -393,7 +393,19 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
         };
         Line::from(format!(" {cell}{sel}"))
     };
-    frame.render_widget(Paragraph::new(line), area);
+    // A long message (a conflict says who, when and what) takes the line
+    // above too rather than being cut.
+    let rows = if line.width() > area.width as usize {
+        2
+    } else {
+        1
+    };
+    let area = Rect::new(area.x, area.bottom() - rows, area.width, rows);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(line).wrap(ratatui::widgets::Wrap { trim: false }),
+        area,
+    );
 }
 
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
@@ -440,7 +452,7 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
     let rect = centered(area, 64, height);
     frame.render_widget(Clear, rect);
     let mut lines = vec![
-        Line::from(format!(" based on revision {}", pending.base_revision)),
+        Line::from(format!(" based on revision {}", pending.base.revision())),
         Line::from(""),
     ];
     for change in pending.changes.iter().take(shown) {
