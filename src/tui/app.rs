@@ -42,7 +42,7 @@ pub enum Focus {
 pub enum Mode {
     Matrix,
     Confirm {
-        pending: Pending,
+        pending: Box<Pending>,
         focus: Focus,
     },
     Help,
@@ -297,14 +297,14 @@ impl App {
             ShiftAmount::To(p) => format!("to {p}"),
         };
         self.mode = Mode::Confirm {
-            pending: Pending {
+            pending: Box::new(Pending {
                 title: format!("Shift {} {how}", plan.provider),
                 base,
                 changes: plan.changes,
                 skipped: plan.skipped,
                 routes: plan.routes,
                 kind: PendingKind::Shift,
-            },
+            }),
             focus: Focus::Cancel,
         };
     }
@@ -317,14 +317,14 @@ impl App {
         changes: Vec<CellChange>,
     ) {
         self.mode = Mode::Confirm {
-            pending: Pending {
+            pending: Box::new(Pending {
                 title: format!("Undo revision {undone}"),
                 base,
                 changes,
                 skipped: Vec::new(),
                 routes,
                 kind: PendingKind::Undo,
-            },
+            }),
             focus: Focus::Cancel,
         };
     }
@@ -332,7 +332,7 @@ impl App {
     /// Takes the pending change out of the dialog (the runner commits it).
     pub fn take_pending(&mut self) -> Option<Pending> {
         match std::mem::replace(&mut self.mode, Mode::Matrix) {
-            Mode::Confirm { pending, .. } => Some(pending),
+            Mode::Confirm { pending, .. } => Some(*pending),
             other => {
                 self.mode = other;
                 None
