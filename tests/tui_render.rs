@@ -299,3 +299,35 @@ fn mono_shows_state_without_colour() {
     assert!(text.contains("press X again"), "{text}");
     insta::assert_snapshot!("mono_80x24", text);
 }
+
+#[test]
+fn equals_takes_an_exact_share_and_refuses_a_bad_one_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let now = Instant::now();
+    app.on_key(key(KeyCode::Char('=')), now);
+    for ch in "150".chars() {
+        app.on_key(key(KeyCode::Char(ch)), now);
+    }
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
+    let (text, _) = app.status.clone().expect("an error");
+    assert!(text.contains("150"), "{text}");
+    assert!(
+        matches!(app.mode, beacon_console::tui::app::Mode::Input { .. }),
+        "still typing"
+    );
+    for _ in 0..3 {
+        app.on_key(key(KeyCode::Backspace), now);
+    }
+    for ch in "12.5".chars() {
+        app.on_key(key(KeyCode::Char(ch)), now);
+    }
+    insta::assert_snapshot!("set_exact_80x24", render(&app, 80, 24, true));
+    match app.on_key(key(KeyCode::Enter), now) {
+        Effect::PlanShift(beacon_console::domain::Selection::Cell(cell), ShiftAmount::To(p)) => {
+            assert_eq!(cell.to_string(), "llama-3.2-1b/us-east");
+            assert_eq!(p.get(), 125);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::domain::{CellChange, CellId, Direction, Id, Routes, Selection};
+use crate::domain::{CellChange, CellId, Direction, Id, PerMille, Routes, Selection};
 use crate::flags::Snapshot;
 use crate::ops::{ShiftAmount, ShiftPlan, Skipped};
 
@@ -46,6 +46,11 @@ pub enum Mode {
         focus: Focus,
     },
     Help,
+    /// Typing an exact share for the selection (or the cursor's cell).
+    Input {
+        input: tui_input::Input,
+        selection: Selection,
+    },
     /// The audit history as lines, scrolled to `offset`.
     History {
         lines: Vec<String>,
@@ -69,6 +74,8 @@ pub enum Effect {
     Quit,
     /// Repaint the whole screen (Ctrl-L).
     Redraw,
+    /// Give the terminal back and stop (Ctrl-Z); redraw on resume.
+    Suspend,
     /// Plan a shift of the selection (the runner has the profile and store).
     PlanShift(Selection, ShiftAmount),
     PlanUndo,
@@ -146,6 +153,11 @@ impl App {
         if ctrl && key.code == KeyCode::Char('l') {
             return Effect::Redraw;
         }
+        // Ctrl-Z suspends like any terminal program (never inside a dialog:
+        // a change waiting for confirmation is not left behind a shell).
+        if ctrl && key.code == KeyCode::Char('z') && matches!(self.mode, Mode::Matrix) {
+            return Effect::Suspend;
+        }
         if let Mode::Confirm { focus, .. } = &mut self.mode {
             match key.code {
                 KeyCode::Esc | KeyCode::Char('n') => {
@@ -177,6 +189,40 @@ impl App {
         }
         if matches!(self.mode, Mode::Help) {
             self.mode = Mode::Matrix;
+            return Effect::None;
+        }
+        if let Mode::Input { input, selection } = &mut self.mode {
+            match key.code {
+                KeyCode::Esc => {
+                    self.mode = Mode::Matrix;
+                    self.say("cancelled: nothing written", Tone::Info);
+                }
+                KeyCode::Char('c') if ctrl => {
+                    self.mode = Mode::Matrix;
+                    self.say("cancelled: nothing written", Tone::Info);
+                }
+                KeyCode::Enter => {
+                    let text = input.value().trim().trim_end_matches('%').to_string();
+                    let selection = selection.clone();
+                    match PerMille::parse_percent(&text) {
+                        Ok(share) => {
+                            self.mode = Mode::Matrix;
+                            return Effect::PlanShift(selection, ShiftAmount::To(share));
+                        }
+                        // Stay in the field with the reason: the operator fixes the number.
+                        Err(e) => self.say(e.to_string(), Tone::Bad),
+                    }
+                }
+                _ => {
+                    use tui_input::backend::crossterm::EventHandler;
+                    if input
+                        .handle_event(&crossterm::event::Event::Key(key))
+                        .is_some_and(|c| c.value)
+                    {
+                        self.status = None;
+                    }
+                }
+            }
             return Effect::None;
         }
         if let Mode::History { lines, offset } = &mut self.mode {
@@ -233,7 +279,9 @@ impl App {
                 self.status = None;
             }
             Command::Help => self.mode = Mode::Help,
-            Command::StepUp | Command::StepDown | Command::Undo if self.read_only => {
+            Command::StepUp | Command::StepDown | Command::SetExact | Command::Undo
+                if self.read_only =>
+            {
                 self.say("READ-ONLY: writes are disabled", Tone::Warn);
             }
             Command::Rollback if self.read_only => {
@@ -250,6 +298,13 @@ impl App {
                     self.selection_or_cursor(),
                     ShiftAmount::Step(Direction::Down),
                 );
+            }
+            Command::SetExact => {
+                self.status = None;
+                self.mode = Mode::Input {
+                    input: tui_input::Input::default(),
+                    selection: self.selection_or_cursor(),
+                };
             }
             Command::Undo => return Effect::PlanUndo,
             Command::History => return Effect::ShowHistory,
@@ -350,6 +405,11 @@ impl App {
                 ("Esc".into(), "cancel"),
             ],
             Mode::Help => vec![("any key".into(), "close")],
+            Mode::Input { .. } => vec![
+                ("0–100".into(), "percent, 0.1 steps"),
+                ("Enter".into(), "preview"),
+                ("Esc".into(), "cancel"),
+            ],
             Mode::History { .. } => vec![
                 ("↑/↓".into(), "scroll"),
                 ("PgUp/PgDn".into(), "page"),

@@ -16,6 +16,7 @@ pub enum Command {
     Clear,
     StepUp,
     StepDown,
+    SetExact,
     Rollback,
     Undo,
     History,
@@ -35,6 +36,7 @@ impl Command {
             Command::Clear => "clear the selection and the message",
             Command::StepUp => "step towards the target provider (selection, else the cell)",
             Command::StepDown => "one ladder step back towards the fallback",
+            Command::SetExact => "set the target provider's share to an exact percentage",
             Command::Rollback => "twice in 3 s: selection (else EVERYTHING) to the fallback",
             Command::Undo => "undo the last change (with confirmation)",
             Command::History => "the audit history, newest first",
@@ -47,7 +49,11 @@ impl Command {
     pub fn writes(self) -> bool {
         matches!(
             self,
-            Command::StepUp | Command::StepDown | Command::Rollback | Command::Undo
+            Command::StepUp
+                | Command::StepDown
+                | Command::SetExact
+                | Command::Rollback
+                | Command::Undo
         )
     }
 }
@@ -76,6 +82,7 @@ impl Default for Keymap {
                 (KeyCode::Esc, Clear),
                 (Char('+'), StepUp),
                 (Char('-'), StepDown),
+                (Char('='), SetExact),
                 (Char('X'), Rollback),
                 (Char('u'), Undo),
                 (Char('L'), History),

@@ -174,7 +174,17 @@ async fn event_loop(
                         match apply(console, app, effect, &mut retry) {
                             Flow::Quit => return Ok(()),
                             Flow::Redraw => {
-                                let _ = terminal.clear();
+                                // A fresh Terminal has no previous frame, so the
+                                // next draw repaints every cell. (Terminal::clear
+                                // asks the terminal for the cursor position, an
+                                // answer the key reader thread would swallow.)
+                                let _ = crossterm::execute!(
+                                    std::io::stdout(),
+                                    crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+                                );
+                                if let Ok(fresh) = Terminal::new(CrosstermBackend::new(std::io::stdout())) {
+                                    *terminal = fresh;
+                                }
                             }
                             Flow::Continue => {}
                         }
@@ -246,6 +256,19 @@ fn apply(console: &Console, app: &mut App, effect: Effect, retry: &mut Option<Re
         Effect::None => {}
         Effect::Quit => return Flow::Quit,
         Effect::Redraw => return Flow::Redraw,
+        Effect::Suspend => {
+            ratatui::restore();
+            let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
+            // SAFETY: raising a signal on our own process; SIGTSTP's default
+            // action stops it, and execution continues here on SIGCONT.
+            unsafe {
+                libc::raise(libc::SIGTSTP);
+            }
+            let _ = crossterm::terminal::enable_raw_mode();
+            let _ =
+                crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen);
+            return Flow::Redraw;
+        }
         Effect::PlanShift(selection, amount) => {
             match console.store.load().inspect(|snapshot| {
                 app.routes = snapshot.routes().clone();

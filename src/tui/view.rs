@@ -97,7 +97,7 @@ pub fn draw(frame: &mut Frame, app: &App, palette: Palette) {
     match &app.mode {
         Mode::Confirm { .. } => draw_confirm(frame, area, app, palette),
         Mode::Help => draw_help(frame, area, app),
-        Mode::Matrix | Mode::History { .. } => {}
+        Mode::Matrix | Mode::History { .. } | Mode::Input { .. } => {}
     }
 }
 
@@ -377,6 +377,37 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Palette) -> Vec<L
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
+    if let Mode::Input { input, selection } = &app.mode {
+        let prompt = format!(" {} share for {selection}, in %: ", app.target);
+        let width = area.width.saturating_sub(prompt.chars().count() as u16 + 1) as usize;
+        let scroll = input.visual_scroll(width);
+        let shown: String = input.value().chars().skip(scroll).take(width).collect();
+        let line = Line::from(vec![
+            Span::styled(
+                prompt.clone(),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(shown),
+        ]);
+        let area = Rect::new(area.x, area.bottom() - 1, area.width, 1);
+        frame.render_widget(Clear, area);
+        frame.render_widget(Paragraph::new(line), area);
+        let x = area.x
+            + prompt.chars().count() as u16
+            + (input.visual_cursor().saturating_sub(scroll)) as u16;
+        frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+        if let Some((text, tone)) = &app.status {
+            let above = Rect::new(area.x, area.y - 1, area.width, 1);
+            frame.render_widget(
+                Paragraph::new(Line::from(Span::styled(
+                    format!(" {text}"),
+                    palette.tone(*tone),
+                ))),
+                above,
+            );
+        }
+        return;
+    }
     let line = if let Some(banner) = &app.banner {
         Line::from(Span::styled(
             format!(" {banner} (Enter to acknowledge)"),
