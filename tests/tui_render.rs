@@ -331,3 +331,41 @@ fn equals_takes_an_exact_share_and_refuses_a_bad_one_in_place() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn cold_fallback_regions_are_named_not_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let cells: Vec<CellId> = ["us-east", "eu-west"]
+        .iter()
+        .map(|r| CellId::new(Id::from("llama-3.2-1b"), Id::from(*r)))
+        .collect();
+    assert_eq!(
+        app.live.cold_regions("modal", &cells).warning(),
+        None,
+        "warm in the fixture"
+    );
+    // eu-west's Modal probes met cold starts on most requests: cold.
+    let key = (cells[1].clone(), "modal".to_string());
+    app.live.probed.get_mut(&key).unwrap().figures.cold = 50;
+    // us-east's RunPod endpoint has no idle or running worker: cold.
+    let rp = (cells[0].clone(), "runpod".to_string());
+    let health = app
+        .live
+        .probed
+        .get_mut(&rp)
+        .unwrap()
+        .health
+        .as_mut()
+        .unwrap();
+    health.workers.idle = 0;
+    health.workers.running = 0;
+    assert_eq!(
+        app.live.cold_regions("modal", &cells).warning().as_deref(),
+        Some("modal cold in eu-west: expect 2–4 s cold starts")
+    );
+    assert_eq!(
+        app.live.cold_regions("runpod", &cells).regions,
+        vec!["us-east".to_string()]
+    );
+}

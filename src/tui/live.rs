@@ -54,3 +54,59 @@ impl Live {
             .map(|applied| applied == revision)
     }
 }
+
+/// How warm a provider is for some cells, per region: what an operator must
+/// know before sending traffic there (a rollback onto a cold fallback is its
+/// own outage). Never a reason to delay a rollback: only a warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColdRegions {
+    pub provider: String,
+    pub regions: Vec<String>,
+}
+
+impl Live {
+    /// Regions where `provider` looks cold for any of `cells`: RunPod with no
+    /// idle or running worker; otherwise (Modal has no API for it) probes that
+    /// met cold starts in most of the last minute, or no successful probe.
+    pub fn cold_regions(&self, provider: &str, cells: &[CellId]) -> ColdRegions {
+        let mut regions: Vec<String> = Vec::new();
+        for cell in cells {
+            let Some(p) = self.probed(cell, provider) else {
+                continue; // never probed: unknown, not cold
+            };
+            let cold = match p.health {
+                Some(h) => h.workers.idle + h.workers.running == 0,
+                None => {
+                    let ok = p.figures.requests.saturating_sub(p.figures.errors);
+                    ok == 0 || p.figures.cold * 2 > ok
+                }
+            };
+            if cold && !regions.iter().any(|r| **r == *cell.region) {
+                regions.push(cell.region.to_string());
+            }
+        }
+        ColdRegions {
+            provider: provider.to_string(),
+            regions,
+        }
+    }
+}
+
+impl ColdRegions {
+    /// "modal cold in eu-west, apac-sg: expect 2–4 s cold starts", or nothing.
+    pub fn warning(&self) -> Option<String> {
+        if self.regions.is_empty() {
+            return None;
+        }
+        let expect = match self.provider.as_str() {
+            "modal" => "expect 2–4 s cold starts",
+            "runpod" => "expect cold starts up to 6–12 s",
+            _ => "expect cold starts",
+        };
+        Some(format!(
+            "{} cold in {}: {expect}",
+            self.provider,
+            self.regions.join(", ")
+        ))
+    }
+}

@@ -388,13 +388,25 @@ fn do_rollback(console: &Console, app: &mut App, selection: &Selection) -> Resul
         app.revision = s.revision();
     }
     app.selected.clear();
+    // Written first, warned after: the fallback's warmth never delays it.
+    let cells = selection
+        .resolve(&app.models, &app.regions)
+        .unwrap_or_default();
+    let cold = app.live.cold_regions(&app.fallback, &cells).warning();
     match done.committed {
         Some(_) => app.say(
             format!(
-                "ROLLED BACK {} cell(s) to {} · rev {} · {ms:.1} ms",
-                done.cells, app.fallback, done.revision
+                "ROLLED BACK {} cell(s) to {} · rev {} · {ms:.1} ms{}",
+                done.cells,
+                app.fallback,
+                done.revision,
+                cold.as_ref().map(|w| format!(" · {w}")).unwrap_or_default()
             ),
-            Tone::Good,
+            if cold.is_some() {
+                Tone::Warn
+            } else {
+                Tone::Good
+            },
         ),
         None => app.say(
             format!(

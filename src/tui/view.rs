@@ -479,7 +479,7 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
         return;
     };
     let shown = pending.changes.len().min(8);
-    let height = shown as u16 + 8 + u16::from(pending.changes.len() > shown);
+    let height = shown as u16 + 9 + u16::from(pending.changes.len() > shown);
     let rect = centered(area, 64, height);
     frame.render_widget(Clear, rect);
     let mut lines = vec![
@@ -507,6 +507,29 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
         )));
     } else {
         lines.push(Line::from(""));
+    }
+    // Where the traffic goes, and whether it is warm there.
+    let cells: Vec<_> = pending.changes.iter().map(|c| c.cell.clone()).collect();
+    let gaining = pending
+        .changes
+        .first()
+        .map(|c| {
+            let before = c.before.as_ref().map_or(0, |b| b.share(&app.target).get());
+            if c.after.share(&app.target).get() >= before {
+                app.target.clone()
+            } else {
+                app.fallback.clone()
+            }
+        })
+        .unwrap_or_else(|| app.target.clone());
+    match app.live.cold_regions(&gaining, &cells).warning() {
+        Some(w) => lines.push(Line::from(Span::styled(
+            format!(" ⚠ {w}"),
+            palette.tone(Tone::Warn),
+        ))),
+        None => lines.push(Line::from(format!(
+            " {gaining}: warm where it gains traffic"
+        ))),
     }
     lines.push(Line::from(""));
     let button = |label: &str, on: bool| {
