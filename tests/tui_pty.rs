@@ -19,7 +19,7 @@ impl Tmux {
     fn start(state: &Path) -> Tmux {
         let socket = format!("beacon-test-{}-{}", std::process::id(), fastrand_suffix());
         let command = format!(
-            "BEACON_OPERATOR=tester {} --state-dir {} ; echo EXITED $? ; sleep 600",
+            "BEACON_OPERATOR=tester {} --state-dir {} --time-scale 50 ; echo EXITED $? ; sleep 600",
             bin().display(),
             state.display()
         );
@@ -155,6 +155,10 @@ fn shift_with_keys_then_x_x_rolls_everything_back_and_quit_restores() {
     assert_eq!(last["action"], "rollback");
     assert_eq!(last["revision"], 3);
     assert_eq!(audit.lines().count(), 3);
+
+    // w warms both providers of the cursor's cell, progress in the status line.
+    t.keys(&["w"]);
+    t.wait_for("warmed cell qwen-2.5-1.5b/us-east: 6 requests to 2 endpoints");
 
     t.keys(&["q"]);
     let screen = t.wait_for("EXITED 0");

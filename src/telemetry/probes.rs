@@ -99,6 +99,20 @@ impl Telemetry {
         windows.insert(key.clone(), w);
     }
 
+    /// A request made outside the probes (a warmup) that still tells how
+    /// the endpoint is doing.
+    pub async fn record_sample(
+        &self,
+        cell: &CellId,
+        provider: &str,
+        latency: Duration,
+        error: bool,
+        cold: bool,
+    ) {
+        self.record(&(cell.clone(), provider.to_string()), latency, error, cold)
+            .await;
+    }
+
     /// Figures over the last `window` for one (cell, provider).
     pub async fn figures(
         &self,

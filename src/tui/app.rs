@@ -80,6 +80,7 @@ pub enum Effect {
     PlanShift(Selection, ShiftAmount),
     PlanUndo,
     ShowHistory,
+    Warmup(Selection),
     /// Commit the pending change.
     Commit,
     Rollback(Selection),
@@ -308,6 +309,7 @@ impl App {
             }
             Command::Undo => return Effect::PlanUndo,
             Command::History => return Effect::ShowHistory,
+            Command::Warmup => return Effect::Warmup(self.selection_or_cursor()),
             Command::Rollback => {
                 if armed {
                     self.rollback_armed = None;
@@ -429,15 +431,21 @@ impl App {
                         ),
                         "move",
                     ),
-                    (k(Command::Select), "select"),
+                    (k(Command::Select).replace("Space", "␣"), "select"),
                 ];
                 if !self.read_only {
                     keys.push((
-                        format!("{}/{}", k(Command::StepUp), k(Command::StepDown)),
-                        "step",
+                        format!(
+                            "{}/{}/{}",
+                            k(Command::StepUp),
+                            k(Command::StepDown),
+                            k(Command::SetExact)
+                        ),
+                        "shift",
                     ));
                     keys.push((format!("{0} {0}", k(Command::Rollback)), "ROLLBACK"));
                     keys.push((k(Command::Undo), "undo"));
+                    keys.push((k(Command::Warmup), "warm"));
                 }
                 keys.push((k(Command::Help), "help"));
                 keys.push((k(Command::Quit), "quit"));

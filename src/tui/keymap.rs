@@ -19,6 +19,7 @@ pub enum Command {
     SetExact,
     Rollback,
     Undo,
+    Warmup,
     History,
     Help,
     Quit,
@@ -40,6 +41,9 @@ impl Command {
             Command::Rollback => "twice in 3 s: selection (else EVERYTHING) to the fallback",
             Command::Undo => "undo the last change (with confirmation)",
             Command::History => "the audit history, newest first",
+            Command::Warmup => {
+                "warm up both providers of the selection (else the cell): 3 requests each"
+            }
             Command::Help => "this help",
             Command::Quit => "quit",
         }
@@ -85,6 +89,7 @@ impl Default for Keymap {
                 (Char('='), SetExact),
                 (Char('X'), Rollback),
                 (Char('u'), Undo),
+                (Char('w'), Warmup),
                 (Char('L'), History),
                 (Char('?'), Help),
                 (Char('q'), Quit),

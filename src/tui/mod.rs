@@ -153,7 +153,14 @@ async fn event_loop(
         .map_err(|e| OpsError::Unavailable(format!("cannot watch SIGHUP: {e}")))?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut retry: Option<Retry> = None;
+    let (warm_tx, mut warm_rx) = mpsc::unbounded_channel();
+    let mut ctx = Ctx {
+        console,
+        monitor,
+        retry: None,
+        warmups: warm_tx,
+        warming: false,
+    };
     let mut dirty = true;
     loop {
         if dirty {
@@ -166,12 +173,12 @@ async fn event_loop(
                 match event {
                     Event::Key(key) if key.kind != KeyEventKind::Release => {
                         let effect = app.on_key(key, Instant::now());
-                        if key.code == crossterm::event::KeyCode::Esc && retry.is_some() {
-                            retry = None;
+                        if key.code == crossterm::event::KeyCode::Esc && ctx.retry.is_some() {
+                            ctx.retry = None;
                             app.banner = None;
                             app.say("rollback retries cancelled: the document was NOT rolled back", Tone::Bad);
                         }
-                        match apply(console, app, effect, &mut retry) {
+                        match apply(&mut ctx, app, effect) {
                             Flow::Quit => return Ok(()),
                             Flow::Redraw => {
                                 // A fresh Terminal has no previous frame, so the
@@ -207,13 +214,13 @@ async fn event_loop(
                     app.rollback_armed = None;
                     app.say("rollback not confirmed: nothing written", Tone::Info);
                 }
-                if let Some(r) = &mut retry
+                if let Some(r) = &mut ctx.retry
                     && Instant::now() >= r.next
                 {
                     let selection = r.selection.clone();
                     match do_rollback(console, app, &selection) {
                         Ok(()) => {
-                            retry = None;
+                            ctx.retry = None;
                             app.banner = None;
                         }
                         Err(e) => {
@@ -221,6 +228,18 @@ async fn event_loop(
                             r.next = Instant::now() + r.delay;
                             app.banner = Some(format!("ROLLBACK NOT WRITTEN: {e} — retrying in {} s, Esc cancels", r.delay.as_secs()));
                         }
+                    }
+                }
+                dirty = true;
+            }
+            Some(event) = warm_rx.recv() => {
+                match event {
+                    WarmupEvent::Progress(done, total) => {
+                        app.say(format!("warming up: {done}/{total} requests"), Tone::Info);
+                    }
+                    WarmupEvent::Done(summary) => {
+                        ctx.warming = false;
+                        app.say(summary, Tone::Good);
                     }
                 }
                 dirty = true;
@@ -251,8 +270,45 @@ enum Flow {
     Quit,
 }
 
-fn apply(console: &Console, app: &mut App, effect: Effect, retry: &mut Option<Retry>) -> Flow {
+/// What the key handlers need besides the state: the console, the monitor's
+/// clients (for warmups) and the loop's bookkeeping.
+struct Ctx<'a> {
+    console: &'a Console,
+    monitor: &'a Monitor,
+    retry: Option<Retry>,
+    warmups: mpsc::UnboundedSender<WarmupEvent>,
+    warming: bool,
+}
+
+/// Progress and the end of a warmup running in the background.
+enum WarmupEvent {
+    Progress(usize, usize),
+    Done(String),
+}
+
+fn apply(ctx: &mut Ctx, app: &mut App, effect: Effect) -> Flow {
+    let console = ctx.console;
+    let retry = &mut ctx.retry;
     match effect {
+        Effect::Warmup(selection) => {
+            if ctx.warming {
+                app.say("a warmup is already running", Tone::Info);
+                return Flow::Continue;
+            }
+            match ctx
+                .monitor
+                .clients
+                .targets(&console.profile, &selection, None)
+            {
+                Ok(targets) if !targets.is_empty() => {
+                    ctx.warming = true;
+                    spawn_warmup(ctx.monitor, targets, selection, ctx.warmups.clone());
+                    app.say("warming up…", Tone::Info);
+                }
+                Ok(_) => app.say("no endpoints to warm there", Tone::Info),
+                Err(e) => app.say(e.to_string(), Tone::Bad),
+            }
+        }
         Effect::None => {}
         Effect::Quit => return Flow::Quit,
         Effect::Redraw => return Flow::Redraw,
@@ -376,6 +432,50 @@ pub fn commit_pending(console: &Console, app: &mut App) {
             app.say(e.to_string(), Tone::Bad);
         }
     }
+}
+
+/// Three requests to each endpoint of the selection, eight at a time; the
+/// latencies also go into the cells' figures.
+fn spawn_warmup(
+    monitor: &Monitor,
+    targets: Vec<crate::ops::load::Target>,
+    selection: Selection,
+    events: mpsc::UnboundedSender<WarmupEvent>,
+) {
+    let clients = monitor.clients.clone();
+    let telemetry = monitor.telemetry.clone();
+    tokio::spawn(async move {
+        let progress_events = events.clone();
+        let progress: std::sync::Arc<dyn Fn(usize, usize) + Send + Sync> =
+            std::sync::Arc::new(move |done, total| {
+                let _ = progress_events.send(WarmupEvent::Progress(done, total));
+            });
+        let samples =
+            crate::ops::load::drive(clients, &targets, 3, 8, Duration::from_secs(60), progress)
+                .await;
+        let (mut requests, mut cold, mut errors) = (0, 0, 0);
+        for (target, samples) in targets.iter().zip(&samples) {
+            for s in samples {
+                requests += 1;
+                let was_cold = s.cold_ms.is_some_and(|c| c >= 500);
+                cold += usize::from(was_cold);
+                errors += usize::from(s.error.is_some());
+                telemetry
+                    .record_sample(
+                        &target.cell,
+                        &target.provider,
+                        s.latency,
+                        s.error.is_some(),
+                        was_cold,
+                    )
+                    .await;
+            }
+        }
+        let _ = events.send(WarmupEvent::Done(format!(
+            "warmed {selection}: {requests} requests to {} endpoints, {cold} cold start(s), {errors} error(s)",
+            targets.len()
+        )));
+    });
 }
 
 fn do_rollback(console: &Console, app: &mut App, selection: &Selection) -> Result<(), OpsError> {

@@ -446,7 +446,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
             format!(" [{key}]"),
             Style::default().add_modifier(Modifier::BOLD),
         ));
-        spans.push(Span::raw(format!(" {what}")));
+        spans.push(Span::raw(what));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
