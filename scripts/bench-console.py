@@ -33,6 +33,7 @@ def spawn(argv, cols, rows, env=None):
     if pid == 0:
         os.environ.update(env or {})
         os.environ["TERM"] = "xterm-256color"
+        os.environ.setdefault("LANG", "C.UTF-8")  # btop refuses to start without UTF-8
         try:
             os.execvp(argv[0], argv)
         finally:
@@ -80,7 +81,10 @@ def first_frame(fd, started, quiet=0.15, limit=10.0):
             if first is None:
                 return None, 0
             return last - started, total
-        data = os.read(fd, 65536)
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            data = b""
         if not data:
             return (last - started if last else None), total
         answer_queries(fd, data)
@@ -182,9 +186,19 @@ def main():
     results = [
         measure("beacon-console", [a.binary, "--state-dir", state], a.cols, a.rows, a.seconds),
     ]
-    for name, argv in (("htop -d 10", ["htop", "-d", "10"]), ("btop", ["btop", "-u", "1000"])):
+    # btop 1.2 takes its update interval from its config file only.
+    btop_home = tempfile.mkdtemp(prefix="beacon-btop-")
+    os.makedirs(os.path.join(btop_home, "btop"))
+    with open(os.path.join(btop_home, "btop", "btop.conf"), "w") as f:
+        f.write("update_ms = 1000\n")
+    anchors = (
+        ("htop -d 10", ["htop", "-d", "10"], None),
+        ("btop (1 s updates)", ["btop"], {"XDG_CONFIG_HOME": btop_home}),
+    )
+    for name, argv, env in anchors:
         if shutil.which(argv[0]):
-            results.append(measure(name, argv, a.cols, a.rows, a.seconds))
+            results.append(measure(name, argv, a.cols, a.rows, a.seconds, env))
+    shutil.rmtree(btop_home, ignore_errors=True)
     shutil.rmtree(state, ignore_errors=True)
     rollback = rollback_latency(a.binary, a.cols, a.rows, a.rollbacks)
     print(json.dumps({"size": f"{a.cols}x{a.rows}", "programs": results,

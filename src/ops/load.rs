@@ -54,6 +54,8 @@ pub struct Clients {
     /// Simulated seconds per real second (1 against real providers): latencies
     /// are reported in the simulator's time, like its delay and execution times.
     time_scale: f64,
+    /// The one pooled HTTP client every provider client here shares.
+    http: HttpClient,
     _simulator: Option<Simulator>,
 }
 
@@ -171,6 +173,7 @@ impl Clients {
             modal,
             sim_base,
             time_scale: scale,
+            http,
             _simulator: simulator,
         })
     }
@@ -232,6 +235,11 @@ impl Clients {
             },
             other => other,
         }
+    }
+
+    /// The shared HTTP client (one connection pool, one set of TLS roots).
+    pub fn http(&self) -> HttpClient {
+        self.http.clone()
     }
 
     /// The embedded simulator's base URL, on the demo.

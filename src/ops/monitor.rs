@@ -13,7 +13,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::Profile;
 use crate::domain::{Id, Selection};
-use crate::providers::{HttpClient, ProviderUrl, RetryPolicy};
+use crate::providers::{HttpClient, ProviderUrl};
 use crate::sim::{DemoKeys, RouterSettings, SimRouter, start_routers};
 use crate::telemetry::probes::{ProbeConfig, Telemetry, run_probes};
 use crate::telemetry::{CellTraffic, RouterSnapshot, parse_router_metrics};
@@ -65,8 +65,7 @@ impl Monitor {
     ) -> Result<Monitor, OpsError> {
         let clients = Arc::new(Clients::for_profile(profile, time_scale, request_timeout).await?);
         let targets = clients.targets(profile, &Selection::All, None)?;
-        let http = HttpClient::new(request_timeout, RetryPolicy::default())
-            .map_err(|e| OpsError::Unavailable(e.to_string()))?;
+        let http = clients.http();
 
         let mut sim_routers = Vec::new();
         let mut regions = Vec::new();
