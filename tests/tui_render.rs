@@ -70,6 +70,7 @@ fn app(dir: &std::path::Path, read_only: bool) -> App {
                         errors: u64::from(i == 4 && j == 0) * 3,
                         cold: (i as u64 + j as u64) % 4,
                         p50_ms: Some(base),
+                        p90_ms: Some(base + 30 * i as u64),
                         p95_ms: Some(base + 40 * i as u64),
                         p99_ms: Some(base + 90 * i as u64),
                     },
@@ -368,4 +369,30 @@ fn cold_fallback_regions_are_named_not_waited_for() {
         app.live.cold_regions("runpod", &cells).regions,
         vec!["us-east".to_string()]
     );
+}
+
+#[test]
+fn detail_view_shows_both_providers_and_the_cells_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let cell = CellId::new(Id::from("llama-3.2-1b"), Id::from("us-east"));
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter), Instant::now()),
+        Effect::ShowDetail(cell.clone())
+    );
+    app.mode = beacon_console::tui::app::Mode::Detail {
+        cell,
+        changes: vec![
+            "rev 1     2026-11-28T03:12:09.000Z  shift           alice@bastion-1  \"canary\""
+                .into(),
+            "          llama-3.2-1b/us-east  modal 100% → modal 75% runpod 25%".into(),
+        ],
+    };
+    let screen = render(&app, 80, 24, true);
+    assert!(screen.contains("p50 180ms   p90 180ms"), "{screen}");
+    assert!(screen.contains("served 24.2%"), "{screen}");
+    insta::assert_snapshot!("detail_80x24", screen);
+    insta::assert_snapshot!("detail_160x48", render(&app, 160, 48, true));
+    assert_eq!(app.on_key(key(KeyCode::Esc), Instant::now()), Effect::None);
+    assert!(matches!(app.mode, beacon_console::tui::app::Mode::Matrix));
 }

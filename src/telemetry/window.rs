@@ -70,6 +70,7 @@ pub struct Figures {
     pub errors: u64,
     pub cold: u64,
     pub p50_ms: Option<u64>,
+    pub p90_ms: Option<u64>,
     pub p95_ms: Option<u64>,
     pub p99_ms: Option<u64>,
 }
@@ -169,6 +170,7 @@ impl Windows {
             errors,
             cold,
             p50_ms: q(0.50),
+            p90_ms: q(0.90),
             p95_ms: q(0.95),
             p99_ms: q(0.99),
         }

@@ -51,6 +51,11 @@ pub enum Mode {
         input: tui_input::Input,
         selection: Selection,
     },
+    /// One cell in detail, with the audit lines about it.
+    Detail {
+        cell: CellId,
+        changes: Vec<String>,
+    },
     /// The audit history as lines, scrolled to `offset`.
     History {
         lines: Vec<String>,
@@ -80,6 +85,7 @@ pub enum Effect {
     PlanShift(Selection, ShiftAmount),
     PlanUndo,
     ShowHistory,
+    ShowDetail(CellId),
     Warmup(Selection),
     /// Commit the pending change.
     Commit,
@@ -112,6 +118,8 @@ pub struct App {
     pub clock: String,
     pub keymap: Keymap,
     pub scroll: usize,
+    /// Price per second of each provider, for cost per 1k inferences.
+    pub prices: Vec<(String, f64)>,
 }
 
 impl App {
@@ -226,6 +234,12 @@ impl App {
             }
             return Effect::None;
         }
+        if let Mode::Detail { .. } = self.mode {
+            if matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q')) {
+                self.mode = Mode::Matrix;
+            }
+            return Effect::None;
+        }
         if let Mode::History { lines, offset } = &mut self.mode {
             let last = lines.len().saturating_sub(1);
             match key.code {
@@ -309,6 +323,7 @@ impl App {
             }
             Command::Undo => return Effect::PlanUndo,
             Command::History => return Effect::ShowHistory,
+            Command::Detail => return Effect::ShowDetail(self.current()),
             Command::Warmup => return Effect::Warmup(self.selection_or_cursor()),
             Command::Rollback => {
                 if armed {
@@ -412,6 +427,7 @@ impl App {
                 ("Enter".into(), "preview"),
                 ("Esc".into(), "cancel"),
             ],
+            Mode::Detail { .. } => vec![("Esc".into(), "back")],
             Mode::History { .. } => vec![
                 ("↑/↓".into(), "scroll"),
                 ("PgUp/PgDn".into(), "page"),

@@ -20,6 +20,7 @@ pub enum Command {
     Rollback,
     Undo,
     Warmup,
+    Detail,
     History,
     Help,
     Quit,
@@ -41,6 +42,9 @@ impl Command {
             Command::Rollback => "twice in 3 s: selection (else EVERYTHING) to the fallback",
             Command::Undo => "undo the last change (with confirmation)",
             Command::History => "the audit history, newest first",
+            Command::Detail => {
+                "the cell in detail: both providers, percentiles, workers, cost, its changes"
+            }
             Command::Warmup => {
                 "warm up both providers of the selection (else the cell): 3 requests each"
             }
@@ -90,6 +94,7 @@ impl Default for Keymap {
                 (Char('X'), Rollback),
                 (Char('u'), Undo),
                 (Char('w'), Warmup),
+                (KeyCode::Enter, Detail),
                 (Char('L'), History),
                 (Char('?'), Help),
                 (Char('q'), Quit),

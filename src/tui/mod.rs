@@ -79,6 +79,11 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         clock: clock(),
         keymap: Keymap::default(),
         scroll: 0,
+        prices: profile
+            .providers
+            .iter()
+            .map(|p| (p.id.clone(), p.price_per_second))
+            .collect(),
     })
 }
 
@@ -342,6 +347,30 @@ fn apply(ctx: &mut Ctx, app: &mut App, effect: Effect) -> Flow {
                 },
                 Err(e) => app.say(e.to_string(), Tone::Bad),
             }
+        }
+        Effect::ShowDetail(cell) => {
+            let wanted = format!(" {cell} ");
+            let changes = ops::history(&console.audit, Some(1000))
+                .map(|h| {
+                    // An event line, then its cell lines: keep the events
+                    // that touched this cell, with that cell's line.
+                    let lines = crate::cli::output::history_lines(&h);
+                    let mut out = Vec::new();
+                    let mut event = None;
+                    for line in lines {
+                        if line.starts_with("rev") || line.starts_with("refused") {
+                            event = Some(line);
+                        } else if format!("{line} ").contains(&wanted)
+                            && let Some(e) = event.take()
+                        {
+                            out.push(e);
+                            out.push(line);
+                        }
+                    }
+                    out
+                })
+                .unwrap_or_default();
+            app.mode = Mode::Detail { cell, changes };
         }
         Effect::ShowHistory => match ops::history(&console.audit, Some(1000)) {
             Ok(history) => {

@@ -90,6 +90,18 @@ pub fn draw(frame: &mut Frame, app: &App, palette: Palette) {
         draw_footer(frame, footer, app);
         return;
     }
+    if let Mode::Detail { cell, changes } = &app.mode {
+        let rect = Rect::new(
+            area.x,
+            area.y + 1,
+            area.width,
+            area.height.saturating_sub(3),
+        );
+        draw_detail(frame, rect, app, cell, changes, palette);
+        draw_status(frame, status, app, palette);
+        draw_footer(frame, footer, app);
+        return;
+    }
     draw_columns(frame, columns, app);
     draw_matrix(frame, body, app, palette);
     draw_status(frame, status, app, palette);
@@ -97,7 +109,7 @@ pub fn draw(frame: &mut Frame, app: &App, palette: Palette) {
     match &app.mode {
         Mode::Confirm { .. } => draw_confirm(frame, area, app, palette),
         Mode::Help => draw_help(frame, area, app),
-        Mode::Matrix | Mode::History { .. } | Mode::Input { .. } => {}
+        Mode::Matrix | Mode::History { .. } | Mode::Input { .. } | Mode::Detail { .. } => {}
     }
 }
 
@@ -374,6 +386,137 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Palette) -> Vec<L
     lines.extend(provider_lines);
     lines.push(line5);
     lines
+}
+
+/// One cell: per provider the split asked for and served, percentiles, probe
+/// counts, workers, cost per 1k inferences and a latency chart; then the
+/// changes that touched the cell.
+fn draw_detail(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    cell: &CellId,
+    changes: &[String],
+    palette: Palette,
+) {
+    use ratatui::widgets::Sparkline;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" {cell} "));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let split = app
+        .routes
+        .get(cell)
+        .cloned()
+        .unwrap_or_else(|| Split::all(app.fallback.as_str()));
+    let half = inner.width / 2;
+    let chart_height = 4u16;
+    let text_height = 7u16;
+    for (i, provider) in [&app.target, &app.fallback].into_iter().enumerate() {
+        let x = inner.x + i as u16 * half;
+        let probed = app.live.probed(cell, provider);
+        let f = probed.map(|p| p.figures);
+        let asked = percent(split.share(provider).get());
+        let served = app
+            .live
+            .served(cell, provider)
+            .map_or_else(|| "—".to_string(), |s| format!("{s:.1}%"));
+        let price = app
+            .prices
+            .iter()
+            .find(|(p, _)| p == provider)
+            .map_or(0.0, |(_, v)| *v);
+        // Cost per 1k ≈ price × typical latency: what a request is billed for.
+        let cost = f.and_then(|f| f.p50_ms).map_or_else(
+            || "—".to_string(),
+            |ms| format!("${:.3}", price * ms as f64),
+        );
+        let workers = probed.and_then(|p| p.health).map_or_else(
+            || "workers —".to_string(),
+            |h| {
+                format!(
+                    "workers idle {} running {} init {}",
+                    h.workers.idle, h.workers.running, h.workers.initializing
+                )
+            },
+        );
+        let (requests, errors, cold) = f.map_or((0, 0, 0), |f| (f.requests, f.errors, f.cold));
+        let share = |n: u64| {
+            if requests == 0 {
+                "—".to_string()
+            } else {
+                format!("{:.1}%", n as f64 * 100.0 / requests as f64)
+            }
+        };
+        let lines = vec![
+            Line::from(Span::styled(
+                format!("{provider}  asked {asked}  served {served}"),
+                Style::default().add_modifier(Modifier::BOLD),
+            )),
+            Line::from(format!(
+                "p50 {:<7} p90 {}",
+                ms(f.and_then(|f| f.p50_ms)),
+                ms(f.and_then(|f| f.p90_ms)),
+            )),
+            Line::from(format!(
+                "p95 {:<7} p99 {}",
+                ms(f.and_then(|f| f.p95_ms)),
+                ms(f.and_then(|f| f.p99_ms)),
+            )),
+            Line::from(format!(
+                "{requests} probes/min · err {} · cold {}",
+                share(errors),
+                share(cold)
+            )),
+            Line::from(workers),
+            Line::from(format!("cost per 1k inferences ≈ {cost}")),
+        ];
+        frame.render_widget(
+            Paragraph::new(lines),
+            Rect::new(x + 1, inner.y, half.saturating_sub(2), text_height),
+        );
+        let data: Vec<u64> = probed
+            .map(|p| p.recent.iter().map(|&v| u64::from(v)).collect())
+            .unwrap_or_default();
+        let chart = Rect::new(
+            x + 1,
+            inner.y + text_height,
+            half.saturating_sub(2),
+            chart_height,
+        );
+        let tail = &data[data.len().saturating_sub(chart.width as usize)..];
+        frame.render_widget(
+            Sparkline::default()
+                .data(tail)
+                .style(palette.fg(Color::Blue)),
+            chart,
+        );
+    }
+    let list_y = inner.y + text_height + chart_height + 1;
+    let room = inner.bottom().saturating_sub(list_y) as usize;
+    let mut lines = vec![Line::from(Span::styled(
+        "changes to this cell, newest first:",
+        Style::default().add_modifier(Modifier::BOLD),
+    ))];
+    if changes.is_empty() {
+        lines.push(Line::from("  none recorded"));
+    }
+    lines.extend(
+        changes
+            .iter()
+            .take(room.saturating_sub(1))
+            .map(|l| Line::from(l.as_str())),
+    );
+    frame.render_widget(
+        Paragraph::new(lines),
+        Rect::new(
+            inner.x + 1,
+            list_y,
+            inner.width.saturating_sub(2),
+            room as u16,
+        ),
+    );
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
