@@ -396,3 +396,26 @@ fn detail_view_shows_both_providers_and_the_cells_changes() {
     assert_eq!(app.on_key(key(KeyCode::Esc), Instant::now()), Effect::None);
     assert!(matches!(app.mode, beacon_console::tui::app::Mode::Matrix));
 }
+
+#[test]
+fn q_asks_first_when_something_is_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let now = Instant::now();
+    app.busy = Some("a warmup".into());
+    assert_eq!(app.on_key(key(KeyCode::Char('q')), now), Effect::None);
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .0
+            .contains("a warmup is in flight")
+    );
+    assert_eq!(app.on_key(key(KeyCode::Char('q')), now), Effect::Quit);
+    // Another key in between: asks again.
+    app.on_key(key(KeyCode::Char('q')), now);
+    app.on_key(key(KeyCode::Char('j')), now);
+    assert_eq!(app.on_key(key(KeyCode::Char('q')), now), Effect::None);
+    app.busy = None;
+    assert_eq!(app.on_key(key(KeyCode::Char('q')), now), Effect::Quit);
+}

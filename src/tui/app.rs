@@ -120,6 +120,11 @@ pub struct App {
     pub scroll: usize,
     /// Price per second of each provider, for cost per 1k inferences.
     pub prices: Vec<(String, f64)>,
+    /// What is in flight (a warmup, rollback retries), if anything: quitting
+    /// then asks first.
+    pub busy: Option<String>,
+    /// `q` was pressed once while busy.
+    pub quit_asked: bool,
 }
 
 impl App {
@@ -269,8 +274,18 @@ impl App {
             self.rollback_armed = None;
         }
         let (rows, cols) = (self.models.len(), self.regions.len());
+        let asked = std::mem::take(&mut self.quit_asked);
         match command {
-            Command::Quit => return Effect::Quit,
+            Command::Quit => match &self.busy {
+                Some(what) if !asked => {
+                    self.quit_asked = true;
+                    self.say(
+                        format!("{what} is in flight: press q again to quit anyway"),
+                        Tone::Warn,
+                    );
+                }
+                _ => return Effect::Quit,
+            },
             Command::Up => self.cursor.0 = self.cursor.0.saturating_sub(1),
             Command::Down => self.cursor.0 = (self.cursor.0 + 1).min(rows - 1),
             Command::Left => self.cursor.1 = self.cursor.1.saturating_sub(1),

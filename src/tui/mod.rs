@@ -84,6 +84,8 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
             .iter()
             .map(|p| (p.id.clone(), p.price_per_second))
             .collect(),
+        busy: None,
+        quit_asked: false,
     })
 }
 
@@ -168,6 +170,13 @@ async fn event_loop(
     };
     let mut dirty = true;
     loop {
+        app.busy = if ctx.retry.is_some() {
+            Some("a rollback retry".to_string())
+        } else if ctx.warming {
+            Some("a warmup".to_string())
+        } else {
+            None
+        };
         if dirty {
             draw(terminal, app, palette)?;
             dirty = false;
