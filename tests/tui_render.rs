@@ -93,6 +93,7 @@ fn app(dir: &std::path::Path, read_only: bool) -> App {
         shares.insert("runpod".to_string(), rp);
         shares.insert("modal".to_string(), 100.0 - rp);
         live.served.insert(cell.clone(), shares);
+        live.served_requests.insert(cell.clone(), 400.0);
     }
     live.regions = ["us-east", "eu-west", "apac-sg"]
         .iter()
@@ -418,4 +419,27 @@ fn q_asks_first_when_something_is_in_flight() {
     assert_eq!(app.on_key(key(KeyCode::Char('q')), now), Effect::None);
     app.busy = None;
     assert_eq!(app.on_key(key(KeyCode::Char('q')), now), Effect::Quit);
+}
+
+#[test]
+fn a_served_share_is_flagged_only_beyond_what_sampling_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let cell = CellId::new(Id::from("llama-3.2-1b"), Id::from("us-east"));
+    let set = |app: &mut App, served: f64, n: f64| {
+        let shares = app.live.served.get_mut(&cell).unwrap();
+        shares.insert("runpod".into(), served);
+        shares.insert("modal".into(), 100.0 - served);
+        app.live.served_requests.insert(cell.clone(), n);
+    };
+    // Asked 25 %: 18 % served over 400 requests is 3.2 σ off: flagged.
+    set(&mut app, 18.0, 400.0);
+    assert!(app.live.mismatch(&cell, "runpod", 25.0));
+    assert!(render(&app, 80, 24, true).contains("served 18% ≠"));
+    // The same 18 % over 40 requests is what chance gives: not flagged.
+    set(&mut app, 18.0, 40.0);
+    assert!(!app.live.mismatch(&cell, "runpod", 25.0));
+    // Within 5 points is never flagged, however many requests.
+    set(&mut app, 21.0, 100_000.0);
+    assert!(!app.live.mismatch(&cell, "runpod", 25.0));
 }

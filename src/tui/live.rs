@@ -14,6 +14,8 @@ pub struct Live {
     /// Served share (percent) per provider of each cell the routers sent
     /// traffic for.
     pub served: HashMap<CellId, std::collections::BTreeMap<String, f64>>,
+    /// Requests the routers sent per cell in the window behind `served`.
+    pub served_requests: HashMap<CellId, f64>,
     pub regions: Vec<RegionStatus>,
 }
 
@@ -21,14 +23,17 @@ impl Live {
     pub async fn gather(monitor: &Monitor) -> Live {
         let probed = monitor.telemetry.all(Duration::from_secs(60)).await;
         let mut served = HashMap::new();
+        let mut served_requests = HashMap::new();
         for t in monitor.traffic(Duration::from_secs(60)).await {
             if t.requests > 0.0 {
                 served.insert(t.cell.clone(), t.share.clone());
+                served_requests.insert(t.cell.clone(), t.requests);
             }
         }
         Live {
             probed,
             served,
+            served_requests,
             regions: monitor.regions().await,
         }
     }
@@ -43,6 +48,20 @@ impl Live {
         self.served
             .get(cell)
             .map(|shares| shares.get(provider).copied().unwrap_or(0.0))
+    }
+
+    /// Whether the served share really differs from the asked one: by more
+    /// than 5 points and more than sampling explains (3 σ of a binomial
+    /// share over the requests seen). A few requests prove nothing either way.
+    pub fn mismatch(&self, cell: &CellId, provider: &str, asked_percent: f64) -> bool {
+        let (Some(served), Some(&n)) =
+            (self.served(cell, provider), self.served_requests.get(cell))
+        else {
+            return false;
+        };
+        let p = (asked_percent / 100.0).clamp(0.0, 1.0);
+        let sigma = 100.0 * (p * (1.0 - p) / n.max(1.0)).sqrt();
+        (served - asked_percent).abs() > 5.0_f64.max(3.0 * sigma)
     }
 
     /// Whether the region applies `revision` (None when its router is unknown).

@@ -330,7 +330,9 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Palette) -> Vec<L
     let asked = f64::from(target_share) / 10.0;
     let (served_text, served_tone) = match served {
         None => (" served —".to_string(), Tone::Info),
-        Some(s) if (s - asked).abs() > 5.0 => (format!(" served {s:.0}% ≠"), Tone::Warn),
+        Some(s) if app.live.mismatch(cell, &app.target, asked) => {
+            (format!(" served {s:.0}% ≠"), Tone::Warn)
+        }
         Some(s) => (format!(" served {s:.0}%"), Tone::Info),
     };
     let workers = app
