@@ -42,12 +42,8 @@ impl Command {
             Command::Rollback => "twice in 3 s: selection (else EVERYTHING) to the fallback",
             Command::Undo => "undo the last change (with confirmation)",
             Command::History => "the audit history, newest first",
-            Command::Detail => {
-                "the cell in detail: both providers, percentiles, workers, cost, its changes"
-            }
-            Command::Warmup => {
-                "warm up both providers of the selection (else the cell): 3 requests each"
-            }
+            Command::Detail => "the cell in detail: percentiles, workers, cost, its changes",
+            Command::Warmup => "warm both providers of the selection (else the cell)",
             Command::Help => "this help",
             Command::Quit => "quit",
         }
