@@ -135,15 +135,6 @@ fn live_status_measures_every_cell_and_the_revision_applied() {
             "{cell}"
         );
     }
-    let canary_cell = cells
-        .iter()
-        .find(|c| c["cell"] == "llama-3.2-1b/us-east")
-        .unwrap();
-    let runpod = canary_cell["providers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["provider"] == "runpod")
-        .unwrap();
+    let runpod = live_provider(&v, "llama-3.2-1b/us-east", "runpod");
     assert_eq!(runpod["requested_percent"], 5.0);
 }

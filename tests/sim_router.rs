@@ -128,21 +128,8 @@ async fn a_shift_moves_router_traffic_and_the_revision_shows() {
 /// and stops cleanly on Ctrl-C (SIGINT).
 #[test]
 fn the_sim_command_serves_until_interrupted() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     let dir = tempfile::tempdir().unwrap();
-    let mut child = demo(dir.path())
-        .args(["--json", "sim", "--time-scale", "100", "--rps", "50"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let (child, v) = start_sim(dir.path(), "50");
     let base = v["base"].as_str().unwrap().to_string();
     assert_eq!(v["routers"].as_array().unwrap().len(), 3);
     let metrics = v["routers"][0]["metrics"].as_str().unwrap().to_string();
@@ -161,12 +148,7 @@ fn the_sim_command_serves_until_interrupted() {
             "{text}"
         );
     });
-    // SAFETY: signalling our own child process.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}");
+    interrupt(child);
 }
 
 /// `status --live` on a profile whose routers are somewhere else (here the
@@ -175,21 +157,8 @@ fn the_sim_command_serves_until_interrupted() {
 /// router that cannot be reached as such (no figure, not a pass).
 #[test]
 fn live_status_reads_the_routers_named_in_the_profile() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     let sim_state = tempfile::tempdir().unwrap();
-    let mut child = demo(sim_state.path())
-        .args(["--json", "sim", "--time-scale", "100", "--rps", "100"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let (child, v) = start_sim(sim_state.path(), "100");
     let base = v["base"].as_str().unwrap();
     let mut routers = String::new();
     for r in v["routers"].as_array().unwrap() {
@@ -280,18 +249,7 @@ path = "{}"
             .is_some_and(|e| e.contains("connection refused")),
         "{regions:?}"
     );
-    let cell = v["cells"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["cell"] == "llama-3.2-1b/us-east")
-        .unwrap();
-    let runpod = cell["providers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["provider"] == "runpod")
-        .unwrap();
+    let runpod = live_provider(&v, "llama-3.2-1b/us-east", "runpod");
     assert_eq!(runpod["requested_percent"], 50.0);
     let served = runpod["observed_percent"].as_f64().expect("a served share");
     assert!((20.0..=80.0).contains(&served), "{served}");
@@ -300,9 +258,5 @@ path = "{}"
     let r = ok(&mut staging(), &["status", "--live", "--seconds", "1"]);
     assert!(r.stdout.contains("applied 2/3"), "{}", r.stdout);
     assert!(r.stdout.contains("router apac-sg:"), "{}", r.stdout);
-    // SAFETY: signalling our own child process.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    assert!(child.wait().unwrap().success());
+    interrupt(child);
 }

@@ -145,3 +145,50 @@ pub fn write_profile(dir: &Path, text: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// `beacon-console sim` on the demo in `state`, as a separate process, and
+/// the JSON line it prints first (base URL, routers' metrics URLs).
+pub fn start_sim(state: &Path, rps: &str) -> (std::process::Child, serde_json::Value) {
+    use std::io::{BufRead, BufReader};
+    let mut child = demo(state)
+        .args(["--json", "sim", "--time-scale", "100", "--rps", rps])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, serde_json::from_str(&line).unwrap())
+}
+
+/// Ctrl-C (SIGINT) to a `sim` process; it must stop cleanly.
+pub fn interrupt(mut child: std::process::Child) {
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+/// One provider's row of one cell in `status --live --json`.
+pub fn live_provider<'a>(
+    status: &'a serde_json::Value,
+    cell: &str,
+    provider: &str,
+) -> &'a serde_json::Value {
+    let row = status["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cell"] == cell)
+        .unwrap_or_else(|| panic!("{cell} in {status}"));
+    row["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == provider)
+        .unwrap_or_else(|| panic!("{provider} in {row}"))
+}
