@@ -6,7 +6,8 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue, Method};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -44,18 +45,17 @@ impl Inference {
 #[derive(Clone)]
 pub struct ModalClient {
     http: HttpClient,
-    /// `Modal-Key` and `Modal-Secret` as header values marked sensitive, when
-    /// the endpoint has proxy auth on (built once: they are sent on every call).
-    proxy_auth: Option<(HeaderValue, HeaderValue)>,
+    /// The JSON content type, and `Modal-Key` and `Modal-Secret` marked
+    /// sensitive when the endpoint has proxy auth on (built once: they are
+    /// sent on every call).
+    headers: HeaderMap,
+    proxy_auth: bool,
 }
 
 impl std::fmt::Debug for ModalClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ModalClient")
-            .field(
-                "proxy_auth",
-                &self.proxy_auth.as_ref().map(|_| "<redacted>"),
-            )
+            .field("proxy_auth", &self.proxy_auth.then_some("<redacted>"))
             .finish_non_exhaustive()
     }
 }
@@ -67,14 +67,17 @@ impl ModalClient {
         http: HttpClient,
         proxy_auth: Option<(Secret, Secret)>,
     ) -> Result<Self, ProviderError> {
-        let proxy_auth = match proxy_auth {
-            Some((key, secret)) => Some((
-                sensitive_header(&key, "Modal-Key")?,
-                sensitive_header(&secret, "Modal-Secret")?,
-            )),
-            None => None,
-        };
-        Ok(Self { http, proxy_auth })
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some((key, secret)) = &proxy_auth {
+            headers.insert("modal-key", sensitive_header(key, "Modal-Key")?);
+            headers.insert("modal-secret", sensitive_header(secret, "Modal-Secret")?);
+        }
+        Ok(Self {
+            http,
+            headers,
+            proxy_auth: proxy_auth.is_some(),
+        })
     }
 
     pub async fn infer(&self, url: &str, input: &Value) -> Result<Inference, ProviderError> {
@@ -91,18 +94,7 @@ impl ModalClient {
         let body = Bytes::from(serde_json::to_vec(input).unwrap_or_default());
         let reply: Reply = self
             .http
-            .json(url, |c, u| {
-                let request = c
-                    .post(u)
-                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                    .body(body.clone());
-                match &self.proxy_auth {
-                    Some((key, secret)) => request
-                        .header("Modal-Key", key.clone())
-                        .header("Modal-Secret", secret.clone()),
-                    None => request,
-                }
-            })
+            .json(Method::POST, url, &self.headers, body)
             .await?;
         Ok(Inference {
             output: reply.output,

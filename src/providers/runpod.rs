@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -88,8 +89,10 @@ pub struct RunPodEndpoint {
 pub struct RunPodClient {
     http: HttpClient,
     api_base: String,
-    /// `Bearer <key>`, built once and marked sensitive.
-    authorization: HeaderValue,
+    /// `Authorization: Bearer <key>` (marked sensitive), built once; the
+    /// second map adds the JSON content type for POSTs.
+    get_headers: HeaderMap,
+    post_headers: HeaderMap,
     /// Between `/status` polls while a job is not done.
     pub poll_interval: Duration,
 }
@@ -108,10 +111,15 @@ impl RunPodClient {
     /// that does not show it.
     pub fn new(http: HttpClient, api_base: &str, key: Secret) -> Result<Self, ProviderError> {
         let bearer = Secret::new(format!("Bearer {}", key.expose()));
+        let mut get_headers = HeaderMap::new();
+        get_headers.insert(AUTHORIZATION, sensitive_header(&bearer, "Authorization")?);
+        let mut post_headers = get_headers.clone();
+        post_headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(Self {
             http,
             api_base: api_base.trim_end_matches('/').to_string(),
-            authorization: sensitive_header(&bearer, "Authorization")?,
+            get_headers,
+            post_headers,
             poll_interval: Duration::from_millis(250),
         })
     }
@@ -133,12 +141,7 @@ impl RunPodClient {
     async fn post(&self, url: &ProviderUrl, input: &Value) -> Result<Job, ProviderError> {
         let body = Bytes::from(serde_json::to_vec(&json!({ "input": input })).unwrap_or_default());
         self.http
-            .json(url, |c, u| {
-                c.post(u)
-                    .header(AUTHORIZATION, self.authorization.clone())
-                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                    .body(body.clone())
-            })
+            .json(Method::POST, url, &self.post_headers, body)
             .await
     }
 
@@ -151,9 +154,7 @@ impl RunPodClient {
     pub async fn status(&self, endpoint_id: &str, job_id: &str) -> Result<Job, ProviderError> {
         let url = self.url(endpoint_id, &format!("status/{job_id}"))?;
         self.http
-            .json(&url, |c, u| {
-                c.get(u).header(AUTHORIZATION, self.authorization.clone())
-            })
+            .json(Method::GET, &url, &self.get_headers, Bytes::new())
             .await
     }
 
@@ -165,9 +166,12 @@ impl RunPodClient {
     /// [`Self::health`] of an endpoint prepared beforehand.
     pub async fn health_of(&self, endpoint: &RunPodEndpoint) -> Result<Health, ProviderError> {
         self.http
-            .json(&endpoint.health, |c, u| {
-                c.get(u).header(AUTHORIZATION, self.authorization.clone())
-            })
+            .json(
+                Method::GET,
+                &endpoint.health,
+                &self.get_headers,
+                Bytes::new(),
+            )
             .await
     }
 
