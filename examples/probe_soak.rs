@@ -82,7 +82,7 @@ async fn main() {
     let (cpu0, t0) = (cpu_time(), Instant::now());
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     let cpu = (cpu_time() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64();
-    let (seen, slots) = telemetry.footprint().await;
+    let (seen, slots) = telemetry.footprint();
     let _ = stop.send(true);
     let _ = runner.await;
     println!(

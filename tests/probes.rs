@@ -47,9 +47,7 @@ async fn probes_cover_every_endpoint_and_stay_bounded() {
     loop {
         let mut ready = 0;
         for t in &targets {
-            if let Some(f) = telemetry
-                .figures(&t.cell, &t.provider, Duration::from_secs(60))
-                .await
+            if let Some(f) = telemetry.figures(&t.cell, &t.provider, Duration::from_secs(60))
                 && f.requests >= 5
             {
                 ready += 1;
@@ -71,16 +69,14 @@ async fn probes_cover_every_endpoint_and_stay_bounded() {
     let t = &targets[1];
     let f = telemetry
         .figures(&t.cell, &t.provider, Duration::from_secs(60))
-        .await
         .unwrap();
     assert!(f.p50_ms.is_some() && f.p95_ms >= f.p50_ms, "{f:?}");
     let runpod = targets.iter().find(|t| t.provider == "runpod").unwrap();
     let health = telemetry
         .health(&runpod.cell, "runpod")
-        .await
         .expect("RunPod /health polled");
     assert!(health.jobs.completed >= 1, "{health:?}");
-    let (seen, slots) = telemetry.footprint().await;
+    let (seen, slots) = telemetry.footprint();
     assert_eq!(seen, 18);
     assert!(slots <= 18 * 30, "windows are bounded: {slots} slots");
 }

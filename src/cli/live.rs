@@ -70,8 +70,8 @@ async fn print(
         let observed = traffic.iter().find(|t| t.cell == *cell);
         let mut providers = Vec::new();
         for p in profile.providers_for(cell) {
-            let f = telemetry.figures(cell, &p, window).await;
-            let h = telemetry.health(cell, &p).await;
+            let f = telemetry.figures(cell, &p, window);
+            let h = telemetry.health(cell, &p);
             providers.push(json!({
                 "provider": p,
                 "requested_percent": f64::from(split.share(&p).get()) / 10.0,

@@ -223,7 +223,10 @@ impl Connections {
             .call(route.uri.clone())
             .await
             .map_err(|e| connect_error(&route.origin, e.as_ref()))?;
-        let (sender, driver) = http1::handshake(io)
+        let (sender, driver) = http1::Builder::new()
+            // One write of head and body (they are small) rather than a writev.
+            .writev(false)
+            .handshake(io)
             .await
             .map_err(|e| from_hyper(&route.origin, &e))?;
         Ok(Conn {

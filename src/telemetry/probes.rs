@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Mutex, Semaphore, watch};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rustc_hash::FxHashMap;
+use tokio::sync::{Semaphore, watch};
 
 use crate::domain::CellId;
 use crate::ops::load::{Clients, Target};
@@ -58,8 +61,10 @@ pub struct Telemetry {
     /// Telemetry seconds per real second (1 but in soak tests, where an hour
     /// of history is made in minutes).
     clock_scale: f64,
-    windows: Mutex<HashMap<(CellId, String), Windows>>,
-    health: Mutex<HashMap<(CellId, String), Health>>,
+    // Plain locks, never held across an await; Fx hashing, as every probe
+    // looks its window up.
+    windows: Mutex<FxHashMap<(CellId, String), Windows>>,
+    health: Mutex<FxHashMap<(CellId, String), Health>>,
 }
 
 impl Default for Telemetry {
@@ -77,8 +82,8 @@ impl Telemetry {
         Self {
             started: Instant::now(),
             clock_scale: clock_scale.max(1e-9),
-            windows: Mutex::new(HashMap::new()),
-            health: Mutex::new(HashMap::new()),
+            windows: Mutex::default(),
+            health: Mutex::default(),
         }
     }
 
@@ -86,9 +91,9 @@ impl Telemetry {
         self.started.elapsed().mul_f64(self.clock_scale)
     }
 
-    async fn record(&self, key: &(CellId, String), latency: Duration, error: bool, cold: bool) {
+    fn record(&self, key: &(CellId, String), latency: Duration, error: bool, cold: bool) {
         let at = self.elapsed();
-        let mut windows = self.windows.lock().await;
+        let mut windows = lock(&self.windows);
         if let Some(w) = windows.get_mut(key) {
             w.record(at, latency, error, cold);
             return;
@@ -101,7 +106,7 @@ impl Telemetry {
 
     /// A request made outside the probes (a warmup) that still tells how
     /// the endpoint is doing.
-    pub async fn record_sample(
+    pub fn record_sample(
         &self,
         cell: &CellId,
         provider: &str,
@@ -109,19 +114,13 @@ impl Telemetry {
         error: bool,
         cold: bool,
     ) {
-        self.record(&(cell.clone(), provider.to_string()), latency, error, cold)
-            .await;
+        self.record(&(cell.clone(), provider.to_string()), latency, error, cold);
     }
 
     /// Figures over the last `window` for one (cell, provider).
-    pub async fn figures(
-        &self,
-        cell: &CellId,
-        provider: &str,
-        window: Duration,
-    ) -> Option<Figures> {
+    pub fn figures(&self, cell: &CellId, provider: &str, window: Duration) -> Option<Figures> {
         let now = self.elapsed();
-        let windows = self.windows.lock().await;
+        let windows = lock(&self.windows);
         windows
             .get(&(cell.clone(), provider.to_string()))
             .map(|w| w.figures(now, window))
@@ -129,10 +128,10 @@ impl Telemetry {
 
     /// Every (cell, provider) at once, for a screen refresh: figures over
     /// `window`, the recent latencies and the last RunPod health.
-    pub async fn all(&self, window: Duration) -> HashMap<(CellId, String), Probed> {
+    pub fn all(&self, window: Duration) -> HashMap<(CellId, String), Probed> {
         let now = self.elapsed();
-        let health = self.health.lock().await.clone();
-        let windows = self.windows.lock().await;
+        let health = lock(&self.health).clone();
+        let windows = lock(&self.windows);
         windows
             .iter()
             .map(|(key, w)| {
@@ -148,17 +147,15 @@ impl Telemetry {
             .collect()
     }
 
-    pub async fn health(&self, cell: &CellId, provider: &str) -> Option<Health> {
-        self.health
-            .lock()
-            .await
+    pub fn health(&self, cell: &CellId, provider: &str) -> Option<Health> {
+        lock(&self.health)
             .get(&(cell.clone(), provider.to_string()))
             .copied()
     }
 
     /// (targets seen, slots held in all): both bounded by the matrix size.
-    pub async fn footprint(&self) -> (usize, usize) {
-        let windows = self.windows.lock().await;
+    pub fn footprint(&self) -> (usize, usize) {
+        let windows = lock(&self.windows);
         (
             windows.len(),
             windows.values().map(Windows::slots_held).sum(),
@@ -175,6 +172,7 @@ pub async fn run_probes(
     stop: watch::Receiver<bool>,
 ) {
     let gate = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let epoch = Instant::now();
     // A JoinSet: if this task is aborted, every probe task goes with it.
     let mut tasks = tokio::task::JoinSet::new();
     for (i, target) in targets.into_iter().enumerate() {
@@ -192,8 +190,12 @@ pub async fn run_probes(
             // targets start spread out and figures appear within one interval.
             let mut spread = rng.f64();
             loop {
+                let due = on_grid(
+                    epoch,
+                    Instant::now() + config.interval.mul_f64(spread.max(0.0)),
+                );
                 tokio::select! {
-                    _ = tokio::time::sleep(config.interval.mul_f64(spread.max(0.0))) => {}
+                    _ = tokio::time::sleep_until(due.into()) => {}
                     _ = stop.changed() => return,
                 }
                 if *stop.borrow() {
@@ -207,17 +209,32 @@ pub async fn run_probes(
                 let cold = sample
                     .cold_ms
                     .is_some_and(|c| Duration::from_millis(c) >= config.cold_bound);
-                telemetry
-                    .record(&key, sample.latency, sample.error.is_some(), cold)
-                    .await;
+                telemetry.record(&key, sample.latency, sample.error.is_some(), cold);
                 if last_health.is_none_or(|at| at.elapsed() >= config.health_interval) {
                     last_health = Some(Instant::now());
                     if let Some(health) = clients.health(&target).await {
-                        telemetry.health.lock().await.insert(key.clone(), health);
+                        lock(&telemetry.health).insert(key.clone(), health);
                     }
                 }
             }
         });
     }
     tasks.join_all().await;
+}
+
+/// Probe start times rounded up to a 10 ms grid: probes due within the same
+/// 10 ms start on one wake-up of the process rather than one each.
+fn on_grid(epoch: Instant, due: Instant) -> Instant {
+    const GRID_MS: u128 = 10;
+    let ms = due
+        .saturating_duration_since(epoch)
+        .as_millis()
+        .div_ceil(GRID_MS)
+        * GRID_MS;
+    epoch + Duration::from_millis(ms as u64)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere leaves figures, not broken invariants: keep going.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

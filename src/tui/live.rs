@@ -21,7 +21,7 @@ pub struct Live {
 
 impl Live {
     pub async fn gather(monitor: &Monitor) -> Live {
-        let probed = monitor.telemetry.all(Duration::from_secs(60)).await;
+        let probed = monitor.telemetry.all(Duration::from_secs(60));
         let mut served = HashMap::new();
         let mut served_requests = HashMap::new();
         for t in monitor.traffic(Duration::from_secs(60)).await {

@@ -498,15 +498,13 @@ fn spawn_warmup(
                 let was_cold = s.cold_ms.is_some_and(|c| c >= 500);
                 cold += usize::from(was_cold);
                 errors += usize::from(s.error.is_some());
-                telemetry
-                    .record_sample(
-                        &target.cell,
-                        &target.provider,
-                        s.latency,
-                        s.error.is_some(),
-                        was_cold,
-                    )
-                    .await;
+                telemetry.record_sample(
+                    &target.cell,
+                    &target.provider,
+                    s.latency,
+                    s.error.is_some(),
+                    was_cold,
+                );
             }
         }
         let _ = events.send(WarmupEvent::Done(format!(
