@@ -79,14 +79,16 @@ async fn main() {
     ));
     // Let the probes spread out, then measure a steady stretch.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let (cpu0, t0) = (cpu_time(), Instant::now());
+    let (cpu0, t0, probes0) = (cpu_time(), Instant::now(), telemetry.recorded());
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-    let cpu = (cpu_time() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64();
+    let elapsed = t0.elapsed().as_secs_f64();
+    let cpu = (cpu_time() - cpu0).as_secs_f64() / elapsed;
+    let probes_per_second = (telemetry.recorded() - probes0) as f64 / elapsed;
     let (seen, slots) = telemetry.footprint();
     let _ = stop.send(true);
     let _ = runner.await;
     println!(
-        "{{\"targets\": {count}, \"seconds\": {seconds}, \"history_seconds\": {:.0}, \"cpu_percent_of_one_core\": {:.1}, \"rss_mb\": {:.1}, \"peak_rss_mb\": {:.1}, \"targets_seen\": {seen}, \"slots\": {slots}}}",
+        "{{\"targets\": {count}, \"seconds\": {seconds}, \"probes_per_second\": {probes_per_second:.0}, \"history_seconds\": {:.0}, \"cpu_percent_of_one_core\": {:.1}, \"rss_mb\": {:.1}, \"peak_rss_mb\": {:.1}, \"targets_seen\": {seen}, \"slots\": {slots}}}",
         telemetry.elapsed().as_secs_f64(),
         cpu * 100.0,
         status_kb("VmRSS:") as f64 / 1024.0,

@@ -48,7 +48,7 @@ export LOAD_MODAL_KEY=demo-modal-key LOAD_MODAL_SECRET=demo-modal-secret
 # Alternate the two in rounds (this VM's speed drifts), compare medians.
 for round in $(seq "$rounds"); do
     "$bin" --profile "$work/profile.toml" --json bench --cell llama-3.2-1b/us-east --provider modal \
-        --requests "$requests" --concurrency 64 >"$work/bench-$round.json" || true
+        --requests "$requests" --concurrency 64 >"$work/bench-$round.json" 2>"$work/bench-$round.err" || true  # one provider: the gates say INCONCLUSIVE
     oha --no-tui --output-format json -n "$requests" -c 64 -m POST \
         -H "Modal-Key: $LOAD_MODAL_KEY" -H "Modal-Secret: $LOAD_MODAL_SECRET" -H "content-type: application/json" \
         -d '{"prompt":"bias probe"}' "$url" >"$work/oha-$round.json"

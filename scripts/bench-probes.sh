@@ -49,8 +49,8 @@ export SOAK_MODAL_KEY=demo-modal-key SOAK_MODAL_SECRET=demo-modal-secret SOAK_RU
 export BEACON_DEMO_MODAL_KEY=$SOAK_MODAL_KEY BEACON_DEMO_MODAL_SECRET=$SOAK_MODAL_SECRET BEACON_DEMO_RUNPOD_KEY=$SOAK_RUNPOD_KEY
 
 { echo 'name = "soak-sim"'; echo 'environment = "demo"'; echo 'fallback = "modal"'; cells; providers '{sim}';
-  printf '\n[simulator]\nseed = 1\nrequests_per_second = 1\ntime_scale = 100\n'; } >"$work/sim.toml"
-"$bin" --profile "$work/sim.toml" --json sim --no-routers --time-scale 100 >"$work/sim.json" &
+  printf '\n[simulator]\nseed = 1\nrequests_per_second = 1\ntime_scale = 1000\n'; } >"$work/sim.toml"
+"$bin" --profile "$work/sim.toml" --json sim --no-routers --time-scale 1000 >"$work/sim.json" &
 sim_pid=$!
 for _ in $(seq 100); do [ -s "$work/sim.json" ] && break; sleep 0.05; done
 base=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["base"])' "$work/sim.json")

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use serde_json::json;
 
 use crate::config::{Endpoint, Profile, ProviderKind, Secret, SecretSource};
@@ -262,6 +263,10 @@ impl Clients {
     pub async fn request(&self, target: &Target, deadline: Duration) -> Sample {
         static INPUT: LazyLock<serde_json::Value> =
             LazyLock::new(|| json!({ "prompt": "bias probe" }));
+        // Serialized once: every probe and load request sends the same body.
+        static RUNPOD_BODY: LazyLock<Bytes> = LazyLock::new(|| RunPodClient::request_body(&INPUT));
+        static MODAL_BODY: LazyLock<Bytes> =
+            LazyLock::new(|| Bytes::from(serde_json::to_vec(&*INPUT).unwrap_or_default()));
         let input = &*INPUT;
         let started = Instant::now();
         let result = match (&target.endpoint, target.kind) {
@@ -269,7 +274,7 @@ impl Clients {
                 match self.runpod.get(&target.provider) {
                     Some(c) => match &target.prepared {
                         Some(Prepared::RunPod(prepared)) => {
-                            c.runsync_on(prepared, input, deadline).await
+                            c.runsync_on(prepared, RUNPOD_BODY.clone(), deadline).await
                         }
                         _ => c.runsync(endpoint_id, input, deadline).await,
                     }
@@ -280,7 +285,9 @@ impl Clients {
             (Endpoint::Modal { url }, ProviderKind::Modal) => {
                 match self.modal.get(&target.provider) {
                     Some(c) => match &target.prepared {
-                        Some(Prepared::Modal(parsed)) => c.infer_at(parsed, input).await,
+                        Some(Prepared::Modal(parsed)) => {
+                            c.infer_at(parsed, MODAL_BODY.clone()).await
+                        }
                         _ => c.infer(url, input).await,
                     }
                     .map(|r| {

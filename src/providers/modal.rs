@@ -81,17 +81,18 @@ impl ModalClient {
     }
 
     pub async fn infer(&self, url: &str, input: &Value) -> Result<Inference, ProviderError> {
-        self.infer_at(&ProviderUrl::parse(url)?, input).await
+        let body = Bytes::from(serde_json::to_vec(input).unwrap_or_default());
+        self.infer_at(&ProviderUrl::parse(url)?, body).await
     }
 
-    /// [`Self::infer`] to a URL parsed beforehand (the hot path of a load run).
+    /// [`Self::infer`] to a URL parsed beforehand with the input serialized
+    /// beforehand (the hot path of probes and load runs).
     pub async fn infer_at(
         &self,
         url: &ProviderUrl,
-        input: &Value,
+        body: Bytes,
     ) -> Result<Inference, ProviderError> {
         let started = Instant::now();
-        let body = Bytes::from(serde_json::to_vec(input).unwrap_or_default());
         let reply: Reply = self
             .http
             .json(Method::POST, url, &self.headers, body)

@@ -138,8 +138,13 @@ impl RunPodClient {
         })
     }
 
-    async fn post(&self, url: &ProviderUrl, input: &Value) -> Result<Job, ProviderError> {
-        let body = Bytes::from(serde_json::to_vec(&json!({ "input": input })).unwrap_or_default());
+    /// The body of `/run` and `/runsync` for `input`, for callers that send
+    /// the same input again and again (probes) and serialize it once.
+    pub fn request_body(input: &Value) -> Bytes {
+        Bytes::from(serde_json::to_vec(&json!({ "input": input })).unwrap_or_default())
+    }
+
+    async fn post(&self, url: &ProviderUrl, body: Bytes) -> Result<Job, ProviderError> {
         self.http
             .json(Method::POST, url, &self.post_headers, body)
             .await
@@ -147,7 +152,8 @@ impl RunPodClient {
 
     /// `POST /run`: queue a job.
     pub async fn run(&self, endpoint_id: &str, input: &Value) -> Result<Job, ProviderError> {
-        self.post(&self.url(endpoint_id, "run")?, input).await
+        self.post(&self.url(endpoint_id, "run")?, Self::request_body(input))
+            .await
     }
 
     /// `GET /status/{id}`.
@@ -183,20 +189,25 @@ impl RunPodClient {
         input: &Value,
         deadline: Duration,
     ) -> Result<Job, ProviderError> {
-        self.runsync_on(&self.endpoint(endpoint_id)?, input, deadline)
-            .await
+        self.runsync_on(
+            &self.endpoint(endpoint_id)?,
+            Self::request_body(input),
+            deadline,
+        )
+        .await
     }
 
-    /// [`Self::runsync`] on an endpoint prepared beforehand.
+    /// [`Self::runsync`] on an endpoint prepared beforehand, with a body from
+    /// [`Self::request_body`].
     pub async fn runsync_on(
         &self,
         endpoint: &RunPodEndpoint,
-        input: &Value,
+        body: Bytes,
         deadline: Duration,
     ) -> Result<Job, ProviderError> {
         let endpoint_id = endpoint.id.as_str();
         let started = Instant::now();
-        let mut job = self.post(&endpoint.runsync, input).await?;
+        let mut job = self.post(&endpoint.runsync, body).await?;
         while !job.status.is_final() {
             if started.elapsed() >= deadline {
                 return Err(ProviderError::new(

@@ -64,6 +64,8 @@ pub struct Telemetry {
     // Plain locks, never held across an await; Fx hashing, as every probe
     // looks its window up.
     windows: Mutex<FxHashMap<(CellId, String), Windows>>,
+    /// Samples recorded since the start.
+    recorded: std::sync::atomic::AtomicU64,
     health: Mutex<FxHashMap<(CellId, String), Health>>,
 }
 
@@ -83,6 +85,7 @@ impl Telemetry {
             started: Instant::now(),
             clock_scale: clock_scale.max(1e-9),
             windows: Mutex::default(),
+            recorded: Default::default(),
             health: Mutex::default(),
         }
     }
@@ -93,6 +96,8 @@ impl Telemetry {
 
     fn record(&self, key: &(CellId, String), latency: Duration, error: bool, cold: bool) {
         let at = self.elapsed();
+        self.recorded
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut windows = lock(&self.windows);
         if let Some(w) = windows.get_mut(key) {
             w.record(at, latency, error, cold);
@@ -151,6 +156,11 @@ impl Telemetry {
         lock(&self.health)
             .get(&(cell.clone(), provider.to_string()))
             .copied()
+    }
+
+    /// Samples recorded since the start (probes and warmups).
+    pub fn recorded(&self) -> u64 {
+        self.recorded.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// (targets seen, slots held in all): both bounded by the matrix size.
