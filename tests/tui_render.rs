@@ -15,7 +15,8 @@ use beacon_console::telemetry::probes::Probed;
 use beacon_console::tui::app::{App, Effect};
 use beacon_console::tui::live::Live;
 use beacon_console::tui::new_app;
-use beacon_console::tui::view::{Palette, draw};
+use beacon_console::tui::theme::Theme;
+use beacon_console::tui::view::draw;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -111,7 +112,8 @@ fn app(dir: &std::path::Path, read_only: bool) -> App {
 
 fn render(app: &App, width: u16, height: u16, color: bool) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| draw(f, app, Palette { color })).unwrap();
+    let theme = Theme::built_in(if color { "default" } else { "mono" }).unwrap();
+    terminal.draw(|f| draw(f, app, theme)).unwrap();
     terminal.backend().to_string()
 }
 
@@ -288,7 +290,7 @@ fn mono_shows_state_without_colour() {
     app.on_key(key(KeyCode::Char('X')), Instant::now());
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
     terminal
-        .draw(|f| draw(f, &app, Palette { color: false }))
+        .draw(|f| draw(f, &app, Theme::built_in("mono").unwrap()))
         .unwrap();
     let buffer = terminal.backend().buffer();
     for cell in buffer.content() {
@@ -442,4 +444,126 @@ fn a_served_share_is_flagged_only_beyond_what_sampling_explains() {
     // Within 5 points is never flagged, however many requests.
     set(&mut app, 21.0, 100_000.0);
     assert!(!app.live.mismatch(&cell, "runpod", 25.0));
+}
+
+fn type_text(app: &mut App, text: &str, now: Instant) {
+    for ch in text.chars() {
+        app.on_key(key(KeyCode::Char(ch)), now);
+    }
+}
+
+#[test]
+fn the_command_line_completes_ids_and_runs_commands() {
+    use beacon_console::domain::{PerMille, Selection};
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    app.themes = vec!["default".into(), "high-contrast".into(), "mono".into()];
+    let now = Instant::now();
+    app.on_key(key(KeyCode::Char(':')), now);
+    type_text(&mut app, "sh", now);
+    app.on_key(key(KeyCode::Tab), now);
+    type_text(&mut app, "llama-3.2-1b/e", now);
+    app.on_key(key(KeyCode::Tab), now);
+    type_text(&mut app, "4", now);
+    insta::assert_snapshot!("command_line_80x24", render(&app, 80, 24, true));
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter), now),
+        Effect::PlanShift(
+            Selection::Cell(CellId::new("llama-3.2-1b", "eu-west")),
+            ShiftAmount::To(PerMille::parse_percent("4").unwrap())
+        )
+    );
+
+    // Several candidates: listed in the status line, the line completed as
+    // far as they agree.
+    app.on_key(key(KeyCode::Char(':')), now);
+    type_text(&mut app, "rollback llama", now);
+    app.on_key(key(KeyCode::Tab), now);
+    let (listed, _) = app.status.clone().expect("the candidates");
+    assert!(
+        listed.starts_with("4: ")
+            && listed.contains("llama-3.2-1b/apac-sg")
+            && listed.contains("llama-3.2-1b/*"),
+        "{listed}"
+    );
+    app.on_key(key(KeyCode::Esc), now);
+
+    // A typed-out rollback acts at once, like the second X.
+    app.on_key(key(KeyCode::Char(':')), now);
+    type_text(&mut app, "rollback all", now);
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter), now),
+        Effect::Rollback(Selection::All)
+    );
+
+    app.on_key(key(KeyCode::Char(':')), now);
+    type_text(&mut app, "theme mono", now);
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter), now),
+        Effect::Theme("mono".into())
+    );
+
+    // A bad line stays, with the reason.
+    app.on_key(key(KeyCode::Char(':')), now);
+    type_text(&mut app, "shift nope/us-east 5", now);
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
+    let (why, _) = app.status.clone().expect("the reason");
+    assert!(why.contains("unknown model \"nope\""), "{why}");
+    assert!(matches!(
+        app.mode,
+        beacon_console::tui::app::Mode::Input { .. }
+    ));
+    app.on_key(key(KeyCode::Esc), now);
+
+    app.on_key(key(KeyCode::Char(':')), now);
+    type_text(&mut app, "q", now);
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::Quit);
+}
+
+#[test]
+fn the_command_line_writes_nothing_when_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    let now = Instant::now();
+    for line in ["rollback all", "shift llama-3.2-1b/us-east 50", "undo"] {
+        app.on_key(key(KeyCode::Char(':')), now);
+        type_text(&mut app, line, now);
+        assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None, "{line}");
+        let (why, _) = app.status.clone().expect("a reason");
+        assert!(why.contains("READ-ONLY"), "{why}");
+    }
+}
+
+#[test]
+fn a_filter_shows_the_matching_cells_and_esc_clears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let now = Instant::now();
+    app.on_key(key(KeyCode::Char('/')), now);
+    type_text(&mut app, "eu-w", now);
+    app.on_key(key(KeyCode::Enter), now);
+    let text = render(&app, 80, 24, true);
+    insta::assert_snapshot!("filter_80x24", text);
+    assert!(
+        text.contains("eu-west") && !text.contains("us-east") && !text.contains("apac-sg"),
+        "{text}"
+    );
+    assert_eq!(app.current().to_string(), "llama-3.2-1b/eu-west");
+    // `a` selects what is shown, not what is hidden.
+    app.on_key(key(KeyCode::Char('a')), now);
+    assert_eq!(app.selected.len(), 3);
+    assert!(app.selected.iter().all(|c| &*c.region == "eu-west"));
+    // Moving stays within what is shown.
+    app.on_key(key(KeyCode::Right), now);
+    assert_eq!(app.current().to_string(), "llama-3.2-1b/eu-west");
+    app.on_key(key(KeyCode::Char('/')), now);
+    app.on_key(key(KeyCode::Esc), now);
+    assert!(app.filter.is_empty());
+    assert!(render(&app, 80, 24, true).contains("apac-sg"));
+    // A filter that matches nothing shows everything, and says so.
+    app.on_key(key(KeyCode::Char('/')), now);
+    type_text(&mut app, "zzz", now);
+    let (why, _) = app.status.clone().expect("a word");
+    assert!(why.contains("no cell matches"), "{why}");
+    assert_eq!(app.visible_models().len(), 3);
 }

@@ -27,6 +27,10 @@ pub struct Cli {
     /// Colours of the console: auto (NO_COLOR turns them off), truecolor, 256, 16, none.
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub color: ColorChoice,
+    /// The console's theme: default, high-contrast, mono, a name from
+    /// ~/.config/beacon-console/themes/, or a path (else the profile's `theme`).
+    #[arg(long, global = true, value_name = "NAME|PATH")]
+    pub theme: Option<String>,
     /// The demo simulator's time scale for the console (simulated seconds per second).
     #[arg(long, global = true, hide = true)]
     pub time_scale: Option<f64>,

@@ -17,15 +17,30 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
     match cli.command {
         // On a terminal: the console. Piped or with --json: the matrix once.
         None if !json && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
-            let color = match cli.color {
-                ColorChoice::None => false,
-                ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-                _ => true,
+            use crate::tui::theme::{Depth, Theme};
+            let depth = match cli.color {
+                ColorChoice::Auto => Depth::detect(),
+                ColorChoice::Truecolor => Depth::Truecolor,
+                ColorChoice::C256 => Depth::Indexed256,
+                ColorChoice::C16 => Depth::Ansi16,
+                ColorChoice::None => Depth::None,
             };
+            let console = console()?;
+            // A bad theme stops here, before the screen is taken, with
+            // file:line:col.
+            let name = cli
+                .theme
+                .clone()
+                .or_else(|| console.profile.theme.clone())
+                .unwrap_or_else(|| "default".to_string());
+            let theme = Theme::load(&name)
+                .map_err(|e| OpsError::Invalid(format!("theme: {e}")))?
+                .at_depth(depth);
             crate::tui::run(
-                console()?,
+                console,
                 crate::tui::Options {
-                    color,
+                    theme,
+                    depth,
                     time_scale: cli.time_scale,
                 },
             )

@@ -7,6 +7,7 @@ use crate::domain::{CellChange, CellId, Direction, Id, PerMille, Routes, Selecti
 use crate::flags::Snapshot;
 use crate::ops::{ShiftAmount, ShiftPlan, Skipped};
 
+use super::command::{self, Action};
 use super::keymap::{Command, Keymap};
 use super::live::Live;
 
@@ -46,10 +47,10 @@ pub enum Mode {
         focus: Focus,
     },
     Help,
-    /// Typing an exact share for the selection (or the cursor's cell).
+    /// Typing on the bottom line: an exact share, a `:` command, a `/` filter.
     Input {
         input: tui_input::Input,
-        selection: Selection,
+        prompt: Prompt,
     },
     /// One cell in detail, with the audit lines about it.
     Detail {
@@ -61,6 +62,17 @@ pub enum Mode {
         lines: Vec<String>,
         offset: usize,
     },
+}
+
+/// What the bottom line is typing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prompt {
+    /// An exact share for the selection (or the cursor's cell).
+    Share(Selection),
+    /// A `:` command line.
+    Command,
+    /// A `/` filter on model and region ids, applied as it is typed.
+    Filter,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +102,8 @@ pub enum Effect {
     /// Commit the pending change.
     Commit,
     Rollback(Selection),
+    /// Switch to a theme by name (`:theme`).
+    Theme(String),
 }
 
 /// The matrix and everything shown around it.
@@ -125,6 +139,10 @@ pub struct App {
     pub busy: Option<String>,
     /// `q` was pressed once while busy.
     pub quit_asked: bool,
+    /// Shows only the cells whose `model/region` contains this (`/`).
+    pub filter: String,
+    /// Theme names `:theme` accepts.
+    pub themes: Vec<String>,
 }
 
 impl App {
@@ -205,26 +223,40 @@ impl App {
             self.mode = Mode::Matrix;
             return Effect::None;
         }
-        if let Mode::Input { input, selection } = &mut self.mode {
+        if let Mode::Input { input, prompt } = &mut self.mode {
             match key.code {
                 KeyCode::Esc => {
-                    self.mode = Mode::Matrix;
-                    self.say("cancelled: nothing written", Tone::Info);
+                    if *prompt == Prompt::Filter {
+                        self.filter.clear();
+                        self.mode = Mode::Matrix;
+                        self.status = None;
+                    } else {
+                        self.mode = Mode::Matrix;
+                        self.say("cancelled: nothing written", Tone::Info);
+                    }
                 }
                 KeyCode::Char('c') if ctrl => {
                     self.mode = Mode::Matrix;
                     self.say("cancelled: nothing written", Tone::Info);
                 }
                 KeyCode::Enter => {
-                    let text = input.value().trim().trim_end_matches('%').to_string();
-                    let selection = selection.clone();
-                    match PerMille::parse_percent(&text) {
-                        Ok(share) => {
-                            self.mode = Mode::Matrix;
-                            return Effect::PlanShift(selection, ShiftAmount::To(share));
-                        }
-                        // Stay in the field with the reason: the operator fixes the number.
-                        Err(e) => self.say(e.to_string(), Tone::Bad),
+                    let text = input.value().trim().to_string();
+                    let prompt = prompt.clone();
+                    return self.on_enter(&text, prompt);
+                }
+                KeyCode::Tab if *prompt == Prompt::Command => {
+                    let line = input.value().to_string();
+                    let completion = command::complete(&line, &self.vocabulary());
+                    self.mode = Mode::Input {
+                        input: tui_input::Input::new(completion.line),
+                        prompt: Prompt::Command,
+                    };
+                    match completion.candidates.len() {
+                        0 => self.status = None,
+                        n => self.say(
+                            format!("{n}: {}", completion.candidates.join("  ")),
+                            Tone::Info,
+                        ),
                     }
                 }
                 _ => {
@@ -234,6 +266,10 @@ impl App {
                         .is_some_and(|c| c.value)
                     {
                         self.status = None;
+                        if *prompt == Prompt::Filter {
+                            self.filter = input.value().trim().to_string();
+                            self.keep_cursor_visible();
+                        }
                     }
                 }
             }
@@ -273,23 +309,16 @@ impl App {
         if command != Command::Rollback {
             self.rollback_armed = None;
         }
-        let (rows, cols) = (self.models.len(), self.regions.len());
         let asked = std::mem::take(&mut self.quit_asked);
         match command {
-            Command::Quit => match &self.busy {
-                Some(what) if !asked => {
-                    self.quit_asked = true;
-                    self.say(
-                        format!("{what} is in flight: press q again to quit anyway"),
-                        Tone::Warn,
-                    );
-                }
-                _ => return Effect::Quit,
-            },
-            Command::Up => self.cursor.0 = self.cursor.0.saturating_sub(1),
-            Command::Down => self.cursor.0 = (self.cursor.0 + 1).min(rows - 1),
-            Command::Left => self.cursor.1 = self.cursor.1.saturating_sub(1),
-            Command::Right => self.cursor.1 = (self.cursor.1 + 1).min(cols - 1),
+            Command::Quit => {
+                self.quit_asked = asked;
+                return self.ask_quit();
+            }
+            Command::Up => self.cursor.0 = step(&self.visible_models(), self.cursor.0, -1),
+            Command::Down => self.cursor.0 = step(&self.visible_models(), self.cursor.0, 1),
+            Command::Left => self.cursor.1 = step(&self.visible_regions(), self.cursor.1, -1),
+            Command::Right => self.cursor.1 = step(&self.visible_regions(), self.cursor.1, 1),
             Command::Select => {
                 let cell = self.current();
                 if let Some(i) = self.selected.iter().position(|c| *c == cell) {
@@ -298,9 +327,13 @@ impl App {
                     self.selected.push(cell);
                 }
             }
+            // Every cell shown: with a filter, the ones it shows.
             Command::SelectAll => {
-                self.selected = (0..rows)
-                    .flat_map(|r| (0..cols).map(move |c| (r, c)))
+                let cols = self.visible_regions();
+                self.selected = self
+                    .visible_models()
+                    .into_iter()
+                    .flat_map(|r| cols.iter().map(move |&c| (r, c)))
                     .map(|rc| self.cell_at(rc))
                     .collect();
             }
@@ -333,7 +366,21 @@ impl App {
                 self.status = None;
                 self.mode = Mode::Input {
                     input: tui_input::Input::default(),
-                    selection: self.selection_or_cursor(),
+                    prompt: Prompt::Share(self.selection_or_cursor()),
+                };
+            }
+            Command::CommandLine => {
+                self.status = None;
+                self.mode = Mode::Input {
+                    input: tui_input::Input::default(),
+                    prompt: Prompt::Command,
+                };
+            }
+            Command::Filter => {
+                self.status = None;
+                self.mode = Mode::Input {
+                    input: tui_input::Input::new(self.filter.clone()),
+                    prompt: Prompt::Filter,
                 };
             }
             Command::Undo => return Effect::PlanUndo,
@@ -366,6 +413,146 @@ impl App {
             }
         }
         Effect::None
+    }
+
+    fn vocabulary(&self) -> command::Vocabulary<'_> {
+        command::Vocabulary {
+            models: &self.models,
+            regions: &self.regions,
+            themes: &self.themes,
+        }
+    }
+
+    /// Enter on the bottom line.
+    fn on_enter(&mut self, text: &str, prompt: Prompt) -> Effect {
+        match prompt {
+            Prompt::Share(selection) => {
+                match PerMille::parse_percent(text.trim_end_matches('%')) {
+                    Ok(share) => {
+                        self.mode = Mode::Matrix;
+                        Effect::PlanShift(selection, ShiftAmount::To(share))
+                    }
+                    // Stay in the field with the reason: the operator fixes the number.
+                    Err(e) => {
+                        self.say(e.to_string(), Tone::Bad);
+                        Effect::None
+                    }
+                }
+            }
+            Prompt::Filter => {
+                self.mode = Mode::Matrix;
+                Effect::None
+            }
+            Prompt::Command => {
+                let parsed = command::parse(text, &self.vocabulary());
+                let action = match parsed {
+                    Ok(action) => action,
+                    // Stay on the line with the reason.
+                    Err(why) => {
+                        self.say(why, Tone::Bad);
+                        return Effect::None;
+                    }
+                };
+                self.mode = Mode::Matrix;
+                self.status = None;
+                let writes = matches!(
+                    action,
+                    Action::Shift(..) | Action::Rollback(_) | Action::Undo
+                );
+                if writes && self.read_only {
+                    self.say("READ-ONLY: writes are disabled", Tone::Warn);
+                    return Effect::None;
+                }
+                match action {
+                    Action::Shift(selection, share) => {
+                        Effect::PlanShift(selection, ShiftAmount::To(share))
+                    }
+                    Action::Rollback(selection) => Effect::Rollback(selection),
+                    Action::Warmup(selection) => Effect::Warmup(selection),
+                    Action::Undo => Effect::PlanUndo,
+                    Action::Theme(name) => Effect::Theme(name),
+                    Action::Filter(text) => {
+                        self.filter = text;
+                        self.keep_cursor_visible();
+                        Effect::None
+                    }
+                    Action::History => Effect::ShowHistory,
+                    Action::Help => {
+                        self.mode = Mode::Help;
+                        Effect::None
+                    }
+                    Action::Quit => self.ask_quit(),
+                }
+            }
+        }
+    }
+
+    /// Quits, but while something is in flight only when asked twice.
+    fn ask_quit(&mut self) -> Effect {
+        match &self.busy {
+            Some(what) if !self.quit_asked => {
+                let what = format!("{what} is in flight: quit again to quit anyway");
+                self.quit_asked = true;
+                self.say(what, Tone::Warn);
+                Effect::None
+            }
+            _ => Effect::Quit,
+        }
+    }
+
+    /// Whether the filter shows this cell.
+    fn shows(&self, model: &str, region: &str) -> bool {
+        let filter = self.filter.to_lowercase();
+        filter.is_empty() || format!("{model}/{region}").to_lowercase().contains(&filter)
+    }
+
+    /// Model rows with at least one cell the filter shows (all of them when
+    /// it shows none: an empty screen helps nobody).
+    pub fn visible_models(&self) -> Vec<usize> {
+        let shown: Vec<usize> = (0..self.models.len())
+            .filter(|&m| self.regions.iter().any(|r| self.shows(&self.models[m], r)))
+            .collect();
+        if shown.is_empty() {
+            (0..self.models.len()).collect()
+        } else {
+            shown
+        }
+    }
+
+    /// Region columns with at least one cell the filter shows (all of them
+    /// when it shows none).
+    pub fn visible_regions(&self) -> Vec<usize> {
+        let shown: Vec<usize> = (0..self.regions.len())
+            .filter(|&r| self.models.iter().any(|m| self.shows(m, &self.regions[r])))
+            .collect();
+        if shown.is_empty() {
+            (0..self.regions.len()).collect()
+        } else {
+            shown
+        }
+    }
+
+    /// After the filter changed: the cursor onto a shown cell, and a word
+    /// when nothing matches (the matrix then shows everything).
+    fn keep_cursor_visible(&mut self) {
+        let matches = self
+            .models
+            .iter()
+            .any(|m| self.regions.iter().any(|r| self.shows(m, r)));
+        if !matches {
+            let filter = self.filter.clone();
+            self.say(
+                format!("no cell matches {filter:?}: showing all"),
+                Tone::Warn,
+            );
+        }
+        let (rows, cols) = (self.visible_models(), self.visible_regions());
+        if !rows.contains(&self.cursor.0) {
+            self.cursor.0 = rows[0];
+        }
+        if !cols.contains(&self.cursor.1) {
+            self.cursor.1 = cols[0];
+        }
     }
 
     /// Opens the confirmation dialog for a shift planned on `base`.
@@ -427,28 +614,50 @@ impl App {
         }
     }
 
-    /// Keys for the footer: what applies in the current mode.
-    pub fn footer_keys(&self) -> Vec<(String, &'static str)> {
+    /// Keys for the footer: what applies in the current mode, each with a
+    /// rank (0 = always shown; higher ones give way first on a narrow screen).
+    pub fn footer_keys(&self) -> Vec<(String, &'static str, u8)> {
+        let always =
+            |keys: Vec<(String, &'static str)>| keys.into_iter().map(|(k, w)| (k, w, 0)).collect();
         match &self.mode {
-            Mode::Confirm { .. } => vec![
+            Mode::Confirm { .. } => always(vec![
                 ("←/→".into(), "focus"),
                 ("Enter".into(), "choose"),
                 ("y".into(), "apply"),
                 ("Esc".into(), "cancel"),
-            ],
-            Mode::Help => vec![("any key".into(), "close")],
-            Mode::Input { .. } => vec![
+            ]),
+            Mode::Help => always(vec![("any key".into(), "close")]),
+            Mode::Input {
+                prompt: Prompt::Share(_),
+                ..
+            } => always(vec![
                 ("0–100".into(), "percent, 0.1 steps"),
                 ("Enter".into(), "preview"),
                 ("Esc".into(), "cancel"),
-            ],
-            Mode::Detail { .. } => vec![("Esc".into(), "back")],
-            Mode::History { .. } => vec![
+            ]),
+            Mode::Input {
+                prompt: Prompt::Command,
+                ..
+            } => always(vec![
+                ("Tab".into(), "complete"),
+                ("Enter".into(), "run"),
+                ("Esc".into(), "cancel"),
+            ]),
+            Mode::Input {
+                prompt: Prompt::Filter,
+                ..
+            } => always(vec![
+                ("text".into(), "model/region contains"),
+                ("Enter".into(), "keep"),
+                ("Esc".into(), "clear"),
+            ]),
+            Mode::Detail { .. } => always(vec![("Esc".into(), "back")]),
+            Mode::History { .. } => always(vec![
                 ("↑/↓".into(), "scroll"),
                 ("PgUp/PgDn".into(), "page"),
                 ("g".into(), "newest"),
                 ("Esc".into(), "back"),
-            ],
+            ]),
             Mode::Matrix => {
                 let k = |c| self.keymap.label(c);
                 let mut keys = vec![
@@ -461,8 +670,9 @@ impl App {
                             k(Command::Right)
                         ),
                         "move",
+                        5,
                     ),
-                    (k(Command::Select).replace("Space", "␣"), "select"),
+                    (k(Command::Select).replace("Space", "␣"), "select", 2),
                 ];
                 if !self.read_only {
                     keys.push((
@@ -473,15 +683,31 @@ impl App {
                             k(Command::SetExact)
                         ),
                         "shift",
+                        1,
                     ));
-                    keys.push((format!("{0} {0}", k(Command::Rollback)), "ROLLBACK"));
-                    keys.push((k(Command::Undo), "undo"));
-                    keys.push((k(Command::Warmup), "warm"));
+                    keys.push((format!("{0} {0}", k(Command::Rollback)), "ROLLBACK", 0));
+                    keys.push((k(Command::Undo), "undo", 3));
+                    keys.push((k(Command::Warmup), "warm", 3));
                 }
-                keys.push((k(Command::Help), "help"));
-                keys.push((k(Command::Quit), "quit"));
+                keys.push((k(Command::CommandLine), "cmd", 2));
+                keys.push((k(Command::Filter), "filter", 4));
+                keys.push((k(Command::Help), "help", 0));
+                keys.push((k(Command::Quit), "quit", 0));
                 keys
             }
         }
     }
+}
+
+/// The next shown index from `at` in direction `by` (±1), staying put at
+/// either end.
+fn step(shown: &[usize], at: usize, by: isize) -> usize {
+    let Some(i) = shown.iter().position(|&x| x == at) else {
+        return shown.first().copied().unwrap_or(at);
+    };
+    let next = i as isize + by;
+    if next < 0 {
+        return at;
+    }
+    shown.get(next as usize).copied().unwrap_or(at)
 }

@@ -22,6 +22,8 @@ pub enum Command {
     Warmup,
     Detail,
     History,
+    CommandLine,
+    Filter,
     Help,
     Quit,
 }
@@ -44,6 +46,8 @@ impl Command {
             Command::History => "the audit history, newest first",
             Command::Detail => "the cell in detail: percentiles, workers, cost, its changes",
             Command::Warmup => "warm both providers of the selection (else the cell)",
+            Command::CommandLine => "command line: shift, rollback, warmup, theme… (Tab completes)",
+            Command::Filter => "filter cells by model/region text (Esc clears)",
             Command::Help => "this help",
             Command::Quit => "quit",
         }
@@ -92,6 +96,8 @@ impl Default for Keymap {
                 (Char('w'), Warmup),
                 (KeyCode::Enter, Detail),
                 (Char('L'), History),
+                (Char(':'), CommandLine),
+                (Char('/'), Filter),
                 (Char('?'), Help),
                 (Char('q'), Quit),
             ],
@@ -128,11 +134,19 @@ impl Keymap {
     }
 
     /// (keys, what they do) for every command, in a stable order.
+    /// The four moves share one row, so the help fits 80×24.
     pub fn help(&self) -> Vec<(String, &'static str, bool)> {
+        let moves = [Command::Up, Command::Down, Command::Left, Command::Right];
         let mut seen: Vec<Command> = Vec::new();
         let mut rows = Vec::new();
         for (_, c) in &self.bindings {
             if seen.contains(c) {
+                continue;
+            }
+            if moves.contains(c) {
+                seen.extend(moves);
+                let keys: Vec<String> = moves.iter().map(|m| self.keys(*m).join("")).collect();
+                rows.push((keys.join(" "), "move the cursor", false));
                 continue;
             }
             seen.push(*c);

@@ -5,8 +5,10 @@
 //! figures, the clock's second).
 
 pub mod app;
+pub mod command;
 pub mod keymap;
 pub mod live;
+pub mod theme;
 pub mod view;
 
 use std::io::Write;
@@ -25,11 +27,14 @@ use crate::ops::{self, Console, OpsError};
 use app::{App, Effect, Mode, PendingKind, Tone};
 use keymap::Keymap;
 use live::Live;
-use view::Palette;
+use theme::{Depth, Theme};
 
 pub struct Options {
-    /// Colours, or symbols and modifiers only (NO_COLOR, `--color none`).
-    pub color: bool,
+    /// The theme, already brought down to `depth`.
+    pub theme: Theme,
+    /// What the terminal shows (NO_COLOR, `--color`): a theme switched to
+    /// with `:theme` is brought down to it too.
+    pub depth: Depth,
     pub time_scale: Option<f64>,
 }
 
@@ -86,6 +91,8 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
             .collect(),
         busy: None,
         quit_asked: false,
+        filter: String::new(),
+        themes: theme::names(),
     })
 }
 
@@ -119,6 +126,14 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
         // before the panic message is printed.
         let mut terminal = ratatui::try_init()
             .map_err(|e| OpsError::Unavailable(format!("cannot set up the terminal: {e}")))?;
+        // On a panic: the terminal back and the cursor shown first, then
+        // the message (ratatui's hook, then the default one).
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            ratatui::restore();
+            let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
+            previous(info);
+        }));
         let result = event_loop(&console, &monitor, &mut app, &mut terminal, &options).await;
         ratatui::restore();
         let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
@@ -150,9 +165,7 @@ async fn event_loop(
     options: &Options,
 ) -> Result<(), OpsError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let palette = Palette {
-        color: options.color,
-    };
+    let mut palette = options.theme;
     let mut input = spawn_input();
     let mut term = signal(SignalKind::terminate())
         .map_err(|e| OpsError::Unavailable(format!("cannot watch SIGTERM: {e}")))?;
@@ -191,6 +204,15 @@ async fn event_loop(
                             ctx.retry = None;
                             app.banner = None;
                             app.say("rollback retries cancelled: the document was NOT rolled back", Tone::Bad);
+                        }
+                        if let Effect::Theme(name) = &effect {
+                            match Theme::load(name) {
+                                Ok(theme) => {
+                                    palette = theme.at_depth(options.depth);
+                                    app.say(format!("theme {name}"), Tone::Good);
+                                }
+                                Err(e) => app.say(e.to_string(), Tone::Bad),
+                            }
                         }
                         match apply(&mut ctx, app, effect) {
                             Flow::Quit => return Ok(()),
@@ -264,7 +286,7 @@ async fn event_loop(
     }
 }
 
-fn draw(terminal: &mut Term, app: &mut App, palette: Palette) -> Result<(), OpsError> {
+fn draw(terminal: &mut Term, app: &mut App, palette: Theme) -> Result<(), OpsError> {
     let height = terminal.size().map(|s| s.height).unwrap_or(24);
     app.scroll = view::first_visible(app, height.saturating_sub(4));
     // Synchronized update: the terminal shows the frame whole or not at all.
@@ -323,7 +345,8 @@ fn apply(ctx: &mut Ctx, app: &mut App, effect: Effect) -> Flow {
                 Err(e) => app.say(e.to_string(), Tone::Bad),
             }
         }
-        Effect::None => {}
+        // The loop swaps the theme: it owns the palette.
+        Effect::None | Effect::Theme(_) => {}
         Effect::Quit => return Flow::Quit,
         Effect::Redraw => return Flow::Redraw,
         Effect::Suspend => {

@@ -9,7 +9,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use crate::domain::{CellId, Split};
 
-use super::app::{App, Focus, Mode, Tone};
+use super::app::{App, Focus, Mode, Prompt, Tone};
+use super::theme::Theme;
 
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
@@ -17,14 +18,9 @@ pub const MIN_HEIGHT: u16 = 24;
 const ROW_LINES: u16 = 6;
 const LABEL_WIDTH: u16 = 14;
 
-/// Colours, or none (NO_COLOR / mono): then state shows by symbols and
-/// modifiers only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Palette {
-    pub color: bool,
-}
-
-impl Palette {
+/// A theme's colours, or none (NO_COLOR / mono): then state shows by
+/// symbols and modifiers only.
+impl Theme {
     fn fg(self, c: Color) -> Style {
         if self.color {
             Style::default().fg(c)
@@ -36,14 +32,14 @@ impl Palette {
     fn tone(self, tone: Tone) -> Style {
         match tone {
             Tone::Info => Style::default(),
-            Tone::Good => self.fg(Color::Green),
-            Tone::Warn => self.fg(Color::Yellow).add_modifier(Modifier::BOLD),
-            Tone::Bad => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            Tone::Good => self.fg(self.good),
+            Tone::Warn => self.fg(self.warn).add_modifier(Modifier::BOLD),
+            Tone::Bad => self.fg(self.bad).add_modifier(Modifier::BOLD),
         }
     }
 }
 
-pub fn draw(frame: &mut Frame, app: &App, palette: Palette) {
+pub fn draw(frame: &mut Frame, app: &App, palette: Theme) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let text = vec![
@@ -113,7 +109,7 @@ pub fn draw(frame: &mut Frame, app: &App, palette: Palette) {
     }
 }
 
-fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     let applied = {
         let known: Vec<_> = app
             .regions
@@ -132,7 +128,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
     };
     let env_style = if app.production {
         palette
-            .fg(Color::Red)
+            .fg(palette.production)
             .add_modifier(Modifier::BOLD | Modifier::REVERSED)
     } else {
         Style::default().add_modifier(Modifier::BOLD)
@@ -154,8 +150,14 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
         spans.push(Span::styled(
             " READ-ONLY ",
             palette
-                .fg(Color::Yellow)
+                .fg(palette.read_only)
                 .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ));
+    }
+    if !app.filter.is_empty() {
+        spans.push(Span::styled(
+            format!(" /{} ", app.filter),
+            Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
         ));
     }
     spans.push(Span::raw(format!(
@@ -173,13 +175,14 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
 }
 
 fn cell_width(area: Rect, app: &App) -> u16 {
-    (area.width.saturating_sub(LABEL_WIDTH)) / app.regions.len().max(1) as u16
+    (area.width.saturating_sub(LABEL_WIDTH)) / app.visible_regions().len().max(1) as u16
 }
 
 fn draw_columns(frame: &mut Frame, area: Rect, app: &App) {
     let w = cell_width(area, app);
     let mut spans = vec![Span::raw(pad("", LABEL_WIDTH as usize))];
-    for (i, region) in app.regions.iter().enumerate() {
+    for i in app.visible_regions() {
+        let region = &app.regions[i];
         let mark = match app.live.applies(region, app.revision) {
             Some(true) => "✓",
             Some(false) => "…",
@@ -196,10 +199,12 @@ fn draw_columns(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// The first model row shown, so that the cursor's row is on screen.
+/// The first model row shown (a position among the rows the filter
+/// shows), so that the cursor's row is on screen.
 pub fn first_visible(app: &App, body_height: u16) -> usize {
     let fits = (body_height / ROW_LINES).max(1) as usize;
-    let row = app.cursor.0;
+    let rows = app.visible_models();
+    let row = rows.iter().position(|&r| r == app.cursor.0).unwrap_or(0);
     if row < app.scroll {
         row
     } else if row >= app.scroll + fits {
@@ -209,12 +214,14 @@ pub fn first_visible(app: &App, body_height: u16) -> usize {
     }
 }
 
-fn draw_matrix(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
+fn draw_matrix(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     let w = cell_width(area, app);
     let first = first_visible(app, area.height);
     let fits = (area.height / ROW_LINES).max(1) as usize;
     let mut y = area.y;
-    for (row, model) in app.models.iter().enumerate().skip(first).take(fits) {
+    let (rows, cols) = (app.visible_models(), app.visible_regions());
+    for &row in rows.iter().skip(first).take(fits) {
+        let model = &app.models[row];
         let label_style = if row == app.cursor.0 {
             Style::default().add_modifier(Modifier::BOLD)
         } else {
@@ -227,8 +234,8 @@ fn draw_matrix(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
             ))),
             Rect::new(area.x, y, LABEL_WIDTH, 1),
         );
-        for col in 0..app.regions.len() {
-            let x = area.x + LABEL_WIDTH + col as u16 * w;
+        for (i, &col) in cols.iter().enumerate() {
+            let x = area.x + LABEL_WIDTH + i as u16 * w;
             let cell = app.cell_at((row, col));
             let lines = cell_lines(app, &cell, w as usize, palette);
             let mut style = Style::default();
@@ -245,12 +252,12 @@ fn draw_matrix(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
         );
         y += ROW_LINES;
     }
-    if app.models.len() > fits {
+    if rows.len() > fits {
         let more = format!(
             " rows {}–{} of {} ",
             first + 1,
-            (first + fits).min(app.models.len()),
-            app.models.len()
+            (first + fits).min(rows.len()),
+            rows.len()
         );
         let x = area.right().saturating_sub(more.chars().count() as u16);
         frame.render_widget(
@@ -308,7 +315,7 @@ fn percent(per_mille: u16) -> String {
 
 /// Five lines for one cell: requested split, served share and revision, p95
 /// per provider with a sparkline, errors and cold starts.
-fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Palette) -> Vec<Line<'a>> {
+fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Line<'a>> {
     let split = app
         .routes
         .get(cell)
@@ -322,7 +329,7 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Palette) -> Vec<L
     let bar_width = w.saturating_sub(label.chars().count() + pct.chars().count() + 2);
     let line1 = Line::from(vec![
         Span::styled(label, Style::default().add_modifier(Modifier::BOLD)),
-        Span::styled(bar(target_share, bar_width), palette.fg(Color::Cyan)),
+        Span::styled(bar(target_share, bar_width), palette.fg(palette.bar)),
         Span::raw(format!(" {pct}")),
     ]);
 
@@ -366,7 +373,7 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Palette) -> Vec<L
         let spark = probed.map_or_else(String::new, |p| sparkline(&p.recent, spark_width));
         provider_lines.push(Line::from(vec![
             Span::raw(head),
-            Span::styled(spark, palette.fg(Color::Blue)),
+            Span::styled(spark, palette.fg(palette.chart)),
         ]));
     }
     let (err_text, tone) = if errors.1 == 0 {
@@ -399,7 +406,7 @@ fn draw_detail(
     app: &App,
     cell: &CellId,
     changes: &[String],
-    palette: Palette,
+    palette: Theme,
 ) {
     use ratatui::widgets::Sparkline;
     let block = Block::default()
@@ -491,7 +498,7 @@ fn draw_detail(
         frame.render_widget(
             Sparkline::default()
                 .data(tail)
-                .style(palette.fg(Color::Blue)),
+                .style(palette.fg(palette.chart)),
             chart,
         );
     }
@@ -521,9 +528,13 @@ fn draw_detail(
     );
 }
 
-fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
-    if let Mode::Input { input, selection } = &app.mode {
-        let prompt = format!(" {} share for {selection}, in %: ", app.target);
+fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
+    if let Mode::Input { input, prompt } = &app.mode {
+        let prompt = match prompt {
+            Prompt::Share(selection) => format!(" {} share for {selection}, in %: ", app.target),
+            Prompt::Command => ":".to_string(),
+            Prompt::Filter => "/".to_string(),
+        };
         let width = area.width.saturating_sub(prompt.chars().count() as u16 + 1) as usize;
         let scroll = input.visual_scroll(width);
         let shown: String = input.value().chars().skip(scroll).take(width).collect();
@@ -584,9 +595,28 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
     );
 }
 
+/// The keys that apply now; when they do not all fit, the least needed
+/// give way (the `?` help always lists every key).
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
+    let mut keys = app.footer_keys();
+    let width = |keys: &[(String, &str, u8)]| -> usize {
+        keys.iter()
+            .map(|(k, what, _)| k.chars().count() + what.chars().count() + 3)
+            .sum()
+    };
+    while width(&keys) > area.width as usize {
+        let Some(least) = keys
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, (_, _, rank))| (*rank, *i))
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
+        keys.remove(least);
+    }
     let mut spans = Vec::new();
-    for (key, what) in app.footer_keys() {
+    for (key, what, _) in keys {
         spans.push(Span::styled(
             format!(" [{key}]"),
             Style::default().add_modifier(Modifier::BOLD),
@@ -619,7 +649,7 @@ fn split_text(split: Option<&Split>) -> String {
     }
 }
 
-fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Palette) {
+fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     let Mode::Confirm { pending, focus } = &app.mode else {
         return;
     };
@@ -715,6 +745,9 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
         })
         .collect();
     lines.push(Line::from(" Ctrl-L       redraw the screen"));
+    lines.push(Line::from(
+        " Ctrl-Z       suspend to the shell (fg comes back)",
+    ));
     let block = Block::default().borders(Borders::ALL).title(" keys ");
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
