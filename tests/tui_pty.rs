@@ -17,9 +17,14 @@ struct Tmux {
 
 impl Tmux {
     fn start(state: &Path) -> Tmux {
+        Self::start_with(state, "")
+    }
+
+    /// The console with more arguments.
+    fn start_with(state: &Path, args: &str) -> Tmux {
         let socket = format!("beacon-test-{}-{}", std::process::id(), fastrand_suffix());
         let command = format!(
-            "BEACON_OPERATOR=tester {} --state-dir {} --time-scale 50 ; echo EXITED $? ; sleep 600",
+            "BEACON_OPERATOR=tester {} --state-dir {} --time-scale 50 {args} ; echo EXITED $? ; sleep 600",
             bin().display(),
             state.display()
         );
@@ -195,4 +200,41 @@ fn an_ssh_drop_restores_the_terminal() {
     assert_eq!(t.format("#{cursor_flag}"), "1");
     // Nothing was written.
     assert_eq!(status_json(dir.path())["revision"], 0);
+}
+
+#[test]
+fn the_command_line_shifts_and_a_bad_theme_stops_before_the_screen_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("neon.toml");
+    std::fs::write(&bad, "good = \"green\"\nbad = \"reddish\"\n").unwrap();
+    let t = Tmux::start_with(dir.path(), &format!("--theme {}", bad.display()));
+    let screen = t.wait_for("EXITED");
+    assert!(screen.contains("neon.toml:2:7: bad = \"reddish\" is not a colour"), "{screen}");
+    assert!(screen.contains("EXITED 2"), "{screen}");
+    drop(t);
+
+    let t = Tmux::start_with(dir.path(), "--theme high-contrast");
+    t.wait_for("ROLLBACK");
+    t.keys(&[":"]);
+    t.tmux(&["send-keys", "-l", "shift llama-3.2-1b/eu-w"]);
+    t.keys(&["Tab"]);
+    // (capture-pane drops trailing spaces: the one after the cell is there.)
+    t.wait_for(":shift llama-3.2-1b/eu-west");
+    t.tmux(&["send-keys", "-l", "10"]);
+    t.keys(&["Enter"]);
+    t.wait_for("Cancel");
+    t.keys(&["y"]);
+    t.wait_for("rev 1");
+    assert_eq!(runpod_percent(&status_json(dir.path()), "llama-3.2-1b/eu-west"), 10.0);
+    // A filter, then `:q`.
+    t.keys(&["/"]);
+    t.tmux(&["send-keys", "-l", "apac"]);
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("/apac");
+    assert!(!screen.contains("us-east"), "{screen}");
+    t.keys(&[":"]);
+    t.tmux(&["send-keys", "-l", "q"]);
+    t.keys(&["Enter"]);
+    t.wait_for("EXITED 0");
+    assert_eq!(t.format("#{alternate_on}"), "0");
 }
