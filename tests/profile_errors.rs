@@ -379,3 +379,40 @@ fn shipped_profiles_are_valid() {
         Profile::parse(name, &text, root).unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+#[test]
+fn key_bindings() {
+    let keys = |body: &str| with("[store]", &format!("[keys]\n{body}\n\n[store]"));
+    expect_error(
+        &keys("launch = \"L\""),
+        "launch",
+        0,
+        "unknown command \"launch\" in [keys]",
+    );
+    expect_error(
+        &keys("rollback = \"Ctrl-R\""),
+        "\"Ctrl-R\"",
+        0,
+        "Ctrl and Alt chords cannot be bound",
+    );
+    expect_error(&keys("undo = \"uu\""), "\"uu\"", 0, "\"uu\" is not a key");
+    expect_error(
+        &keys("rollback = \"R\"\nundo = [\"U\", \"R\"]"),
+        "[\"U\"",
+        0,
+        "key \"R\" is already bound to rollback",
+    );
+    let p = Profile::parse(
+        "p.toml",
+        &keys("rollback = \"R\"\nquit = [\"Q\", \"f10\"]"),
+        Path::new("/tmp"),
+    )
+    .unwrap();
+    assert_eq!(
+        p.keys,
+        vec![
+            ("quit".to_string(), vec!["Q".to_string(), "F10".to_string()]),
+            ("rollback".to_string(), vec!["R".to_string()]),
+        ]
+    );
+}

@@ -209,7 +209,10 @@ fn the_command_line_shifts_and_a_bad_theme_stops_before_the_screen_is_taken() {
     std::fs::write(&bad, "good = \"green\"\nbad = \"reddish\"\n").unwrap();
     let t = Tmux::start_with(dir.path(), &format!("--theme {}", bad.display()));
     let screen = t.wait_for("EXITED");
-    assert!(screen.contains("neon.toml:2:7: bad = \"reddish\" is not a colour"), "{screen}");
+    assert!(
+        screen.contains("neon.toml:2:7: bad = \"reddish\" is not a colour"),
+        "{screen}"
+    );
     assert!(screen.contains("EXITED 2"), "{screen}");
     drop(t);
 
@@ -225,7 +228,10 @@ fn the_command_line_shifts_and_a_bad_theme_stops_before_the_screen_is_taken() {
     t.wait_for("Cancel");
     t.keys(&["y"]);
     t.wait_for("rev 1");
-    assert_eq!(runpod_percent(&status_json(dir.path()), "llama-3.2-1b/eu-west"), 10.0);
+    assert_eq!(
+        runpod_percent(&status_json(dir.path()), "llama-3.2-1b/eu-west"),
+        10.0
+    );
     // A filter, then `:q`.
     t.keys(&["/"]);
     t.tmux(&["send-keys", "-l", "apac"]);

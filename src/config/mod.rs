@@ -6,11 +6,11 @@ mod raw;
 mod secret;
 
 pub use error::ConfigError;
-pub use profile::check_url;
 pub use profile::{
     Endpoint, EndpointTemplate, Environment, Profile, ProfileSource, ProviderConfig, ProviderKind,
     SimulatorConfig, SloConfig, StoreConfig,
 };
+pub use profile::{KEY_COMMANDS, KEY_NAMES, check_url};
 pub use secret::{Secret, SecretSource};
 
 /// The demo profile, built into the binary so that a fresh machine needs no files.

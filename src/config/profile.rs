@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use toml::Spanned;
 
 use super::error::ConfigError;
-use super::raw::{RawProfile, RawSecret, RawTelemetry};
+use super::raw::{RawKeys, RawProfile, RawSecret, RawTelemetry};
 use super::secret::SecretSource;
 use crate::domain::{CellId, Id, Ladder, PerMille, is_valid_id};
 
@@ -150,6 +150,9 @@ pub struct Profile {
     pub audit_path: PathBuf,
     pub simulator: Option<SimulatorConfig>,
     pub telemetry: TelemetryConfig,
+    /// Console key bindings from `[keys]`: (command, keys), each key in the
+    /// canonical form of [`KEY_NAMES`] or one printable character.
+    pub keys: Vec<(String, Vec<String>)>,
     /// Each region's router metrics endpoint (`[[routers]]`), in region order.
     pub routers: Vec<RouterEndpoint>,
 }
@@ -874,7 +877,50 @@ impl Validator<'_> {
             simulator,
             telemetry,
             routers,
+            keys: self.keys(&raw.keys)?,
         })
+    }
+
+    /// `[keys]`: known commands, keys the console can bind (no Ctrl or Alt
+    /// chords: no Ctrl-letter writes, and Ctrl-B/Ctrl-A belong to tmux and
+    /// screen), and no key bound twice.
+    fn keys(
+        &self,
+        raw: &indexmap::IndexMap<Spanned<String>, Spanned<RawKeys>>,
+    ) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for (command, keys) in raw {
+            if !KEY_COMMANDS.contains(&command.get_ref().as_str()) {
+                return Err(self.err(
+                    command.span(),
+                    format!(
+                        "unknown command {:?} in [keys] (commands: {})",
+                        command.get_ref(),
+                        KEY_COMMANDS.join(", ")
+                    ),
+                ));
+            }
+            let list = match keys.get_ref() {
+                RawKeys::One(k) => vec![k.clone()],
+                RawKeys::Many(ks) => ks.clone(),
+            };
+            if list.is_empty() {
+                return Err(self.err(keys.span(), "give at least one key"));
+            }
+            let mut canonical = Vec::new();
+            for key in &list {
+                let key = canonical_key(key).map_err(|why| self.err(keys.span(), why))?;
+                if let Some((other, _)) = out.iter().find(|(_, ks)| ks.contains(&key)) {
+                    return Err(self.err(
+                        keys.span(),
+                        format!("key {key:?} is already bound to {other}"),
+                    ));
+                }
+                canonical.push(key);
+            }
+            out.push((command.get_ref().clone(), canonical));
+        }
+        Ok(out)
     }
 
     fn telemetry(&self, raw: &RawTelemetry) -> Result<TelemetryConfig, ConfigError> {
@@ -913,6 +959,82 @@ impl Validator<'_> {
                 "telemetry.scrape_interval_ms",
             )?,
         })
+    }
+}
+
+/// Commands `[keys]` may bind (the console's keymap names them the same).
+pub const KEY_COMMANDS: [&str; 19] = [
+    "up",
+    "down",
+    "left",
+    "right",
+    "select",
+    "select_all",
+    "clear",
+    "step_up",
+    "step_down",
+    "set_exact",
+    "rollback",
+    "undo",
+    "warmup",
+    "detail",
+    "history",
+    "command_line",
+    "filter",
+    "help",
+    "quit",
+];
+
+/// Named keys `[keys]` accepts (any case), besides one printable character.
+pub const KEY_NAMES: [&str; 23] = [
+    "Up",
+    "Down",
+    "Left",
+    "Right",
+    "Enter",
+    "Esc",
+    "Space",
+    "Tab",
+    "Backspace",
+    "Home",
+    "End",
+    "PageUp",
+    "PageDown",
+    "F1",
+    "F2",
+    "F3",
+    "F4",
+    "F5",
+    "F6",
+    "F7",
+    "F8",
+    "F9",
+    "F10",
+];
+
+/// A key as the keymap reads it: a name of [`KEY_NAMES`] or one character.
+fn canonical_key(key: &str) -> Result<String, String> {
+    let lower = key.to_ascii_lowercase();
+    if lower.starts_with("ctrl")
+        || lower.starts_with("c-")
+        || lower.starts_with('^') && key.len() > 1
+        || lower.starts_with("alt")
+        || lower.starts_with("m-")
+    {
+        return Err(format!(
+            "{key:?}: Ctrl and Alt chords cannot be bound (no Ctrl key writes, and Ctrl-B/Ctrl-A are tmux and screen prefixes)"
+        ));
+    }
+    if let Some(name) = KEY_NAMES.iter().find(|n| n.eq_ignore_ascii_case(key)) {
+        return Ok(name.to_string());
+    }
+    let mut chars = key.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if !c.is_control() && c != ' ' => Ok(c.to_string()),
+        _ => Err(format!(
+            "{key:?} is not a key: expected one character or one of {}",
+            KEY_NAMES.join(", ")
+        )),
     }
 }
 

@@ -34,6 +34,16 @@ pub struct RawProfile {
     pub telemetry: RawTelemetry,
     #[serde(default)]
     pub routers: Vec<RawRouter>,
+    /// Console key bindings: command name → a key or a list of keys.
+    #[serde(default)]
+    pub keys: indexmap::IndexMap<Spanned<String>, Spanned<RawKeys>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawKeys {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -53,6 +53,31 @@ impl Command {
         }
     }
 
+    /// The name a profile's `[keys]` uses (config's `KEY_COMMANDS`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Up => "up",
+            Command::Down => "down",
+            Command::Left => "left",
+            Command::Right => "right",
+            Command::Select => "select",
+            Command::SelectAll => "select_all",
+            Command::Clear => "clear",
+            Command::StepUp => "step_up",
+            Command::StepDown => "step_down",
+            Command::SetExact => "set_exact",
+            Command::Rollback => "rollback",
+            Command::Undo => "undo",
+            Command::Warmup => "warmup",
+            Command::Detail => "detail",
+            Command::History => "history",
+            Command::CommandLine => "command_line",
+            Command::Filter => "filter",
+            Command::Help => "help",
+            Command::Quit => "quit",
+        }
+    }
+
     /// Whether the command writes (disabled when read-only).
     pub fn writes(self) -> bool {
         matches!(
@@ -106,6 +131,36 @@ impl Default for Keymap {
 }
 
 impl Keymap {
+    /// The defaults with a profile's `[keys]` (already checked by the
+    /// profile): a command given there keeps only the keys given, in its
+    /// place in the help, and a key given there is taken from any other
+    /// command.
+    pub fn with_profile_keys(keys: &[(String, Vec<String>)]) -> Self {
+        let mut map = Self::default();
+        let all: Vec<Command> = map.bindings.iter().map(|(_, c)| *c).collect();
+        for (name, names) in keys {
+            let Some(command) = all.iter().copied().find(|c| c.name() == name) else {
+                continue;
+            };
+            let codes: Vec<KeyCode> = names.iter().filter_map(|k| key_code(k)).collect();
+            let at = map
+                .bindings
+                .iter()
+                .position(|(_, c)| *c == command)
+                .unwrap_or(map.bindings.len());
+            let before = map.bindings[..at]
+                .iter()
+                .filter(|(code, c)| *c != command && !codes.contains(code))
+                .count();
+            map.bindings
+                .retain(|(code, c)| *c != command && !codes.contains(code));
+            for (i, code) in codes.into_iter().enumerate() {
+                map.bindings.insert(before + i, (code, command));
+            }
+        }
+        map
+    }
+
     /// The command of a key press (Ctrl and Alt chords are never bound).
     pub fn command(&self, key: &KeyEvent) -> Option<Command> {
         if key
@@ -156,6 +211,33 @@ impl Keymap {
     }
 }
 
+/// A key in the profile's canonical form (see config's `KEY_NAMES`).
+fn key_code(name: &str) -> Option<KeyCode> {
+    Some(match name {
+        "Up" => KeyCode::Up,
+        "Down" => KeyCode::Down,
+        "Left" => KeyCode::Left,
+        "Right" => KeyCode::Right,
+        "Enter" => KeyCode::Enter,
+        "Esc" => KeyCode::Esc,
+        "Space" => KeyCode::Char(' '),
+        "Tab" => KeyCode::Tab,
+        "Backspace" => KeyCode::Backspace,
+        "Home" => KeyCode::Home,
+        "End" => KeyCode::End,
+        "PageUp" => KeyCode::PageUp,
+        "PageDown" => KeyCode::PageDown,
+        f if f.starts_with('F') && f.len() > 1 => KeyCode::F(f[1..].parse().ok()?),
+        c => {
+            let mut chars = c.chars();
+            match (chars.next(), chars.next()) {
+                (Some(ch), None) => KeyCode::Char(ch),
+                _ => return None,
+            }
+        }
+    })
+}
+
 fn key_name(code: KeyCode) -> String {
     match code {
         KeyCode::Up => "↑".into(),
@@ -167,5 +249,38 @@ fn key_name(code: KeyCode) -> String {
         KeyCode::Char(' ') => "Space".into(),
         KeyCode::Char(c) => c.to_string(),
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::KEY_COMMANDS;
+
+    #[test]
+    fn every_command_has_the_name_the_profile_uses() {
+        let map = Keymap::default();
+        let mut names: Vec<&str> = map.bindings.iter().map(|(_, c)| c.name()).collect();
+        names.dedup();
+        assert_eq!(names, KEY_COMMANDS.to_vec());
+    }
+
+    #[test]
+    fn profile_keys_replace_a_commands_keys_and_take_theirs_from_others() {
+        let map = Keymap::with_profile_keys(&[
+            ("rollback".into(), vec!["R".into()]),
+            ("quit".into(), vec!["k".into(), "F10".into()]),
+        ]);
+        let press = |c| map.command(&KeyEvent::from(c));
+        assert_eq!(press(KeyCode::Char('R')), Some(Command::Rollback));
+        assert_eq!(press(KeyCode::Char('X')), None);
+        assert_eq!(press(KeyCode::Char('k')), Some(Command::Quit));
+        assert_eq!(press(KeyCode::F(10)), Some(Command::Quit));
+        assert_eq!(press(KeyCode::Up), Some(Command::Up));
+        assert_eq!(map.label(Command::Rollback), "R");
+        // The help keeps its order: rollback where it was.
+        let help = map.help();
+        let at = |what: &str| help.iter().position(|(_, d, _)| d.contains(what)).unwrap();
+        assert!(at("twice in 3 s") < at("undo the last change"));
     }
 }

@@ -82,7 +82,7 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         banner: None,
         live: Live::default(),
         clock: clock(),
-        keymap: Keymap::default(),
+        keymap: Keymap::with_profile_keys(&profile.keys),
         scroll: 0,
         prices: profile
             .providers
