@@ -9,6 +9,7 @@ use beacon_console::config::ProfileSource;
 use beacon_console::domain::{CellId, Id};
 use beacon_console::ops::monitor::RegionStatus;
 use beacon_console::ops::{self, Console, ShiftAmount};
+use beacon_console::providers::ErrorClass;
 use beacon_console::providers::runpod::{Health, HealthWorkers};
 use beacon_console::telemetry::Figures;
 use beacon_console::telemetry::probes::Probed;
@@ -69,6 +70,14 @@ fn app(dir: &std::path::Path, read_only: bool) -> App {
                     figures: Figures {
                         requests: 60,
                         errors: u64::from(i == 4 && j == 0) * 3,
+                        errors_by_class: if i == 4 && j == 0 {
+                            let mut by = [0; ErrorClass::ALL.len()];
+                            by[ErrorClass::Timeout.index()] = 2;
+                            by[ErrorClass::RateLimited.index()] = 1;
+                            by
+                        } else {
+                            Default::default()
+                        },
                         cold: (i as u64 + j as u64) % 4,
                         p50_ms: Some(base),
                         p90_ms: Some(base + 30 * i as u64),
@@ -396,6 +405,17 @@ fn detail_view_shows_both_providers_and_the_cells_changes() {
     assert!(screen.contains("served 24.2%"), "{screen}");
     insta::assert_snapshot!("detail_80x24", screen);
     insta::assert_snapshot!("detail_160x48", render(&app, 160, 48, true));
+    // Errors by class, the most frequent first.
+    app.mode = beacon_console::tui::app::Mode::Detail {
+        cell: CellId::new(Id::from("qwen-2.5-1.5b"), Id::from("eu-west")),
+        changes: Vec::new(),
+    };
+    let screen = render(&app, 80, 24, true);
+    assert!(
+        screen.contains("errors: timeout 2 · rate limited 1"),
+        "{screen}"
+    );
+    assert!(screen.contains("errors: none"), "{screen}");
     assert_eq!(app.on_key(key(KeyCode::Esc), Instant::now()), Effect::None);
     assert!(matches!(app.mode, beacon_console::tui::app::Mode::Matrix));
 }

@@ -27,6 +27,25 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// Every class, in the order reports list them.
+    pub const ALL: [ErrorClass; 10] = [
+        ErrorClass::Timeout,
+        ErrorClass::RateLimited,
+        ErrorClass::Server,
+        ErrorClass::ConnectionRefused,
+        ErrorClass::Malformed,
+        ErrorClass::JobFailed,
+        ErrorClass::Auth,
+        ErrorClass::NotFound,
+        ErrorClass::BadInput,
+        ErrorClass::Refused,
+    ];
+
+    /// Its place in [`Self::ALL`].
+    pub fn index(self) -> usize {
+        Self::ALL.iter().position(|c| *c == self).unwrap_or(0)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             ErrorClass::Auth => "auth",

@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::domain::CellId;
 use crate::ops::load::{Clients, Target};
+use crate::providers::ErrorClass;
 use crate::providers::runpod::Health;
 
 use super::window::{Figures, Windows};
@@ -94,7 +95,13 @@ impl Telemetry {
         self.started.elapsed().mul_f64(self.clock_scale)
     }
 
-    fn record(&self, key: &(CellId, String), latency: Duration, error: bool, cold: bool) {
+    fn record(
+        &self,
+        key: &(CellId, String),
+        latency: Duration,
+        error: Option<ErrorClass>,
+        cold: bool,
+    ) {
         let at = self.elapsed();
         self.recorded
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -116,7 +123,7 @@ impl Telemetry {
         cell: &CellId,
         provider: &str,
         latency: Duration,
-        error: bool,
+        error: Option<ErrorClass>,
         cold: bool,
     ) {
         self.record(&(cell.clone(), provider.to_string()), latency, error, cold);
@@ -219,7 +226,7 @@ pub async fn run_probes(
                 let cold = sample
                     .cold_ms
                     .is_some_and(|c| Duration::from_millis(c) >= config.cold_bound);
-                telemetry.record(&key, sample.latency, sample.error.is_some(), cold);
+                telemetry.record(&key, sample.latency, sample.error, cold);
                 if last_health.is_none_or(|at| at.elapsed() >= config.health_interval) {
                     last_health = Some(Instant::now());
                     if let Some(health) = clients.health(&target).await {

@@ -7,6 +7,11 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::providers::ErrorClass;
+
+/// Errors per class, in the order of [`ErrorClass::ALL`].
+pub type ErrorCounts = [u32; ErrorClass::ALL.len()];
+
 /// A bounded ring: pushing past capacity drops the oldest.
 #[derive(Debug, Clone)]
 pub struct Ring<T> {
@@ -47,7 +52,7 @@ impl<T> Ring<T> {
 struct Slot {
     index: u64,
     latency_ms: Histogram<u16>,
-    errors: u64,
+    errors: ErrorCounts,
     cold: u64,
 }
 
@@ -68,6 +73,8 @@ pub struct Windows {
 pub struct Figures {
     pub requests: u64,
     pub errors: u64,
+    /// `errors` by class, in the order of [`ErrorClass::ALL`].
+    pub errors_by_class: ErrorCounts,
     pub cold: u64,
     pub p50_ms: Option<u64>,
     pub p90_ms: Option<u64>,
@@ -109,8 +116,14 @@ impl Windows {
     }
 
     /// Records one request `at` (time since the console started).
-    pub fn record(&mut self, at: Duration, latency: Duration, error: bool, cold: bool) {
-        self.recent.push(if error {
+    pub fn record(
+        &mut self,
+        at: Duration,
+        latency: Duration,
+        error: Option<ErrorClass>,
+        cold: bool,
+    ) {
+        self.recent.push(if error.is_some() {
             0
         } else {
             latency.as_millis().min(u128::from(u32::MAX)) as u32
@@ -125,7 +138,7 @@ impl Windows {
             self.slots.push_back(Slot {
                 index,
                 latency_ms: histogram(),
-                errors: 0,
+                errors: ErrorCounts::default(),
                 cold: 0,
             });
             while self.slots.len() > self.keep {
@@ -135,8 +148,9 @@ impl Windows {
         let Some(slot) = self.slots.iter_mut().rev().find(|s| s.index == index) else {
             return; // older than the window: dropped
         };
-        if error {
-            slot.errors += 1;
+        if let Some(class) = error {
+            let n = &mut slot.errors[class.index()];
+            *n = n.saturating_add(1);
         } else {
             let _ = slot
                 .latency_ms
@@ -152,7 +166,7 @@ impl Windows {
         let newest = self.slot_index(now);
         let span = (window.as_secs_f64() / self.slot.as_secs_f64()).ceil() as u64;
         let mut merged = merged_histogram();
-        let (mut errors, mut cold) = (0, 0);
+        let (mut by_class, mut cold) = (ErrorCounts::default(), 0);
         for s in self
             .slots
             .iter()
@@ -161,13 +175,17 @@ impl Windows {
             for v in s.latency_ms.iter_recorded() {
                 let _ = merged.record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
             }
-            errors += s.errors;
+            for (total, n) in by_class.iter_mut().zip(s.errors) {
+                *total += n;
+            }
             cold += s.cold;
         }
+        let errors: u64 = by_class.iter().map(|&n| u64::from(n)).sum();
         let q = |p: f64| (!merged.is_empty()).then(|| merged.value_at_quantile(p));
         Figures {
             requests: merged.len() + errors,
             errors,
+            errors_by_class: by_class,
             cold,
             p50_ms: q(0.50),
             p90_ms: q(0.90),
@@ -206,17 +224,33 @@ mod tests {
             } else {
                 s(2)
             };
-            w.record(s(t), latency, t % 100 == 0, false);
+            let error = if t % 100 == 0 {
+                Some(ErrorClass::Timeout)
+            } else if t == 3599 {
+                Some(ErrorClass::RateLimited)
+            } else {
+                None
+            };
+            w.record(s(t), latency, error, false);
         }
         assert_eq!(w.slots_held(), 30, "5 minutes of 10 s slots, no more");
         assert!(w.sparkline.len() <= 60);
         let last_minute = w.figures(s(3599), s(60));
         assert_eq!(last_minute.requests, 60);
+        assert_eq!(last_minute.errors, 1, "the rate-limited one");
         assert!(last_minute.p50_ms.unwrap() >= 1_990, "{last_minute:?}");
         let five = w.figures(s(3599), s(300));
         assert_eq!(five.requests, 300);
         // One significant figure: within 10 % of the 100 ms recorded.
         assert!(five.p50_ms.unwrap() <= 110, "{five:?}");
-        assert_eq!(five.errors, 3);
+        assert_eq!(five.errors, 4);
+        let by_class = |c: ErrorClass| five.errors_by_class[c.index()];
+        assert_eq!(
+            (
+                by_class(ErrorClass::Timeout),
+                by_class(ErrorClass::RateLimited)
+            ),
+            (3, 1)
+        );
     }
 }

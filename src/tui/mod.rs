@@ -525,7 +525,7 @@ fn spawn_warmup(
                     &target.cell,
                     &target.provider,
                     s.latency,
-                    s.error.is_some(),
+                    s.error,
                     was_cold,
                 );
             }

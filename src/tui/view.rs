@@ -421,7 +421,8 @@ fn draw_detail(
         .unwrap_or_else(|| Split::all(app.fallback.as_str()));
     let half = inner.width / 2;
     let chart_height = 4u16;
-    let text_height = 7u16;
+    // Seven lines of figures and a blank one before the chart.
+    let text_height = 8u16;
     for (i, provider) in [&app.target, &app.fallback].into_iter().enumerate() {
         let x = inner.x + i as u16 * half;
         let probed = app.live.probed(cell, provider);
@@ -478,6 +479,7 @@ fn draw_detail(
                 share(errors),
                 share(cold)
             )),
+            Line::from(errors_by_class(f.map(|f| f.errors_by_class))),
             Line::from(workers),
             Line::from(format!("cost per 1k inferences ≈ {cost}")),
         ];
@@ -526,6 +528,28 @@ fn draw_detail(
             room as u16,
         ),
     );
+}
+
+/// "errors: timeout 2 · rate limited 1", most frequent first.
+fn errors_by_class(counts: Option<crate::telemetry::window::ErrorCounts>) -> String {
+    use crate::providers::ErrorClass;
+    let Some(counts) = counts else {
+        return "errors: —".to_string();
+    };
+    let mut seen: Vec<(ErrorClass, u32)> = ErrorClass::ALL
+        .into_iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    if seen.is_empty() {
+        return "errors: none".to_string();
+    }
+    seen.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let list: Vec<String> = seen
+        .iter()
+        .map(|(class, n)| format!("{} {n}", class.label()))
+        .collect();
+    format!("errors: {}", list.join(" · "))
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
