@@ -320,6 +320,8 @@ impl App {
             Command::Left => self.cursor.1 = step(&self.visible_regions(), self.cursor.1, -1),
             Command::Right => self.cursor.1 = step(&self.visible_regions(), self.cursor.1, 1),
             Command::Select => {
+                // The status line shows the selection again.
+                self.status = None;
                 let cell = self.current();
                 if let Some(i) = self.selected.iter().position(|c| *c == cell) {
                     self.selected.remove(i);
@@ -329,6 +331,7 @@ impl App {
             }
             // Every cell shown: with a filter, the ones it shows.
             Command::SelectAll => {
+                self.status = None;
                 let cols = self.visible_regions();
                 self.selected = self
                     .visible_models()

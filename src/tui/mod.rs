@@ -539,7 +539,7 @@ fn spawn_warmup(
 
 fn do_rollback(console: &Console, app: &mut App, selection: &Selection) -> Result<(), OpsError> {
     let started = Instant::now();
-    let reason = format!("console: X X rollback of {selection}");
+    let reason = format!("console: rollback of {selection}");
     let done = ops::rollback(console, selection, &reason)?;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     if let Ok(s) = console.store.load() {
