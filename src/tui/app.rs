@@ -406,9 +406,10 @@ impl App {
                 } else {
                     format!("{} selected cell(s)", self.selected.len())
                 };
+                let again = self.keymap.label(Command::Rollback);
                 self.say(
                     format!(
-                        "press X again within 3 s to roll back {what} to {}",
+                        "press {again} again within 3 s to roll back {what} to {}",
                         self.fallback
                     ),
                     Tone::Warn,

@@ -248,6 +248,9 @@ fn key_name(code: KeyCode) -> String {
         KeyCode::Enter => "Enter".into(),
         KeyCode::Char(' ') => "Space".into(),
         KeyCode::Char(c) => c.to_string(),
+        KeyCode::F(n) => format!("F{n}"),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
         other => format!("{other:?}"),
     }
 }
@@ -278,6 +281,7 @@ mod tests {
         assert_eq!(press(KeyCode::F(10)), Some(Command::Quit));
         assert_eq!(press(KeyCode::Up), Some(Command::Up));
         assert_eq!(map.label(Command::Rollback), "R");
+        assert_eq!(map.keys(Command::Quit), ["k", "F10"]);
         // The help keeps its order: rollback where it was.
         let help = map.help();
         let at = |what: &str| help.iter().position(|(_, d, _)| d.contains(what)).unwrap();
