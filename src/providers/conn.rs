@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -97,31 +97,43 @@ struct Conn {
 }
 
 pub(crate) struct Connections {
-    connector: HttpsConnector<HttpConnector>,
+    /// Built on the first connection: setting up TLS reads the system's
+    /// root certificates (≈ 10 ms), which the demo on loopback never needs
+    /// and the console's first frame should not wait for.
+    connector: OnceLock<Result<HttpsConnector<HttpConnector>, String>>,
+    connect_timeout: Duration,
     idle: Mutex<HashMap<String, Vec<Conn>>>,
     max_idle: usize,
 }
 
 impl Connections {
-    pub(crate) fn new(connect_timeout: Duration, max_idle: usize) -> Result<Self, String> {
-        use rustls_platform_verifier::ConfigVerifierExt;
-        let tls = rustls::ClientConfig::with_platform_verifier()
-            .map_err(|e| format!("cannot set up TLS: {e}"))?;
-        let mut tcp = HttpConnector::new();
-        // The scheme is checked by `ProviderUrl` (https, or http to loopback).
-        tcp.enforce_http(false);
-        tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(connect_timeout));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
-        Ok(Self {
-            connector,
+    pub(crate) fn new(connect_timeout: Duration, max_idle: usize) -> Self {
+        Self {
+            connector: OnceLock::new(),
+            connect_timeout,
             idle: Mutex::new(HashMap::new()),
             max_idle,
-        })
+        }
+    }
+
+    fn connector(&self) -> Result<HttpsConnector<HttpConnector>, String> {
+        self.connector
+            .get_or_init(|| {
+                use rustls_platform_verifier::ConfigVerifierExt;
+                let tls = rustls::ClientConfig::with_platform_verifier()
+                    .map_err(|e| format!("cannot set up TLS: {e}"))?;
+                let mut tcp = HttpConnector::new();
+                // The scheme is checked by `ProviderUrl` (https, or http to loopback).
+                tcp.enforce_http(false);
+                tcp.set_nodelay(true);
+                tcp.set_connect_timeout(Some(self.connect_timeout));
+                Ok(hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(tls)
+                    .https_or_http()
+                    .enable_http1()
+                    .wrap_connector(tcp))
+            })
+            .clone()
     }
 
     /// One request and its whole answer. A kept-alive connection the server
@@ -215,7 +227,9 @@ impl Connections {
     }
 
     async fn connect(&self, route: &Route) -> Result<Conn, ProviderError> {
-        let mut connector = self.connector.clone();
+        let mut connector = self
+            .connector()
+            .map_err(|e| ProviderError::new(ErrorClass::ConnectionRefused, e))?;
         std::future::poll_fn(|cx| connector.poll_ready(cx))
             .await
             .map_err(|e| connect_error(&route.origin, e.as_ref()))?;

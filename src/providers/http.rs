@@ -140,9 +140,7 @@ impl HttpClient {
                 .map_err(|e| unavailable(e.to_string()))?;
             Engine::Proxied(client)
         } else {
-            Engine::Direct(Arc::new(
-                Connections::new(connect_timeout, 64).map_err(unavailable)?,
-            ))
+            Engine::Direct(Arc::new(Connections::new(connect_timeout, 64)))
         };
         Ok(Self {
             engine,
