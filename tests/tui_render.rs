@@ -161,6 +161,25 @@ fn confirmation_dialog_shows_before_after_and_the_base_revision() {
     .unwrap();
     app.propose_shift(snapshot, plan, amount);
     insta::assert_snapshot!("confirm_80x24", render(&app, 80, 24, true));
+    // RunPod cold where it gains traffic: the dialog says so, and how to warm it.
+    let rp = (CellId::new("llama-3.2-1b", "eu-west"), "runpod".to_string());
+    let workers = &mut app
+        .live
+        .probed
+        .get_mut(&rp)
+        .unwrap()
+        .health
+        .as_mut()
+        .unwrap()
+        .workers;
+    (workers.idle, workers.running) = (0, 0);
+    let screen = render(&app, 80, 24, true);
+    assert!(
+        screen.contains("⚠ runpod cold in eu-west: expect cold starts up to 6–12 s"),
+        "{screen}"
+    );
+    assert!(screen.contains("(w on those cells warms it)"), "{screen}");
+    assert!(screen.contains("[ Cancel ]"), "{screen}");
     // Cancel has the focus: Enter writes nothing.
     assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
     assert!(app.take_pending().is_none());

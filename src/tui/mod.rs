@@ -559,7 +559,12 @@ fn do_rollback(console: &Console, app: &mut App, selection: &Selection) -> Resul
                 done.cells,
                 app.fallback,
                 done.revision,
-                cold.as_ref().map(|w| format!(" · {w}")).unwrap_or_default()
+                cold.as_ref()
+                    .map(|w| format!(
+                        " · {w}, press {} to warm",
+                        app.keymap.label(keymap::Command::Warmup)
+                    ))
+                    .unwrap_or_default()
             ),
             if cold.is_some() {
                 Tone::Warn

@@ -722,10 +722,16 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         })
         .unwrap_or_else(|| app.target.clone());
     match app.live.cold_regions(&gaining, &cells).warning() {
-        Some(w) => lines.push(Line::from(Span::styled(
-            format!(" ⚠ {w}"),
-            palette.tone(Tone::Warn),
-        ))),
+        Some(w) => {
+            lines.push(Line::from(Span::styled(
+                format!(" ⚠ {w}"),
+                palette.tone(Tone::Warn),
+            )));
+            lines.push(Line::from(format!(
+                "   ({} on those cells warms it)",
+                app.keymap.label(super::keymap::Command::Warmup)
+            )));
+        }
         None => lines.push(Line::from(format!(
             " {gaining}: warm where it gains traffic"
         ))),
