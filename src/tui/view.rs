@@ -17,6 +17,8 @@ pub const MIN_HEIGHT: u16 = 24;
 /// Lines per model row: five of figures and a rule.
 const ROW_LINES: u16 = 6;
 const LABEL_WIDTH: u16 = 14;
+/// A cell at least this wide also shows p50, p99 and cost per 1k.
+const WIDE_CELL: usize = 44;
 
 /// A theme's colours, or none (NO_COLOR / mono): then state shows by
 /// symbols and modifiers only.
@@ -368,7 +370,19 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
             errors.1 += p.figures.requests;
             cold += p.figures.cold;
         }
-        let head = format!(" {} p95 {:>6} ", short(provider), ms(p95));
+        // Wide cells have room for p50 and p99 too.
+        let head = if w >= WIDE_CELL {
+            let f = probed.map(|p| p.figures);
+            format!(
+                " {} p50 {:>6} p95 {:>6} p99 {:>6} ",
+                short(provider),
+                ms(f.and_then(|f| f.p50_ms)),
+                ms(p95),
+                ms(f.and_then(|f| f.p99_ms))
+            )
+        } else {
+            format!(" {} p95 {:>6} ", short(provider), ms(p95))
+        };
         let spark_width = w.saturating_sub(head.chars().count() + 1);
         let spark = probed.map_or_else(String::new, |p| sparkline(&p.recent, spark_width));
         provider_lines.push(Line::from(vec![
@@ -390,7 +404,19 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
         };
         (format!(" err {e:.1}% cold {c:.0}%"), tone)
     };
-    let line5 = Line::from(vec![Span::styled(err_text, palette.tone(tone))]);
+    let mut line5 = vec![Span::styled(err_text, palette.tone(tone))];
+    if w >= WIDE_CELL {
+        // Cost per 1k inferences at the median latency, per provider.
+        for provider in [&app.target, &app.fallback] {
+            let figures = app.live.probed(cell, provider).map(|p| p.figures);
+            let cost = cost_per_1k(app, provider, figures.as_ref());
+            line5.push(Span::styled(
+                format!("  {} {cost}/1k", short(provider)),
+                Style::default().add_modifier(Modifier::DIM),
+            ));
+        }
+    }
+    let line5 = Line::from(line5);
     let mut lines = vec![line1, line2];
     lines.extend(provider_lines);
     lines.push(line5);
@@ -432,16 +458,7 @@ fn draw_detail(
             .live
             .served(cell, provider)
             .map_or_else(|| "—".to_string(), |s| format!("{s:.1}%"));
-        let price = app
-            .prices
-            .iter()
-            .find(|(p, _)| p == provider)
-            .map_or(0.0, |(_, v)| *v);
-        // Cost per 1k ≈ price × typical latency: what a request is billed for.
-        let cost = f.and_then(|f| f.p50_ms).map_or_else(
-            || "—".to_string(),
-            |ms| format!("${:.3}", price * ms as f64),
-        );
+        let cost = cost_per_1k(app, provider, f.as_ref());
         let workers = probed.and_then(|p| p.health).map_or_else(
             || "workers —".to_string(),
             |h| {
@@ -528,6 +545,20 @@ fn draw_detail(
             room as u16,
         ),
     );
+}
+
+/// Cost per 1k inferences ≈ price per second × the median latency: what a
+/// request is billed for.
+fn cost_per_1k(app: &App, provider: &str, figures: Option<&crate::telemetry::Figures>) -> String {
+    let price = app
+        .prices
+        .iter()
+        .find(|(id, _)| id == provider)
+        .map_or(0.0, |(_, p)| *p);
+    figures.and_then(|f| f.p50_ms).map_or_else(
+        || "—".to_string(),
+        |ms| format!("${:.3}", price * ms as f64),
+    )
 }
 
 /// "errors: timeout 2 · rate limited 1", most frequent first.
