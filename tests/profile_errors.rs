@@ -364,6 +364,30 @@ fn check_config_prints_the_position_and_exits_2() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["cells"], 4);
     assert_eq!(v["environment"], "staging");
+
+    // The console's theme is checked too: by name, and a theme file by position.
+    let neon = write_profile(dir.path(), &format!("theme = \"neon\"\n{SMALL_PROFILE}"));
+    let r = run(&mut with_profile(&neon), &["check-config"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("theme: neon: no such theme (themes: default, high-contrast, mono"),
+        "{}",
+        r.stderr
+    );
+    let file = dir.path().join("neon.toml");
+    std::fs::write(&file, "bar = \"#ff00ff\"\nchart = 300\n").unwrap();
+    let r = run(
+        &mut with_profile(&good),
+        &["--theme", file.to_str().unwrap(), "check-config"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("theme: {}:2:9: ", file.display())),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

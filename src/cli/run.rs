@@ -10,6 +10,15 @@ use crate::ops::{self, Console, OpsError, ShiftAmount};
 use super::args::{Cli, ColorChoice, Command, RollbackArgs, ShiftArgs, UndoArgs};
 use super::output;
 
+/// The console's theme: `--theme`, else the profile's, else the default.
+fn theme(
+    flag: Option<&str>,
+    profile: &crate::config::Profile,
+) -> Result<crate::tui::theme::Theme, OpsError> {
+    let name = flag.or(profile.theme.as_deref()).unwrap_or("default");
+    crate::tui::theme::Theme::load(name).map_err(|e| OpsError::Invalid(format!("theme: {e}")))
+}
+
 pub fn run(cli: Cli) -> Result<(), OpsError> {
     let source = profile_source(&cli);
     let json = cli.json;
@@ -17,7 +26,7 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
     match cli.command {
         // On a terminal: the console. Piped or with --json: the matrix once.
         None if !json && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
-            use crate::tui::theme::{Depth, Theme};
+            use crate::tui::theme::Depth;
             let depth = match cli.color {
                 ColorChoice::Auto => Depth::detect(),
                 ColorChoice::Truecolor => Depth::Truecolor,
@@ -28,14 +37,7 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
             let console = console()?;
             // A bad theme stops here, before the screen is taken, with
             // file:line:col.
-            let name = cli
-                .theme
-                .clone()
-                .or_else(|| console.profile.theme.clone())
-                .unwrap_or_else(|| "default".to_string());
-            let theme = Theme::load(&name)
-                .map_err(|e| OpsError::Invalid(format!("theme: {e}")))?
-                .at_depth(depth);
+            let theme = theme(cli.theme.as_deref(), &console.profile)?.at_depth(depth);
             crate::tui::run(
                 console,
                 crate::tui::Options {
@@ -58,6 +60,8 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
         }
         Some(Command::CheckConfig) => {
             let c = console()?;
+            // The console's theme too: better found now than at 3 a.m.
+            theme(cli.theme.as_deref(), &c.profile)?;
             output::check_config(&c.profile, json);
             Ok(())
         }
