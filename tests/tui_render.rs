@@ -84,6 +84,11 @@ fn app(dir: &std::path::Path, read_only: bool) -> App {
                         p95_ms: Some(base + 40 * i as u64),
                         p99_ms: Some(base + 90 * i as u64),
                     },
+                    delays: if *provider == "runpod" {
+                        vec![90, 120, 150, 7_200, 11_800]
+                    } else {
+                        vec![2_400, 3_100]
+                    },
                     recent: (0..40)
                         .map(|k| (base as u32) + ((k * 37 + i as u32 * 11) % 9) * 25)
                         .collect(),

@@ -4,20 +4,17 @@
 //! fixed-size windows, so memory stays bounded however long it runs.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rustc_hash::FxHashMap;
 use tokio::sync::{Semaphore, watch};
 
 use crate::domain::CellId;
 use crate::ops::load::{Clients, Target};
-use crate::providers::ErrorClass;
 use crate::providers::runpod::Health;
 
-use super::window::{Figures, Windows};
+use super::window::{Figures, Outcome, Windows};
 
 impl ProbeConfig {
     /// The profile's settings; a cold start is a delay at or above the SLO's bound.
@@ -53,6 +50,8 @@ pub struct ProbeConfig {
 pub struct Probed {
     pub figures: Figures,
     pub recent: Vec<u32>,
+    /// The last start delays (ms), for their distribution.
+    pub delays: Vec<u32>,
     pub health: Option<Health>,
 }
 
@@ -95,38 +94,25 @@ impl Telemetry {
         self.started.elapsed().mul_f64(self.clock_scale)
     }
 
-    fn record(
-        &self,
-        key: &(CellId, String),
-        latency: Duration,
-        error: Option<ErrorClass>,
-        cold: bool,
-    ) {
+    fn record(&self, key: &(CellId, String), outcome: Outcome) {
         let at = self.elapsed();
         self.recorded
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut windows = lock(&self.windows);
         if let Some(w) = windows.get_mut(key) {
-            w.record(at, latency, error, cold);
+            w.record(at, outcome);
             return;
         }
         // 30 s slots over 5 minutes: 10 small histograms per endpoint.
         let mut w = Windows::new(Duration::from_secs(30), Duration::from_secs(300), 60);
-        w.record(at, latency, error, cold);
+        w.record(at, outcome);
         windows.insert(key.clone(), w);
     }
 
     /// A request made outside the probes (a warmup) that still tells how
     /// the endpoint is doing.
-    pub fn record_sample(
-        &self,
-        cell: &CellId,
-        provider: &str,
-        latency: Duration,
-        error: Option<ErrorClass>,
-        cold: bool,
-    ) {
-        self.record(&(cell.clone(), provider.to_string()), latency, error, cold);
+    pub fn record_sample(&self, cell: &CellId, provider: &str, outcome: Outcome) {
+        self.record(&(cell.clone(), provider.to_string()), outcome);
     }
 
     /// Figures over the last `window` for one (cell, provider).
@@ -152,6 +138,7 @@ impl Telemetry {
                     Probed {
                         figures: w.figures(now, window),
                         recent: w.recent.iter().copied().collect(),
+                        delays: w.delays.iter().copied().collect(),
                         health: health.get(key).copied(),
                     },
                 )
@@ -226,7 +213,15 @@ pub async fn run_probes(
                 let cold = sample
                     .cold_ms
                     .is_some_and(|c| Duration::from_millis(c) >= config.cold_bound);
-                telemetry.record(&key, sample.latency, sample.error, cold);
+                telemetry.record(
+                    &key,
+                    Outcome {
+                        latency: sample.latency,
+                        error: sample.error,
+                        cold,
+                        delay_ms: sample.cold_ms,
+                    },
+                );
                 if last_health.is_none_or(|at| at.elapsed() >= config.health_interval) {
                     last_health = Some(Instant::now());
                     if let Some(health) = clients.health(&target).await {

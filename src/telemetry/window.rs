@@ -66,6 +66,19 @@ pub struct Windows {
     pub sparkline: Ring<Option<u64>>,
     /// The last latencies (ms, 0 for an error), for a live sparkline.
     pub recent: Ring<u32>,
+    /// The last start delays (ms: queue and cold start, where the provider
+    /// tells or it is estimated), for their distribution.
+    pub delays: Ring<u32>,
+}
+
+/// One request as the windows count it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    pub latency: Duration,
+    pub error: Option<ErrorClass>,
+    /// The start delay met the cold-start bound.
+    pub cold: bool,
+    pub delay_ms: Option<u64>,
 }
 
 /// Figures over one window.
@@ -108,6 +121,7 @@ impl Windows {
             keep,
             sparkline: Ring::new(points),
             recent: Ring::new(RECENT),
+            delays: Ring::new(RECENT),
         }
     }
 
@@ -116,13 +130,16 @@ impl Windows {
     }
 
     /// Records one request `at` (time since the console started).
-    pub fn record(
-        &mut self,
-        at: Duration,
-        latency: Duration,
-        error: Option<ErrorClass>,
-        cold: bool,
-    ) {
+    pub fn record(&mut self, at: Duration, outcome: Outcome) {
+        let Outcome {
+            latency,
+            error,
+            cold,
+            delay_ms,
+        } = outcome;
+        if let Some(ms) = delay_ms {
+            self.delays.push(ms.min(u64::from(u32::MAX)) as u32);
+        }
         self.recent.push(if error.is_some() {
             0
         } else {
@@ -231,10 +248,19 @@ mod tests {
             } else {
                 None
             };
-            w.record(s(t), latency, error, false);
+            w.record(
+                s(t),
+                Outcome {
+                    latency,
+                    error,
+                    cold: false,
+                    delay_ms: Some(t % 7),
+                },
+            );
         }
         assert_eq!(w.slots_held(), 30, "5 minutes of 10 s slots, no more");
         assert!(w.sparkline.len() <= 60);
+        assert_eq!(w.delays.len(), RECENT, "bounded too");
         let last_minute = w.figures(s(3599), s(60));
         assert_eq!(last_minute.requests, 60);
         assert_eq!(last_minute.errors, 1, "the rate-limited one");

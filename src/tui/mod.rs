@@ -24,6 +24,7 @@ use crate::domain::{Action, Selection};
 use crate::ops::monitor::Monitor;
 use crate::ops::{self, Console, OpsError};
 
+use crate::telemetry::window::Outcome;
 use app::{App, Effect, Mode, PendingKind, Tone};
 use keymap::Keymap;
 use live::Live;
@@ -524,9 +525,12 @@ fn spawn_warmup(
                 telemetry.record_sample(
                     &target.cell,
                     &target.provider,
-                    s.latency,
-                    s.error,
-                    was_cold,
+                    Outcome {
+                        latency: s.latency,
+                        error: s.error,
+                        cold: was_cold,
+                        delay_ms: s.cold_ms,
+                    },
                 );
             }
         }

@@ -447,8 +447,8 @@ fn draw_detail(
         .unwrap_or_else(|| Split::all(app.fallback.as_str()));
     let half = inner.width / 2;
     let chart_height = 4u16;
-    // Seven lines of figures and a blank one before the chart.
-    let text_height = 8u16;
+    // Eight lines of figures and a blank one before the chart.
+    let text_height = 9u16;
     for (i, provider) in [&app.target, &app.fallback].into_iter().enumerate() {
         let x = inner.x + i as u16 * half;
         let probed = app.live.probed(cell, provider);
@@ -497,6 +497,7 @@ fn draw_detail(
                 share(cold)
             )),
             Line::from(errors_by_class(f.map(|f| f.errors_by_class))),
+            Line::from(start_delays(probed.map_or(&[][..], |p| &p.delays))),
             Line::from(workers),
             Line::from(format!("cost per 1k inferences ≈ {cost}")),
         ];
@@ -558,6 +559,27 @@ fn cost_per_1k(app: &App, provider: &str, figures: Option<&crate::telemetry::Fig
     figures.and_then(|f| f.p50_ms).map_or_else(
         || "—".to_string(),
         |ms| format!("${:.3}", price * ms as f64),
+    )
+}
+
+/// The distribution of the last start delays (queue and cold start):
+/// "start p50 120ms p95 9.8s max 11s (40)".
+fn start_delays(delays: &[u32]) -> String {
+    if delays.is_empty() {
+        return "start delay —".to_string();
+    }
+    let mut sorted = delays.to_vec();
+    sorted.sort_unstable();
+    let at = |q: f64| {
+        let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+        Some(u64::from(sorted[i]))
+    };
+    format!(
+        "start p50 {} p95 {} max {} ({})",
+        ms(at(0.5)),
+        ms(at(0.95)),
+        ms(at(1.0)),
+        sorted.len()
     )
 }
 
