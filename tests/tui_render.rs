@@ -131,6 +131,16 @@ fn render(app: &App, width: u16, height: u16, color: bool) -> String {
     terminal.backend().to_string()
 }
 
+/// `+`, planned as the runner plans it, and the dialog opened.
+fn press_plus(app: &mut App, c: &Console, now: Instant) {
+    let Effect::PlanShift(selection, amount) = app.on_key(key(KeyCode::Char('+')), now) else {
+        panic!("+ plans a shift");
+    };
+    let snapshot = c.store.load().unwrap();
+    let plan = ops::plan_shift(&c.profile, snapshot.routes(), &selection, amount, None).unwrap();
+    app.propose_shift(snapshot, plan, amount);
+}
+
 fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
 }
@@ -152,19 +162,7 @@ fn confirmation_dialog_shows_before_after_and_the_base_revision() {
     assert_eq!(app.on_key(key(KeyCode::Char(' ')), now), Effect::None);
     app.on_key(key(KeyCode::Right), now);
     app.on_key(key(KeyCode::Char(' ')), now);
-    let Effect::PlanShift(selection, amount) = app.on_key(key(KeyCode::Char('+')), now) else {
-        panic!("+ plans a shift");
-    };
-    let snapshot = c.store.load().unwrap();
-    let plan = ops::plan_shift(
-        &c.profile,
-        snapshot.routes(),
-        &selection,
-        amount,
-        Some("runpod"),
-    )
-    .unwrap();
-    app.propose_shift(snapshot, plan, amount);
+    press_plus(&mut app, &c, now);
     insta::assert_snapshot!("confirm_80x24", render(&app, 80, 24, true));
     // RunPod cold where it gains traffic: the dialog says so, and how to warm it.
     let rp = (CellId::new("llama-3.2-1b", "eu-west"), "runpod".to_string());
@@ -284,12 +282,7 @@ fn a_conflict_says_who_changed_what_reloads_and_writes_nothing() {
     let mut app = app(dir.path(), false);
     let c = console(dir.path(), false);
     let now = Instant::now();
-    let Effect::PlanShift(selection, amount) = app.on_key(key(KeyCode::Char('+')), now) else {
-        panic!("+ plans a shift");
-    };
-    let snapshot = c.store.load().unwrap();
-    let plan = ops::plan_shift(&c.profile, snapshot.routes(), &selection, amount, None).unwrap();
-    app.propose_shift(snapshot, plan, amount);
+    press_plus(&mut app, &c, now);
     // Someone else rolls back while the dialog is open.
     ops::rollback(
         &c,

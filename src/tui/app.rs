@@ -513,6 +513,9 @@ impl App {
     /// Model rows with at least one cell the filter shows (all of them when
     /// it shows none: an empty screen helps nobody).
     pub fn visible_models(&self) -> Vec<usize> {
+        if self.filter.is_empty() {
+            return (0..self.models.len()).collect();
+        }
         let shown: Vec<usize> = (0..self.models.len())
             .filter(|&m| self.regions.iter().any(|r| self.shows(&self.models[m], r)))
             .collect();
@@ -526,6 +529,9 @@ impl App {
     /// Region columns with at least one cell the filter shows (all of them
     /// when it shows none).
     pub fn visible_regions(&self) -> Vec<usize> {
+        if self.filter.is_empty() {
+            return (0..self.regions.len()).collect();
+        }
         let shown: Vec<usize> = (0..self.regions.len())
             .filter(|&r| self.models.iter().any(|m| self.shows(m, &self.regions[r])))
             .collect();
