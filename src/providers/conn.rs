@@ -63,9 +63,7 @@ impl Route {
             host: HeaderValue::from_str(&host).ok()?,
         })
     }
-}
 
-impl Route {
     pub(crate) fn origin(&self) -> &str {
         &self.origin
     }

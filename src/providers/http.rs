@@ -69,7 +69,8 @@ impl ProviderUrl {
     }
 }
 
-/// One pooled HTTP client (rustls) with a per-request timeout.
+/// The HTTP client of every provider call: kept-alive connections (rustls),
+/// a per-request timeout, retries.
 #[derive(Clone)]
 pub struct HttpClient {
     engine: Engine,
@@ -122,12 +123,6 @@ impl HttpClient {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
         let connect_timeout = timeout.min(Duration::from_secs(5));
-        let unavailable = |why: String| {
-            ProviderError::new(
-                ErrorClass::ConnectionRefused,
-                format!("cannot build the HTTP client: {why}"),
-            )
-        };
         let engine = if proxy_in_environment() {
             let client = reqwest::Client::builder()
                 .timeout(timeout)
@@ -137,7 +132,12 @@ impl HttpClient {
                 // error to report, not a place to send credentials.
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
-                .map_err(|e| unavailable(e.to_string()))?;
+                .map_err(|e| {
+                    ProviderError::new(
+                        ErrorClass::ConnectionRefused,
+                        format!("cannot build the HTTP client: {e}"),
+                    )
+                })?;
             Engine::Proxied(client)
         } else {
             Engine::Direct(Arc::new(Connections::new(connect_timeout, 64)))

@@ -4,6 +4,7 @@
 //! fixed-size windows, so memory stays bounded however long it runs.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -65,7 +66,7 @@ pub struct Telemetry {
     // looks its window up.
     windows: Mutex<FxHashMap<(CellId, String), Windows>>,
     /// Samples recorded since the start.
-    recorded: std::sync::atomic::AtomicU64,
+    recorded: AtomicU64,
     health: Mutex<FxHashMap<(CellId, String), Health>>,
 }
 
@@ -96,8 +97,7 @@ impl Telemetry {
 
     fn record(&self, key: &(CellId, String), outcome: Outcome) {
         let at = self.elapsed();
-        self.recorded
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.recorded.fetch_add(1, Ordering::Relaxed);
         let mut windows = lock(&self.windows);
         if let Some(w) = windows.get_mut(key) {
             w.record(at, outcome);
@@ -154,7 +154,7 @@ impl Telemetry {
 
     /// Samples recorded since the start (probes and warmups).
     pub fn recorded(&self) -> u64 {
-        self.recorded.load(std::sync::atomic::Ordering::Relaxed)
+        self.recorded.load(Ordering::Relaxed)
     }
 
     /// (targets seen, slots held in all): both bounded by the matrix size.
