@@ -83,6 +83,13 @@ fn document() -> impl Strategy<Value = (FlagCodec, Document)> {
                 change_record: last_change.map(RecordText::new),
                 foreign: Default::default(),
                 extra: Default::default(),
+                // Someone else's metadata entries are kept through a round trip.
+                metadata_extra: if revision % 2 == 0 {
+                    vec![("team".into(), "\"inference\"".into())]
+                } else {
+                    Vec::new()
+                },
+                pending_audit: None,
             };
             (codec, doc)
         })

@@ -32,7 +32,8 @@ pub fn main() -> i32 {
                 let value = serde_json::json!({ "error": { "code": e.exit_code(), "message": e.to_string() } });
                 println!("{value}");
             }
-            eprintln!("error: {e}");
+            // Errors can quote stored text (who changed what, and why).
+            eprintln!("error: {}", crate::domain::text::printable(&e.to_string()));
             e.exit_code()
         }
     }

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::config::{Endpoint, Profile, ProviderKind, SecretSource};
+use crate::domain::text::printable;
 use crate::domain::{CellChange, PerMille, Split};
 use crate::flags::Committed;
 use crate::flags::Snapshot;
@@ -63,6 +64,7 @@ pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
             "revision": doc.revision,
             "fallback": profile.fallback,
             "last_change": doc.last_change(),
+            "audit_behind": snapshot.audit_behind,
             "cells": cells,
         });
         println!(
@@ -82,11 +84,25 @@ pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
         profile.environment.label(),
         doc.revision,
     );
-    println!("store: {}", console.store.describe());
+    println!("store: {}", printable(&console.store.describe()));
+    if snapshot.audit_behind > 0 {
+        let repair = if console.read_only {
+            "read-only: not repaired"
+        } else {
+            "the audit log cannot be brought up to date"
+        };
+        println!(
+            "audit behind by {} revision(s) ({repair})",
+            snapshot.audit_behind
+        );
+    }
     match doc.last_change() {
         Some(c) => println!(
-            "last change: {} by {} at {} · \"{}\"",
-            c.action, c.operator, c.time, c.reason
+            "{}",
+            printable(&format!(
+                "last change: {} by {} at {} · \"{}\"",
+                c.action, c.operator, c.time, c.reason
+            ))
         ),
         None if doc.revision == 0 => println!(
             "no change committed yet: every cell on the fallback ({})",
@@ -232,7 +248,7 @@ pub fn rollback(r: &Rollback, fallback: &str, json: bool) {
                     c.elapsed.as_secs_f64() * 1000.0
                 );
                 if let Some(note) = &c.record.note {
-                    println!("note: {note}");
+                    println!("note: {}", printable(note));
                 }
             }
             if let Some(w) = &c.audit_warning {
@@ -273,6 +289,17 @@ pub fn history(h: &History, json: bool) {
 /// The audit history as text lines, newest first: one line per event, then
 /// its cells' before → after. Shared by `history` and the console's view.
 pub fn history_lines(h: &History) -> Vec<String> {
+    let mut lines = raw_history_lines(h);
+    // Stored text is anyone's: never send its control characters to a terminal.
+    for line in &mut lines {
+        if let std::borrow::Cow::Owned(clean) = printable(line) {
+            *line = clean;
+        }
+    }
+    lines
+}
+
+fn raw_history_lines(h: &History) -> Vec<String> {
     let mut lines = Vec::new();
     for event in &h.events {
         match event {

@@ -67,10 +67,16 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
         }
         Some(Command::History(args)) => {
             let c = console()?;
-            // Reconciles a missing audit line before showing history.
-            let _ = c.store.load();
+            // Reconciles a missing audit line before showing history (a
+            // read-only store only reports the lag).
+            let behind = c.store.load().map_or(0, |s| s.audit_behind);
             let history = ops::history(&c.audit, args.limit)?;
             output::history(&history, json);
+            if behind > 0 {
+                eprintln!(
+                    "warning: audit behind by {behind} revision(s): the newest change(s) are in the flag document but not yet in this history"
+                );
+            }
             Ok(())
         }
         Some(Command::Shift(args)) => shift(&console()?, args, json),
@@ -106,18 +112,28 @@ fn load(console: &Console) -> Result<Snapshot, OpsError> {
     Ok(console.store.load()?)
 }
 
-fn check_expected(snapshot: &Snapshot, expected: Option<u64>) -> Result<(), OpsError> {
+/// `--expect-revision`: a script's compare-and-swap. A refusal is audited
+/// like any other refused attempt.
+fn check_expected(
+    console: &Console,
+    snapshot: &Snapshot,
+    expected: Option<u64>,
+    action: Action,
+    reason: &str,
+) -> Result<(), OpsError> {
     match expected {
         Some(rev) if rev != snapshot.revision() => {
             let last = snapshot.document.last_change();
-            Err(OpsError::Conflict(crate::flags::Conflict {
+            let conflict = crate::flags::Conflict {
                 based_on: rev,
                 current: Some(snapshot.revision()),
                 changed_by: last.map(|c| c.operator.to_string()),
                 changed_at: last.map(|c| c.time.clone()),
                 change: last.map(|c| format!("{}, \"{}\"", c.action, c.reason)),
                 outside_edit: false,
-            }))
+            };
+            console.record_refusal(action, reason, rev, &conflict.to_string());
+            Err(OpsError::Conflict(conflict))
         }
         _ => Ok(()),
     }
@@ -154,6 +170,12 @@ fn reason_or_invalid(reason: &str) -> Result<String, OpsError> {
             "--reason must not be empty: say why, for the audit log".into(),
         ));
     }
+    if let Some((at, c)) = crate::domain::text::first_unsafe(reason) {
+        return Err(OpsError::Invalid(format!(
+            "--reason has a control character (U+{:04X}) at character {at}: write the reason as plain text on one line",
+            u32::from(c)
+        )));
+    }
     Ok(reason.to_string())
 }
 
@@ -177,7 +199,13 @@ fn shift(console: &Console, args: ShiftArgs, json: bool) -> Result<(), OpsError>
     selection.resolve(&console.profile.model_ids(), &console.profile.region_ids())?;
     console.ensure_writable("shift traffic")?;
     let snapshot = load(console)?;
-    check_expected(&snapshot, args.expect_revision)?;
+    check_expected(
+        console,
+        &snapshot,
+        args.expect_revision,
+        Action::Shift,
+        &reason,
+    )?;
     let plan = ops::plan_shift(
         &console.profile,
         snapshot.routes(),
@@ -260,18 +288,17 @@ fn rollback(console: &Console, args: RollbackArgs, json: bool) -> Result<(), Ops
 
 fn undo(console: &Console, args: UndoArgs, json: bool) -> Result<(), OpsError> {
     console.ensure_writable("undo")?;
+    let given = args.reason.as_deref().map(reason_or_invalid).transpose()?;
     let snapshot = load(console)?;
-    check_expected(&snapshot, args.expect_revision)?;
+    let why = given.as_deref().unwrap_or("undo");
+    check_expected(console, &snapshot, args.expect_revision, Action::Undo, why)?;
     let (routes, undone, changes) = ops::plan_undo(&snapshot)?;
     let original = snapshot
         .document
         .last_change()
-        .map(|c| c.reason.clone())
+        .map(|c| crate::domain::text::printable(&c.reason).into_owned())
         .unwrap_or_default();
-    let reason = match &args.reason {
-        Some(r) => reason_or_invalid(r)?,
-        None => format!("undo revision {undone} (\"{original}\")"),
-    };
+    let reason = given.unwrap_or_else(|| format!("undo revision {undone} (\"{original}\")"));
     if !json {
         output::preview(
             &format!("undo revision {undone}"),

@@ -7,6 +7,7 @@ pub mod percent;
 pub mod routes;
 pub mod selection;
 pub mod split;
+pub mod text;
 
 pub use cell::{CellId, CellKey};
 

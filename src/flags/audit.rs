@@ -112,6 +112,38 @@ impl AuditLog {
 
     /// The revision of the last `commit` line, reading backwards from the end.
     pub fn last_committed_revision(&self) -> io::Result<Option<u64>> {
+        // Commit lines start with their revision: read only the head of each
+        // line (a 1,000-cell rollback line is ~20 KB).
+        self.find_last_commit(
+            |head| commit_revision_of_head(head).map(Some),
+            |line| {
+                serde_json::from_slice::<Peek>(line)
+                    .ok()
+                    .filter(|p| p.event == "commit")
+                    .map(|p| p.revision)
+            },
+        )
+        .map(Option::flatten)
+    }
+
+    /// The record of the last `commit` line (for messages about the past).
+    pub fn last_commit(&self) -> io::Result<Option<ChangeRecord>> {
+        self.find_last_commit(
+            |_| None,
+            |line| match serde_json::from_slice::<AuditEvent>(line) {
+                Ok(AuditEvent::Commit(record)) => Some(record),
+                _ => None,
+            },
+        )
+    }
+
+    /// Walks complete lines backwards; `quick` sees the first 64 bytes of a
+    /// line, `full` the whole line when `quick` could not decide.
+    fn find_last_commit<T>(
+        &self,
+        quick: impl Fn(&[u8]) -> Option<T>,
+        full: impl Fn(&[u8]) -> Option<T>,
+    ) -> io::Result<Option<T>> {
         let mut file = match File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -128,21 +160,17 @@ impl AuditLog {
         while end > 0 {
             let start = find_line_start(&mut file, end - 1)?;
             if complete {
-                // Commit lines start with their revision: read only the head of
-                // the line (a 1,000-cell rollback line is ~20 KB).
                 let mut head = vec![0u8; (end - start).min(64) as usize];
                 file.seek(SeekFrom::Start(start))?;
                 file.read_exact(&mut head)?;
-                if let Some(rev) = commit_revision_of_head(&head) {
-                    return Ok(Some(rev));
+                if let Some(found) = quick(&head) {
+                    return Ok(Some(found));
                 }
                 let mut line = vec![0u8; (end - start) as usize];
                 file.seek(SeekFrom::Start(start))?;
                 file.read_exact(&mut line)?;
-                if let Ok(peek) = serde_json::from_slice::<Peek>(&line)
-                    && peek.event == "commit"
-                {
-                    return Ok(peek.revision);
+                if let Some(found) = full(&line) {
+                    return Ok(Some(found));
                 }
             }
             complete = true;

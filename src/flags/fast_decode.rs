@@ -4,7 +4,7 @@
 //! general decoder would give; anything else (hand edits, foreign flags,
 //! escapes, odd spacing) returns `None` and the general decoder takes over.
 
-use super::flagd::{Document, FlagCodec, MetadataIn, SCHEMA, parse_revision, record_of};
+use super::flagd::{Document, FlagCodec, MetadataIn, SCHEMA, parse_revision, record_of, string_of};
 use crate::domain::{CellKey, Id, Routes, Split};
 
 impl FlagCodec {
@@ -27,6 +27,8 @@ impl FlagCodec {
             revision,
             routes,
             change_record: record_of(metadata.last_change),
+            pending_audit: string_of(metadata.pending_audit),
+            metadata_extra: metadata.extra,
             foreign: Vec::new(),
             extra: Vec::new(),
         })

@@ -8,7 +8,7 @@
 //! start from the change record the document carries.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -20,6 +20,9 @@ use super::store::{
 };
 use crate::domain::{Action, CellChange, ChangeRecord, Operator};
 
+/// The largest document read: 60 times a 1,000-cell one.
+const MAX_DOCUMENT_BYTES: u64 = 16 << 20;
+
 pub struct FileStore {
     path: PathBuf,
     lock_path: PathBuf,
@@ -28,6 +31,16 @@ pub struct FileStore {
     audit: AuditLog,
     codec: FlagCodec,
     lock_timeout: Duration,
+    /// Never writes, not even to repair the audit log (`--read-only`).
+    read_only: bool,
+}
+
+/// Where the audit log stands against a document, under the lock.
+struct AuditState {
+    /// The last revision with a commit line (`None`: the log cannot be read).
+    audited: Option<u64>,
+    /// Why the log could not be read or brought up to date, if it could not.
+    error: Option<String>,
 }
 
 /// Held while the store is locked; the OS releases it if the process dies.
@@ -65,7 +78,15 @@ impl FileStore {
             audit,
             codec,
             lock_timeout,
+            read_only: false,
         }
+    }
+
+    /// A store that reads only: loads report the audit's lag instead of repairing it.
+    #[must_use]
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
     }
 
     fn dir(&self) -> &Path {
@@ -111,16 +132,30 @@ impl FileStore {
         Ok(LockGuard { _file: file })
     }
 
+    /// The document's bytes, at most `MAX_DOCUMENT_BYTES + 1` of them (a
+    /// larger file is refused by `decode`, without reading all of it).
     fn read_bytes(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        match fs::read(&self.path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(unavailable("read", &self.path, e)),
-        }
+        let file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(unavailable("read", &self.path, e)),
+        };
+        let mut bytes = Vec::new();
+        file.take(MAX_DOCUMENT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| unavailable("read", &self.path, e))?;
+        Ok(Some(bytes))
     }
 
     fn decode(&self, bytes: Option<&[u8]>) -> Result<Document, StoreError> {
         match bytes {
+            Some(b) if b.len() as u64 > MAX_DOCUMENT_BYTES => Err(StoreError::Corrupt {
+                path: self.path.display().to_string(),
+                detail: format!(
+                    "it is larger than {} MiB (a 1,000-cell document is about 0.25 MiB)",
+                    MAX_DOCUMENT_BYTES >> 20
+                ),
+            }),
             None => Ok(self.codec.initial()),
             Some(b) => self.codec.decode(b).map_err(|e| StoreError::Corrupt {
                 path: self.path.display().to_string(),
@@ -129,56 +164,81 @@ impl FileStore {
         }
     }
 
-    /// Makes sure the audit has the line of the document's revision. Under the lock.
+    /// Brings the audit log up to `doc` (its pending lines and its own
+    /// record). Under the lock. Returns the last audited revision.
     fn reconcile(&self, doc: &Document) -> Result<u64, StoreError> {
         let audit_err = |e| unavailable("read or repair the audit log", self.audit.path(), e);
         self.audit.repair_torn_tail().map_err(audit_err)?;
-        let audited = self
-            .audit
-            .last_committed_revision()
-            .map_err(audit_err)?
-            .unwrap_or(0);
-        if doc.revision > audited {
-            if let Some(text) = &doc.change_record
-                && doc.last_change().is_some()
-            {
-                self.audit
-                    .append_line(&text.audit_line())
-                    .map_err(|e| unavailable("append to the audit log", self.audit.path(), e))?;
-                return Ok(doc.revision);
-            }
-            let record = ChangeRecord {
-                revision: doc.revision,
-                previous_revision: audited,
-                time: now_utc(),
-                operator: Operator {
-                    user: "unknown".into(),
-                    host: "unknown".into(),
-                    ssh_client: None,
-                },
-                action: Action::Shift,
-                reason:
-                    "revision written outside beacon-console (no change record in the document)"
-                        .into(),
-                changes: Vec::new(),
-                elapsed_ms: 0.0,
-                note: Some("reconciled".into()),
-            };
-            self.audit
-                .append(&AuditEvent::Commit(record))
-                .map_err(|e| unavailable("append to the audit log", self.audit.path(), e))?;
-            return Ok(doc.revision);
+        let audited = self.audit.last_committed_revision().map_err(audit_err)?;
+        let audited = audited.unwrap_or(0);
+        let lines = unaudited_lines(doc, Some(audited));
+        if lines.is_empty() {
+            return Ok(audited);
         }
-        Ok(audited)
+        self.audit
+            .append_line(&lines)
+            .map_err(|e| unavailable("append to the audit log", self.audit.path(), e))?;
+        Ok(audited.max(doc.revision))
     }
 
-    /// Whether the audit lags the document (checked without the lock).
-    fn needs_reconcile(&self, doc: &Document) -> bool {
-        doc.revision > 0
-            && self
-                .audit
-                .last_committed_revision()
-                .map_or(true, |r| r.unwrap_or(0) < doc.revision)
+    /// Like `reconcile`, but an audit log that cannot be read or written is
+    /// reported, not fatal: the rollback paths must not depend on it.
+    fn audit_state(&self, doc: &Document) -> AuditState {
+        match self.reconcile(doc) {
+            Ok(audited) => AuditState {
+                audited: Some(audited),
+                error: None,
+            },
+            Err(e) => AuditState {
+                audited: self
+                    .audit
+                    .last_committed_revision()
+                    .ok()
+                    .map(Option::unwrap_or_default),
+                error: Some(e.to_string()),
+            },
+        }
+    }
+
+    /// Whether the audit lags the document (checked without the lock), and by how much.
+    fn audit_lag(&self, doc: &Document) -> u64 {
+        if doc.revision == 0 {
+            return 0;
+        }
+        match self.audit.last_committed_revision() {
+            Ok(audited) => doc.revision.saturating_sub(audited.unwrap_or(0)),
+            // Unreadable: treat it as behind, so that a writer tries to repair it.
+            Err(_) => 1,
+        }
+    }
+
+    /// A missing document is only "nothing committed yet" when the audit log
+    /// says nothing was ever committed.
+    fn ensure_never_committed(&self) -> Result<(), StoreError> {
+        match self.audit.last_commit() {
+            Ok(None) => Ok(()),
+            Ok(Some(last)) => Err(StoreError::Missing {
+                path: self.path.display().to_string(),
+                revision: last.revision,
+                by: format!(" by {} at {}", last.operator, last.time),
+            }),
+            Err(e) => Err(StoreError::Unavailable(format!(
+                "flag document {} is missing and the audit log {} cannot be read ({e}), so it is unknown whether revisions were committed; `rollback --all --force` writes an all-fallback document",
+                self.path.display(),
+                self.audit.path().display()
+            ))),
+        }
+    }
+
+    /// The document's bytes and what they decode to; a missing document
+    /// after commits is an error, never revision 0.
+    fn read_current(&self) -> Result<(Option<Vec<u8>>, Document), StoreError> {
+        let bytes = self.read_bytes()?;
+        if bytes.is_none() {
+            self.ensure_never_committed()?;
+        }
+        let document = self.decode(bytes.as_deref())?;
+        Ok((bytes, document))
     }
 
     /// temp + fsync + rename + fsync(dir).
@@ -203,17 +263,19 @@ impl FileStore {
         })
     }
 
-    /// Writes `routes` as the revision after `base` (under the lock).
+    /// Writes `routes` as the revision after `base` (under the lock). When the
+    /// audit log is out of reach, the lines it lacks travel in the document
+    /// (`pendingAudit`) until an append succeeds: no revision goes unaudited.
     fn write_revision(
         &self,
         base: &Document,
-        audited: u64,
+        audit: &AuditState,
         request: CommitRequest,
         changes: Vec<CellChange>,
         scratch: Vec<u8>,
     ) -> Result<Committed, StoreError> {
         // Never reuse a revision number, even if the document was restored from an old copy.
-        let revision = base.revision.max(audited) + 1;
+        let revision = next_revision(base.revision.max(audit.audited.unwrap_or(0)))?;
         let record = ChangeRecord {
             revision,
             previous_revision: base.revision,
@@ -225,6 +287,10 @@ impl FileStore {
             elapsed_ms: request.started.elapsed().as_secs_f64() * 1000.0,
             note: request.note,
         };
+        let pending = match &audit.error {
+            Some(_) => unaudited_lines(base, audit.audited),
+            None => Vec::new(),
+        };
         // Serialized once: the same text goes into the document and the audit line.
         let text = RecordText::new(record);
         let mut doc = Document {
@@ -233,17 +299,15 @@ impl FileStore {
             change_record: Some(text),
             foreign: base.foreign.clone(),
             extra: base.extra.clone(),
+            metadata_extra: base.metadata_extra.clone(),
+            pending_audit: (!pending.is_empty())
+                .then(|| String::from_utf8_lossy(&pending).into_owned()),
         };
         let mut bytes = scratch;
         self.codec.encode_into(&doc, &mut bytes);
         self.write_atomic(&bytes)?;
         let text = doc.change_record.take().unwrap_or_default();
-        let line = text.audit_line();
-        let audit_warning = self
-            .audit
-            .append_line(&line)
-            .err()
-            .map(|e| format!("revision {revision} is committed but its audit line could not be written ({e}); it will be added from the document on the next start"));
+        let audit_warning = self.append_after_commit(revision, audit, pending, &text);
         // The record moves back out of its text: no copy of 1,000 changes.
         let record = text.into_record().ok_or_else(|| {
             StoreError::Unavailable(format!(
@@ -255,6 +319,40 @@ impl FileStore {
             elapsed: request.started.elapsed(),
             audit_warning,
         })
+    }
+
+    /// Appends the new revision's line (after any pending ones); a failure is
+    /// a loud warning, never a failed commit: the document is already written.
+    fn append_after_commit(
+        &self,
+        revision: u64,
+        audit: &AuditState,
+        mut lines: Vec<u8>,
+        text: &RecordText,
+    ) -> Option<String> {
+        let earlier = lines.iter().filter(|b| **b == b'\n').count();
+        let pending_note = |why: &str| {
+            let earlier = match earlier {
+                0 => String::new(),
+                n => format!(" (and {n} earlier)"),
+            };
+            format!(
+                "AUDIT LINE PENDING: revision {revision} is committed, but the audit log {} {why}; its line{earlier} is kept in the document and written by the next successful append",
+                self.audit.path().display()
+            )
+        };
+        if audit.audited.is_none() {
+            // Unreadable: appending could duplicate lines it already has.
+            return Some(pending_note(&format!(
+                "cannot be read ({})",
+                audit.error.as_deref().unwrap_or("unknown error")
+            )));
+        }
+        lines.extend_from_slice(&text.audit_line());
+        self.audit
+            .append_line(&lines)
+            .err()
+            .map(|e| pending_note(&format!("cannot be written ({e})")))
     }
 
     fn conflict(&self, base: &Snapshot, current: Option<&[u8]>) -> Conflict {
@@ -283,22 +381,26 @@ impl FlagStore for FileStore {
     }
 
     fn load(&self) -> Result<Snapshot, StoreError> {
-        let bytes = self.read_bytes()?;
-        let document = self.decode(bytes.as_deref())?;
-        if self.needs_reconcile(&document) {
+        let (bytes, document) = self.read_current()?;
+        let lag = self.audit_lag(&document);
+        if lag > 0 && !self.read_only {
             let _lock = self.lock()?;
             // Re-read under the lock: another process may have committed meanwhile.
-            let bytes = self.read_bytes()?;
-            let document = self.decode(bytes.as_deref())?;
-            self.reconcile(&document)?;
+            let (bytes, document) = self.read_current()?;
+            let audit_behind = match self.reconcile(&document) {
+                Ok(_) => 0,
+                Err(_) => self.audit_lag(&document),
+            };
             return Ok(Snapshot {
                 fingerprint: Fingerprint::of(bytes.as_deref()),
                 document,
+                audit_behind,
             });
         }
         Ok(Snapshot {
             fingerprint: Fingerprint::of(bytes.as_deref()),
             document,
+            audit_behind: lag,
         })
     }
 
@@ -317,11 +419,23 @@ impl FlagStore for FileStore {
             }));
             return Err(StoreError::Conflict(conflict));
         }
-        let audited = self.reconcile(&base.document)?;
+        if current.is_none() {
+            self.ensure_never_committed()?;
+        }
+        // A change forward needs its audit line; only rollbacks go ahead without.
+        let audited = self.reconcile(&base.document).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "{e}; forward changes are refused until the audit log can be written (rollback still works: its audit line waits in the document)"
+            ))
+        })?;
+        let audit = AuditState {
+            audited: Some(audited),
+            error: None,
+        };
         let changes = base.document.routes.diff(&request.routes);
         // The bytes just read are no longer needed: their buffer takes the new document.
         let scratch = current.unwrap_or_default();
-        self.write_revision(&base.document, audited, request, changes, scratch)
+        self.write_revision(&base.document, &audit, request, changes, scratch)
     }
 
     fn commit_latest(
@@ -329,9 +443,8 @@ impl FlagStore for FileStore {
         build: &mut dyn FnMut(&Document) -> Option<CommitRequest>,
     ) -> Result<Option<Committed>, StoreError> {
         let _lock = self.lock()?;
-        let current = self.read_bytes()?;
-        let document = self.decode(current.as_deref())?;
-        let audited = self.reconcile(&document)?;
+        let (current, document) = self.read_current()?;
+        let audit = self.audit_state(&document);
         let Some(request) = build(&document) else {
             return Ok(None);
         };
@@ -340,7 +453,7 @@ impl FlagStore for FileStore {
             return Ok(None);
         }
         let scratch = current.unwrap_or_default();
-        self.write_revision(&document, audited, request, changes, scratch)
+        self.write_revision(&document, &audit, request, changes, scratch)
             .map(Some)
     }
 
@@ -390,14 +503,65 @@ impl FlagStore for FileStore {
                 (document, changes)
             }
         };
-        self.audit
-            .repair_torn_tail()
-            .map_err(|e| unavailable("repair the audit log", self.audit.path(), e))?;
-        let audited = self
-            .audit
-            .last_committed_revision()
-            .map_err(|e| unavailable("read the audit log", self.audit.path(), e))?
-            .unwrap_or(0);
-        self.write_revision(&base, audited, request, changes, Vec::new())
+        let audit = self.audit_state(&base);
+        self.write_revision(&base, &audit, request, changes, Vec::new())
+    }
+}
+
+/// The revision after `current`; refused rather than wrapped to 0.
+fn next_revision(current: u64) -> Result<u64, StoreError> {
+    current.checked_add(1).ok_or_else(|| {
+        StoreError::Unavailable(format!(
+            "revision {current} is the largest there can be: refusing to wrap it to 0 (was metadata.version edited by hand?); nothing was written"
+        ))
+    })
+}
+
+/// The audit lines `doc` carries that the log lacks (`audited`: its last
+/// commit; `None`: unknown, so all of them), oldest first, each re-serialized
+/// so that it is exactly one line whatever a hand edit put in the document.
+fn unaudited_lines(doc: &Document, audited: Option<u64>) -> Vec<u8> {
+    let after = audited.unwrap_or(0);
+    let missing = |revision: u64| audited.is_none() || revision > after;
+    let mut out = Vec::new();
+    let mut push = |record: ChangeRecord| {
+        if serde_json::to_writer(&mut out, &AuditEvent::Commit(record)).is_ok() {
+            out.push(b'\n');
+        }
+    };
+    for line in doc.pending_audit.as_deref().unwrap_or("").lines() {
+        if let Ok(AuditEvent::Commit(record)) = serde_json::from_str(line)
+            && record.revision < doc.revision
+            && missing(record.revision)
+        {
+            push(record);
+        }
+    }
+    if doc.revision > 0 && missing(doc.revision) {
+        push(
+            doc.last_change()
+                .cloned()
+                .unwrap_or_else(|| outside_record(doc, after)),
+        );
+    }
+    out
+}
+
+/// The record of a revision written without one (by hand, or another tool).
+fn outside_record(doc: &Document, previous_revision: u64) -> ChangeRecord {
+    ChangeRecord {
+        revision: doc.revision,
+        previous_revision,
+        time: now_utc(),
+        operator: Operator {
+            user: "unknown".into(),
+            host: "unknown".into(),
+            ssh_client: None,
+        },
+        action: Action::Shift,
+        reason: "revision written outside beacon-console (no change record in the document)".into(),
+        changes: Vec::new(),
+        elapsed_ms: 0.0,
+        note: Some("reconciled".into()),
     }
 }

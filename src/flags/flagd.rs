@@ -50,6 +50,12 @@ pub struct Document {
     pub foreign: Vec<(String, String)>,
     /// Other top-level entries (e.g. `$evaluators` used by foreign flags), kept untouched.
     pub extra: Vec<(String, String)>,
+    /// Top-level `metadata` entries this tool does not manage, kept untouched.
+    pub metadata_extra: Vec<(String, String)>,
+    /// Audit lines of earlier revisions that could not be appended when they
+    /// were committed (the audit log was unwritable): JSONL text, written to
+    /// the audit log by the next successful append.
+    pub pending_audit: Option<String>,
 }
 
 impl Document {
@@ -127,13 +133,74 @@ struct MetadataOut<'a> {
     generator: &'static str,
 }
 
-#[derive(Deserialize)]
+/// The metadata keys this tool writes (and so owns).
+const MANAGED_METADATA: [&str; 10] = [
+    "flagSetId",
+    "version",
+    "previousVersion",
+    "updatedAt",
+    "updatedBy",
+    "updateAction",
+    "updateReason",
+    "generator",
+    "lastChange",
+    "pendingAudit",
+];
+
+#[derive(Default)]
 pub(super) struct MetadataIn<'a> {
-    #[serde(default, borrow)]
     pub(super) version: Option<&'a RawValue>,
     /// The record literal, kept raw: unescaped only if someone reads it.
-    #[serde(rename = "lastChange", default, borrow)]
     pub(super) last_change: Option<&'a RawValue>,
+    pub(super) pending_audit: Option<&'a RawValue>,
+    /// Keys someone else put there: kept as (key, JSON text).
+    pub(super) extra: Vec<(String, String)>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for MetadataIn<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(MetadataVisitor(std::marker::PhantomData))
+    }
+}
+
+struct MetadataVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for MetadataVisitor<'a> {
+    type Value = MetadataIn<'a>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a metadata object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut meta = MetadataIn::default();
+        let mut seen = KeySet::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            seen.insert::<A::Error>("metadata", &key)?;
+            let raw: &'de RawValue = map.next_value()?;
+            match key.as_ref() {
+                "version" => meta.version = Some(raw),
+                "lastChange" => meta.last_change = Some(raw),
+                "pendingAudit" => meta.pending_audit = Some(raw),
+                k if MANAGED_METADATA.contains(&k) => {}
+                _ => meta.extra.push((key.into_owned(), raw.get().to_string())),
+            }
+        }
+        Ok(meta)
+    }
+}
+
+/// Keys seen in one JSON object: a key given twice is refused, since JSON
+/// readers differ on which of the two wins (a router could read the other).
+#[derive(Default)]
+struct KeySet(rustc_hash::FxHashSet<String>);
+
+impl KeySet {
+    fn insert<E: de::Error>(&mut self, object: &str, key: &str) -> Result<(), E> {
+        if self.0.insert(key.to_string()) {
+            Ok(())
+        } else {
+            Err(E::custom(format!("{object} has the key {key:?} twice")))
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -187,7 +254,9 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
             flags: None,
             extra: Vec::new(),
         };
+        let mut seen = KeySet::default();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            seen.insert::<A::Error>("the document", &key)?;
             match key.as_ref() {
                 "metadata" => parts.metadata = Some(map.next_value()?),
                 "flags" => {
@@ -225,7 +294,9 @@ impl<'de> Visitor<'de> for FlagsSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut routes = self.codec.all_fallback();
         let mut foreign = Vec::new();
+        let mut seen = KeySet::default();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            seen.insert::<A::Error>("\"flags\"", &key)?;
             match parse_flag_key(&key).filter(|c| routes.get(c).is_some()) {
                 Some(cell) => {
                     let flag: FlagIn = map.next_value()?;
@@ -300,6 +371,8 @@ impl FlagCodec {
             change_record: None,
             foreign: Vec::new(),
             extra: Vec::new(),
+            metadata_extra: Vec::new(),
+            pending_audit: None,
         }
     }
 
@@ -334,10 +407,25 @@ impl FlagCodec {
         let _ = serde_json::to_writer(&mut *out, &metadata);
         // flagd metadata values are scalars, so the full record travels as a
         // JSON string: spliced in as a ready-made literal.
-        if let Some(record) = &doc.change_record {
+        if doc.change_record.is_some()
+            || doc.pending_audit.is_some()
+            || !doc.metadata_extra.is_empty()
+        {
             out.pop();
-            out.extend_from_slice(b",\"lastChange\":");
-            record.write_literal(out);
+            if let Some(record) = &doc.change_record {
+                out.extend_from_slice(b",\"lastChange\":");
+                record.write_literal(out);
+            }
+            if let Some(pending) = &doc.pending_audit {
+                out.extend_from_slice(b",\"pendingAudit\":");
+                let _ = serde_json::to_writer(&mut *out, pending);
+            }
+            for (key, raw) in &doc.metadata_extra {
+                out.push(b',');
+                push_json_str(out, key);
+                out.push(b':');
+                out.extend_from_slice(raw.as_bytes());
+            }
             out.push(b'}');
         }
         for (key, raw) in &doc.extra {
@@ -460,6 +548,8 @@ impl FlagCodec {
             revision,
             routes,
             change_record: record_of(metadata.last_change),
+            pending_audit: string_of(metadata.pending_audit),
+            metadata_extra: metadata.extra,
             foreign,
             extra: parts.extra,
         })
@@ -565,6 +655,12 @@ pub(super) fn parse_revision(version: Option<&RawValue>) -> Result<u64, DecodeEr
 pub(super) fn record_of(raw: Option<&RawValue>) -> Option<RecordText> {
     raw.filter(|r| r.get().starts_with('"'))
         .map(|r| RecordText::from_literal(r.get().to_string()))
+}
+
+/// The text of a JSON string value (`None` for anything else).
+pub(super) fn string_of(raw: Option<&RawValue>) -> Option<String> {
+    raw.and_then(|r| serde_json::from_str::<String>(r.get()).ok())
+        .filter(|s| !s.is_empty())
 }
 
 /// The revision of a document that may otherwise be unreadable, if it can be found.

@@ -26,6 +26,9 @@ impl Fingerprint {
 pub struct Snapshot {
     pub document: Document,
     pub fingerprint: Fingerprint,
+    /// Committed revisions whose audit lines are not in the audit log yet
+    /// (a read-only load reports the lag instead of repairing it).
+    pub audit_behind: u64,
 }
 
 impl Snapshot {
@@ -112,6 +115,18 @@ pub enum StoreError {
     /// The store cannot be reached, locked, read or written.
     #[error("flag store unavailable: {0}")]
     Unavailable(String),
+    /// Revisions were committed, but the document is gone: routers may still
+    /// serve the last one from their copy, so this is not "all on the fallback".
+    #[error(
+        "flag document {path} is missing, but revision {revision} was committed{by}: routers may still serve it from their last copy. Restore the file, or `rollback --all --force` to write an all-fallback revision {next}",
+        next = revision.saturating_add(1)
+    )]
+    Missing {
+        path: String,
+        revision: u64,
+        /// " by WHO at WHEN", when the audit log says.
+        by: String,
+    },
     /// The document is there but is not a valid routing document.
     #[error(
         "flag document {path} is unreadable: {detail}; `rollback --all --force` replaces it with an all-fallback document (the bad file is kept)"

@@ -2,7 +2,7 @@ use crate::config::{Profile, ProfileSource, StoreConfig};
 use std::time::Instant;
 
 use crate::domain::{Action, Operator, Routes};
-use crate::flags::audit::AuditLog;
+use crate::flags::audit::{AuditEvent, AuditLog, RefusedAttempt};
 use crate::flags::file::FileStore;
 use crate::flags::{CommitRequest, Committed, FlagCodec, FlagStore, Snapshot};
 
@@ -22,16 +22,15 @@ impl Console {
         let profile = Profile::load(source)?;
         let audit = AuditLog::new(profile.audit_path.clone());
         let codec = FlagCodec::for_profile(&profile);
+        let read_only = read_only || profile.read_only;
         let store: Box<dyn FlagStore + Send + Sync> = match &profile.store {
-            StoreConfig::File { path, lock_timeout } => Box::new(FileStore::new(
-                path.clone(),
-                audit.clone(),
-                codec,
-                *lock_timeout,
-            )),
+            StoreConfig::File { path, lock_timeout } => Box::new(
+                FileStore::new(path.clone(), audit.clone(), codec, *lock_timeout)
+                    .read_only(read_only),
+            ),
         };
         Ok(Console {
-            read_only: read_only || profile.read_only,
+            read_only,
             profile,
             store,
             audit,
@@ -68,6 +67,19 @@ impl Console {
             started,
             note: None,
         }
+    }
+
+    /// Audits an attempt refused before it reached the store (a script's
+    /// `--expect-revision`); an audit log out of reach only loses this line.
+    pub fn record_refusal(&self, action: Action, reason: &str, based_on: u64, error: &str) {
+        let _ = self.audit.append(&AuditEvent::Refused(RefusedAttempt {
+            time: crate::flags::file::now_utc(),
+            operator: self.operator.clone(),
+            action,
+            reason: reason.to_string(),
+            based_on,
+            error: error.to_string(),
+        }));
     }
 
     /// Commits `routes` if the document is still `base` (compare-and-swap).
