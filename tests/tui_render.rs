@@ -604,3 +604,29 @@ fn a_filter_shows_the_matching_cells_and_esc_clears_it() {
     assert!(why.contains("no cell matches"), "{why}");
     assert_eq!(app.visible_models().len(), 3);
 }
+
+#[test]
+fn a_missing_document_is_shown_as_unknown_not_as_revision_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_before = app(dir.path(), false);
+    assert_eq!(app_before.revision, 1);
+    std::fs::remove_file(common::doc_path(dir.path())).unwrap();
+    let c = console(dir.path(), false);
+    let mut app = new_app(&c).unwrap();
+    let error = app.store_error.clone().expect("a store error");
+    assert!(error.contains("missing"), "{error}");
+    assert!(error.contains("revision 1 was committed"), "{error}");
+    // The state path, operator and time vary: fixed for the snapshot.
+    let state = dir.path().display().to_string();
+    let (head, rest) = error.split_once(" by ").unwrap();
+    let (_, tail) = rest.split_once(": routers").unwrap();
+    let fixed = format!("{head} by alice@bastion-1 at 2026-11-29T03:00:00.000Z: routers{tail}");
+    app.store_error = Some(fixed.replace(&state, "STATE"));
+    app.operator = "alice@bastion-1".into();
+    app.clock = "03:12:09Z".into();
+    let screen = render(&app, 80, 24, false);
+    assert!(screen.contains("rev ?"), "{screen}");
+    assert!(!screen.contains("rev 0"), "{screen}");
+    assert!(screen.contains("split unknown"), "{screen}");
+    insta::assert_snapshot!("missing_document_80x24", screen);
+}

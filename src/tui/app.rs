@@ -128,6 +128,10 @@ pub struct App {
     pub status: Option<(String, Tone)>,
     /// A failed rollback: stays until acknowledged.
     pub banner: Option<String>,
+    /// The flag store cannot be read (missing or damaged document, store
+    /// down): the splits shown are not known to be the routers'. Cleared by
+    /// the next good load.
+    pub store_error: Option<String>,
     pub live: Live,
     pub clock: String,
     pub keymap: Keymap,

@@ -42,7 +42,16 @@ pub struct Options {
 /// The state the matrix starts from, for a console.
 pub fn new_app(console: &Console) -> Result<App, OpsError> {
     let profile = &console.profile;
-    let snapshot = console.store.load()?;
+    // A store that cannot be read still opens the console (a rollback may be
+    // what is needed), but says so instead of showing revision 0.
+    let (snapshot, store_error) = match console.store.load() {
+        Ok(snapshot) => (Some(snapshot), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let routes = snapshot.as_ref().map_or_else(
+        || crate::domain::Routes::all_to(profile.cells(), profile.fallback.as_str()),
+        |s| s.routes().clone(),
+    );
     let target = profile
         .sole_target()
         .map(str::to_string)
@@ -73,8 +82,9 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         regions: profile.region_ids(),
         fallback: profile.fallback.clone(),
         target,
-        routes: snapshot.routes().clone(),
-        revision: snapshot.revision(),
+        routes,
+        revision: snapshot.as_ref().map_or(0, crate::flags::Snapshot::revision),
+        store_error,
         cursor: (0, 0),
         selected: Vec::new(),
         mode: Mode::Matrix,
@@ -241,11 +251,15 @@ async fn event_loop(
             _ = tick.tick() => {
                 app.live = Live::gather(monitor).await;
                 app.clock = clock();
-                if let Ok(snapshot) = console.store.load()
-                    && snapshot.revision() != app.revision
-                {
-                    app.routes = snapshot.routes().clone();
-                    app.revision = snapshot.revision();
+                match console.store.load() {
+                    Ok(snapshot) => {
+                        app.store_error = None;
+                        if snapshot.revision() != app.revision {
+                            app.routes = snapshot.routes().clone();
+                            app.revision = snapshot.revision();
+                        }
+                    }
+                    Err(e) => app.store_error = Some(e.to_string()),
                 }
                 if app.rollback_armed.is_some() && !app.rollback_is_armed(Instant::now()) {
                     app.rollback_armed = None;
@@ -549,6 +563,14 @@ fn do_rollback(console: &Console, app: &mut App, selection: &Selection) -> Resul
     if let Ok(s) = console.store.load() {
         app.routes = s.routes().clone();
         app.revision = s.revision();
+        app.store_error = None;
+    }
+    if let Some(warning) = done.committed.as_ref().and_then(|c| c.audit_warning.clone()) {
+        // Rolled back, but its audit line is pending: say both, loudly.
+        app.banner = Some(format!(
+            "ROLLED BACK {} cell(s) to {} · rev {} · {warning}",
+            done.cells, app.fallback, done.revision
+        ));
     }
     app.selected.clear();
     // Written first, warned after: the fallback's warmth never delays it.

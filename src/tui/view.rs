@@ -1,6 +1,7 @@
 //! Drawing the state: header, the model × region matrix, status line, footer,
 //! and the dialog or help on top. Pure: the same state draws the same frame.
 
+use crate::domain::text::printable;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -162,9 +163,13 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
             Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
         ));
     }
+    let revision = match app.store_error {
+        Some(_) => "?".to_string(),
+        None => app.revision.to_string(),
+    };
     spans.push(Span::raw(format!(
-        " {} · {} rev {} · {applied} · {}",
-        app.profile_name, app.store_label, app.revision, app.operator
+        " {} · {} rev {revision} · {applied} · {}",
+        app.profile_name, app.store_label, app.operator
     )));
     // The clock keeps its place at the right edge; the rest gives way.
     let clock = format!(" {} ", app.clock);
@@ -329,11 +334,22 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
     let label = format!("{mark}{} ", short(&app.target));
     let pct = percent(target_share);
     let bar_width = w.saturating_sub(label.chars().count() + pct.chars().count() + 2);
-    let line1 = Line::from(vec![
-        Span::styled(label, Style::default().add_modifier(Modifier::BOLD)),
-        Span::styled(bar(target_share, bar_width), palette.fg(palette.bar)),
-        Span::raw(format!(" {pct}")),
-    ]);
+    let line1 = if app.store_error.is_some() {
+        // The document could not be read: the split asked for is unknown.
+        Line::from(vec![
+            Span::styled(label, Style::default().add_modifier(Modifier::BOLD)),
+            Span::styled(
+                pad("split unknown", bar_width + pct.chars().count() + 1),
+                palette.tone(Tone::Bad),
+            ),
+        ])
+    } else {
+        Line::from(vec![
+            Span::styled(label, Style::default().add_modifier(Modifier::BOLD)),
+            Span::styled(bar(target_share, bar_width), palette.fg(palette.bar)),
+            Span::raw(format!(" {pct}")),
+        ])
+    };
 
     let served = app.live.served(cell, &app.target);
     let asked = f64::from(target_share) / 10.0;
@@ -641,13 +657,22 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         }
         return;
     }
+    // Messages can quote stored text (who changed what, and why): escaped.
     let line = if let Some(banner) = &app.banner {
         Line::from(Span::styled(
-            format!(" {banner} (Enter to acknowledge)"),
+            format!(" {} (Enter to acknowledge)", printable(banner)),
+            palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
+        ))
+    } else if let Some(error) = &app.store_error {
+        Line::from(Span::styled(
+            format!(" FLAG STORE: {}", printable(error)),
             palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
         ))
     } else if let Some((text, tone)) = &app.status {
-        Line::from(Span::styled(format!(" {text}"), palette.tone(*tone)))
+        Line::from(Span::styled(
+            format!(" {}", printable(text)),
+            palette.tone(*tone),
+        ))
     } else {
         let cell = app.current();
         let sel = if app.selected.is_empty() {
@@ -659,11 +684,9 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     };
     // A long message (a conflict says who, when and what) takes the line
     // above too rather than being cut.
-    let rows = if line.width() > area.width as usize {
-        2
-    } else {
-        1
-    };
+    let rows = (line.width() as u16)
+        .div_ceil(area.width.max(1))
+        .clamp(1, 3);
     let area = Rect::new(area.x, area.bottom() - rows, area.width, rows);
     frame.render_widget(Clear, area);
     frame.render_widget(
