@@ -1,9 +1,28 @@
 fn main() {
-    // Like any Unix filter: `beacon-console history | head` ends quietly when
-    // the reader goes away, instead of panicking on a broken pipe.
-    // SAFETY: called first thing, before any thread exists; SIG_DFL is a valid disposition.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    // SIGPIPE stays ignored (Rust's default): a peer that resets a provider
+    // connection mid-write must be an error on that connection, not the end
+    // of the console with the terminal left raw. A reader of our stdout that
+    // goes away (`history | head`) ends the process quietly instead.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if is_broken_stdout(info) {
+            std::process::exit(EXIT_BROKEN_PIPE);
+        }
+        default_hook(info);
+    }));
     std::process::exit(beacon_console::cli::main());
+}
+
+/// What a shell reports for a process ended by SIGPIPE (128 + 13), as before.
+const EXIT_BROKEN_PIPE: i32 = 141;
+
+/// `println!` panics when stdout is a closed pipe: "failed printing to stdout: Broken pipe".
+fn is_broken_stdout(info: &std::panic::PanicHookInfo<'_>) -> bool {
+    let payload = info.payload();
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    text.starts_with("failed printing to std") && text.contains("Broken pipe")
 }

@@ -404,3 +404,20 @@ fn foreign_flags_and_keys_survive_and_a_directory_in_place_is_reported() {
         assert!(r.stderr.contains("directory"), "{args:?}: {}", r.stderr);
     }
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_process_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    // Closed before the process starts: its first write meets a broken pipe.
+    drop(reader);
+    let out = demo(dir.path())
+        .arg("status")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{:?} {stderr}", out.status);
+    assert!(stderr.is_empty(), "{stderr}");
+}

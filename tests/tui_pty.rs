@@ -202,6 +202,61 @@ fn an_ssh_drop_restores_the_terminal() {
     assert_eq!(status_json(dir.path())["revision"], 0);
 }
 
+/// The console's process id (the pane's shell runs it).
+fn console_pid(t: &Tmux) -> String {
+    let shell = t.format("#{pane_pid}");
+    let console = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+    String::from_utf8_lossy(&console.stdout)
+        .lines()
+        .next()
+        .expect("the console runs under the pane's shell")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn every_ending_signal_restores_the_terminal_and_sigpipe_stays_ignored() {
+    for (signal, code) in [("INT", 130), ("QUIT", 131), ("TERM", 143)] {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Tmux::start(dir.path());
+        t.wait_for("ROLLBACK");
+        let pid = console_pid(&t);
+        // A peer resetting a connection must not kill the console unrestored.
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let ignored = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .map(|m| u64::from_str_radix(m.trim(), 16).unwrap())
+            .unwrap();
+        assert_ne!(
+            ignored & (1 << (libc::SIGPIPE - 1)),
+            0,
+            "SIGPIPE is not ignored"
+        );
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let screen = t.wait_for("EXITED");
+        assert!(
+            screen.contains(&format!("EXITED {code}")),
+            "{signal}: {screen}"
+        );
+        assert!(
+            screen.contains(&format!("stopped by SIG{signal}")),
+            "{screen}"
+        );
+        assert_eq!(
+            t.format("#{alternate_on}"),
+            "0",
+            "{signal}: alternate screen left on"
+        );
+        assert_eq!(t.format("#{cursor_flag}"), "1", "{signal}: cursor hidden");
+        assert_eq!(status_json(dir.path())["revision"], 0);
+    }
+}
+
 #[test]
 fn the_command_line_shifts_and_a_bad_theme_stops_before_the_screen_is_taken() {
     let dir = tempfile::tempdir().unwrap();

@@ -22,6 +22,9 @@ pub enum OpsError {
     /// The benchmark ran, and its gates did not all pass. (exit 6)
     #[error("{0}")]
     GatesFailed(String),
+    /// Ended by a signal after giving the terminal back. (exit 128 + n)
+    #[error("stopped by {name}; the terminal is restored and nothing was left half written")]
+    Interrupted { name: &'static str, number: i32 },
 }
 
 impl OpsError {
@@ -33,6 +36,7 @@ impl OpsError {
             OpsError::Unavailable(_) => 4,
             OpsError::ReadOnly(_) => 5,
             OpsError::GatesFailed(_) => 6,
+            OpsError::Interrupted { number, .. } => 128 + number,
         }
     }
 }

@@ -83,7 +83,9 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         fallback: profile.fallback.clone(),
         target,
         routes,
-        revision: snapshot.as_ref().map_or(0, crate::flags::Snapshot::revision),
+        revision: snapshot
+            .as_ref()
+            .map_or(0, crate::flags::Snapshot::revision),
         store_error,
         cursor: (0, 0),
         selected: Vec::new(),
@@ -149,11 +151,59 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
         ratatui::restore();
         let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
         monitor.stop().await;
-        result
+        match result? {
+            Ended::Quit => Ok(()),
+            // The conventional 128 + n, after the terminal is given back.
+            Ended::Signal(name, number) => Err(OpsError::Interrupted { name, number }),
+        }
     })
 }
 
 type Term = Terminal<CrosstermBackend<std::io::Stdout>>;
+
+/// How the event loop ended.
+enum Ended {
+    Quit,
+    /// A signal that ends the process (SSH drop, `kill`, Ctrl-C or Ctrl-\
+    /// sent from outside): the terminal is restored first.
+    Signal(&'static str, i32),
+}
+
+/// The signals that end the console, each watched so that the terminal is
+/// restored before the process goes (their default action would leave it
+/// raw, in the alternate screen, cursor hidden).
+struct EndSignals {
+    hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl EndSignals {
+    fn watch() -> Result<EndSignals, OpsError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let watch = |name: &str, number: i32| {
+            signal(SignalKind::from_raw(number))
+                .map_err(|e| OpsError::Unavailable(format!("cannot watch {name}: {e}")))
+        };
+        Ok(EndSignals {
+            hup: watch("SIGHUP", libc::SIGHUP)?,
+            int: watch("SIGINT", libc::SIGINT)?,
+            quit: watch("SIGQUIT", libc::SIGQUIT)?,
+            term: watch("SIGTERM", libc::SIGTERM)?,
+        })
+    }
+
+    /// The next of them to arrive.
+    async fn next(&mut self) -> Ended {
+        tokio::select! {
+            _ = self.hup.recv() => Ended::Signal("SIGHUP", libc::SIGHUP),
+            _ = self.int.recv() => Ended::Signal("SIGINT", libc::SIGINT),
+            _ = self.quit.recv() => Ended::Signal("SIGQUIT", libc::SIGQUIT),
+            _ = self.term.recv() => Ended::Signal("SIGTERM", libc::SIGTERM),
+        }
+    }
+}
 
 /// Keys and resizes from a blocking reader thread.
 fn spawn_input() -> mpsc::UnboundedReceiver<Event> {
@@ -174,14 +224,10 @@ async fn event_loop(
     app: &mut App,
     terminal: &mut Term,
     options: &Options,
-) -> Result<(), OpsError> {
-    use tokio::signal::unix::{SignalKind, signal};
+) -> Result<Ended, OpsError> {
     let mut palette = options.theme;
     let mut input = spawn_input();
-    let mut term = signal(SignalKind::terminate())
-        .map_err(|e| OpsError::Unavailable(format!("cannot watch SIGTERM: {e}")))?;
-    let mut hup = signal(SignalKind::hangup())
-        .map_err(|e| OpsError::Unavailable(format!("cannot watch SIGHUP: {e}")))?;
+    let mut signals = EndSignals::watch()?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (warm_tx, mut warm_rx) = mpsc::unbounded_channel();
@@ -207,7 +253,7 @@ async fn event_loop(
         }
         tokio::select! {
             event = input.recv() => {
-                let Some(event) = event else { return Ok(()) };
+                let Some(event) = event else { return Ok(Ended::Quit) };
                 match event {
                     Event::Key(key) if key.kind != KeyEventKind::Release => {
                         let effect = app.on_key(key, Instant::now());
@@ -226,7 +272,7 @@ async fn event_loop(
                             }
                         }
                         match apply(&mut ctx, app, effect) {
-                            Flow::Quit => return Ok(()),
+                            Flow::Quit => return Ok(Ended::Quit),
                             Flow::Redraw => {
                                 // A fresh Terminal has no previous frame, so the
                                 // next draw repaints every cell. (Terminal::clear
@@ -295,8 +341,7 @@ async fn event_loop(
                 }
                 dirty = true;
             }
-            _ = term.recv() => return Ok(()),
-            _ = hup.recv() => return Ok(()),
+            ended = signals.next() => return Ok(ended),
         }
     }
 }
@@ -565,7 +610,11 @@ fn do_rollback(console: &Console, app: &mut App, selection: &Selection) -> Resul
         app.revision = s.revision();
         app.store_error = None;
     }
-    if let Some(warning) = done.committed.as_ref().and_then(|c| c.audit_warning.clone()) {
+    if let Some(warning) = done
+        .committed
+        .as_ref()
+        .and_then(|c| c.audit_warning.clone())
+    {
         // Rolled back, but its audit line is pending: say both, loudly.
         app.banner = Some(format!(
             "ROLLED BACK {} cell(s) to {} · rev {} · {warning}",
