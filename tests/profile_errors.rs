@@ -286,7 +286,7 @@ fn telemetry_settings_and_routers() {
 }
 
 #[test]
-fn readable_secret_files_are_refused_with_the_fix() {
+fn readable_secret_files_are_refused_where_they_are_read_with_the_fix() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("runpod.key");
@@ -296,31 +296,22 @@ fn readable_secret_files_are_refused_with_the_fix() {
         "endpoint_template = \"ep-{model}-{region}\"",
         "endpoint_template = \"ep-{model}-{region}\"\napi_key = { file = \"runpod.key\" }",
     );
-    let err = Profile::parse("p.toml", &text, dir.path()).unwrap_err();
-    let (line, col) = position(&text, "{ file", 0);
-    assert_eq!((err.line, err.col), (line, col), "{err}");
-    assert!(
-        err.message
-            .contains("readable by group or others (mode 644)"),
-        "{err}"
-    );
-    assert!(
-        err.message
-            .contains(&format!("chmod 600 {}", secret.display())),
-        "{err}"
-    );
-    assert!(!err.to_string().contains("s3cr3t"), "{err}");
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // The profile loads (writing the flags needs no provider secret) …
     let p = Profile::parse("p.toml", &text, dir.path()).unwrap();
+    let source = p.provider("runpod").unwrap().api_key.clone().unwrap();
+    // … and reading the secret is refused, with the fix and without the value.
+    let err = source.read().unwrap_err();
     assert!(
-        p.provider("runpod")
-            .unwrap()
-            .api_key
-            .as_ref()
-            .unwrap()
-            .read()
-            .is_ok()
+        err.contains("readable by group or others (mode 644)"),
+        "{err}"
     );
+    assert!(
+        err.contains(&format!("chmod 600 {}", secret.display())),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t"), "{err}");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(source.read().is_ok());
     // Both or neither source is an error too.
     let both = with(
         "endpoint_template = \"ep-{model}-{region}\"",

@@ -421,3 +421,88 @@ fn a_reader_that_goes_away_ends_the_process_quietly() {
     assert_eq!(out.status.code(), Some(141), "{:?} {stderr}", out.status);
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+/// SMALL_PROFILE with secrets that cannot be read: an unset variable for
+/// RunPod and a group-readable file for Modal.
+fn profile_without_secrets(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let secret = dir.join("modal.secret");
+    std::fs::write(&secret, "CANARY-modal-8d1f\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let text = SMALL_PROFILE
+        .replace(
+            "url_template = \"https://ws--{model}-{region}.modal.run\"",
+            "url_template = \"https://ws--{model}-{region}.modal.run\"\nproxy_key = { file = \"modal.secret\" }\nproxy_secret = { file = \"modal.secret\" }",
+        )
+        .replace(
+            "endpoint_template = \"ep-{model}-{region}\"",
+            "endpoint_template = \"ep-{model}-{region}\"\napi_key = { env = \"BEACON_TEST_UNSET_KEY\" }",
+        );
+    write_profile(dir, &text)
+}
+
+#[test]
+fn writing_the_flags_never_needs_provider_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = profile_without_secrets(dir.path());
+    let cmd = || {
+        let mut c = with_profile(&profile);
+        c.env_remove("BEACON_TEST_UNSET_KEY");
+        c
+    };
+    ok(
+        &mut cmd(),
+        &["shift", "--all", "--to", "50", "--reason", "r", "--yes"],
+    );
+    let r = ok(&mut cmd(), &["rollback", "--all", "--force", "--yes"]);
+    assert!(r.stdout.contains("revision 2"), "{}", r.stdout);
+    ok(&mut cmd(), &["rollback", "--all", "--yes"]);
+    // check-config: valid, with a warning per unreadable secret (exit 0).
+    let r = ok(&mut cmd(), &["check-config"]);
+    assert!(r.stdout.contains(": WARN (3 warning(s))"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("BEACON_TEST_UNSET_KEY is not set"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("readable by group or others"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("auto-rollback"), "{}", r.stdout);
+    let r = ok(&mut cmd(), &["check-config", "--json"]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 3);
+    // Where the secret is used, its absence is the error (exit 2).
+    let r = run(
+        &mut cmd(),
+        &[
+            "bench",
+            "--cell",
+            "m1/r1",
+            "--provider",
+            "runpod",
+            "--requests",
+            "1",
+        ],
+    );
+    assert_eq!(r.code, 2, "{} {}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("BEACON_TEST_UNSET_KEY is not set"),
+        "{}",
+        r.stderr
+    );
+    // The canary never shows, whatever was printed.
+    for args in [
+        &["check-config", "--json"][..],
+        &["status", "--json"],
+        &["history"],
+    ] {
+        let r = run(&mut cmd(), args);
+        assert!(
+            !format!("{}{}", r.stdout, r.stderr).contains("CANARY"),
+            "{args:?}"
+        );
+    }
+}

@@ -55,6 +55,7 @@ impl Load<'_> {
         runtime.block_on(async {
             let clients = Arc::new(Clients::for_profile(profile, self.time_scale, timeout).await?);
             let targets = clients.targets(profile, &self.selection, self.provider)?;
+            clients.ensure_credentials(&targets)?;
             if targets.is_empty() {
                 return Err(OpsError::Invalid(format!(
                     "no endpoints in {}",

@@ -47,6 +47,7 @@ pub fn run(console: &Console, args: StatusArgs, json: bool) -> Result<(), OpsErr
             &monitor.telemetry,
             &traffic,
             &regions,
+            monitor.clients.unavailable(),
             json,
         )
         .await;
@@ -61,6 +62,7 @@ async fn print(
     telemetry: &Telemetry,
     traffic: &[crate::telemetry::CellTraffic],
     regions: &[RegionStatus],
+    unavailable: &std::collections::BTreeMap<String, String>,
     json: bool,
 ) {
     let profile = &console.profile;
@@ -99,7 +101,7 @@ async fn print(
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &json!({ "revision": snapshot.revision(), "regions": regions, "cells": rows })
+                &json!({ "revision": snapshot.revision(), "regions": regions, "cells": rows, "unavailable_providers": unavailable })
             )
             .unwrap_or_default()
         );
@@ -136,6 +138,9 @@ async fn print(
         if let Some(e) = &r.error {
             println!("router {}: {e}", r.region);
         }
+    }
+    for (provider, why) in unavailable {
+        println!("{provider}: not probed ({why})");
     }
     println!(
         "{:<24} {:<7} {:>7} {:>8} {:>8} {:>8} {:>6} {:>5} {:>9}",

@@ -349,8 +349,50 @@ fn secret_text(s: &Option<SecretSource>) -> String {
     }
 }
 
+/// What a valid profile still lacks: secrets that cannot be read (probes,
+/// warmups and bench on that provider cannot run) and providers without an
+/// endpoint for every cell (those cells cannot be shifted to them). Flag
+/// writes need neither.
+pub fn config_warnings(p: &Profile) -> Vec<String> {
+    let cells = p.cells();
+    let mut warnings = Vec::new();
+    for pr in &p.providers {
+        let named = [
+            ("api_key", &pr.api_key),
+            ("proxy_key", &pr.proxy_key),
+            ("proxy_secret", &pr.proxy_secret),
+        ];
+        for (name, source) in named {
+            if let Some(Err(why)) = source.as_ref().map(SecretSource::availability)
+                && p.simulator.is_none()
+            {
+                warnings.push(format!(
+                    "provider {} {name}: {why}: probes, warmups and bench on {} cannot run (flag writes do not need it)",
+                    pr.id, pr.id
+                ));
+            }
+        }
+        if pr.kind == ProviderKind::RunPod && pr.api_key.is_none() && p.simulator.is_none() {
+            warnings.push(format!(
+                "provider {} has no api_key: probes, warmups and bench on it cannot run",
+                pr.id
+            ));
+        }
+        let missing = cells.iter().filter(|c| !p.has_endpoint(c, &pr.id)).count();
+        if missing > 0 {
+            warnings.push(format!(
+                "provider {} has no endpoint for {missing} of {} cells: those cannot be shifted to it",
+                pr.id,
+                cells.len()
+            ));
+        }
+    }
+    warnings
+}
+
 pub fn check_config(p: &Profile, json: bool) {
     let cells = p.cells();
+    let warnings = config_warnings(p);
     if json {
         let providers: Vec<_> = p
             .providers
@@ -371,6 +413,7 @@ pub fn check_config(p: &Profile, json: bool) {
             .collect();
         let value = json!({
             "ok": true,
+            "warnings": warnings,
             "profile": p.origin,
             "name": p.name,
             "environment": p.environment.label().to_lowercase(),
@@ -391,7 +434,14 @@ pub fn check_config(p: &Profile, json: bool) {
         );
         return;
     }
-    println!("{}: OK", p.origin);
+    if warnings.is_empty() {
+        println!("{}: OK", p.origin);
+    } else {
+        println!("{}: WARN ({} warning(s))", p.origin, warnings.len());
+        for w in &warnings {
+            println!("  WARN {w}");
+        }
+    }
     println!(
         "  name {} · {} · fallback {} · read-only {}",
         p.name,
@@ -446,14 +496,13 @@ pub fn check_config(p: &Profile, json: bool) {
     println!("  ladder: {}", ladder.join(" "));
     let s = &p.slo;
     println!(
-        "  SLO: cold start < {} ms for {}% · p95 < {} ms · errors < {}% · cost ≤ {}× fallback · ≥ {} samples · auto-rollback after {} failed checks",
+        "  bench gates (SLO): cold start < {} ms for {}% · p95 < {} ms · errors < {}% · cost ≤ {}× fallback · ≥ {} samples",
         s.cold_start_ms,
         s.cold_start_fast_percent,
         s.latency_p95_ms,
         s.error_rate_percent,
         s.cost_vs_fallback,
         s.min_samples,
-        s.failures_before_rollback
     );
     println!("  store: file {}", p.store_path().display());
     println!("  audit: {}", p.audit_path.display());

@@ -377,12 +377,9 @@ impl Validator<'_> {
         let source = match (&raw.get_ref().env, &raw.get_ref().file) {
             (Some(env), None) if !env.is_empty() => SecretSource::Env(env.clone()),
             (None, Some(file)) if !file.is_empty() => {
-                let path = self.path(file);
-                // A secret file that others can read is refused outright.
-                if path.exists() {
-                    super::secret::check_file_mode(&path).map_err(|m| self.err(raw.span(), m))?;
-                }
-                SecretSource::File(path)
+                // Checked where it is read (probes, warmup, bench): writing
+                // the flags never needs a provider secret.
+                SecretSource::File(self.path(file))
             }
             _ => {
                 return Err(self.err(

@@ -57,20 +57,22 @@ pub struct Clients {
     time_scale: f64,
     /// The one pooled HTTP client every provider client here shares.
     http: HttpClient,
+    /// Providers without usable credentials, and why: their endpoints are
+    /// not called (figures unavailable), the rest works.
+    unavailable: std::collections::BTreeMap<String, String>,
     _simulator: Option<Simulator>,
 }
 
+/// A provider's secret from the profile (the demo's keys stand in on the
+/// demo); the error names the source, never a value.
 fn secret(
     source: &Option<SecretSource>,
     demo: Option<Secret>,
     what: &str,
-) -> Result<Option<Secret>, OpsError> {
+) -> Result<Option<Secret>, String> {
     match (source, demo) {
         (Some(src), Some(default)) => Ok(Some(src.read().unwrap_or(default))),
-        (Some(src), None) => src
-            .read()
-            .map(Some)
-            .map_err(|why| OpsError::Invalid(format!("{what}: {why}"))),
+        (Some(src), None) => src.read().map(Some).map_err(|why| format!("{what}: {why}")),
         (None, Some(default)) => Ok(Some(default)),
         (None, None) => Ok(None),
     }
@@ -127,6 +129,7 @@ impl Clients {
             .map_err(|e| OpsError::Unavailable(e.to_string()))?;
         let mut runpod = HashMap::new();
         let mut modal = HashMap::new();
+        let mut unavailable = std::collections::BTreeMap::new();
         for p in &profile.providers {
             match p.kind {
                 ProviderKind::RunPod => {
@@ -134,13 +137,19 @@ impl Clients {
                         &p.api_key,
                         demo.then(|| keys.runpod.clone()),
                         &format!("provider {} api_key", p.id),
-                    )?
-                    .ok_or_else(|| {
-                        OpsError::Invalid(format!(
-                            "provider {} has no api_key in the profile",
-                            p.id
-                        ))
-                    })?;
+                    )
+                    .and_then(|key| {
+                        key.ok_or_else(|| {
+                            format!("provider {} has no api_key in the profile", p.id)
+                        })
+                    });
+                    let key = match key {
+                        Ok(key) => key,
+                        Err(why) => {
+                            unavailable.insert(p.id.clone(), why);
+                            continue;
+                        }
+                    };
                     let base = cells
                         .iter()
                         .find_map(|c| match profile.endpoint(c, &p.id) {
@@ -153,16 +162,26 @@ impl Clients {
                     runpod.insert(p.id.clone(), client);
                 }
                 ProviderKind::Modal => {
-                    let key = secret(
+                    let pair = secret(
                         &p.proxy_key,
                         demo.then(|| keys.modal_key.clone()),
                         &format!("provider {} proxy_key", p.id),
-                    )?;
-                    let sec = secret(
-                        &p.proxy_secret,
-                        demo.then(|| keys.modal_secret.clone()),
-                        &format!("provider {} proxy_secret", p.id),
-                    )?;
+                    )
+                    .and_then(|key| {
+                        let sec = secret(
+                            &p.proxy_secret,
+                            demo.then(|| keys.modal_secret.clone()),
+                            &format!("provider {} proxy_secret", p.id),
+                        )?;
+                        Ok((key, sec))
+                    });
+                    let (key, sec) = match pair {
+                        Ok(pair) => pair,
+                        Err(why) => {
+                            unavailable.insert(p.id.clone(), why);
+                            continue;
+                        }
+                    };
                     let client = ModalClient::new(http.clone(), key.zip(sec))
                         .map_err(|e| OpsError::Invalid(format!("provider {}: {e}", p.id)))?;
                     modal.insert(p.id.clone(), client);
@@ -175,8 +194,26 @@ impl Clients {
             sim_base,
             time_scale: scale,
             http,
+            unavailable,
             _simulator: simulator,
         })
+    }
+
+    /// Providers whose endpoints cannot be called (no usable credentials), and why.
+    pub fn unavailable(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.unavailable
+    }
+
+    /// Refuses to send to targets whose provider has no usable credentials
+    /// (for bench and warmups, which exist to call them).
+    pub fn ensure_credentials(&self, targets: &[Target]) -> Result<(), OpsError> {
+        match targets
+            .iter()
+            .find_map(|t| self.unavailable.get(&t.provider))
+        {
+            Some(why) => Err(OpsError::Invalid(why.clone())),
+            None => Ok(()),
+        }
     }
 
     /// Every (cell, provider) endpoint of the selection; `provider` narrows it.

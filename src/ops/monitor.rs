@@ -64,7 +64,10 @@ impl Monitor {
         request_timeout: Duration,
     ) -> Result<Monitor, OpsError> {
         let clients = Arc::new(Clients::for_profile(profile, time_scale, request_timeout).await?);
-        let targets = clients.targets(profile, &Selection::All, None)?;
+        let mut targets = clients.targets(profile, &Selection::All, None)?;
+        // A provider without credentials is not probed: its figures are
+        // shown as unavailable, with the reason, rather than as errors.
+        targets.retain(|t| !clients.unavailable().contains_key(&t.provider));
         let http = clients.http();
 
         let mut sim_routers = Vec::new();

@@ -17,6 +17,8 @@ pub struct Live {
     /// Requests the routers sent per cell in the window behind `served`.
     pub served_requests: HashMap<CellId, f64>,
     pub regions: Vec<RegionStatus>,
+    /// Providers that are not called (no usable credentials), and why.
+    pub unavailable: std::collections::BTreeMap<String, String>,
 }
 
 impl Live {
@@ -35,6 +37,7 @@ impl Live {
             served,
             served_requests,
             regions: monitor.regions().await,
+            unavailable: monitor.clients.unavailable().clone(),
         }
     }
 

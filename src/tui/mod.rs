@@ -135,6 +135,12 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
             Duration::from_secs(30),
         )
         .await?;
+        if let Some((provider, why)) = monitor.clients.unavailable().iter().next() {
+            app.say(
+                format!("{provider} figures unavailable: {why} (rollback and shifts still work)"),
+                Tone::Warn,
+            );
+        }
         // From here the terminal is ours; ratatui's panic hook gives it back
         // before the panic message is printed.
         let mut terminal = ratatui::try_init()
@@ -391,15 +397,27 @@ fn apply(ctx: &mut Ctx, app: &mut App, effect: Effect) -> Flow {
                 app.say("a warmup is already running", Tone::Info);
                 return Flow::Continue;
             }
-            match ctx
-                .monitor
-                .clients
+            let clients = &ctx.monitor.clients;
+            // Warm only what can be called; say what cannot.
+            let skipped: Vec<String> = clients
+                .unavailable()
+                .iter()
+                .map(|(provider, why)| format!("{provider} skipped ({why})"))
+                .collect();
+            match clients
                 .targets(&console.profile, &selection, None)
-            {
+                .map(|mut t| {
+                    t.retain(|t| !clients.unavailable().contains_key(&t.provider));
+                    t
+                }) {
                 Ok(targets) if !targets.is_empty() => {
                     ctx.warming = true;
                     spawn_warmup(ctx.monitor, targets, selection, ctx.warmups.clone());
-                    app.say("warming up…", Tone::Info);
+                    if skipped.is_empty() {
+                        app.say("warming up…", Tone::Info);
+                    } else {
+                        app.say(format!("warming up… {}", skipped.join("; ")), Tone::Warn);
+                    }
                 }
                 Ok(_) => app.say("no endpoints to warm there", Tone::Info),
                 Err(e) => app.say(e.to_string(), Tone::Bad),

@@ -379,6 +379,14 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
     let mut errors = (0u64, 0u64);
     let mut cold = 0u64;
     for provider in [&app.target, &app.fallback] {
+        if app.live.unavailable.contains_key(provider) {
+            // Not probed at all: no credentials to call it with.
+            provider_lines.push(Line::from(Span::styled(
+                pad(&format!(" {} no credentials", short(provider)), w),
+                palette.tone(Tone::Warn),
+            )));
+            continue;
+        }
         let probed = app.live.probed(cell, provider);
         let p95 = probed.and_then(|p| p.figures.p95_ms);
         if let Some(p) = probed {
