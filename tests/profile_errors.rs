@@ -431,3 +431,58 @@ fn key_bindings() {
         ]
     );
 }
+
+#[test]
+fn invalid_utf8_and_an_unknown_theme_name_are_reported_at_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    // A Latin-1 "é" on line 2, column 12 of the profile.
+    let mut bytes = b"name = \"test\"\n# caf\xe9 = 1\n".to_vec();
+    bytes.extend_from_slice(
+        SMALL_PROFILE
+            .trim_start_matches("name = \"test\"\n")
+            .as_bytes(),
+    );
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(&path, &bytes).unwrap();
+    let r = run(&mut with_profile(&path), &["check-config"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains(&format!(
+            "{}:2:6: invalid UTF-8 (byte 0xE9)",
+            path.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    // The same in a theme file.
+    let theme = dir.path().join("bad.toml");
+    std::fs::write(&theme, b"[colors]\ngood = \"\xff\"\n").unwrap();
+    let ok_profile = write_profile(dir.path(), SMALL_PROFILE);
+    let r = run(
+        &mut with_profile(&ok_profile),
+        &["--theme", theme.to_str().unwrap(), "check-config"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("bad.toml:2:9: invalid UTF-8 (byte 0xFF)"),
+        "{}",
+        r.stderr
+    );
+    // A theme name the profile gives that does not exist: at the profile's line.
+    let text = SMALL_PROFILE.replacen(
+        "environment = \"staging\"\n",
+        "environment = \"staging\"\ntheme = \"neon\"\n",
+        1,
+    );
+    let named = write_profile(dir.path(), &text);
+    let r = run(&mut with_profile(&named), &["check-config"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains(&format!(
+            "{}:3:9: theme \"neon\": no such theme",
+            named.display()
+        )),
+        "{}",
+        r.stderr
+    );
+}

@@ -506,3 +506,49 @@ fn writing_the_flags_never_needs_provider_secrets() {
         );
     }
 }
+
+#[test]
+fn production_needs_the_environment_spelled_out_for_a_shift_not_a_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = SMALL_PROFILE.replace("environment = \"staging\"", "environment = \"production\"");
+    let profile = write_profile(dir.path(), &text);
+    let shift = ["shift", "--all", "--to", "5", "--reason", "canary", "--yes"];
+    let r = run(&mut with_profile(&profile), &shift);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--environment production"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("state/routes.json").exists());
+    // Naming another environment is refused whatever the command.
+    let r = run(
+        &mut with_profile(&profile),
+        &["--environment", "staging", "status"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("is production"), "{}", r.stderr);
+    let mut named = with_profile(&profile);
+    named.args(["--environment", "production"]);
+    ok(&mut named, &shift);
+    let r = run(&mut with_profile(&profile), &["undo", "--yes"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    // Rollback stays as short as ever.
+    let r = ok(&mut with_profile(&profile), &["rollback", "--all", "--yes"]);
+    assert!(r.stdout.contains("revision 2"), "{}", r.stdout);
+}
+
+#[test]
+fn help_lists_every_exit_code() {
+    let r = ok(&mut demo(Path::new("/nonexistent")), &["--help"]);
+    for code in [
+        "0 ok",
+        "2 invalid",
+        "3 conflict",
+        "4 flag store",
+        "5 refused",
+        "6 bench",
+    ] {
+        assert!(r.stdout.contains(code), "{code}: {}", r.stdout);
+    }
+}

@@ -630,3 +630,27 @@ fn a_missing_document_is_shown_as_unknown_not_as_revision_0() {
     assert!(screen.contains("split unknown"), "{screen}");
     insta::assert_snapshot!("missing_document_80x24", screen);
 }
+
+#[test]
+fn production_dialogs_are_confirmed_by_typing_not_by_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    app.production = true;
+    app.environment = "production".into();
+    let c = console(dir.path(), false);
+    let now = Instant::now();
+    press_plus(&mut app, &c, now);
+    insta::assert_snapshot!("production_confirm_80x24", render(&app, 80, 24, false));
+    // `y` is a letter being typed here, and Enter with the wrong words writes nothing.
+    assert_eq!(app.on_key(key(KeyCode::Char('y')), now), Effect::None);
+    assert_eq!(app.on_key(key(KeyCode::Tab), now), Effect::None);
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
+    assert!(render(&app, 80, 24, false).contains("type production"));
+    app.on_key(key(KeyCode::Tab), now);
+    app.on_key(key(KeyCode::Backspace), now);
+    for ch in "production".chars() {
+        app.on_key(key(KeyCode::Char(ch)), now);
+    }
+    app.on_key(key(KeyCode::Tab), now);
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::Commit);
+}

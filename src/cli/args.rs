@@ -9,7 +9,7 @@ use crate::domain::{CellId, Direction, Selection};
     name = "beacon-console",
     version,
     about = "On-call console for moving LLM inference from Modal to RunPod by routing flags",
-    after_help = "Exit codes: 0 ok, 2 invalid input, 3 conflict (stale revision), 4 flag store unavailable, 5 refused by read-only."
+    after_help = "Exit codes: 0 ok, 2 invalid input, 3 conflict (stale revision), 4 flag store unavailable, 5 refused by read-only, 6 bench gates failed, 128+N ended by signal N (console), 141 stdout closed."
 )]
 pub struct Cli {
     /// Profile (TOML). Default: the built-in demo profile on the embedded simulator.
@@ -21,6 +21,11 @@ pub struct Cli {
     /// Disable every write.
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// The environment you mean to act on (demo, staging, production): a
+    /// profile of another environment is refused. In production, `--yes` on
+    /// a shift or undo needs `--environment production` spelled out.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub environment: Option<String>,
     /// Machine-readable output (JSON) where a command prints data.
     #[arg(long, global = true)]
     pub json: bool,

@@ -16,13 +16,28 @@ fn theme(
     profile: &crate::config::Profile,
 ) -> Result<crate::tui::theme::Theme, OpsError> {
     let name = flag.or(profile.theme.as_deref()).unwrap_or("default");
-    crate::tui::theme::Theme::load(name).map_err(|e| OpsError::Invalid(format!("theme: {e}")))
+    crate::tui::theme::Theme::load(name).map_err(|mut e| {
+        // A theme named by the profile that is not found: say where the
+        // profile names it (a theme file's own errors keep their place).
+        if let (None, Some((line, col)), 0) = (flag, profile.theme_at, e.line) {
+            e.message = format!("theme {:?}: {}", e.file, e.message);
+            e.file = profile.origin.clone();
+            (e.line, e.col) = (line, col);
+            return OpsError::Invalid(e.to_string());
+        }
+        OpsError::Invalid(format!("theme: {e}"))
+    })
 }
 
 pub fn run(cli: Cli) -> Result<(), OpsError> {
     let source = profile_source(&cli);
     let json = cli.json;
-    let console = || Console::open(&source, cli.read_only);
+    let environment = cli.environment.clone();
+    let console = || {
+        let console = Console::open(&source, cli.read_only)?;
+        check_environment(&console, environment.as_deref())?;
+        Ok::<_, OpsError>(console)
+    };
     match cli.command {
         // On a terminal: the console. Piped or with --json: the matrix once.
         None if !json && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
@@ -79,9 +94,17 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
             }
             Ok(())
         }
-        Some(Command::Shift(args)) => shift(&console()?, args, json),
+        Some(Command::Shift(args)) => {
+            let c = console()?;
+            check_forward_yes(&c, args.yes, cli.environment.as_deref())?;
+            shift(&c, args, json)
+        }
         Some(Command::Rollback(args)) => rollback(&console()?, args, json),
-        Some(Command::Undo(args)) => undo(&console()?, args, json),
+        Some(Command::Undo(args)) => {
+            let c = console()?;
+            check_forward_yes(&c, args.yes, cli.environment.as_deref())?;
+            undo(&c, args, json)
+        }
         Some(Command::StressCommit(args)) => super::stress::run(&console()?, args),
         Some(Command::Bench(args)) => super::bench::run(&console()?, args, json),
         Some(Command::Warmup(args)) => super::bench::warmup(&console()?, args, json),
@@ -136,6 +159,58 @@ fn check_expected(
             Err(OpsError::Conflict(conflict))
         }
         _ => Ok(()),
+    }
+}
+
+/// `--environment`, when given, must name the profile's environment.
+fn check_environment(console: &Console, wanted: Option<&str>) -> Result<(), OpsError> {
+    let actual = console.profile.environment.name();
+    match wanted {
+        Some(w) if !w.eq_ignore_ascii_case(actual) => Err(OpsError::Invalid(format!(
+            "--environment {w:?}, but the profile {} is {actual}: nothing was done",
+            console.profile.origin
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `--yes` for a change forward: in production it also needs
+/// `--environment production` (like kubectl's explicit context), since a
+/// script's `--yes` aimed at staging must not move production traffic.
+fn check_forward_yes(console: &Console, yes: bool, wanted: Option<&str>) -> Result<(), OpsError> {
+    let production = console.profile.environment == crate::config::Environment::Production;
+    if yes && production && wanted.is_none() {
+        return Err(OpsError::Invalid(format!(
+            "the profile {} is production: --yes needs --environment production spelled out (rollback does not)",
+            console.profile.origin
+        )));
+    }
+    Ok(())
+}
+
+/// Asks on a terminal; without one, only `--yes` lets a write through. In
+/// production a change forward is confirmed by typing the environment's name.
+fn confirm_forward(console: &Console, yes: bool, question: &str) -> Result<(), OpsError> {
+    if console.profile.environment != crate::config::Environment::Production {
+        return confirm(yes, question);
+    }
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return confirm(false, question);
+    }
+    eprint!("{question} This is PRODUCTION: type production to apply: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| OpsError::Invalid(format!("cannot read the answer: {e}")))?;
+    if answer.trim() == "production" {
+        Ok(())
+    } else {
+        Err(OpsError::Invalid("cancelled: nothing was written".into()))
     }
 }
 
@@ -229,7 +304,8 @@ fn shift(console: &Console, args: ShiftArgs, json: bool) -> Result<(), OpsError>
         output::nothing_to_do(snapshot.revision(), json, "no cell changes");
         return Ok(());
     }
-    confirm(
+    confirm_forward(
+        console,
         args.yes,
         &format!("Apply to {} cell(s)?", plan.changes.len()),
     )?;
@@ -307,7 +383,11 @@ fn undo(console: &Console, args: UndoArgs, json: bool) -> Result<(), OpsError> {
             &[],
         );
     }
-    confirm(args.yes, &format!("Revert {} cell(s)?", changes.len()))?;
+    confirm_forward(
+        console,
+        args.yes,
+        &format!("Revert {} cell(s)?", changes.len()),
+    )?;
     let committed = console.commit(&snapshot, routes, Action::Undo, &reason, Instant::now())?;
     output::committed(&committed, json);
     Ok(())

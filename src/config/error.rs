@@ -38,6 +38,34 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// A profile or theme file as text; bytes that are not UTF-8 are reported at
+/// their line and column.
+pub fn read_text(path: &std::path::Path, what: &str) -> Result<String, ConfigError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        line: 0,
+        col: 0,
+        message: format!("cannot read the {what}: {e}"),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let valid = e.utf8_error().valid_up_to();
+        // The valid prefix is text: its end is where the bad byte stands.
+        let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+        let (line, col) = line_col(prefix, valid);
+        ConfigError {
+            file,
+            line,
+            col,
+            message: format!(
+                "invalid UTF-8 (byte 0x{:02X}): a {what} must be UTF-8 text",
+                bytes[valid]
+            ),
+        }
+    })
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {

@@ -5,7 +5,7 @@ mod profile;
 mod raw;
 mod secret;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, read_text};
 pub use profile::{
     Endpoint, EndpointTemplate, Environment, Profile, ProfileSource, ProviderConfig, ProviderKind,
     SimulatorConfig, SloConfig, StoreConfig,

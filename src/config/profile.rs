@@ -36,6 +36,15 @@ impl Environment {
             Environment::Production => "PRODUCTION",
         }
     }
+
+    /// The name as the profile spells it (`environment = "production"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Environment::Demo => "demo",
+            Environment::Staging => "staging",
+            Environment::Production => "production",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +146,9 @@ pub struct Profile {
     pub environment: Environment,
     pub read_only: bool,
     pub theme: Option<String>,
+    /// Where `theme` is written (line, column), so that a theme that cannot
+    /// be loaded is reported there.
+    pub theme_at: Option<(usize, usize)>,
     pub fallback: String,
     pub ladder: Ladder,
     pub yearly_inferences: u64,
@@ -194,12 +206,7 @@ impl Profile {
         match source {
             ProfileSource::File(path) => {
                 let origin = path.display().to_string();
-                let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-                    file: origin.clone(),
-                    line: 0,
-                    col: 0,
-                    message: format!("cannot read the profile: {e}"),
-                })?;
+                let text = super::error::read_text(path, "profile")?;
                 let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 Self::parse(&origin, &text, &base)
             }
@@ -861,6 +868,10 @@ impl Validator<'_> {
             environment,
             read_only: raw.read_only,
             theme: raw.theme.as_ref().map(|t| t.get_ref().clone()),
+            theme_at: raw
+                .theme
+                .as_ref()
+                .map(|t| super::error::line_col(self.text, t.span().start)),
             fallback,
             ladder,
             yearly_inferences,

@@ -45,6 +45,9 @@ pub enum Mode {
     Confirm {
         pending: Box<Pending>,
         focus: Focus,
+        /// In production, what the operator types to confirm a change
+        /// forward (the environment's name, or the one cell it changes).
+        typed: Option<tui_input::Input>,
     },
     Help,
     /// Typing on the bottom line: an exact share, a `:` command, a `/` filter.
@@ -194,9 +197,19 @@ impl App {
         if ctrl && key.code == KeyCode::Char('z') && matches!(self.mode, Mode::Matrix) {
             return Effect::Suspend;
         }
-        if let Mode::Confirm { focus, .. } = &mut self.mode {
+        if let Mode::Confirm {
+            focus,
+            typed,
+            pending,
+        } = &mut self.mode
+        {
+            let typing = typed.is_some();
             match key.code {
-                KeyCode::Esc | KeyCode::Char('n') => {
+                KeyCode::Esc => {
+                    self.mode = Mode::Matrix;
+                    self.say("cancelled: nothing written", Tone::Info);
+                }
+                KeyCode::Char('n') if !typing => {
                     self.mode = Mode::Matrix;
                     self.say("cancelled: nothing written", Tone::Info);
                 }
@@ -211,15 +224,30 @@ impl App {
                         Focus::Confirm => Focus::Cancel,
                     };
                 }
-                KeyCode::Char('y') => return Effect::Commit,
-                KeyCode::Enter => {
-                    if *focus == Focus::Confirm {
+                KeyCode::Char('y') if !typing => return Effect::Commit,
+                KeyCode::Enter if *focus == Focus::Confirm => {
+                    let confirmed = typed
+                        .as_ref()
+                        .is_none_or(|t| typed_confirms(t.value(), &self.environment, pending));
+                    if confirmed {
                         return Effect::Commit;
                     }
+                    let want = confirmation_words(&self.environment, pending).join(" or ");
+                    self.say(
+                        format!("type {want} to apply: nothing written yet"),
+                        Tone::Warn,
+                    );
+                }
+                KeyCode::Enter => {
                     self.mode = Mode::Matrix;
                     self.say("cancelled: nothing written", Tone::Info);
                 }
-                _ => {}
+                _ => {
+                    if let Some(input) = typed {
+                        use tui_input::backend::crossterm::EventHandler;
+                        input.handle_event(&crossterm::event::Event::Key(key));
+                    }
+                }
             }
             return Effect::None;
         }
@@ -594,6 +622,7 @@ impl App {
                 kind: PendingKind::Shift,
             }),
             focus: Focus::Cancel,
+            typed: self.production.then(tui_input::Input::default),
         };
     }
 
@@ -614,6 +643,7 @@ impl App {
                 kind: PendingKind::Undo,
             }),
             focus: Focus::Cancel,
+            typed: self.production.then(tui_input::Input::default),
         };
     }
 
@@ -634,6 +664,12 @@ impl App {
         let always =
             |keys: Vec<(String, &'static str)>| keys.into_iter().map(|(k, w)| (k, w, 0)).collect();
         match &self.mode {
+            Mode::Confirm { typed: Some(_), .. } => always(vec![
+                ("type".into(), "to confirm"),
+                ("Tab".into(), "focus"),
+                ("Enter".into(), "choose"),
+                ("Esc".into(), "cancel"),
+            ]),
             Mode::Confirm { .. } => always(vec![
                 ("←/→".into(), "focus"),
                 ("Enter".into(), "choose"),
@@ -724,4 +760,20 @@ fn step(shown: &[usize], at: usize, by: isize) -> usize {
         return at;
     }
     shown.get(next as usize).copied().unwrap_or(at)
+}
+
+/// What may be typed to confirm a change forward in production: the
+/// environment's name, or the cell when the change touches just one.
+pub fn confirmation_words(environment: &str, pending: &Pending) -> Vec<String> {
+    let mut words = vec![environment.to_string()];
+    if let [only] = pending.changes.as_slice() {
+        words.push(only.cell.to_string());
+    }
+    words
+}
+
+fn typed_confirms(typed: &str, environment: &str, pending: &Pending) -> bool {
+    confirmation_words(environment, pending)
+        .iter()
+        .any(|w| w == typed.trim())
 }

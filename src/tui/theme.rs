@@ -135,14 +135,8 @@ impl Theme {
                 }
             }
         };
-        let file = path.display().to_string();
-        let source = std::fs::read_to_string(&path).map_err(|e| ConfigError {
-            file: file.clone(),
-            line: 0,
-            col: 0,
-            message: format!("cannot read the theme: {e}"),
-        })?;
-        Self::parse(&file, &source)
+        let source = crate::config::read_text(&path, "theme")?;
+        Self::parse(&path.display().to_string(), &source)
     }
 
     /// The theme as the terminal can show it.

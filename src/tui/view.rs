@@ -758,11 +758,19 @@ fn split_text(split: Option<&Split>) -> String {
 }
 
 fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
-    let Mode::Confirm { pending, focus } = &app.mode else {
+    let Mode::Confirm {
+        pending,
+        focus,
+        typed,
+    } = &app.mode
+    else {
         return;
     };
     let shown = pending.changes.len().min(8);
-    let height = shown as u16 + 9 + u16::from(pending.changes.len() > shown);
+    let height = shown as u16
+        + 9
+        + u16::from(pending.changes.len() > shown)
+        + if typed.is_some() { 2 } else { 0 };
     let rect = centered(area, 64, height);
     frame.render_widget(Clear, rect);
     let mut lines = vec![
@@ -821,6 +829,25 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         ))),
     }
     lines.push(Line::from(""));
+    if let Some(input) = typed {
+        // Production: a change forward is typed, not pressed.
+        let words = super::app::confirmation_words(&app.environment, pending);
+        lines.push(Line::from(Span::styled(
+            format!(
+                " {}: type {} to apply",
+                app.environment.to_uppercase(),
+                words.join(" or ")
+            ),
+            palette.tone(Tone::Warn).add_modifier(Modifier::BOLD),
+        )));
+        lines.push(Line::from(vec![
+            Span::raw(" > "),
+            Span::styled(
+                input.value().to_string(),
+                Style::default().add_modifier(Modifier::UNDERLINED),
+            ),
+        ]));
+    }
     let button = |label: &str, on: bool| {
         let style = if on {
             Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
