@@ -54,9 +54,7 @@ fn codec_benches(c: &mut Criterion) {
         let doc = Document {
             revision: 42,
             routes: half(&codec),
-            change_record: None,
-            foreign: Vec::new(),
-            extra: Vec::new(),
+            ..codec.initial()
         };
         let bytes = codec.encode(&doc);
         group.bench_with_input(BenchmarkId::new("encode", cells), &doc, |b, doc| {
