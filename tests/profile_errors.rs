@@ -362,7 +362,7 @@ fn check_config_prints_the_position_and_exits_2() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("theme: neon: no such theme (themes: default, high-contrast, mono"),
+            .contains(":1:9: theme \"neon\": no such theme (themes: default, high-contrast, mono"),
         "{}",
         r.stderr
     );
