@@ -59,6 +59,7 @@ fn a_missing_document_after_commits_is_an_error_not_revision_0() {
     std::fs::remove_file(doc_path(s)).unwrap();
     // The emergency path writes a fresh all-fallback revision after the last one.
     let r = ok(&mut demo(s), &["rollback", "--all", "--force", "--yes"]);
+    assert!(r.stdout.contains("rolled back 9 cell(s)"), "{}", r.stdout);
     assert!(r.stdout.contains("revision 2"), "{}", r.stdout);
     assert!(all_on_modal(s));
     assert_eq!(audit_revisions(&audit_path(s)), vec![1, 2]);

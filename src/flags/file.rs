@@ -195,7 +195,7 @@ impl FileStore {
                     .last_committed_revision()
                     .ok()
                     .map(Option::unwrap_or_default),
-                error: Some(e.to_string()),
+                error: Some(e.into_detail()),
             },
         }
     }
@@ -425,7 +425,8 @@ impl FlagStore for FileStore {
         // A change forward needs its audit line; only rollbacks go ahead without.
         let audited = self.reconcile(&base.document).map_err(|e| {
             StoreError::Unavailable(format!(
-                "{e}; forward changes are refused until the audit log can be written (rollback still works: its audit line waits in the document)"
+                "{}; forward changes are refused until the audit log can be written (rollback still works: its audit line waits in the document)",
+                e.into_detail()
             ))
         })?;
         let audit = AuditState {
@@ -467,10 +468,11 @@ impl FlagStore for FileStore {
                 let changes = document.routes.diff(&request.routes);
                 (document, changes)
             }
-            // Missing: the implicit all-fallback revision 0.
+            // Missing: what the routers serve is unknown, so every cell is
+            // a change from an unknown split.
             None => {
                 let document = self.codec.initial();
-                let changes = document.routes.diff(&request.routes);
+                let changes = changes_from_unknown(&request.routes);
                 request.note = Some("no flag document existed; wrote a fresh one".into());
                 (document, changes)
             }
@@ -487,15 +489,7 @@ impl FlagStore for FileStore {
                     .map_err(|err| unavailable("back up", &self.path, err))?;
                 let mut document = self.codec.initial();
                 document.revision = current.as_deref().and_then(peek_revision).unwrap_or(0);
-                let changes = request
-                    .routes
-                    .iter()
-                    .map(|(cell, split)| CellChange {
-                        cell: cell.clone(),
-                        before: None,
-                        after: split.clone(),
-                    })
-                    .collect();
+                let changes = changes_from_unknown(&request.routes);
                 request.note = Some(format!(
                     "unreadable document ({e}) kept as {}",
                     backup.display()
@@ -564,4 +558,16 @@ fn outside_record(doc: &Document, previous_revision: u64) -> ChangeRecord {
         elapsed_ms: 0.0,
         note: Some("reconciled".into()),
     }
+}
+
+/// Every cell of `routes` as a change from a split nobody can read.
+fn changes_from_unknown(routes: &crate::domain::Routes) -> Vec<CellChange> {
+    routes
+        .iter()
+        .map(|(cell, split)| CellChange {
+            cell: cell.clone(),
+            before: None,
+            after: split.clone(),
+        })
+        .collect()
 }

@@ -134,6 +134,17 @@ pub enum StoreError {
     Corrupt { path: String, detail: String },
 }
 
+impl StoreError {
+    /// The message without the "flag store unavailable" prefix, for
+    /// wrapping in a message of its own.
+    pub fn into_detail(self) -> String {
+        match self {
+            StoreError::Unavailable(why) => why,
+            other => other.to_string(),
+        }
+    }
+}
+
 /// A place that holds the routing document, with compare-and-swap commits.
 pub trait FlagStore {
     /// Where the document lives, for headers and messages (`file /var/lib/…`).

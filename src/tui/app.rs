@@ -161,6 +161,15 @@ impl App {
         self.cell_at(self.cursor)
     }
 
+    /// Whether `region`'s router applies the revision shown (unknown while
+    /// the flag store cannot be read: there is no revision to compare).
+    pub fn applies(&self, region: &str) -> Option<bool> {
+        if self.store_error.is_some() {
+            return None;
+        }
+        self.live.applies(region, self.revision)
+    }
+
     pub fn is_selected(&self, cell: &CellId) -> bool {
         self.selected.contains(cell)
     }

@@ -114,11 +114,7 @@ pub fn draw(frame: &mut Frame, app: &App, palette: Theme) {
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     let applied = {
-        let known: Vec<_> = app
-            .regions
-            .iter()
-            .filter_map(|r| app.live.applies(r, app.revision))
-            .collect();
+        let known: Vec<_> = app.regions.iter().filter_map(|r| app.applies(r)).collect();
         if known.is_empty() {
             "applied ?".to_string()
         } else {
@@ -190,7 +186,7 @@ fn draw_columns(frame: &mut Frame, area: Rect, app: &App) {
     let mut spans = vec![Span::raw(pad("", LABEL_WIDTH as usize))];
     for i in app.visible_regions() {
         let region = &app.regions[i];
-        let mark = match app.live.applies(region, app.revision) {
+        let mark = match app.applies(region) {
             Some(true) => "✓",
             Some(false) => "…",
             None => "?",
@@ -694,7 +690,7 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     // above too rather than being cut.
     let rows = (line.width() as u16)
         .div_ceil(area.width.max(1))
-        .clamp(1, 3);
+        .clamp(1, 4);
     let area = Rect::new(area.x, area.bottom() - rows, area.width, rows);
     frame.render_widget(Clear, area);
     frame.render_widget(
