@@ -243,6 +243,15 @@ pub struct SimArgs {
     /// Only the fake providers, no routers.
     #[arg(long)]
     pub no_routers: bool,
+    /// Require `Authorization: Bearer <TOKEN>` on the fault API (/sim/faults).
+    /// Needed when --bind is not loopback.
+    #[arg(
+        long,
+        env = "BEACON_SIM_FAULT_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub fault_token: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -23,13 +23,29 @@ pub fn run(console: &Console, args: SimArgs, json: bool) -> Result<(), OpsError>
             "--time-scale must be a positive number, got {time_scale}"
         )));
     }
+    let fault_token = args.fault_token.clone().filter(|t| !t.is_empty());
+    if !args.bind.ip().is_loopback() {
+        eprintln!(
+            "warning: --bind {} is not loopback: other machines can reach the simulator \
+             (its keys are demo keys, not secrets)",
+            args.bind
+        );
+        if fault_token.is_none() {
+            return Err(OpsError::Invalid(format!(
+                "--bind {} is not loopback: the fault API (/sim/faults) then needs a token; \
+                 pass --fault-token TOKEN or set BEACON_SIM_FAULT_TOKEN",
+                args.bind
+            )));
+        }
+    }
     let keys = DemoKeys::from_env();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| OpsError::Unavailable(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
-        let sim = Simulator::start(
+        let guarded = fault_token.is_some();
+        let sim = Simulator::start_with(
             SimConfig {
                 seed: defaults.seed,
                 time_scale,
@@ -40,6 +56,7 @@ pub fn run(console: &Console, args: SimArgs, json: bool) -> Result<(), OpsError>
                 cells: profile.cells().iter().map(|c| (c.model.to_string(), c.region.to_string())).collect(),
             },
             args.bind,
+            fault_token,
         )
         .await
         .map_err(|e| OpsError::Unavailable(format!("cannot listen on {}: {e}", args.bind)))?;
@@ -66,7 +83,8 @@ pub fn run(console: &Console, args: SimArgs, json: bool) -> Result<(), OpsError>
         } else {
             println!("simulator: {} (time scale {time_scale})", sim.base_url());
             println!("  RunPod: {}/runpod/v2/<endpoint>/runsync   Modal: {}/modal/<endpoint>", sim.base_url(), sim.base_url());
-            println!("  faults: POST {}/sim/faults  (JSON list; [] clears)", sim.base_url());
+            let auth = if guarded { ", Authorization: Bearer <fault token>" } else { "" };
+            println!("  faults: POST {}/sim/faults  (JSON list; [] clears{auth})", sim.base_url());
             for (region, router) in &routers {
                 println!("  router {region}: http://{}/metrics", router.addr);
             }

@@ -30,7 +30,18 @@ type Driver = Pin<Box<http1::Connection<Io, Full<Bytes>>>>;
 /// dropped rather than risked.
 const IDLE_FOR: Duration = Duration::from_secs(30);
 /// Answers larger than this are refused (provider answers are small JSON).
-const MAX_BODY: usize = 8 << 20;
+pub(crate) const MAX_BODY: usize = 8 << 20;
+
+/// The error of an answer past [`MAX_BODY`], on either path.
+pub(crate) fn too_large(origin: &str) -> ProviderError {
+    ProviderError::new(
+        ErrorClass::Malformed,
+        format!(
+            "reading the answer from {origin}: larger than {} MiB, refused",
+            MAX_BODY >> 20
+        ),
+    )
+}
 
 /// Where a request goes, split once into what a call needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +86,9 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        // `try_`: a huge value (`1e30`) is no reason to panic; the retry
+        // policy caps what it waits anyway.
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
 
 /// An answer, read whole.
@@ -180,14 +192,12 @@ impl Connections {
             let body = Limited::new(response.into_body(), MAX_BODY).collect();
             let body = match drive(&mut conn.driver, body).await {
                 Ok(collected) => collected.to_bytes(),
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    return Err(too_large(&route.origin));
+                }
                 Err(e) => {
-                    let class = if e.is::<http_body_util::LengthLimitError>() {
-                        ErrorClass::Malformed
-                    } else {
-                        ErrorClass::ConnectionRefused
-                    };
                     return Err(ProviderError::new(
-                        class,
+                        ErrorClass::ConnectionRefused,
                         format!("reading the answer from {}: {e}", route.origin),
                     ));
                 }

@@ -98,26 +98,65 @@ impl ProviderError {
             _ => ErrorClass::Malformed,
         };
         let excerpt: String = body.chars().take(200).collect();
+        let what = if (300..400).contains(&status) {
+            " (a redirect, not followed)"
+        } else {
+            ""
+        };
         Self {
             class,
             status: Some(status),
-            message: format!("HTTP {status}: {}", excerpt.trim()),
+            message: format!("HTTP {status}{what}: {}", excerpt.trim()),
             attempts: 1,
         }
     }
 
-    /// From a transport error (reqwest's text names the URL, never headers).
+    /// From a transport error. reqwest's text names the URL, never headers;
+    /// its causes (hyper's, the TLS library's, the socket's) name neither,
+    /// and tell what happened: they are added.
     pub fn from_transport(e: &reqwest::Error) -> Self {
-        let class = if e.is_timeout() {
+        let mut class = if e.is_timeout() {
             ErrorClass::Timeout
-        } else if e.is_connect() {
-            ErrorClass::ConnectionRefused
         } else if e.is_decode() || e.is_body() {
             ErrorClass::Malformed
         } else {
             ErrorClass::ConnectionRefused
         };
-        Self::new(class, e.to_string())
+        // reqwest calls any failure while reading a body a decode error; the
+        // cause tells a garbled answer from a connection that broke (which
+        // the direct path reports as a connection error).
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(e);
+        let mut cause_class = None;
+        while let Some(cause) = source {
+            if let Some(h) = cause.downcast_ref::<hyper::Error>() {
+                cause_class.get_or_insert(
+                    if h.is_parse() || h.is_parse_status() || h.is_parse_too_large() {
+                        ErrorClass::Malformed
+                    } else if h.is_timeout() {
+                        ErrorClass::Timeout
+                    } else {
+                        ErrorClass::ConnectionRefused
+                    },
+                );
+            } else if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+                cause_class.get_or_insert(if io.kind() == std::io::ErrorKind::TimedOut {
+                    ErrorClass::Timeout
+                } else {
+                    ErrorClass::ConnectionRefused
+                });
+            }
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = cause.source();
+        }
+        if !e.is_timeout() {
+            class = cause_class.unwrap_or(class);
+        }
+        Self::new(class, message)
     }
 }
 

@@ -1,11 +1,11 @@
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 
-use super::conn::{Answer, Connections, Route};
+use super::conn::{Answer, Connections, MAX_BODY, Route, retry_after, too_large};
 use super::{ErrorClass, ProviderError};
 use crate::config::check_url;
 
@@ -48,6 +48,27 @@ pub struct ProviderUrl(Arc<ParsedUrl>);
 struct ParsedUrl {
     url: reqwest::Url,
     route: Route,
+    /// To 127.0.0.0/8, `::1` or `localhost`: never through a proxy.
+    loopback: bool,
+}
+
+/// Whether a URL's host is this machine: 127.0.0.0/8, `::1` (also as an
+/// IPv4-mapped address) or `localhost`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => {
+            let name = bare.strip_suffix('.').unwrap_or(bare);
+            name.eq_ignore_ascii_case("localhost")
+        }
+    }
 }
 
 impl ProviderUrl {
@@ -61,7 +82,20 @@ impl ProviderUrl {
         check_url(url).map_err(|m| ProviderError::new(ErrorClass::Refused, m))?;
         let parsed = reqwest::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
         let route = Route::new(&parsed).ok_or_else(|| invalid("no host to send it to".into()))?;
-        Ok(Self(Arc::new(ParsedUrl { url: parsed, route })))
+        let loopback = is_loopback(&parsed);
+        // The text check above reads the host before any `user@`; the parsed
+        // URL is what a call goes to: plain http only to loopback, again.
+        if parsed.scheme() != "https" && !loopback {
+            return Err(ProviderError::new(
+                ErrorClass::Refused,
+                format!("URL {url:?} must use https:// (plain http is allowed only to loopback)"),
+            ));
+        }
+        Ok(Self(Arc::new(ParsedUrl {
+            url: parsed,
+            route,
+            loopback,
+        })))
     }
 
     pub fn as_str(&self) -> &str {
@@ -70,34 +104,32 @@ impl ProviderUrl {
 }
 
 /// The HTTP client of every provider call: kept-alive connections (rustls),
-/// a per-request timeout, retries.
+/// a per-request timeout, a cap on answer size, retries.
 #[derive(Clone)]
 pub struct HttpClient {
-    engine: Engine,
+    /// Direct connections driven by each call (the cheap path probes need).
+    direct: Arc<Connections>,
+    /// When the environment names an HTTP proxy: reqwest, which honours
+    /// `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` as curl does, for every
+    /// host but loopback (a proxy is another machine: secrets to a plain-http
+    /// loopback URL must not travel to it in clear).
+    proxy: Option<reqwest::Client>,
     pub timeout: Duration,
     pub retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let engine = match self.engine {
-            Engine::Direct(_) => "direct",
-            Engine::Proxied(_) => "proxied",
+        let engine = if self.proxy.is_some() {
+            "proxied"
+        } else {
+            "direct"
         };
         f.debug_struct("HttpClient")
             .field("engine", &engine)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
-}
-
-/// Direct connections driven by each call (the cheap path probes need), or,
-/// when the environment names an HTTP proxy, reqwest, which honours
-/// `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` as curl does.
-#[derive(Clone)]
-enum Engine {
-    Direct(Arc<Connections>),
-    Proxied(reqwest::Client),
 }
 
 const PROXY_VARIABLES: [&str; 6] = [
@@ -123,7 +155,7 @@ impl HttpClient {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
         let connect_timeout = timeout.min(Duration::from_secs(5));
-        let engine = if proxy_in_environment() {
+        let proxy = if proxy_in_environment() {
             let client = reqwest::Client::builder()
                 .timeout(timeout)
                 .connect_timeout(connect_timeout)
@@ -138,24 +170,27 @@ impl HttpClient {
                         format!("cannot build the HTTP client: {e}"),
                     )
                 })?;
-            Engine::Proxied(client)
+            Some(client)
         } else {
-            Engine::Direct(Arc::new(Connections::new(connect_timeout, 64)))
+            None
         };
         Ok(Self {
-            engine,
+            direct: Arc::new(Connections::new(connect_timeout, 64)),
+            proxy,
             timeout,
             retry,
         })
     }
 
-    /// Whether calls go through an HTTP proxy named in the environment.
+    /// Whether calls (to any host but loopback) go through an HTTP proxy
+    /// named in the environment.
     pub fn proxied(&self) -> bool {
-        matches!(self.engine, Engine::Proxied(_))
+        self.proxy.is_some()
     }
 
-    /// One request, its answer read whole, within the timeout. Redirects are
-    /// not followed (a 3xx is an answer like any other).
+    /// One request, its answer read whole (at most [`MAX_BODY`] bytes), within
+    /// the timeout, on either path. Redirects are not followed (a 3xx is an
+    /// answer like any other).
     async fn exchange(
         &self,
         method: Method,
@@ -163,43 +198,26 @@ impl HttpClient {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Result<Answer, ProviderError> {
-        match &self.engine {
-            Engine::Direct(connections) => {
-                let call = connections.send(&url.0.route, method, headers, body);
-                tokio::time::timeout(self.timeout, call)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(ProviderError::new(
-                            ErrorClass::Timeout,
-                            format!(
-                                "no answer from {} within {} ms",
-                                url.0.route.origin(),
-                                self.timeout.as_millis()
-                            ),
-                        ))
-                    })
+        let call = async {
+            match &self.proxy {
+                Some(client) if !url.0.loopback => {
+                    through_proxy(client, method, url, headers, body).await
+                }
+                _ => self.direct.send(&url.0.route, method, headers, body).await,
             }
-            Engine::Proxied(client) => {
-                let response = client
-                    .request(method, url.0.url.clone())
-                    .headers(headers.clone())
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| ProviderError::from_transport(&e))?;
-                let status = response.status().as_u16();
-                let retry_after = super::conn::retry_after(response.headers());
-                let body = response
-                    .bytes()
-                    .await
-                    .map_err(|e| ProviderError::from_transport(&e))?;
-                Ok(Answer {
-                    status,
-                    retry_after,
-                    body,
-                })
-            }
-        }
+        };
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProviderError::new(
+                    ErrorClass::Timeout,
+                    format!(
+                        "no answer from {} within {} ms",
+                        url.0.route.origin(),
+                        self.timeout.as_millis()
+                    ),
+                ))
+            })
     }
 
     /// Sends a request (JSON body, or none), retrying 429 and 5xx with
@@ -260,7 +278,7 @@ impl HttpClient {
             .await
             .map_err(|e| (e, None))?;
         if !(200..300).contains(&status) {
-            let text = String::from_utf8_lossy(&body);
+            let text = redact(&String::from_utf8_lossy(&body), headers);
             return Err((ProviderError::from_status(status, &text), retry_after));
         }
         serde_json::from_slice(&body).map_err(|e| {
@@ -272,6 +290,65 @@ impl HttpClient {
             (err, None)
         })
     }
+}
+
+/// A request through reqwest (and the proxy it was given), its answer read
+/// chunk by chunk and refused past [`MAX_BODY`], as on the direct path.
+async fn through_proxy(
+    client: &reqwest::Client,
+    method: Method,
+    url: &ProviderUrl,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Answer, ProviderError> {
+    let origin = url.0.route.origin();
+    let mut response = client
+        .request(method, url.0.url.clone())
+        .headers(headers.clone())
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| ProviderError::from_transport(&e))?;
+    let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers());
+    let announced = response.content_length().unwrap_or(0);
+    if announced > MAX_BODY as u64 {
+        return Err(too_large(origin));
+    }
+    let mut read = BytesMut::with_capacity(announced as usize);
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ProviderError::from_transport(&e))?
+    {
+        if read.len() + chunk.len() > MAX_BODY {
+            return Err(too_large(origin));
+        }
+        read.extend_from_slice(&chunk);
+    }
+    Ok(Answer {
+        status,
+        retry_after,
+        body: read.freeze(),
+    })
+}
+
+/// `text` with the value of every sensitive header of the request (and the
+/// key of an `Authorization: <scheme> <key>`) blotted out: a server that
+/// echoes the request in an error body must not put a secret into an error
+/// message.
+fn redact(text: &str, headers: &HeaderMap) -> String {
+    let mut text = text.to_string();
+    for value in headers.values().filter(|v| v.is_sensitive()) {
+        let Ok(value) = value.to_str() else { continue };
+        let key = value.rsplit(' ').next().unwrap_or(value);
+        for secret in [value, key] {
+            if secret.len() >= 4 && text.contains(secret) {
+                text = text.replace(secret, "<redacted>");
+            }
+        }
+    }
+    text
 }
 
 /// A secret as a header value marked sensitive (hyper then keeps it out of
@@ -289,4 +366,62 @@ pub(crate) fn sensitive_header(
     })?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_told_apart() {
+        for url in [
+            "http://127.0.0.1:8080/x",
+            "http://127.9.9.9/x",
+            "http://localhost:1/x",
+            "https://LOCALHOST./x",
+            "http://[::1]:8080/x",
+            "https://[::ffff:127.0.0.1]/x",
+        ] {
+            let parsed = ProviderUrl::parse(url).unwrap();
+            assert!(parsed.0.loopback, "{url}");
+        }
+        for url in [
+            "https://api.runpod.ai/v2",
+            "https://localhost.evil.example/x",
+            "https://128.0.0.1/x",
+            "https://[::2]/x",
+        ] {
+            let parsed = ProviderUrl::parse(url).unwrap();
+            assert!(!parsed.0.loopback, "{url}");
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_the_parsed_host_is_loopback() {
+        // The text before `@` is user info: the host is evil.example.
+        let e = ProviderUrl::parse("http://127.0.0.1:80@evil.example/v2").unwrap_err();
+        assert_eq!(e.class, ErrorClass::Refused, "{e}");
+    }
+
+    #[test]
+    fn sensitive_header_values_are_redacted_from_echoed_bodies() {
+        let mut headers = HeaderMap::new();
+        let mut v = http::HeaderValue::from_static("Bearer sk-12345678");
+        v.set_sensitive(true);
+        headers.insert(http::header::AUTHORIZATION, v);
+        headers.insert("x-plain", http::HeaderValue::from_static("visible"));
+        let text = redact(
+            "authorization: Bearer sk-12345678; key sk-12345678; x-plain: visible",
+            &headers,
+        );
+        assert!(!text.contains("sk-12345678"), "{text}");
+        assert!(text.contains("visible"), "{text}");
+    }
+
+    #[test]
+    fn retry_after_is_capped_by_the_policy() {
+        let policy = RetryPolicy::default();
+        let huge = Some(Duration::from_secs(999_999_999));
+        assert_eq!(policy.delay(0, huge), policy.max);
+    }
 }

@@ -45,6 +45,37 @@ pub struct Fault {
     pub latency_multiplier: Option<f64>,
 }
 
+/// The largest `latency_multiplier` a rule may give (and what the product of
+/// the matching rules is capped at): a 12 s cold start becomes 3⅓ hours.
+pub const MAX_LATENCY_MULTIPLIER: f64 = 1000.0;
+
+impl Fault {
+    /// Refuses a rule the simulator cannot apply: rates outside [0, 1] or not
+    /// finite, a latency multiplier not in (0, 1000]. The message names the
+    /// field and the allowed range.
+    pub fn validate(&self) -> Result<(), String> {
+        for (field, rate) in [
+            ("error_rate", self.error_rate),
+            ("rate_limit_rate", self.rate_limit_rate),
+            ("malformed_rate", self.malformed_rate),
+        ] {
+            if !(rate.is_finite() && (0.0..=1.0).contains(&rate)) {
+                return Err(format!(
+                    "{field} must be a number in [0, 1] (a share of requests), got {rate}"
+                ));
+            }
+        }
+        if let Some(m) = self.latency_multiplier
+            && !(m.is_finite() && m > 0.0 && m <= MAX_LATENCY_MULTIPLIER)
+        {
+            return Err(format!(
+                "latency_multiplier must be a number in (0, {MAX_LATENCY_MULTIPLIER}], got {m}"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What the faults in force do to one request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Verdict {
@@ -85,7 +116,9 @@ pub fn judge(
             return Verdict::Malformed;
         }
         if let Some(m) = f.latency_multiplier {
-            multiplier *= m.max(0.0);
+            // Rules stack; each is at most 1000, and so is their product
+            // (a `Duration` scaled by more would overflow).
+            multiplier = (multiplier * m).clamp(0.0, MAX_LATENCY_MULTIPLIER);
         }
     }
     Verdict::Pass {
@@ -132,5 +165,44 @@ mod tests {
             judge(&storm, "modal", "m", "r", || 0.99),
             Verdict::RateLimited
         );
+    }
+
+    #[test]
+    fn stacked_multipliers_are_capped() {
+        let slow = Fault {
+            latency_multiplier: Some(MAX_LATENCY_MULTIPLIER),
+            ..Fault::default()
+        };
+        assert_eq!(
+            judge(
+                &[slow.clone(), slow.clone(), slow],
+                "modal",
+                "m",
+                "r",
+                || 0.5
+            ),
+            Verdict::Pass {
+                latency_multiplier: MAX_LATENCY_MULTIPLIER
+            }
+        );
+    }
+
+    #[test]
+    fn validation_names_the_field_and_range() {
+        let bad = |f: Fault| f.validate().unwrap_err();
+        let e = bad(Fault {
+            latency_multiplier: Some(f64::INFINITY),
+            ..Fault::default()
+        });
+        assert!(
+            e.contains("latency_multiplier") && e.contains("(0, 1000]"),
+            "{e}"
+        );
+        let e = bad(Fault {
+            error_rate: f64::NAN,
+            ..Fault::default()
+        });
+        assert!(e.contains("error_rate") && e.contains("[0, 1]"), "{e}");
+        assert!(Fault::default().validate().is_ok());
     }
 }

@@ -10,7 +10,7 @@ mod server;
 mod workers;
 
 pub use demo::{DemoKeys, RouterSettings, start_routers};
-pub use faults::{Fault, Scope};
+pub use faults::{Fault, MAX_LATENCY_MULTIPLIER, Scope};
 pub use router::{DURATION_BUCKETS, RouterConfig, SimRouter};
 pub use server::{SimConfig, Simulator};
 pub use workers::{ProviderModel, Start};

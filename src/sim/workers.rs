@@ -50,7 +50,6 @@ pub struct Pool {
     workers: Vec<(u64, u64)>,
     /// Cold starts in progress: ready at (simulated ms).
     pub initializing: Vec<u64>,
-    pub completed: u64,
     pub failed: u64,
 }
 
@@ -60,7 +59,6 @@ impl Pool {
             model,
             workers: Vec::new(),
             initializing: Vec::new(),
-            completed: 0,
             failed: 0,
         }
     }
