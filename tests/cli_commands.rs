@@ -125,7 +125,18 @@ fn ssh_client_is_recorded() {
 /// Runs a command that must fail with `code` and a message containing `needle`,
 /// and checks that nothing under `state` changed.
 fn refused(state: &std::path::Path, args: &[&str], code: i32, needle: &str) {
-    let before = snapshot_dir(state);
+    refused_leaving(state, state, args, code, needle);
+}
+
+/// `refused`, checking only that nothing under `unchanged` changed.
+fn refused_leaving(
+    state: &std::path::Path,
+    unchanged: &std::path::Path,
+    args: &[&str],
+    code: i32,
+    needle: &str,
+) {
+    let before = snapshot_dir(unchanged);
     let r = run(&mut demo(state), args);
     assert_eq!(
         r.code, code,
@@ -138,7 +149,7 @@ fn refused(state: &std::path::Path, args: &[&str], code: i32, needle: &str) {
         r.stderr
     );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    assert_eq!(snapshot_dir(state), before, "{args:?} changed the disk");
+    assert_eq!(snapshot_dir(unchanged), before, "{args:?} changed the disk");
 }
 
 #[test]
@@ -208,36 +219,27 @@ fn bad_inputs_are_refused_and_change_nothing() {
     refused(s, &["undo"], 2, "pass --yes");
     // Stale revision (the document is at 1): refused, and only a `refused`
     // audit line is written (tests/store_faults.rs checks that line).
-    for (args, needle) in [
-        (
-            &[
-                "shift",
-                "--all",
-                "--to",
-                "5",
-                "--reason",
-                "r",
-                "--yes",
-                "--expect-revision",
-                "0",
-            ][..],
-            "revision 0 is stale: changed by tester@",
-        ),
-        (
-            &["undo", "--yes", "--expect-revision", "7"],
-            "revision 7 is stale",
-        ),
-    ] {
-        let flags = snapshot_dir(&s.join("flags"));
-        let r = run(&mut demo(s), args);
-        assert_eq!(r.code, 3, "{args:?}: {}", r.stderr);
-        assert!(r.stderr.contains(needle), "{}", r.stderr);
-        assert_eq!(
-            snapshot_dir(&s.join("flags")),
-            flags,
-            "{args:?} changed the document"
-        );
-    }
+    let flags = s.join("flags");
+    let stale = [
+        "shift",
+        "--all",
+        "--to",
+        "5",
+        "--reason",
+        "r",
+        "--yes",
+        "--expect-revision",
+        "0",
+    ];
+    refused_leaving(
+        s,
+        &flags,
+        &stale,
+        3,
+        "revision 0 is stale: changed by tester@",
+    );
+    let stale = ["undo", "--yes", "--expect-revision", "7"];
+    refused_leaving(s, &flags, &stale, 3, "revision 7 is stale");
     // Read-only refuses every write.
     refused(
         s,
@@ -340,17 +342,7 @@ fn forced_rollback_replaces_a_bad_or_missing_document() {
         &["shift", "--all", "--to", "50", "--reason", "x", "--yes"],
     );
     std::fs::write(doc_path(s), b"\0garbage").unwrap();
-    let r = ok(
-        &mut demo(s),
-        &[
-            "rollback",
-            "--all",
-            "--force",
-            "--yes",
-            "--reason",
-            "store corrupt",
-        ],
-    );
+    let r = force_rollback(s, "store corrupt");
     assert!(r.stdout.contains("revision 2"), "{}", r.stdout);
     assert!(r.stdout.contains("kept as"), "{}", r.stdout);
     let backups: Vec<_> = std::fs::read_dir(s.join("flags"))

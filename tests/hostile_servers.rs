@@ -15,14 +15,7 @@ fn direct() -> hostile::Variant {
         // SAFETY: every test calls this first; no other thread of this test
         // binary reads the environment concurrently.
         unsafe {
-            for v in [
-                "HTTPS_PROXY",
-                "https_proxy",
-                "HTTP_PROXY",
-                "http_proxy",
-                "ALL_PROXY",
-                "all_proxy",
-            ] {
+            for v in beacon_console::providers::PROXY_VARIABLES {
                 std::env::remove_var(v);
             }
             // Known roots for the TLS case (the test CA only).

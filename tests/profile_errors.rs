@@ -444,30 +444,15 @@ fn invalid_utf8_and_an_unknown_theme_name_are_reported_at_their_place() {
     );
     let path = dir.path().join("latin1.toml");
     std::fs::write(&path, &bytes).unwrap();
-    let r = run(&mut with_profile(&path), &["check-config"]);
-    assert_eq!(r.code, 2, "{}", r.stdout);
-    assert!(
-        r.stderr.contains(&format!(
-            "{}:2:6: invalid UTF-8 (byte 0xE9)",
-            path.display()
-        )),
-        "{}",
-        r.stderr
-    );
+    let at = format!("{}:2:6: invalid UTF-8 (byte 0xE9)", path.display());
+    config_refused(&mut with_profile(&path), &[], &at);
     // The same in a theme file.
     let theme = dir.path().join("bad.toml");
     std::fs::write(&theme, b"[colors]\ngood = \"\xff\"\n").unwrap();
     let ok_profile = write_profile(dir.path(), SMALL_PROFILE);
-    let r = run(
-        &mut with_profile(&ok_profile),
-        &["--theme", theme.to_str().unwrap(), "check-config"],
-    );
-    assert_eq!(r.code, 2, "{}", r.stdout);
-    assert!(
-        r.stderr.contains("bad.toml:2:9: invalid UTF-8 (byte 0xFF)"),
-        "{}",
-        r.stderr
-    );
+    let flag = ["--theme", theme.to_str().unwrap()];
+    let at = "bad.toml:2:9: invalid UTF-8 (byte 0xFF)";
+    config_refused(&mut with_profile(&ok_profile), &flag, at);
     // A theme name the profile gives that does not exist: at the profile's line.
     let text = SMALL_PROFILE.replacen(
         "environment = \"staging\"\n",
@@ -475,14 +460,13 @@ fn invalid_utf8_and_an_unknown_theme_name_are_reported_at_their_place() {
         1,
     );
     let named = write_profile(dir.path(), &text);
-    let r = run(&mut with_profile(&named), &["check-config"]);
+    let at = format!("{}:3:9: theme \"neon\": no such theme", named.display());
+    config_refused(&mut with_profile(&named), &[], &at);
+}
+
+/// `check-config` (after `flags`) exits 2 with `needle` in its message.
+fn config_refused(cmd: &mut std::process::Command, flags: &[&str], needle: &str) {
+    let r = run(cmd.args(flags), &["check-config"]);
     assert_eq!(r.code, 2, "{}", r.stdout);
-    assert!(
-        r.stderr.contains(&format!(
-            "{}:3:9: theme \"neon\": no such theme",
-            named.display()
-        )),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains(needle), "{needle:?} in {}", r.stderr);
 }

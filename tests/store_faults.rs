@@ -105,17 +105,7 @@ fn rollbacks_do_not_depend_on_the_audit_disk_and_leave_no_gap() {
     half_on_runpod(s);
     let aside = break_audit(s);
     // The emergency path writes the document and says the line is pending.
-    let r = ok(
-        &mut demo(s),
-        &[
-            "rollback",
-            "--all",
-            "--force",
-            "--yes",
-            "--reason",
-            "disk full",
-        ],
-    );
+    let r = force_rollback(s, "disk full");
     assert!(r.stdout.contains("revision 2"), "{}", r.stdout);
     assert!(r.stderr.contains("AUDIT LINE PENDING"), "{}", r.stderr);
     assert!(all_on_modal(s));
@@ -421,25 +411,6 @@ fn a_reader_that_goes_away_ends_the_process_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(141), "{:?} {stderr}", out.status);
     assert!(stderr.is_empty(), "{stderr}");
-}
-
-/// SMALL_PROFILE with secrets that cannot be read: an unset variable for
-/// RunPod and a group-readable file for Modal.
-fn profile_without_secrets(dir: &Path) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let secret = dir.join("modal.secret");
-    std::fs::write(&secret, "CANARY-modal-8d1f\n").unwrap();
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let text = SMALL_PROFILE
-        .replace(
-            "url_template = \"https://ws--{model}-{region}.modal.run\"",
-            "url_template = \"https://ws--{model}-{region}.modal.run\"\nproxy_key = { file = \"modal.secret\" }\nproxy_secret = { file = \"modal.secret\" }",
-        )
-        .replace(
-            "endpoint_template = \"ep-{model}-{region}\"",
-            "endpoint_template = \"ep-{model}-{region}\"\napi_key = { env = \"BEACON_TEST_UNSET_KEY\" }",
-        );
-    write_profile(dir, &text)
 }
 
 #[test]

@@ -259,21 +259,8 @@ fn every_ending_signal_restores_the_terminal_and_sigpipe_stays_ignored() {
 
 #[test]
 fn the_console_starts_without_provider_secrets_and_says_which_figures_are_missing() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("modal.secret");
-    std::fs::write(&secret, "CANARY-modal-8d1f\n").unwrap();
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let text = SMALL_PROFILE
-        .replace(
-            "url_template = \"https://ws--{model}-{region}.modal.run\"",
-            "url_template = \"https://ws--{model}-{region}.modal.run\"\nproxy_key = { file = \"modal.secret\" }\nproxy_secret = { file = \"modal.secret\" }",
-        )
-        .replace(
-            "endpoint_template = \"ep-{model}-{region}\"",
-            "endpoint_template = \"ep-{model}-{region}\"\napi_key = { env = \"BEACON_TEST_UNSET_KEY\" }",
-        );
-    let profile = write_profile(dir.path(), &text);
+    let profile = profile_without_secrets(dir.path());
     let t = Tmux::start_with(dir.path(), &format!("--profile {}", profile.display()));
     let screen = t.wait_for("no credentials");
     assert!(screen.contains("RP no credentials"), "{screen}");

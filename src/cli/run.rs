@@ -194,28 +194,22 @@ fn confirm_forward(console: &Console, yes: bool, question: &str) -> Result<(), O
     if console.profile.environment != crate::config::Environment::Production {
         return confirm(yes, question);
     }
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return confirm(false, question);
-    }
-    eprint!("{question} This is PRODUCTION: type production to apply: ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| OpsError::Invalid(format!("cannot read the answer: {e}")))?;
-    if answer.trim() == "production" {
-        Ok(())
-    } else {
-        Err(OpsError::Invalid("cancelled: nothing was written".into()))
-    }
+    ask(
+        yes,
+        &format!("{question} This is PRODUCTION: type production to apply:"),
+        |answer| answer == "production",
+    )
 }
 
 /// Asks on a terminal; without one, only `--yes` lets a write through.
 fn confirm(yes: bool, question: &str) -> Result<(), OpsError> {
+    ask(yes, &format!("{question} [y/N]"), |answer| {
+        matches!(answer, "y" | "Y" | "yes" | "YES" | "Yes")
+    })
+}
+
+/// `prompt` on stderr, and the answer on stdin must satisfy `accepts`.
+fn ask(yes: bool, prompt: &str, accepts: impl Fn(&str) -> bool) -> Result<(), OpsError> {
     if yes {
         return Ok(());
     }
@@ -224,14 +218,14 @@ fn confirm(yes: bool, question: &str) -> Result<(), OpsError> {
             "refusing to write without confirmation: stdin is not a terminal; pass --yes".into(),
         ));
     }
-    eprint!("{question} [y/N] ");
+    eprint!("{prompt} ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut answer)
         .map_err(|e| OpsError::Invalid(format!("cannot read the answer: {e}")))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+    if accepts(answer.trim()) {
         Ok(())
     } else {
         Err(OpsError::Invalid("cancelled: nothing was written".into()))

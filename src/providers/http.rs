@@ -132,7 +132,8 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
-const PROXY_VARIABLES: [&str; 6] = [
+/// The environment variables that name an HTTP proxy (as curl reads them).
+pub const PROXY_VARIABLES: [&str; 6] = [
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",

@@ -11,4 +11,4 @@ pub mod runpod;
 
 pub use error::{ErrorClass, ProviderError};
 pub(crate) use http::sensitive_header;
-pub use http::{HttpClient, ProviderUrl, RetryPolicy};
+pub use http::{HttpClient, PROXY_VARIABLES, ProviderUrl, RetryPolicy};

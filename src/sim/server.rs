@@ -517,20 +517,34 @@ async fn run(
     Json(json!({ "id": id, "status": "IN_QUEUE" })).into_response()
 }
 
+/// The answer about one kept job of an endpoint (after its auth), or 404.
+async fn with_job(
+    sim: &Sim,
+    endpoint: &str,
+    job: &str,
+    headers: &HeaderMap,
+    answer: impl FnOnce(&mut Job, u64) -> Response,
+) -> Response {
+    if let Err(r) = runpod_endpoint(sim, endpoint, headers) {
+        return r.into_response();
+    }
+    let now = sim.now_ms();
+    let mut jobs = sim.jobs.lock().await;
+    match jobs.get_mut(endpoint, job, now) {
+        Some(j) => answer(j, now),
+        None => error(StatusCode::NOT_FOUND, "job not found"),
+    }
+}
+
 async fn status(
     State(sim): State<Arc<Sim>>,
     Path((endpoint, job)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = runpod_endpoint(&sim, &endpoint, &headers) {
-        return r.into_response();
-    }
-    let now = sim.now_ms();
-    let mut jobs = sim.jobs.lock().await;
-    match jobs.get_mut(&endpoint, &job, now) {
-        Some(j) => Json(j.body(&job, now)).into_response(),
-        None => error(StatusCode::NOT_FOUND, "job not found"),
-    }
+    with_job(&sim, &endpoint, &job, &headers, |j, now| {
+        Json(j.body(&job, now)).into_response()
+    })
+    .await
 }
 
 /// `GET /stream/{id}`: what the job has streamed so far; a job of this
@@ -540,21 +554,16 @@ async fn stream(
     Path((endpoint, job)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = runpod_endpoint(&sim, &endpoint, &headers) {
-        return r.into_response();
-    }
-    let now = sim.now_ms();
-    let mut jobs = sim.jobs.lock().await;
-    let Some(j) = jobs.get_mut(&endpoint, &job, now) else {
-        return error(StatusCode::NOT_FOUND, "job not found");
-    };
-    let phase = j.phase(now);
-    let chunks = if phase == Phase::Completed {
-        json!([{ "output": output(&j.start) }])
-    } else {
-        json!([])
-    };
-    Json(json!({ "status": phase.label(), "stream": chunks })).into_response()
+    with_job(&sim, &endpoint, &job, &headers, |j, now| {
+        let phase = j.phase(now);
+        let chunks = if phase == Phase::Completed {
+            json!([{ "output": output(&j.start) }])
+        } else {
+            json!([])
+        };
+        Json(json!({ "status": phase.label(), "stream": chunks })).into_response()
+    })
+    .await
 }
 
 /// `POST /cancel/{id}`: a job not yet done ends CANCELLED; one that has
@@ -564,18 +573,13 @@ async fn cancel(
     Path((endpoint, job)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = runpod_endpoint(&sim, &endpoint, &headers) {
-        return r.into_response();
-    }
-    let now = sim.now_ms();
-    let mut jobs = sim.jobs.lock().await;
-    let Some(j) = jobs.get_mut(&endpoint, &job, now) else {
-        return error(StatusCode::NOT_FOUND, "job not found");
-    };
-    if matches!(j.phase(now), Phase::InQueue | Phase::InProgress) {
-        j.cancelled_at = Some(now);
-    }
-    Json(json!({ "id": job, "status": j.phase(now).label() })).into_response()
+    with_job(&sim, &endpoint, &job, &headers, |j, now| {
+        if matches!(j.phase(now), Phase::InQueue | Phase::InProgress) {
+            j.cancelled_at = Some(now);
+        }
+        Json(json!({ "id": job, "status": j.phase(now).label() })).into_response()
+    })
+    .await
 }
 
 /// `POST /purge-queue`: drops the endpoint's jobs still in the queue (not

@@ -67,6 +67,12 @@ pub fn shift_cell(state: &Path, cell: &str, pct: &str, reason: &str) {
     ok(&mut demo(state), &args);
 }
 
+/// `rollback --all --force --yes --reason REASON` on a demo state.
+pub fn force_rollback(state: &Path, reason: &str) -> Run {
+    let args = ["rollback", "--all", "--force", "--yes", "--reason", reason];
+    ok(&mut demo(state), &args)
+}
+
 /// Revision 1 of a demo state: llama-3.2-1b/us-east at 5 % RunPod.
 pub fn canary(state: &Path) {
     shift_cell(state, "llama-3.2-1b/us-east", "5", "x");
@@ -191,4 +197,23 @@ pub fn live_provider<'a>(
         .iter()
         .find(|p| p["provider"] == provider)
         .unwrap_or_else(|| panic!("{provider} in {row}"))
+}
+
+/// SMALL_PROFILE with secrets that cannot be read: an unset variable for
+/// RunPod and a group-readable file for Modal.
+pub fn profile_without_secrets(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let secret = dir.join("modal.secret");
+    std::fs::write(&secret, "CANARY-modal-8d1f\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let text = SMALL_PROFILE
+        .replace(
+            "url_template = \"https://ws--{model}-{region}.modal.run\"",
+            "url_template = \"https://ws--{model}-{region}.modal.run\"\nproxy_key = { file = \"modal.secret\" }\nproxy_secret = { file = \"modal.secret\" }",
+        )
+        .replace(
+            "endpoint_template = \"ep-{model}-{region}\"",
+            "endpoint_template = \"ep-{model}-{region}\"\napi_key = { env = \"BEACON_TEST_UNSET_KEY\" }",
+        );
+    write_profile(dir, &text)
 }
