@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use beacon_console::config::ProfileSource;
-use beacon_console::domain::{CellId, Id};
+use beacon_console::domain::{CellId, Id, Selection};
 use beacon_console::ops::monitor::RegionStatus;
 use beacon_console::ops::{self, Console, ShiftAmount};
 use beacon_console::providers::ErrorClass;
@@ -18,6 +18,7 @@ use beacon_console::tui::live::Live;
 use beacon_console::tui::new_app;
 use beacon_console::tui::theme::Theme;
 use beacon_console::tui::view::draw;
+use beacon_console::tui::worker;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -139,6 +140,14 @@ fn press_plus(app: &mut App, c: &Console, now: Instant) {
     let snapshot = c.store.load().unwrap();
     let plan = ops::plan_shift(&c.profile, snapshot.routes(), &selection, amount, None).unwrap();
     app.propose_shift(snapshot, plan, amount);
+}
+
+/// The dialog's change, committed as the console does: by the store worker,
+/// its report applied to the state.
+fn commit_through_the_worker(c: &Console, app: &mut App, now: Instant) {
+    let pending = app.take_pending().expect("a dialog");
+    let report = worker::handle(c, worker::Request::Commit(Box::new(pending)));
+    app.on_report(report, now);
 }
 
 fn key(code: KeyCode) -> KeyEvent {
@@ -292,7 +301,9 @@ fn a_conflict_says_who_changed_what_reloads_and_writes_nothing() {
     .unwrap();
     app.on_key(key(KeyCode::Right), now);
     assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::Commit);
-    beacon_console::tui::commit_pending(&c, &mut app);
+    // Applied before the console's next reload saw the change: the store's
+    // compare-and-swap refuses it.
+    commit_through_the_worker(&c, &mut app, now);
     let after = c.store.load().unwrap();
     assert_eq!(after.revision(), 2, "nothing written over the rollback");
     assert_eq!(app.revision, 2, "reloaded");
@@ -653,4 +664,143 @@ fn production_dialogs_are_confirmed_by_typing_not_by_a_key() {
     }
     app.on_key(key(KeyCode::Tab), now);
     assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::Commit);
+}
+
+#[test]
+fn a_dialog_on_an_older_revision_says_so_at_once_and_cannot_be_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let c = console(dir.path(), false);
+    let now = Instant::now();
+    press_plus(&mut app, &c, now);
+    commit_as_bob(&c, "other operator");
+    // The console's next reload (the worker's report) sees the new revision.
+    let report = worker::handle(&c, worker::Request::Load);
+    app.on_report(report, now);
+    let screen = render(&app, 80, 24, false);
+    assert!(screen.contains("STALE: the document changed"), "{screen}");
+    app.on_key(key(KeyCode::Right), now);
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
+    assert_eq!(app.on_key(key(KeyCode::Char('y')), now), Effect::None);
+    assert_eq!(c.store.load().unwrap().revision(), 2, "nothing written");
+    insta::assert_snapshot!("stale_dialog_80x24", render(&app, 80, 24, false));
+}
+
+/// Everything back on Modal, committed as another operator would.
+fn commit_as_bob(c: &Console, reason: &str) {
+    let bob = beacon_console::domain::Operator {
+        user: "bob".into(),
+        host: "bastion-2".into(),
+        ssh_client: Some("10.0.0.9".into()),
+    };
+    let snapshot = c.store.load().unwrap();
+    let routes = snapshot
+        .routes()
+        .filled(&beacon_console::domain::Split::all("modal"));
+    let request = beacon_console::flags::CommitRequest {
+        routes,
+        action: beacon_console::domain::Action::Rollback,
+        reason: reason.into(),
+        operator: bob,
+        started: Instant::now(),
+        note: None,
+    };
+    c.store.commit(&snapshot, request).unwrap();
+}
+
+#[test]
+fn another_operators_change_is_news_with_who_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let c = console(dir.path(), false);
+    let now = Instant::now();
+    app.on_report(worker::handle(&c, worker::Request::Load), now);
+    assert!(app.status.is_none() || !app.status.clone().unwrap().0.contains("rev"));
+    commit_as_bob(&c, "p95 regression in us-east");
+    app.on_report(worker::handle(&c, worker::Request::Load), now);
+    let (text, _) = app.status.clone().expect("news");
+    assert!(
+        text.starts_with("rev 2 by bob@bastion-2 (ssh from 10.0.0.9)"),
+        "{text}"
+    );
+    assert!(text.contains("rollback llama-3.2-1b/us-east"), "{text}");
+    assert!(text.contains("\"p95 regression in us-east\""), "{text}");
+    let screen = render(&app, 80, 24, false);
+    assert!(
+        screen.contains("*RP"),
+        "the changed cell is marked: {screen}"
+    );
+    // Our own commits are not news.
+    app.status = None;
+    press_plus(&mut app, &c, now);
+    app.on_key(key(KeyCode::Right), now);
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::Commit);
+    commit_through_the_worker(&c, &mut app, now);
+    app.on_report(worker::handle(&c, worker::Request::Load), now);
+    let (text, _) = app.status.clone().unwrap();
+    assert!(!text.contains(" by "), "{text}");
+}
+
+#[test]
+fn a_failed_rollback_is_retried_joined_and_only_given_up_when_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let now = Instant::now();
+    let us = Selection::Column {
+        region: "us-east".into(),
+    };
+    let Some(worker::Request::Rollback(first)) = app.request_rollback(us.clone(), now) else {
+        panic!("sent at once");
+    };
+    assert_eq!(first, us);
+    // The write fails (store down): kept, with the reason, retried later.
+    let failed = worker::Report::RolledBack {
+        selection: us.clone(),
+        result: Err(ops::OpsError::Unavailable("disk on fire".into())),
+        after: None,
+        elapsed: Duration::from_millis(3),
+    };
+    assert!(app.on_report(failed, now).is_none());
+    let text = app.pending_rollback_text(now).unwrap();
+    assert!(text.contains("ROLLBACK NOT WRITTEN"), "{text}");
+    assert!(text.contains("disk on fire"), "{text}");
+    // Esc in a dialog or the matrix does not give it up.
+    app.on_key(key(KeyCode::Esc), now);
+    assert!(app.rollback.is_some());
+    // A second rollback joins the first instead of replacing it.
+    let eu = Selection::Column {
+        region: "eu-west".into(),
+    };
+    // Pressed again, it is tried at once, for both.
+    let Some(worker::Request::Rollback(both)) = app.request_rollback(eu, now) else {
+        panic!("tried at once");
+    };
+    let cells = both.resolve(&app.models, &app.regions).unwrap();
+    assert_eq!(cells.len(), 6, "{both}");
+    assert!(app.due_rollback(now).is_none(), "one attempt at a time");
+    let failed = worker::Report::RolledBack {
+        selection: both.clone(),
+        result: Err(ops::OpsError::Unavailable("disk on fire".into())),
+        after: None,
+        elapsed: Duration::from_millis(3),
+    };
+    app.on_report(failed, now);
+    assert!(app.due_rollback(now).is_none(), "backs off");
+    assert!(
+        app.due_rollback(now + Duration::from_secs(3)).is_some(),
+        "retried when due"
+    );
+    assert!(render(&app, 80, 24, false).contains("ROLLBACK NOT WRITTEN"));
+    // Giving up takes the command and a confirmation; Cancel has the focus.
+    type_text(&mut app, ":rollback cancel", now);
+    app.on_key(key(KeyCode::Enter), now);
+    insta::assert_snapshot!("give_up_rollback_80x24", render(&app, 80, 24, false));
+    app.on_key(key(KeyCode::Enter), now);
+    assert!(app.rollback.is_some(), "Enter on Keep retrying keeps it");
+    type_text(&mut app, ":rollback cancel", now);
+    app.on_key(key(KeyCode::Enter), now);
+    app.on_key(key(KeyCode::Right), now);
+    app.on_key(key(KeyCode::Enter), now);
+    assert!(app.rollback.is_none());
+    assert!(app.status.clone().unwrap().0.contains("NOT rolled back"));
 }

@@ -48,6 +48,12 @@ pub enum Mode {
         /// In production, what the operator types to confirm a change
         /// forward (the environment's name, or the one cell it changes).
         typed: Option<tui_input::Input>,
+        /// Why it can no longer be confirmed: the document changed since.
+        stale: Option<String>,
+    },
+    /// Give up a pending rollback's retries? (Cancel focused.)
+    GiveUpRollback {
+        focus: Focus,
     },
     Help,
     /// Typing on the bottom line: an exact share, a `:` command, a `/` filter.
@@ -150,6 +156,17 @@ pub struct App {
     pub filter: String,
     /// Theme names `:theme` accepts.
     pub themes: Vec<String>,
+    /// A rollback not yet written: retried until it lands.
+    pub rollback: Option<super::reports::PendingRollback>,
+    /// A load of the document is with the store worker.
+    pub load_in_flight: bool,
+    /// When the document was last read (the matrix's age).
+    pub loaded_at: Option<Instant>,
+    pub loaded_once: bool,
+    /// Revisions this console committed (others' are news).
+    pub own_revisions: Vec<u64>,
+    /// The cells another operator just changed, marked for a few seconds.
+    pub news: Option<super::reports::News>,
 }
 
 impl App {
@@ -206,12 +223,41 @@ impl App {
         if ctrl && key.code == KeyCode::Char('z') && matches!(self.mode, Mode::Matrix) {
             return Effect::Suspend;
         }
+        if let Mode::GiveUpRollback { focus } = &mut self.mode {
+            match key.code {
+                KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab => {
+                    *focus = match focus {
+                        Focus::Cancel => Focus::Confirm,
+                        Focus::Confirm => Focus::Cancel,
+                    };
+                }
+                KeyCode::Enter if *focus == Focus::Confirm => {
+                    self.mode = Mode::Matrix;
+                    self.give_up_rollback();
+                }
+                KeyCode::Enter | KeyCode::Esc => {
+                    self.mode = Mode::Matrix;
+                    self.say("the rollback is still being retried", Tone::Warn);
+                }
+                KeyCode::Char('c') if ctrl => self.mode = Mode::Matrix,
+                _ => {}
+            }
+            return Effect::None;
+        }
         if let Mode::Confirm {
             focus,
             typed,
             pending,
+            stale,
         } = &mut self.mode
         {
+            if let Some(why) = stale.clone()
+                && (key.code == KeyCode::Enter && *focus == Focus::Confirm
+                    || key.code == KeyCode::Char('y') && typed.is_none())
+            {
+                self.say(format!("{why}: nothing written"), Tone::Bad);
+                return Effect::None;
+            }
             let typing = typed.is_some();
             match key.code {
                 KeyCode::Esc => {
@@ -513,6 +559,16 @@ impl App {
                         Effect::PlanShift(selection, ShiftAmount::To(share))
                     }
                     Action::Rollback(selection) => Effect::Rollback(selection),
+                    Action::GiveUpRollback if self.rollback.is_none() => {
+                        self.say("no rollback is pending", Tone::Info);
+                        Effect::None
+                    }
+                    Action::GiveUpRollback => {
+                        self.mode = Mode::GiveUpRollback {
+                            focus: Focus::Cancel,
+                        };
+                        Effect::None
+                    }
                     Action::Warmup(selection) => Effect::Warmup(selection),
                     Action::Undo => Effect::PlanUndo,
                     Action::Theme(name) => Effect::Theme(name),
@@ -632,6 +688,7 @@ impl App {
             }),
             focus: Focus::Cancel,
             typed: self.production.then(tui_input::Input::default),
+            stale: None,
         };
     }
 
@@ -653,6 +710,7 @@ impl App {
             }),
             focus: Focus::Cancel,
             typed: self.production.then(tui_input::Input::default),
+            stale: None,
         };
     }
 
@@ -684,6 +742,11 @@ impl App {
                 ("Enter".into(), "choose"),
                 ("y".into(), "apply"),
                 ("Esc".into(), "cancel"),
+            ]),
+            Mode::GiveUpRollback { .. } => always(vec![
+                ("←/→".into(), "focus"),
+                ("Enter".into(), "choose"),
+                ("Esc".into(), "keep retrying"),
             ]),
             Mode::Help => always(vec![("any key".into(), "close")]),
             Mode::Input {

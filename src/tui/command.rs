@@ -10,6 +10,8 @@ pub enum Action {
     Shift(Selection, PerMille),
     /// At once, like the second `X`: typing it out is the deliberate act.
     Rollback(Selection),
+    /// Give up a pending rollback's retries (a dialog asks first).
+    GiveUpRollback,
     Warmup(Selection),
     Undo,
     Theme(String),
@@ -32,7 +34,7 @@ pub const COMMANDS: [(&str, &str); 10] = [
         "shift",
         "shift CELLS PERCENT   e.g. shift llama-3.2-1b/us-east 25",
     ),
-    ("rollback", "rollback CELLS|all"),
+    ("rollback", "rollback CELLS|all|cancel"),
     ("warmup", "warmup CELLS"),
     ("undo", "undo"),
     ("theme", "theme NAME"),
@@ -67,6 +69,7 @@ pub fn parse(line: &str, vocabulary: &Vocabulary) -> Result<Action, String> {
                 .map_err(|e| format!("{e} ({})", wrong()))?;
             Ok(Action::Shift(selection(cells, vocabulary)?, share))
         }
+        "rollback" if args == ["cancel"] => Ok(Action::GiveUpRollback),
         "rollback" if !args.is_empty() => Ok(Action::Rollback(selection(args, vocabulary)?)),
         "warmup" if !args.is_empty() => Ok(Action::Warmup(selection(args, vocabulary)?)),
         "theme" => match args {

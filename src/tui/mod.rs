@@ -8,10 +8,13 @@ pub mod app;
 pub mod command;
 pub mod keymap;
 pub mod live;
+pub mod reports;
 pub mod theme;
 pub mod view;
+pub mod worker;
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyEventKind};
@@ -20,12 +23,12 @@ use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
 use crate::config::{Environment, StoreConfig};
-use crate::domain::{Action, Selection};
+use crate::domain::Selection;
 use crate::ops::monitor::Monitor;
-use crate::ops::{self, Console, OpsError};
+use crate::ops::{Console, OpsError};
 
 use crate::telemetry::window::Outcome;
-use app::{App, Effect, Mode, PendingKind, Tone};
+use app::{App, Effect, Mode, Tone};
 use keymap::Keymap;
 use live::Live;
 use theme::{Depth, Theme};
@@ -106,6 +109,12 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         quit_asked: false,
         filter: String::new(),
         themes: theme::names(),
+        rollback: None,
+        load_in_flight: false,
+        loaded_at: snapshot.as_ref().map(|_| std::time::Instant::now()),
+        loaded_once: true,
+        own_revisions: Vec::new(),
+        news: None,
     })
 }
 
@@ -115,19 +124,13 @@ fn clock() -> String {
     now.get(11..).unwrap_or(&now).to_string()
 }
 
-/// A rollback that failed to write, retried until it lands or is cancelled.
-struct Retry {
-    selection: Selection,
-    next: Instant,
-    delay: Duration,
-}
-
 pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| OpsError::Unavailable(format!("cannot start the async runtime: {e}")))?;
     let mut app = new_app(&console)?;
+    let console = Arc::new(console);
     runtime.block_on(async {
         let monitor = Monitor::start(
             &console.profile,
@@ -225,7 +228,7 @@ fn spawn_input() -> mpsc::UnboundedReceiver<Event> {
 }
 
 async fn event_loop(
-    console: &Console,
+    console: &Arc<Console>,
     monitor: &Monitor,
     app: &mut App,
     terminal: &mut Term,
@@ -237,17 +240,18 @@ async fn event_loop(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (warm_tx, mut warm_rx) = mpsc::unbounded_channel();
+    let (report_tx, mut reports) = mpsc::unbounded_channel();
     let mut ctx = Ctx {
         console,
         monitor,
-        retry: None,
+        store: worker::spawn(console.clone(), report_tx),
         warmups: warm_tx,
         warming: false,
     };
     let mut dirty = true;
     loop {
-        app.busy = if ctx.retry.is_some() {
-            Some("a rollback retry".to_string())
+        app.busy = if app.rollback.is_some() {
+            Some("a rollback that is not written yet".to_string())
         } else if ctx.warming {
             Some("a warmup".to_string())
         } else {
@@ -263,11 +267,6 @@ async fn event_loop(
                 match event {
                     Event::Key(key) if key.kind != KeyEventKind::Release => {
                         let effect = app.on_key(key, Instant::now());
-                        if key.code == crossterm::event::KeyCode::Esc && ctx.retry.is_some() {
-                            ctx.retry = None;
-                            app.banner = None;
-                            app.say("rollback retries cancelled: the document was NOT rolled back", Tone::Bad);
-                        }
                         if let Effect::Theme(name) = &effect {
                             match Theme::load(name) {
                                 Ok(theme) => {
@@ -279,19 +278,7 @@ async fn event_loop(
                         }
                         match apply(&mut ctx, app, effect) {
                             Flow::Quit => return Ok(Ended::Quit),
-                            Flow::Redraw => {
-                                // A fresh Terminal has no previous frame, so the
-                                // next draw repaints every cell. (Terminal::clear
-                                // asks the terminal for the cursor position, an
-                                // answer the key reader thread would swallow.)
-                                let _ = crossterm::execute!(
-                                    std::io::stdout(),
-                                    crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
-                                );
-                                if let Ok(fresh) = Terminal::new(CrosstermBackend::new(std::io::stdout())) {
-                                    *terminal = fresh;
-                                }
-                            }
+                            Flow::Redraw => repaint(terminal),
                             Flow::Continue => {}
                         }
                         dirty = true;
@@ -301,37 +288,12 @@ async fn event_loop(
                 }
             }
             _ = tick.tick() => {
-                app.live = Live::gather(monitor).await;
-                app.clock = clock();
-                match console.store.load() {
-                    Ok(snapshot) => {
-                        app.store_error = None;
-                        if snapshot.revision() != app.revision {
-                            app.routes = snapshot.routes().clone();
-                            app.revision = snapshot.revision();
-                        }
-                    }
-                    Err(e) => app.store_error = Some(e.to_string()),
-                }
-                if app.rollback_armed.is_some() && !app.rollback_is_armed(Instant::now()) {
-                    app.rollback_armed = None;
-                    app.say("rollback not confirmed: nothing written", Tone::Info);
-                }
-                if let Some(r) = &mut ctx.retry
-                    && Instant::now() >= r.next
-                {
-                    let selection = r.selection.clone();
-                    match do_rollback(console, app, &selection) {
-                        Ok(()) => {
-                            ctx.retry = None;
-                            app.banner = None;
-                        }
-                        Err(e) => {
-                            r.delay = (r.delay * 2).min(Duration::from_secs(8));
-                            r.next = Instant::now() + r.delay;
-                            app.banner = Some(format!("ROLLBACK NOT WRITTEN: {e} — retrying in {} s, Esc cancels", r.delay.as_secs()));
-                        }
-                    }
+                on_tick(&ctx, app).await;
+                dirty = true;
+            }
+            Some(report) = reports.recv() => {
+                if let Some(request) = app.on_report(report, Instant::now()) {
+                    ctx.send(request);
                 }
                 dirty = true;
             }
@@ -349,6 +311,41 @@ async fn event_loop(
             }
             ended = signals.next() => return Ok(ended),
         }
+    }
+}
+
+/// Each second: new figures, the clock, a reload of the document (unless
+/// one is still with the worker), a rollback retry that is due.
+async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
+    let now = Instant::now();
+    app.live = Live::gather(ctx.monitor).await;
+    app.clock = clock();
+    if !app.load_in_flight {
+        app.load_in_flight = true;
+        ctx.send(worker::Request::Load);
+    }
+    if app.rollback_armed.is_some() && !app.rollback_is_armed(now) {
+        app.rollback_armed = None;
+        app.say("rollback not confirmed: nothing written", Tone::Info);
+    }
+    if app.news.as_ref().is_some_and(|n| now >= n.until) {
+        app.news = None;
+    }
+    if let Some(request) = app.due_rollback(now) {
+        ctx.send(request);
+    }
+}
+
+/// Repaints every cell: a fresh Terminal has no previous frame. (Terminal::
+/// clear asks the terminal for the cursor position, an answer the key
+/// reader thread would swallow.)
+fn repaint(terminal: &mut Term) {
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+    );
+    if let Ok(fresh) = Terminal::new(CrosstermBackend::new(std::io::stdout())) {
+        *terminal = fresh;
     }
 }
 
@@ -373,13 +370,20 @@ enum Flow {
 }
 
 /// What the key handlers need besides the state: the console, the monitor's
-/// clients (for warmups) and the loop's bookkeeping.
+/// clients (for warmups), the store worker and the loop's bookkeeping.
 struct Ctx<'a> {
-    console: &'a Console,
+    console: &'a Arc<Console>,
     monitor: &'a Monitor,
-    retry: Option<Retry>,
+    store: std::sync::mpsc::Sender<worker::Request>,
     warmups: mpsc::UnboundedSender<WarmupEvent>,
     warming: bool,
+}
+
+impl Ctx<'_> {
+    /// To the store worker (it lives as long as the loop).
+    fn send(&self, request: worker::Request) {
+        let _ = self.store.send(request);
+    }
 }
 
 /// Progress and the end of a warmup running in the background.
@@ -389,187 +393,90 @@ enum WarmupEvent {
 }
 
 fn apply(ctx: &mut Ctx, app: &mut App, effect: Effect) -> Flow {
-    let console = ctx.console;
-    let retry = &mut ctx.retry;
+    use worker::Request;
     match effect {
-        Effect::Warmup(selection) => {
-            if ctx.warming {
-                app.say("a warmup is already running", Tone::Info);
-                return Flow::Continue;
-            }
-            let clients = &ctx.monitor.clients;
-            // Warm only what can be called; say what cannot.
-            let skipped: Vec<String> = clients
-                .unavailable()
-                .iter()
-                .map(|(provider, why)| format!("{provider} skipped ({why})"))
-                .collect();
-            match clients
-                .targets(&console.profile, &selection, None)
-                .map(|mut t| {
-                    t.retain(|t| !clients.unavailable().contains_key(&t.provider));
-                    t
-                }) {
-                Ok(targets) if !targets.is_empty() => {
-                    ctx.warming = true;
-                    spawn_warmup(ctx.monitor, targets, selection, ctx.warmups.clone());
-                    if skipped.is_empty() {
-                        app.say("warming up…", Tone::Info);
-                    } else {
-                        app.say(format!("warming up… {}", skipped.join("; ")), Tone::Warn);
-                    }
-                }
-                Ok(_) => app.say("no endpoints to warm there", Tone::Info),
-                Err(e) => app.say(e.to_string(), Tone::Bad),
-            }
-        }
+        Effect::Warmup(selection) => start_warmup(ctx, app, selection),
         // The loop swaps the theme: it owns the palette.
         Effect::None | Effect::Theme(_) => {}
         Effect::Quit => return Flow::Quit,
         Effect::Redraw => return Flow::Redraw,
         Effect::Suspend => {
-            ratatui::restore();
-            let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
-            // SAFETY: raising a signal on our own process; SIGTSTP's default
-            // action stops it, and execution continues here on SIGCONT.
-            unsafe {
-                libc::raise(libc::SIGTSTP);
-            }
-            let _ = crossterm::terminal::enable_raw_mode();
-            let _ =
-                crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen);
+            suspend();
             return Flow::Redraw;
         }
-        Effect::PlanShift(selection, amount) => {
-            match console.store.load().inspect(|snapshot| {
-                app.routes = snapshot.routes().clone();
-                app.revision = snapshot.revision();
-            }) {
-                Ok(snapshot) => match ops::plan_shift(
-                    &console.profile,
-                    snapshot.routes(),
-                    &selection,
-                    amount,
-                    Some(&app.target),
-                ) {
-                    Ok(plan) => app.propose_shift(snapshot, plan, amount),
-                    Err(e) => app.say(e.to_string(), Tone::Bad),
-                },
-                Err(e) => app.say(e.to_string(), Tone::Bad),
-            }
-        }
+        Effect::PlanShift(selection, amount) => ctx.send(Request::PlanShift {
+            selection,
+            amount,
+            provider: app.target.clone(),
+        }),
         Effect::ShowDetail(cell) => {
-            let wanted = format!(" {cell} ");
-            let changes = ops::history(&console.audit, Some(1000))
-                .map(|h| {
-                    // An event line, then its cell lines: keep the events
-                    // that touched this cell, with that cell's line.
-                    let lines = crate::cli::output::history_lines(&h);
-                    let mut out = Vec::new();
-                    let mut event = None;
-                    for line in lines {
-                        if line.starts_with("rev") || line.starts_with("refused") {
-                            event = Some(line);
-                        } else if format!("{line} ").contains(&wanted)
-                            && let Some(e) = event.take()
-                        {
-                            out.push(e);
-                            out.push(line);
-                        }
-                    }
-                    out
-                })
-                .unwrap_or_default();
-            app.mode = Mode::Detail { cell, changes };
+            app.mode = Mode::Detail {
+                cell: cell.clone(),
+                changes: Vec::new(),
+            };
+            ctx.send(Request::CellHistory(cell));
         }
-        Effect::ShowHistory => match ops::history(&console.audit, Some(1000)) {
-            Ok(history) => {
-                let mut lines = crate::cli::output::history_lines(&history);
-                if lines.is_empty() {
-                    lines.push("no changes recorded yet".into());
-                }
-                for bad in &history.bad_lines {
-                    lines.push(format!(
-                        "audit line {} is unreadable: {}",
-                        bad.line, bad.error
-                    ));
-                }
-                app.mode = Mode::History { lines, offset: 0 };
+        Effect::ShowHistory => ctx.send(Request::History),
+        Effect::PlanUndo => ctx.send(Request::PlanUndo),
+        Effect::Commit => {
+            if let Some(pending) = app.take_pending() {
+                app.say(format!("writing: {}…", pending.title), Tone::Info);
+                ctx.send(Request::Commit(Box::new(pending)));
             }
-            Err(e) => app.say(e.to_string(), Tone::Bad),
-        },
-        Effect::PlanUndo => match console.store.load() {
-            Ok(snapshot) => match ops::plan_undo(&snapshot) {
-                Ok((routes, undone, changes)) => {
-                    app.revision = snapshot.revision();
-                    app.propose_undo(snapshot, routes, undone, changes);
-                }
-                Err(e) => app.say(e.to_string(), Tone::Bad),
-            },
-            Err(e) => app.say(e.to_string(), Tone::Bad),
-        },
-        Effect::Commit => commit_pending(console, app),
+        }
         Effect::Rollback(selection) => {
-            if let Err(e) = do_rollback(console, app, &selection) {
-                let delay = Duration::from_secs(1);
-                app.banner = Some(format!(
-                    "ROLLBACK NOT WRITTEN: {e} — retrying in 1 s, Esc cancels"
-                ));
-                *retry = Some(Retry {
-                    selection,
-                    next: Instant::now() + delay,
-                    delay,
-                });
+            app.say(format!("rolling back {selection}…"), Tone::Warn);
+            if let Some(request) = app.request_rollback(selection, Instant::now()) {
+                ctx.send(request);
             }
         }
     }
     Flow::Continue
 }
 
-/// Commits the change the dialog holds, if the document is still at the
-/// revision it was based on; otherwise says who changed it, reloads, and
-/// writes nothing.
-pub fn commit_pending(console: &Console, app: &mut App) {
-    let Some(pending) = app.take_pending() else {
+/// Ctrl-Z: the terminal back to the shell until `fg`.
+fn suspend() {
+    ratatui::restore();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
+    // SAFETY: raising a signal on our own process; SIGTSTP's default
+    // action stops it, and execution continues here on SIGCONT.
+    unsafe {
+        libc::raise(libc::SIGTSTP);
+    }
+    let _ = crossterm::terminal::enable_raw_mode();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen);
+}
+
+fn start_warmup(ctx: &mut Ctx, app: &mut App, selection: Selection) {
+    if ctx.warming {
+        app.say("a warmup is already running", Tone::Info);
         return;
-    };
-    let started = Instant::now();
-    let (action, reason) = match pending.kind {
-        PendingKind::Shift => (Action::Shift, format!("console: {}", pending.title)),
-        PendingKind::Undo => (Action::Undo, format!("console: {}", pending.title)),
-    };
-    // Compare-and-swap against the document the dialog showed: if anyone
-    // changed it since, the store refuses and says who, when and what.
-    let result = console.commit(
-        &pending.base,
-        pending.routes.clone(),
-        action,
-        &reason,
-        started,
-    );
-    match result {
-        Ok(committed) => {
-            app.routes = pending.routes;
-            app.revision = committed.record.revision;
-            app.selected.clear();
-            app.say(
-                format!(
-                    "{}: {} cell(s) · rev {} · {:.1} ms",
-                    pending.title,
-                    pending.changes.len(),
-                    committed.record.revision,
-                    started.elapsed().as_secs_f64() * 1000.0
-                ),
-                Tone::Good,
-            );
-        }
-        Err(e) => {
-            if let Ok(s) = console.store.load() {
-                app.routes = s.routes().clone();
-                app.revision = s.revision();
+    }
+    let clients = &ctx.monitor.clients;
+    // Warm only what can be called; say what cannot.
+    let skipped: Vec<String> = clients
+        .unavailable()
+        .iter()
+        .map(|(provider, why)| format!("{provider} skipped ({why})"))
+        .collect();
+    let targets = clients
+        .targets(&ctx.console.profile, &selection, None)
+        .map(|mut t| {
+            t.retain(|t| !clients.unavailable().contains_key(&t.provider));
+            t
+        });
+    match targets {
+        Ok(targets) if !targets.is_empty() => {
+            ctx.warming = true;
+            spawn_warmup(ctx.monitor, targets, selection, ctx.warmups.clone());
+            if skipped.is_empty() {
+                app.say("warming up…", Tone::Info);
+            } else {
+                app.say(format!("warming up… {}", skipped.join("; ")), Tone::Warn);
             }
-            app.say(e.to_string(), Tone::Bad);
         }
+        Ok(_) => app.say("no endpoints to warm there", Tone::Info),
+        Err(e) => app.say(e.to_string(), Tone::Bad),
     }
 }
 
@@ -616,62 +523,4 @@ fn spawn_warmup(
             targets.len()
         )));
     });
-}
-
-fn do_rollback(console: &Console, app: &mut App, selection: &Selection) -> Result<(), OpsError> {
-    let started = Instant::now();
-    let reason = format!("console: rollback of {selection}");
-    let done = ops::rollback(console, selection, &reason)?;
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    if let Ok(s) = console.store.load() {
-        app.routes = s.routes().clone();
-        app.revision = s.revision();
-        app.store_error = None;
-    }
-    if let Some(warning) = done
-        .committed
-        .as_ref()
-        .and_then(|c| c.audit_warning.clone())
-    {
-        // Rolled back, but its audit line is pending: say both, loudly.
-        app.banner = Some(format!(
-            "ROLLED BACK {} cell(s) to {} · rev {} · {warning}",
-            done.cells, app.fallback, done.revision
-        ));
-    }
-    app.selected.clear();
-    // Written first, warned after: the fallback's warmth never delays it.
-    let cells = selection
-        .resolve(&app.models, &app.regions)
-        .unwrap_or_default();
-    let cold = app.live.cold_regions(&app.fallback, &cells).warning();
-    match done.committed {
-        Some(_) => app.say(
-            format!(
-                "ROLLED BACK {} cell(s) to {} · rev {} · {ms:.1} ms{}",
-                done.cells,
-                app.fallback,
-                done.revision,
-                cold.as_ref()
-                    .map(|w| format!(
-                        " · {w}, press {} to warm",
-                        app.keymap.label(keymap::Command::Warmup)
-                    ))
-                    .unwrap_or_default()
-            ),
-            if cold.is_some() {
-                Tone::Warn
-            } else {
-                Tone::Good
-            },
-        ),
-        None => app.say(
-            format!(
-                "already on {}: nothing to roll back (rev {})",
-                app.fallback, done.revision
-            ),
-            Tone::Info,
-        ),
-    }
-    Ok(())
 }

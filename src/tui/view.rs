@@ -107,6 +107,7 @@ pub fn draw(frame: &mut Frame, app: &App, palette: Theme) {
     draw_footer(frame, footer, app);
     match &app.mode {
         Mode::Confirm { .. } => draw_confirm(frame, area, app, palette),
+        Mode::GiveUpRollback { focus } => draw_give_up(frame, area, app, *focus, palette),
         Mode::Help => draw_help(frame, area, app),
         Mode::Matrix | Mode::History { .. } | Mode::Input { .. } | Mode::Detail { .. } => {}
     }
@@ -159,9 +160,13 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
             Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
         ));
     }
-    let revision = match app.store_error {
-        Some(_) => "?".to_string(),
-        None => app.revision.to_string(),
+    let revision = match (&app.store_error, app.matrix_age(std::time::Instant::now())) {
+        (Some(_), _) => "?".to_string(),
+        // Not refreshed for a while (a store held by another process): say so.
+        (None, Some(age)) if age.as_secs() >= 3 => {
+            format!("{} ({} s old)", app.revision, age.as_secs())
+        }
+        (None, _) => app.revision.to_string(),
     };
     spans.push(Span::raw(format!(
         " {} · {} rev {revision} · {applied} · {}",
@@ -326,7 +331,14 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
         .unwrap_or_else(|| Split::all(app.fallback.as_str()));
     let target_share = split.share(&app.target).get();
     let selected = app.is_selected(cell);
-    let mark = if selected { "◆" } else { " " };
+    let mark = if selected {
+        "◆"
+    } else if app.news.as_ref().is_some_and(|n| n.cells.contains(cell)) {
+        // Just changed by someone else (the status line says who and why).
+        "*"
+    } else {
+        " "
+    };
     let label = format!("{mark}{} ", short(&app.target));
     let pct = percent(target_share);
     let bar_width = w.saturating_sub(label.chars().count() + pct.chars().count() + 2);
@@ -662,7 +674,12 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         return;
     }
     // Messages can quote stored text (who changed what, and why): escaped.
-    let line = if let Some(banner) = &app.banner {
+    let line = if let Some(text) = app.pending_rollback_text(std::time::Instant::now()) {
+        Line::from(Span::styled(
+            format!(" {}", printable(&text)),
+            palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
+        ))
+    } else if let Some(banner) = &app.banner {
         Line::from(Span::styled(
             format!(" {} (Enter to acknowledge)", printable(banner)),
             palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
@@ -758,6 +775,7 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         pending,
         focus,
         typed,
+        stale,
     } = &app.mode
     else {
         return;
@@ -766,13 +784,24 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     let height = shown as u16
         + 9
         + u16::from(pending.changes.len() > shown)
-        + if typed.is_some() { 2 } else { 0 };
+        + if typed.is_some() { 2 } else { 0 }
+        + if stale.is_some() { 3 } else { 0 };
     let rect = centered(area, 64, height);
     frame.render_widget(Clear, rect);
     let mut lines = vec![
         Line::from(format!(" based on revision {}", pending.base.revision())),
         Line::from(""),
     ];
+    if let Some(why) = stale {
+        // Said at once, before anyone presses Apply on an old picture.
+        lines.insert(
+            1,
+            Line::from(Span::styled(
+                format!(" {}", printable(why)),
+                palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
+            )),
+        );
+    }
     for change in pending.changes.iter().take(shown) {
         lines.push(Line::from(format!(
             " {:<24} {} → {}",
@@ -863,7 +892,45 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         .borders(Borders::ALL)
         .title(format!(" {} ", pending.title))
         .border_style(palette.tone(Tone::Warn));
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
+    // A stale notice is long: it wraps inside the dialog.
+    let text = Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false });
+    frame.render_widget(text.block(block), rect);
+}
+
+fn draw_give_up(frame: &mut Frame, area: Rect, app: &App, focus: Focus, palette: Theme) {
+    let Some(pending) = &app.rollback else {
+        return;
+    };
+    let rect = centered(area, 64, 8);
+    frame.render_widget(Clear, rect);
+    let button = |label: &str, on: bool| {
+        let style = if on {
+            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            Style::default()
+        };
+        Span::styled(format!("[ {label} ]"), style)
+    };
+    let lines = vec![
+        Line::from(format!(
+            " The rollback of {} is NOT written ({} attempt(s)).",
+            pending.selection, pending.attempts
+        )),
+        Line::from(" Giving up leaves the document as it is."),
+        Line::from(""),
+        Line::from(vec![
+            Span::raw("   "),
+            button("Keep retrying", focus == Focus::Cancel),
+            Span::raw("   "),
+            button("Give up", focus == Focus::Confirm),
+        ]),
+    ];
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" Give up the rollback? ")
+        .border_style(palette.tone(Tone::Bad));
+    let text = Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false });
+    frame.render_widget(text.block(block), rect);
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, app: &App) {

@@ -1,0 +1,342 @@
+//! What the console does with the store worker's reports: pure state
+//! changes, no I/O. Also the pending rollback: a rollback that failed to
+//! write is retried until it lands, and only an explicit, confirmed action
+//! gives it up.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::domain::{CellId, Selection};
+use crate::flags::Snapshot;
+
+use super::app::{App, Mode, Tone};
+use super::worker::{Report, Request};
+
+/// How long the cells another operator changed stay marked.
+pub const NEWS_MARK: Duration = Duration::from_secs(5);
+
+/// A rollback asked for and not yet written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingRollback {
+    /// Everything asked for since it was first asked (a second rollback
+    /// while one is pending joins it, never replaces it).
+    pub selection: Selection,
+    pub attempts: u32,
+    pub in_flight: bool,
+    /// When the next attempt is due (after a failure).
+    pub next: Instant,
+    pub delay: Duration,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+}
+
+/// Another operator's change, as the status line tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct News {
+    pub cells: Vec<CellId>,
+    pub until: Instant,
+}
+
+impl App {
+    /// A rollback of `selection`: joined to any pending one; sent at once
+    /// unless an attempt is in flight (the tick sends the rest).
+    pub fn request_rollback(&mut self, selection: Selection, now: Instant) -> Option<Request> {
+        let merged = match self.rollback.take() {
+            Some(mut pending) => {
+                pending.selection = self.union(&pending.selection, &selection);
+                pending.next = now;
+                pending
+            }
+            None => PendingRollback {
+                selection,
+                attempts: 0,
+                in_flight: false,
+                next: now,
+                delay: Duration::ZERO,
+                error: None,
+            },
+        };
+        self.rollback = Some(merged);
+        self.due_rollback(now)
+    }
+
+    /// The attempt that is due now, if any.
+    pub fn due_rollback(&mut self, now: Instant) -> Option<Request> {
+        let pending = self.rollback.as_mut()?;
+        if pending.in_flight || now < pending.next {
+            return None;
+        }
+        pending.in_flight = true;
+        pending.attempts += 1;
+        Some(Request::Rollback(pending.selection.clone()))
+    }
+
+    /// Gives up the pending rollback (after the operator confirmed it).
+    pub fn give_up_rollback(&mut self) {
+        if self.rollback.take().is_some() {
+            self.say(
+                "rollback retries given up: the document was NOT rolled back",
+                Tone::Bad,
+            );
+        }
+    }
+
+    fn union(&self, a: &Selection, b: &Selection) -> Selection {
+        if matches!(a, Selection::All) || matches!(b, Selection::All) {
+            return Selection::All;
+        }
+        let mut cells = a.resolve(&self.models, &self.regions).unwrap_or_default();
+        for cell in b.resolve(&self.models, &self.regions).unwrap_or_default() {
+            if !cells.contains(&cell) {
+                cells.push(cell);
+            }
+        }
+        Selection::Cells(cells)
+    }
+
+    /// Applies a report; returns what to ask the worker next, if anything.
+    pub fn on_report(&mut self, report: Report, now: Instant) -> Option<Request> {
+        match report {
+            Report::Loaded(Ok(snapshot)) => self.loaded(snapshot, now),
+            Report::Loaded(Err(e)) => {
+                self.load_in_flight = false;
+                self.store_error = Some(e);
+            }
+            Report::ShiftPlanned(Ok((snapshot, plan, amount))) => {
+                self.loaded(snapshot.clone(), now);
+                self.propose_shift(snapshot, plan, amount);
+            }
+            Report::UndoPlanned(Ok(undo)) => {
+                self.loaded(undo.base.clone(), now);
+                self.propose_undo(undo.base, undo.routes, undo.undone, undo.changes);
+            }
+            Report::ShiftPlanned(Err(e)) | Report::UndoPlanned(Err(e)) => self.say(e, Tone::Bad),
+            Report::Committed {
+                pending,
+                result,
+                after,
+                elapsed,
+            } => {
+                if let Ok(c) = &result {
+                    self.own_revisions.push(c.record.revision);
+                }
+                if let Some(s) = after {
+                    self.loaded(s, now);
+                }
+                match result {
+                    Ok(c) => {
+                        self.selected.clear();
+                        self.say(
+                            format!(
+                                "{}: {} cell(s) · rev {} · {:.1} ms",
+                                pending.title,
+                                pending.changes.len(),
+                                c.record.revision,
+                                elapsed.as_secs_f64() * 1000.0
+                            ),
+                            Tone::Good,
+                        );
+                    }
+                    Err(e) => self.say(e.to_string(), Tone::Bad),
+                }
+            }
+            Report::RolledBack {
+                selection,
+                result,
+                after,
+                elapsed,
+            } => return self.rolled_back(selection, result, after, elapsed, now),
+            Report::History(Ok(lines)) => self.mode = Mode::History { lines, offset: 0 },
+            Report::History(Err(e)) => self.say(e, Tone::Bad),
+            Report::CellHistory(cell, lines) => {
+                if let Mode::Detail {
+                    cell: shown,
+                    changes,
+                } = &mut self.mode
+                    && *shown == cell
+                {
+                    *changes = lines;
+                }
+            }
+        }
+        None
+    }
+
+    /// A fresh document: the matrix follows it, another operator's change
+    /// is told with who, when and why, and a dialog based on an older one
+    /// can no longer be confirmed.
+    fn loaded(&mut self, snapshot: Snapshot, now: Instant) {
+        self.load_in_flight = false;
+        self.store_error = None;
+        self.loaded_at = Some(now);
+        if let Mode::Confirm { pending, stale, .. } = &mut self.mode
+            && pending.base.fingerprint != snapshot.fingerprint
+            && stale.is_none()
+        {
+            *stale = Some(format!(
+                "STALE: the document changed since this dialog opened (now revision {}{}); Esc and try again",
+                snapshot.revision(),
+                snapshot
+                    .document
+                    .last_change()
+                    .map(|c| format!(", by {}", c.operator))
+                    .unwrap_or_default()
+            ));
+        }
+        if snapshot.revision() == self.revision && snapshot.routes() == &self.routes {
+            return;
+        }
+        let changed: Vec<CellId> = self
+            .routes
+            .diff(snapshot.routes())
+            .into_iter()
+            .map(|c| c.cell)
+            .collect();
+        let ours = self.own_revisions.contains(&snapshot.revision());
+        if !ours && snapshot.revision() != self.revision && self.loaded_once {
+            self.tell_news(&snapshot, changed, now);
+        }
+        self.loaded_once = true;
+        self.routes = snapshot.routes().clone();
+        self.revision = snapshot.revision();
+    }
+
+    fn tell_news(&mut self, snapshot: &Snapshot, cells: Vec<CellId>, now: Instant) {
+        let text = match snapshot.document.last_change() {
+            Some(c) => {
+                let age = humantime::parse_rfc3339(&c.time)
+                    .ok()
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .map_or_else(String::new, |d| format!(" {} s ago", d.as_secs()));
+                let what = match cells.as_slice() {
+                    [] => String::new(),
+                    [one] => format!(" {one}"),
+                    many => format!(" {} cells", many.len()),
+                };
+                format!(
+                    "rev {} by {}{age}: {}{what} · \"{}\"",
+                    c.revision, c.operator, c.action, c.reason
+                )
+            }
+            None => format!(
+                "rev {} written outside beacon-console (no change record)",
+                snapshot.revision()
+            ),
+        };
+        self.say(text, Tone::Warn);
+        self.news = Some(News {
+            cells,
+            until: now + NEWS_MARK,
+        });
+    }
+
+    fn rolled_back(
+        &mut self,
+        selection: Selection,
+        result: Result<crate::ops::Rollback, crate::ops::OpsError>,
+        after: Option<Snapshot>,
+        elapsed: Duration,
+        now: Instant,
+    ) -> Option<Request> {
+        if let Ok(Some(c)) = result.as_ref().map(|r| r.committed.as_ref()) {
+            self.own_revisions.push(c.record.revision);
+        }
+        if let Some(s) = after {
+            self.loaded(s, now);
+        }
+        let pending = self.rollback.as_mut()?;
+        pending.in_flight = false;
+        match result {
+            Ok(done) => {
+                if pending.selection != selection {
+                    // More was asked while this one was in flight: send the rest now.
+                    pending.next = now;
+                    return self.due_rollback(now);
+                }
+                self.rollback = None;
+                self.selected.clear();
+                self.announce_rollback(&done, &selection, elapsed);
+            }
+            Err(e) => {
+                pending.delay =
+                    (pending.delay * 2).clamp(Duration::from_secs(1), Duration::from_secs(8));
+                pending.next = now + pending.delay;
+                pending.error = Some(e.to_string());
+            }
+        }
+        None
+    }
+}
+
+impl App {
+    /// The status after a rollback landed: written first, then what the
+    /// operator must know about where the traffic went.
+    fn announce_rollback(
+        &mut self,
+        done: &crate::ops::Rollback,
+        selection: &Selection,
+        elapsed: Duration,
+    ) {
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        let Some(committed) = &done.committed else {
+            self.say(
+                format!(
+                    "already on {}: nothing to roll back (rev {})",
+                    self.fallback, done.revision
+                ),
+                Tone::Info,
+            );
+            return;
+        };
+        if let Some(warning) = &committed.audit_warning {
+            // Rolled back, but its audit line is pending: say both, loudly.
+            self.banner = Some(format!(
+                "ROLLED BACK {} cell(s) to {} · rev {} · {warning}",
+                done.cells, self.fallback, done.revision
+            ));
+        }
+        // The fallback's warmth never delays the rollback: a warning after.
+        let cells = selection
+            .resolve(&self.models, &self.regions)
+            .unwrap_or_default();
+        let cold = self.live.cold_regions(&self.fallback, &cells).warning();
+        let warm_key = self.keymap.label(super::keymap::Command::Warmup);
+        let text = format!(
+            "ROLLED BACK {} cell(s) to {} · rev {} · {ms:.1} ms{}",
+            done.cells,
+            self.fallback,
+            done.revision,
+            cold.as_ref()
+                .map(|w| format!(" · {w}, press {warm_key} to warm"))
+                .unwrap_or_default()
+        );
+        let tone = if cold.is_some() {
+            Tone::Warn
+        } else {
+            Tone::Good
+        };
+        self.say(text, tone);
+    }
+}
+
+impl App {
+    /// What the status line says about a rollback not yet written.
+    pub fn pending_rollback_text(&self, now: Instant) -> Option<String> {
+        let pending = self.rollback.as_ref()?;
+        let error = pending.error.as_ref()?;
+        let wait = pending.next.saturating_duration_since(now).as_secs();
+        let when = if pending.in_flight {
+            "retrying now".to_string()
+        } else {
+            format!("next try in {wait} s")
+        };
+        Some(format!(
+            "ROLLBACK NOT WRITTEN ({}, attempt {}): {error} — {when}; :rollback cancel gives up",
+            pending.selection, pending.attempts
+        ))
+    }
+
+    /// How old the matrix is: since the document was last read.
+    pub fn matrix_age(&self, now: Instant) -> Option<Duration> {
+        self.loaded_at.map(|at| now.saturating_duration_since(at))
+    }
+}

@@ -1,0 +1,202 @@
+//! The store worker: every flag-store and audit call the console makes runs
+//! on this thread, never on the UI task, so a store held by another process
+//! (up to its lock timeout) or a slow disk cannot freeze keys or redraws.
+//! Requests go in over a channel; each one's result comes back as a
+//! [`Report`] that the UI applies to its state.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::domain::{Action, CellChange, CellId, Routes, Selection};
+use crate::flags::{Committed, Snapshot};
+use crate::ops::{self, Console, OpsError, Rollback, ShiftAmount, ShiftPlan};
+
+use super::app::{Pending, PendingKind};
+
+/// What the UI asks of the store.
+#[derive(Debug)]
+pub enum Request {
+    /// The current document (the 1 s refresh).
+    Load,
+    PlanShift {
+        selection: Selection,
+        amount: ShiftAmount,
+        provider: String,
+    },
+    PlanUndo,
+    /// Commit the change a dialog showed, compare-and-swap on its base.
+    Commit(Box<Pending>),
+    Rollback(Selection),
+    History,
+    /// The audit lines about one cell, for the detail view.
+    CellHistory(CellId),
+}
+
+/// What came of a request.
+#[derive(Debug)]
+pub enum Report {
+    Loaded(Result<Snapshot, String>),
+    ShiftPlanned(Result<(Snapshot, ShiftPlan, ShiftAmount), String>),
+    UndoPlanned(Result<UndoPlan, String>),
+    Committed {
+        pending: Box<Pending>,
+        result: Result<Committed, OpsError>,
+        /// The document right after (reloaded either way).
+        after: Option<Snapshot>,
+        elapsed: Duration,
+    },
+    RolledBack {
+        selection: Selection,
+        result: Result<Rollback, OpsError>,
+        after: Option<Snapshot>,
+        elapsed: Duration,
+    },
+    History(Result<Vec<String>, String>),
+    CellHistory(CellId, Vec<String>),
+}
+
+/// An undo ready to confirm.
+#[derive(Debug)]
+pub struct UndoPlan {
+    pub base: Snapshot,
+    pub routes: Routes,
+    pub undone: u64,
+    pub changes: Vec<CellChange>,
+}
+
+/// Starts the worker thread; it ends when the UI drops its sender.
+pub fn spawn(
+    console: Arc<Console>,
+    reports: UnboundedSender<Report>,
+) -> std::sync::mpsc::Sender<Request> {
+    let (tx, rx) = std::sync::mpsc::channel::<Request>();
+    std::thread::spawn(move || {
+        while let Ok(request) = rx.recv() {
+            if reports.send(handle(&console, request)).is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
+/// Carries out one request (blocking: store lock, disk).
+pub fn handle(console: &Console, request: Request) -> Report {
+    let text = |e: OpsError| e.to_string();
+    match request {
+        Request::Load => Report::Loaded(console.store.load().map_err(|e| e.to_string())),
+        Request::PlanShift {
+            selection,
+            amount,
+            provider,
+        } => Report::ShiftPlanned(plan_shift(console, &selection, amount, &provider).map_err(text)),
+        Request::PlanUndo => Report::UndoPlanned(plan_undo(console).map_err(text)),
+        Request::Commit(pending) => commit(console, pending),
+        Request::Rollback(selection) => rollback(console, selection),
+        Request::History => Report::History(history(console).map_err(text)),
+        Request::CellHistory(cell) => {
+            let lines = cell_history(console, &cell).unwrap_or_default();
+            Report::CellHistory(cell, lines)
+        }
+    }
+}
+
+fn plan_shift(
+    console: &Console,
+    selection: &Selection,
+    amount: ShiftAmount,
+    provider: &str,
+) -> Result<(Snapshot, ShiftPlan, ShiftAmount), OpsError> {
+    let snapshot = console.store.load()?;
+    let plan = ops::plan_shift(
+        &console.profile,
+        snapshot.routes(),
+        selection,
+        amount,
+        Some(provider),
+    )?;
+    Ok((snapshot, plan, amount))
+}
+
+fn plan_undo(console: &Console) -> Result<UndoPlan, OpsError> {
+    let base = console.store.load()?;
+    let (routes, undone, changes) = ops::plan_undo(&base)?;
+    Ok(UndoPlan {
+        base,
+        routes,
+        undone,
+        changes,
+    })
+}
+
+fn commit(console: &Console, pending: Box<Pending>) -> Report {
+    let started = Instant::now();
+    let action = match pending.kind {
+        PendingKind::Shift => Action::Shift,
+        PendingKind::Undo => Action::Undo,
+    };
+    let reason = format!("console: {}", pending.title);
+    // Compare-and-swap against the document the dialog showed: if anyone
+    // changed it since, the store refuses and says who, when and what.
+    let result = console.commit(
+        &pending.base,
+        pending.routes.clone(),
+        action,
+        &reason,
+        started,
+    );
+    Report::Committed {
+        pending,
+        result,
+        after: console.store.load().ok(),
+        elapsed: started.elapsed(),
+    }
+}
+
+fn rollback(console: &Console, selection: Selection) -> Report {
+    let started = Instant::now();
+    let reason = format!("console: rollback of {selection}");
+    let result = ops::rollback(console, &selection, &reason);
+    Report::RolledBack {
+        elapsed: started.elapsed(),
+        after: console.store.load().ok(),
+        selection,
+        result,
+    }
+}
+
+fn history(console: &Console) -> Result<Vec<String>, OpsError> {
+    let history = ops::history(&console.audit, Some(1000))?;
+    let mut lines = crate::cli::output::history_lines(&history);
+    if lines.is_empty() {
+        lines.push("no changes recorded yet".into());
+    }
+    for bad in &history.bad_lines {
+        lines.push(format!(
+            "audit line {} is unreadable: {}",
+            bad.line, bad.error
+        ));
+    }
+    Ok(lines)
+}
+
+/// The events that touched `cell`, each with that cell's line.
+fn cell_history(console: &Console, cell: &CellId) -> Result<Vec<String>, OpsError> {
+    let wanted = format!(" {cell} ");
+    let history = ops::history(&console.audit, Some(1000))?;
+    let mut out = Vec::new();
+    let mut event = None;
+    for line in crate::cli::output::history_lines(&history) {
+        if line.starts_with("rev") || line.starts_with("refused") {
+            event = Some(line);
+        } else if format!("{line} ").contains(&wanted)
+            && let Some(e) = event.take()
+        {
+            out.push(e);
+            out.push(line);
+        }
+    }
+    Ok(out)
+}
