@@ -278,6 +278,59 @@ fn the_console_starts_without_provider_secrets_and_says_which_figures_are_missin
 }
 
 #[test]
+fn another_operators_shift_appears_with_their_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start(dir.path());
+    t.wait_for("ROLLBACK");
+    let mut bob = demo(dir.path());
+    bob.env("BEACON_OPERATOR", "bob");
+    let args = [
+        "shift",
+        "--cell",
+        "qwen-2.5-1.5b/eu-west",
+        "--to",
+        "10",
+        "--reason",
+        "canary eu",
+        "--yes",
+    ];
+    ok(&mut bob, &args);
+    let screen = t.wait_for("rev 1 by bob@");
+    assert!(screen.contains("\"canary eu\""), "{screen}");
+    t.keys(&["q"]);
+    t.wait_for("EXITED 0");
+}
+
+#[test]
+fn a_store_lock_held_elsewhere_freezes_neither_keys_nor_the_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    // A store that waits for its lock as long as it takes.
+    let text = format!("{SMALL_PROFILE}lock_timeout_ms = 600000\n");
+    let profile = write_profile(dir.path(), &text);
+    ok(
+        &mut with_profile(&profile),
+        &["shift", "--all", "--to", "5", "--reason", "r", "--yes"],
+    );
+    let lock_path = dir.path().join("state/routes.json.lock");
+    let lock = std::fs::File::open(&lock_path).unwrap();
+    lock.lock().unwrap();
+    let t = Tmux::start_with(dir.path(), &format!("--profile {}", profile.display()));
+    t.wait_for("ROLLBACK");
+    // The rollback waits for the lock on the store worker …
+    t.keys(&["X", "X"]);
+    t.wait_for("rolling back");
+    // … while keys and redraws go on.
+    t.keys(&["?"]);
+    let screen = t.wait_for("this help");
+    assert!(!screen.contains("ROLLED BACK"), "{screen}");
+    t.keys(&["Escape"]);
+    drop(lock);
+    t.wait_for("ROLLED BACK 4 cell(s)");
+    t.keys(&["q"]);
+    t.wait_for("EXITED 0");
+}
+
+#[test]
 fn the_command_line_shifts_and_a_bad_theme_stops_before_the_screen_is_taken() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("neon.toml");
