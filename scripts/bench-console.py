@@ -7,9 +7,12 @@ pseudo-terminal of the same size (80x24 by default):
 - bytes per second written during steady updates (after a warm-up);
 - peak RSS (VmHWM) at the end;
 - for the console only: keypress-to-commit latency of `X X`, from the second
-  X written to the pty until the rollback's audit line is on disk.
+  X written to the pty until the rollback's audit line is on disk;
+- for the console only: key-to-screen latency while another process holds
+  the store lock for 4 s and a rollback waits for it, beside the same key's
+  latency with the store free (alternate rounds; median of per-round ratios).
 
-usage: scripts/bench-console.py BINARY [--seconds S] [--rollbacks N]
+usage: scripts/bench-console.py BINARY [--seconds S] [--rollbacks N] [--lock-rounds N]
 """
 
 import argparse
@@ -174,11 +177,67 @@ def rollback_latency(binary, cols, rows, rounds):
     }
 
 
+def key_to_output_ms(fd, key):
+    """Writes `key`, returns ms until the console writes anything back."""
+    read_for(fd, 0.2)  # drain the last frame
+    sent = time.monotonic()
+    os.write(fd, key)
+    r, _, _ = select.select([fd], [], [], 10)
+    if not r:
+        return None
+    os.read(fd, 65536)
+    return (time.monotonic() - sent) * 1000
+
+
+def lock_latency(binary, cols, rows, rounds):
+    state = tempfile.mkdtemp(prefix="beacon-bench-")
+    env = {"BEACON_OPERATOR": "bench"}
+    shift = [binary, "--state-dir", state, "shift", "--all", "--to", "5", "--yes", "--reason", "bench"]
+    subprocess.run(shift, check=True, capture_output=True, env={**os.environ, **env})
+    pid, fd = spawn([binary, "--state-dir", state], cols, rows, env)
+    first_frame(fd, time.monotonic())
+    lock_path = os.path.join(state, "flags", "beacon-routes.json.lock")
+    free, held, ratios = [], [], []
+    for _ in range(rounds):
+        # Anchor: `?` (help) and Esc with the store free.
+        a = key_to_output_ms(fd, b"?")
+        key_to_output_ms(fd, b"\x1b")
+        # The same with the lock held by this process and a rollback waiting on it.
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            held_from = time.monotonic()
+            os.write(fd, b"X")
+            read_for(fd, 0.05)
+            os.write(fd, b"X")
+            read_for(fd, 0.3)
+            b = key_to_output_ms(fd, b"?")
+            key_to_output_ms(fd, b"\x1b")
+            time.sleep(max(0.0, 4.0 - (time.monotonic() - held_from)))
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        read_for(fd, 0.5)
+        subprocess.run(shift, check=True, capture_output=True, env={**os.environ, **env})
+        if a is None or b is None:
+            raise SystemExit("no answer to a key within 10 s")
+        free.append(a)
+        held.append(b)
+        ratios.append(b / a)
+    stop(pid, fd)
+    shutil.rmtree(state, ignore_errors=True)
+    return {
+        "rounds": rounds,
+        "store_free_p50_ms": round(statistics.median(free), 2),
+        "lock_held_p50_ms": round(statistics.median(held), 2),
+        "lock_held_max_ms": round(max(held), 2),
+        "median_ratio": round(statistics.median(ratios), 2),
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--rollbacks", type=int, default=50)
+    ap.add_argument("--lock-rounds", type=int, default=5)
     ap.add_argument("--cols", type=int, default=80)
     ap.add_argument("--rows", type=int, default=24)
     a = ap.parse_args()
@@ -201,8 +260,10 @@ def main():
     shutil.rmtree(btop_home, ignore_errors=True)
     shutil.rmtree(state, ignore_errors=True)
     rollback = rollback_latency(a.binary, a.cols, a.rows, a.rollbacks)
+    locked = lock_latency(a.binary, a.cols, a.rows, a.lock_rounds)
     print(json.dumps({"size": f"{a.cols}x{a.rows}", "programs": results,
-                      "x_x_keypress_to_commit": rollback}, indent=2))
+                      "x_x_keypress_to_commit": rollback,
+                      "key_to_screen_with_the_store_lock_held_4s": locked}, indent=2))
 
 
 if __name__ == "__main__":

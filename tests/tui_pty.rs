@@ -331,6 +331,24 @@ fn a_store_lock_held_elsewhere_freezes_neither_keys_nor_the_screen() {
 }
 
 #[test]
+fn below_the_minimum_size_keys_write_nothing_and_80x23_is_enough() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start(dir.path());
+    t.wait_for("ROLLBACK");
+    t.tmux(&["resize-window", "-x", "70", "-y", "20"]);
+    t.wait_for("terminal too small");
+    // Blind: a shift confirmed and a rollback, as in the drill.
+    t.keys(&["+", "Right", "Enter", "y", "X", "X"]);
+    t.wait_for("that key was ignored");
+    assert_eq!(status_json(dir.path())["revision"], 0, "nothing written");
+    // A tmux status line on an 80×24 terminal leaves 80×23: the console fits.
+    t.tmux(&["resize-window", "-x", "80", "-y", "23"]);
+    t.wait_for("[X X]ROLLBACK");
+    t.keys(&["q"]);
+    t.wait_for("EXITED 0");
+}
+
+#[test]
 fn the_command_line_shifts_and_a_bad_theme_stops_before_the_screen_is_taken() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("neon.toml");

@@ -210,6 +210,8 @@ fn too_small_and_read_only() {
     let dir = tempfile::tempdir().unwrap();
     let app_rw = app(dir.path(), false);
     insta::assert_snapshot!("too_small_79x23", render(&app_rw, 79, 23, true));
+    insta::assert_snapshot!("too_small_80x22", render(&app_rw, 80, 22, true));
+    insta::assert_snapshot!("matrix_80x23", render(&app_rw, 80, 23, true));
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path(), true);
     let now = Instant::now();
@@ -803,4 +805,40 @@ fn a_failed_rollback_is_retried_joined_and_only_given_up_when_confirmed() {
     app.on_key(key(KeyCode::Enter), now);
     assert!(app.rollback.is_none());
     assert!(app.status.clone().unwrap().0.contains("NOT rolled back"));
+}
+
+#[test]
+fn below_the_minimum_size_no_key_writes_and_the_console_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    app.too_small = true;
+    let now = Instant::now();
+    for code in [
+        KeyCode::Char('+'),
+        KeyCode::Char('X'),
+        KeyCode::Char('X'),
+        KeyCode::Char('='),
+        KeyCode::Char('u'),
+        KeyCode::Char(':'),
+        KeyCode::Char('w'),
+        KeyCode::Enter,
+    ] {
+        assert_eq!(app.on_key(key(code), now), Effect::None, "{code:?}");
+        assert!(matches!(app.mode, beacon_console::tui::app::Mode::Matrix));
+    }
+    assert!(app.rollback_armed.is_none(), "X was not armed");
+    assert!(app.status.clone().unwrap().0.contains("terminal too small"));
+    // A dialog opened before the resize cannot be confirmed either.
+    app.too_small = false;
+    let c = console(dir.path(), false);
+    press_plus(&mut app, &c, now);
+    app.on_key(key(KeyCode::Right), now);
+    app.too_small = true;
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
+    assert_eq!(app.on_key(key(KeyCode::Char('y')), now), Effect::None);
+    // Quit and help still act.
+    app.too_small = false;
+    app.on_key(key(KeyCode::Esc), now);
+    app.too_small = true;
+    assert_eq!(app.on_key(key(KeyCode::Char('q')), now), Effect::Quit);
 }

@@ -156,6 +156,9 @@ pub struct App {
     pub filter: String,
     /// Theme names `:theme` accepts.
     pub themes: Vec<String>,
+    /// The terminal is below the minimum size: the console is not on the
+    /// screen, so no key but quit, help and redraw may act.
+    pub too_small: bool,
     /// A rollback not yet written: retried until it lands.
     pub rollback: Option<super::reports::PendingRollback>,
     /// A load of the document is with the store worker.
@@ -217,6 +220,9 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && key.code == KeyCode::Char('l') {
             return Effect::Redraw;
+        }
+        if self.too_small {
+            return self.on_key_unseen(key);
         }
         // Ctrl-Z suspends like any terminal program (never inside a dialog:
         // a change waiting for confirmation is not left behind a shell).
@@ -504,6 +510,30 @@ impl App {
             }
         }
         Effect::None
+    }
+
+    /// A key while the console does not fit the terminal: the operator
+    /// cannot see what it would do, so only quit and help act.
+    fn on_key_unseen(&mut self, key: crossterm::event::KeyEvent) -> Effect {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let ctrl_c =
+            key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
+        match self.keymap.command(&key) {
+            _ if ctrl_c && !matches!(self.mode, Mode::Confirm { .. }) => Effect::Quit,
+            Some(Command::Quit) if matches!(self.mode, Mode::Matrix) => self.ask_quit(),
+            Some(Command::Help) if matches!(self.mode, Mode::Matrix) => {
+                self.mode = Mode::Help;
+                Effect::None
+            }
+            _ => {
+                self.rollback_armed = None;
+                self.say(
+                    "terminal too small: that key was ignored (only q, ? and Ctrl-L act until it fits)",
+                    Tone::Warn,
+                );
+                Effect::None
+            }
+        }
     }
 
     fn vocabulary(&self) -> command::Vocabulary<'_> {

@@ -109,6 +109,7 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         quit_asked: false,
         filter: String::new(),
         themes: theme::names(),
+        too_small: false,
         rollback: None,
         load_in_flight: false,
         loaded_at: snapshot.as_ref().map(|_| std::time::Instant::now()),
@@ -266,6 +267,11 @@ async fn event_loop(
                 let Some(event) = event else { return Ok(Ended::Quit) };
                 match event {
                     Event::Key(key) if key.kind != KeyEventKind::Release => {
+                        // The size now, not at the last frame: a key must not
+                        // act on a screen the operator no longer sees.
+                        if let Ok((w, h)) = crossterm::terminal::size() {
+                            app.too_small = w < view::MIN_WIDTH || h < view::MIN_HEIGHT;
+                        }
                         let effect = app.on_key(key, Instant::now());
                         if let Effect::Theme(name) = &effect {
                             match Theme::load(name) {
@@ -350,7 +356,9 @@ fn repaint(terminal: &mut Term) {
 }
 
 fn draw(terminal: &mut Term, app: &mut App, palette: Theme) -> Result<(), OpsError> {
-    let height = terminal.size().map(|s| s.height).unwrap_or(24);
+    let size = terminal.size().unwrap_or_default();
+    let height = size.height;
+    app.too_small = size.width < view::MIN_WIDTH || size.height < view::MIN_HEIGHT;
     app.scroll = view::first_visible(app, height.saturating_sub(4));
     // Synchronized update: the terminal shows the frame whole or not at all.
     let mut out = std::io::stdout();

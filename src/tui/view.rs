@@ -14,7 +14,8 @@ use super::app::{App, Focus, Mode, Prompt, Tone};
 use super::theme::Theme;
 
 pub const MIN_WIDTH: u16 = 80;
-pub const MIN_HEIGHT: u16 = 24;
+/// 80×24 less a tmux or screen status line.
+pub const MIN_HEIGHT: u16 = 23;
 /// Lines per model row: five of figures and a rule.
 const ROW_LINES: u16 = 6;
 const LABEL_WIDTH: u16 = 14;
@@ -52,8 +53,26 @@ pub fn draw(frame: &mut Frame, app: &App, palette: Theme) {
                 area.width, area.height
             )),
             Line::from("resize, or q to quit"),
+            Line::from("every other key is ignored until the console fits"),
+            Line::from(""),
         ];
-        frame.render_widget(Paragraph::new(text).alignment(Alignment::Center), area);
+        // A pending rollback and the last message stay visible here too.
+        let mut text = text;
+        if let Some(pending) = app.pending_rollback_text(std::time::Instant::now()) {
+            text.push(Line::from(printable(&pending).into_owned()));
+        }
+        if let Some((message, tone)) = &app.status {
+            text.push(Line::from(Span::styled(
+                printable(message).into_owned(),
+                palette.tone(*tone),
+            )));
+        }
+        frame.render_widget(
+            Paragraph::new(text)
+                .alignment(Alignment::Center)
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            area,
+        );
         return;
     }
     let header = Rect::new(area.x, area.y, area.width, 1);
