@@ -22,9 +22,14 @@ impl Tmux {
 
     /// The console with more arguments.
     fn start_with(state: &Path, args: &str) -> Tmux {
+        Self::start_env(state, "LC_ALL=C.UTF-8", args)
+    }
+
+    /// The console with environment variables (`NAME=value …`) and arguments.
+    fn start_env(state: &Path, env: &str, args: &str) -> Tmux {
         let socket = format!("beacon-test-{}-{}", std::process::id(), fastrand_suffix());
         let command = format!(
-            "BEACON_OPERATOR=tester {} --state-dir {} --time-scale 50 {args} ; echo EXITED $? ; sleep 600",
+            "{env} BEACON_OPERATOR=tester {} --state-dir {} --time-scale 50 {args} ; echo EXITED $? ; sleep 600",
             bin().display(),
             state.display()
         );
@@ -202,6 +207,20 @@ fn an_ssh_drop_restores_the_terminal() {
     assert_eq!(status_json(dir.path())["revision"], 0);
 }
 
+/// Whether any SGR sequence in `screen` sets a foreground or background
+/// colour (39 and 49, the defaults, do not).
+fn sets_a_colour(screen: &str) -> bool {
+    screen.split("\u{1b}[").skip(1).any(|seq| {
+        let params = seq.split('m').next().unwrap_or("");
+        params.split(';').any(|p| {
+            matches!(
+                p.parse::<u32>(),
+                Ok(30..=38 | 40..=48 | 90..=97 | 100..=107)
+            )
+        })
+    })
+}
+
 /// The console's process id (the pane's shell runs it).
 fn console_pid(t: &Tmux) -> String {
     let shell = t.format("#{pane_pid}");
@@ -344,6 +363,20 @@ fn below_the_minimum_size_keys_write_nothing_and_80x23_is_enough() {
     // A tmux status line on an 80×24 terminal leaves 80×23: the console fits.
     t.tmux(&["resize-window", "-x", "80", "-y", "23"]);
     t.wait_for("[X X]ROLLBACK");
+    t.keys(&["q"]);
+    t.wait_for("EXITED 0");
+}
+
+#[test]
+fn a_plain_terminal_gets_plain_ascii_and_no_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start_env(dir.path(), "LC_ALL= LANG=C TERM=vt100", "");
+    let screen = t.wait_for("ROLLBACK");
+    assert!(screen.is_ascii(), "{screen}");
+    assert!(screen.contains("RP ..."), "ASCII bars: {screen}");
+    // With escapes: no colour at all for a vt100 (bold and reverse only).
+    let raw = t.tmux(&["capture-pane", "-p", "-e"]);
+    assert!(!sets_a_colour(&raw), "{raw:?}");
     t.keys(&["q"]);
     t.wait_for("EXITED 0");
 }

@@ -59,6 +59,8 @@ fn app(dir: &std::path::Path, read_only: bool) -> App {
     .unwrap();
     let c = console(dir, read_only);
     let mut app = new_app(&c).unwrap();
+    // The test process's locale must not choose the glyphs.
+    app.ascii = false;
     app.operator = "alice@bastion-1".into();
     app.clock = "03:12:09Z".into();
     let mut live = Live::default();
@@ -626,6 +628,8 @@ fn a_missing_document_is_shown_as_unknown_not_as_revision_0() {
     std::fs::remove_file(common::doc_path(dir.path())).unwrap();
     let c = console(dir.path(), false);
     let mut app = new_app(&c).unwrap();
+    // The test process's locale must not choose the glyphs.
+    app.ascii = false;
     let error = app.store_error.clone().expect("a store error");
     assert!(error.contains("missing"), "{error}");
     assert!(error.contains("revision 1 was committed"), "{error}");
@@ -841,4 +845,52 @@ fn below_the_minimum_size_no_key_writes_and_the_console_says_so() {
     app.on_key(key(KeyCode::Esc), now);
     app.too_small = true;
     assert_eq!(app.on_key(key(KeyCode::Char('q')), now), Effect::Quit);
+}
+
+#[test]
+fn ascii_mode_draws_every_screen_in_plain_ascii() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    app.ascii = true;
+    let screen = render(&app, 80, 24, false);
+    assert!(screen.is_ascii(), "{screen}");
+    // Bars and sparklines still say how much: 25 % is not 0 %.
+    assert!(
+        screen.contains("RP ###..........  25%") || screen.contains("RP ###"),
+        "{screen}"
+    );
+    assert!(screen.contains("us-east ok"), "{screen}");
+    insta::assert_snapshot!("ascii_matrix_80x24", screen);
+    let c = console(dir.path(), false);
+    press_plus(&mut app, &c, Instant::now());
+    let dialog = render(&app, 80, 23, false);
+    assert!(dialog.is_ascii(), "{dialog}");
+    insta::assert_snapshot!("ascii_confirm_80x23", dialog);
+    let wide = render(&app, 160, 48, false);
+    assert!(wide.is_ascii());
+}
+
+#[test]
+fn colour_depth_follows_term_and_colorterm() {
+    use beacon_console::tui::theme::Depth;
+    assert_eq!(
+        Depth::from_env(true, Some("truecolor"), Some("xterm-256color")),
+        Depth::None
+    );
+    assert_eq!(
+        Depth::from_env(false, Some("truecolor"), Some("xterm")),
+        Depth::Truecolor
+    );
+    assert_eq!(
+        Depth::from_env(false, None, Some("xterm-256color")),
+        Depth::Indexed256
+    );
+    assert_eq!(
+        Depth::from_env(false, None, Some("screen-256color")),
+        Depth::Indexed256
+    );
+    assert_eq!(Depth::from_env(false, None, Some("xterm")), Depth::Ansi16);
+    assert_eq!(Depth::from_env(false, None, Some("screen")), Depth::Ansi16);
+    assert_eq!(Depth::from_env(false, None, Some("vt100")), Depth::None);
+    assert_eq!(Depth::from_env(false, None, Some("dumb")), Depth::None);
 }

@@ -29,9 +29,13 @@ pub struct Cli {
     /// Machine-readable output (JSON) where a command prints data.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Colours of the console: auto (NO_COLOR turns them off), truecolor, 256, 16, none.
+    /// Colours of the console: auto (NO_COLOR turns them off; else COLORTERM,
+    /// then TERM: vt100 none, xterm/screen 16, *-256color 256), truecolor, 256, 16, none.
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub color: ColorChoice,
+    /// Draw the console in ASCII only (the default where the locale is not UTF-8).
+    #[arg(long, global = true)]
+    pub ascii: bool,
     /// The console's theme: default, high-contrast, mono, a name from
     /// ~/.config/beacon-console/themes/, or a path (else the profile's `theme`).
     #[arg(long, global = true, value_name = "NAME|PATH")]

@@ -59,6 +59,7 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
                     theme,
                     depth,
                     time_scale: cli.time_scale,
+                    ascii: cli.ascii,
                 },
             )
         }

@@ -159,6 +159,8 @@ pub struct App {
     /// The terminal is below the minimum size: the console is not on the
     /// screen, so no key but quit, help and redraw may act.
     pub too_small: bool,
+    /// Draw in ASCII only (the locale is not UTF-8, or `--ascii`).
+    pub ascii: bool,
     /// A rollback not yet written: retried until it lands.
     pub rollback: Option<super::reports::PendingRollback>,
     /// A load of the document is with the store worker.

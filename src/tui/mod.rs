@@ -5,6 +5,7 @@
 //! figures, the clock's second).
 
 pub mod app;
+pub mod ascii;
 pub mod command;
 pub mod keymap;
 pub mod live;
@@ -40,6 +41,8 @@ pub struct Options {
     /// with `:theme` is brought down to it too.
     pub depth: Depth,
     pub time_scale: Option<f64>,
+    /// `--ascii`: ASCII even where the locale says UTF-8.
+    pub ascii: bool,
 }
 
 /// The state the matrix starts from, for a console.
@@ -110,6 +113,7 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         filter: String::new(),
         themes: theme::names(),
         too_small: false,
+        ascii: !ascii::locale_is_utf8(),
         rollback: None,
         load_in_flight: false,
         loaded_at: snapshot.as_ref().map(|_| std::time::Instant::now()),
@@ -131,6 +135,7 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
         .build()
         .map_err(|e| OpsError::Unavailable(format!("cannot start the async runtime: {e}")))?;
     let mut app = new_app(&console)?;
+    app.ascii |= options.ascii;
     let console = Arc::new(console);
     runtime.block_on(async {
         let monitor = Monitor::start(

@@ -59,15 +59,35 @@ pub enum Depth {
 
 impl Depth {
     /// What `auto` means here: none under NO_COLOR, truecolor when
-    /// COLORTERM says so, else 256.
+    /// COLORTERM says so, else what TERM names.
     pub fn detect() -> Self {
-        let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
-        if set("NO_COLOR") {
-            Depth::None
-        } else if std::env::var("COLORTERM").is_ok_and(|v| v == "truecolor" || v == "24bit") {
-            Depth::Truecolor
-        } else {
+        let var = |v: &str| std::env::var(v).ok().filter(|x| !x.is_empty());
+        Self::from_env(
+            var("NO_COLOR").is_some(),
+            var("COLORTERM").as_deref(),
+            var("TERM").as_deref(),
+        )
+    }
+
+    /// The depth these variables mean (kept apart from the environment for tests).
+    pub fn from_env(no_color: bool, colorterm: Option<&str>, term: Option<&str>) -> Self {
+        if no_color {
+            return Depth::None;
+        }
+        if matches!(colorterm, Some("truecolor" | "24bit")) {
+            return Depth::Truecolor;
+        }
+        let Some(term) = term else {
+            return Depth::Indexed256;
+        };
+        if term.ends_with("-256color") || term.ends_with("-direct") {
             Depth::Indexed256
+        } else if term == "dumb" || term.starts_with("vt") {
+            // vt100, vt220: no colour (their bold and reverse still show).
+            Depth::None
+        } else {
+            // xterm, screen, tmux, linux, rxvt…: the 16 colours they all have.
+            Depth::Ansi16
         }
     }
 }

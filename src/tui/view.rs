@@ -44,6 +44,13 @@ impl Theme {
 }
 
 pub fn draw(frame: &mut Frame, app: &App, palette: Theme) {
+    draw_frame(frame, app, palette);
+    if app.ascii {
+        super::ascii::asciify(frame.buffer_mut());
+    }
+}
+
+fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let text = vec![
@@ -210,10 +217,12 @@ fn draw_columns(frame: &mut Frame, area: Rect, app: &App) {
     let mut spans = vec![Span::raw(pad("", LABEL_WIDTH as usize))];
     for i in app.visible_regions() {
         let region = &app.regions[i];
-        let mark = match app.applies(region) {
-            Some(true) => "✓",
-            Some(false) => "…",
-            None => "?",
+        let mark = match (app.applies(region), app.ascii) {
+            (Some(true), false) => "✓",
+            (Some(true), true) => "ok",
+            (Some(false), false) => "…",
+            (Some(false), true) => "..",
+            (None, _) => "?",
         };
         let text = format!("{region} {mark}");
         let style = if i == app.cursor.1 {
@@ -313,23 +322,26 @@ fn ms(v: Option<u64>) -> String {
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-fn sparkline(values: &[u32], width: usize) -> String {
+/// The latest values as levels (`×` or `x`: no answer).
+fn sparkline(values: &[u32], width: usize, ascii: bool) -> String {
+    let levels = if ascii { super::ascii::LEVELS } else { BARS };
     let tail = &values[values.len().saturating_sub(width)..];
     let max = tail.iter().copied().max().unwrap_or(0).max(1);
     tail.iter()
         .map(|&v| {
             if v == 0 {
-                '×'
+                if ascii { 'x' } else { '×' }
             } else {
-                BARS[((v as usize * 7) / max as usize).min(7)]
+                levels[((v as usize * 7) / max as usize).min(7)]
             }
         })
         .collect()
 }
 
-fn bar(per_mille: u16, width: usize) -> String {
+fn bar(per_mille: u16, width: usize, ascii: bool) -> String {
+    let (full, empty) = if ascii { ("#", ".") } else { ("█", "░") };
     let filled = (per_mille as usize * width + 500) / 1000;
-    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+    format!("{}{}", full.repeat(filled), empty.repeat(width - filled))
 }
 
 fn percent(per_mille: u16) -> String {
@@ -373,7 +385,10 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
     } else {
         Line::from(vec![
             Span::styled(label, Style::default().add_modifier(Modifier::BOLD)),
-            Span::styled(bar(target_share, bar_width), palette.fg(palette.bar)),
+            Span::styled(
+                bar(target_share, bar_width, app.ascii),
+                palette.fg(palette.bar),
+            ),
             Span::raw(format!(" {pct}")),
         ])
     };
@@ -383,7 +398,8 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
     let (served_text, served_tone) = match served {
         None => (" served —".to_string(), Tone::Info),
         Some(s) if app.live.mismatch(cell, &app.target, asked) => {
-            (format!(" served {s:.0}% ≠"), Tone::Warn)
+            let differs = if app.ascii { "!=" } else { "≠" };
+            (format!(" served {s:.0}% {differs}"), Tone::Warn)
         }
         Some(s) => (format!(" served {s:.0}%"), Tone::Info),
     };
@@ -435,7 +451,9 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
             format!(" {} p95 {:>6} ", short(provider), ms(p95))
         };
         let spark_width = w.saturating_sub(head.chars().count() + 1);
-        let spark = probed.map_or_else(String::new, |p| sparkline(&p.recent, spark_width));
+        let spark = probed.map_or_else(String::new, |p| {
+            sparkline(&p.recent, spark_width, app.ascii)
+        });
         provider_lines.push(Line::from(vec![
             Span::raw(head),
             Span::styled(spark, palette.fg(palette.chart)),
