@@ -894,3 +894,79 @@ fn colour_depth_follows_term_and_colorterm() {
     assert_eq!(Depth::from_env(false, None, Some("vt100")), Depth::None);
     assert_eq!(Depth::from_env(false, None, Some("dumb")), Depth::None);
 }
+
+/// Router traffic for a cell: (provider, requests, errors, cold, p95 seconds).
+fn traffic(
+    cell: &CellId,
+    providers: &[(&str, f64, f64, f64, f64)],
+) -> beacon_console::telemetry::CellTraffic {
+    use beacon_console::telemetry::scrape::ProviderTraffic;
+    let requests: f64 = providers.iter().map(|p| p.1).sum();
+    beacon_console::telemetry::CellTraffic {
+        cell: cell.clone(),
+        window: Duration::from_secs(10),
+        age: Duration::from_secs(1),
+        providers: providers
+            .iter()
+            .map(|&(p, n, e, c, p95)| {
+                let t = ProviderTraffic {
+                    requests: n,
+                    errors: e,
+                    cold: c,
+                    p50_s: Some(p95 / 2.0),
+                    p95_s: Some(p95),
+                    p99_s: Some(p95 * 1.5),
+                };
+                (p.to_string(), t)
+            })
+            .collect(),
+        requests,
+        share: providers
+            .iter()
+            .map(|p| (p.0.to_string(), p.1 * 100.0 / requests))
+            .collect(),
+        error_percent: providers.iter().map(|p| p.2).sum::<f64>() * 100.0 / requests,
+        latency: Default::default(),
+    }
+}
+
+#[test]
+fn an_outage_and_an_slo_breach_read_at_a_glance_with_and_without_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let cell = |m: &str, r: &str| CellId::new(Id::from(m), Id::from(r));
+    // RunPod us-east in a full outage; qwen/eu-west slow and erroring.
+    let us = cell("llama-3.2-1b", "us-east");
+    app.live.traffic.insert(
+        us.clone(),
+        traffic(
+            &us,
+            &[
+                ("runpod", 60.0, 60.0, 0.0, 0.2),
+                ("modal", 180.0, 0.0, 4.0, 1.7),
+            ],
+        ),
+    );
+    let eu = cell("qwen-2.5-1.5b", "eu-west");
+    app.live.traffic.insert(
+        eu.clone(),
+        traffic(
+            &eu,
+            &[
+                ("runpod", 100.0, 0.0, 30.0, 9.7),
+                ("modal", 100.0, 47.0, 0.0, 1.9),
+            ],
+        ),
+    );
+    let screen = render(&app, 80, 24, false);
+    assert!(screen.contains("RP DOWN 100% err!!"), "{screen}");
+    assert!(screen.contains("RP  9.7s!!"), "{screen}");
+    assert!(screen.contains("MO  1.9s !47.0%!!"), "{screen}");
+    insta::assert_snapshot!("outage_and_breach_mono_80x24", screen);
+    insta::assert_snapshot!("outage_and_breach_80x23", render(&app, 80, 23, true));
+    insta::assert_snapshot!("outage_and_breach_160x48", render(&app, 160, 48, true));
+    app.ascii = true;
+    let ascii = render(&app, 80, 24, false);
+    assert!(ascii.is_ascii());
+    insta::assert_snapshot!("outage_and_breach_ascii_80x24", ascii);
+}

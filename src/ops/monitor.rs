@@ -144,20 +144,35 @@ impl Monitor {
     /// What the routers served per cell over about the last `window` (from
     /// the oldest scrape inside it to the newest), all regions together.
     pub async fn traffic(&self, window: Duration) -> Vec<CellTraffic> {
+        self.traffic_since(window, 0).await
+    }
+
+    /// Like `traffic`, counting only what each region's router served once
+    /// it applied `revision` or later: right after a rollback, the share is
+    /// not diluted by traffic sent under the revision before. A region that
+    /// has not applied it yet has no figures.
+    pub async fn traffic_since(&self, window: Duration, revision: u64) -> Vec<CellTraffic> {
+        let now = Instant::now();
         let regions = self.regions.lock().await;
         let mut out = Vec::new();
         for r in regions.iter() {
             let Some((newest_at, newest)) = r.scrapes.back() else {
                 continue;
             };
+            let applied = |s: &RouterSnapshot| s.revision.unwrap_or(0) >= revision;
             let oldest = r
                 .scrapes
                 .iter()
-                .find(|(at, _)| newest_at.duration_since(*at) <= window)
-                .filter(|(at, _)| at != newest_at)
-                .map(|(_, s)| s);
-            if let Some(oldest) = oldest {
-                out.extend(newest.since(oldest));
+                .find(|(at, s)| newest_at.duration_since(*at) <= window && applied(s))
+                .filter(|(at, _)| at != newest_at);
+            if let Some((oldest_at, oldest)) = oldest {
+                let span = newest_at.duration_since(*oldest_at);
+                let age = now.duration_since(*newest_at);
+                out.extend(newest.since(oldest).into_iter().map(|mut t| {
+                    t.window = span;
+                    t.age = age;
+                    t
+                }));
             }
         }
         out

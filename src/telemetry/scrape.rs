@@ -14,6 +14,8 @@ use crate::domain::CellId;
 pub struct Counts {
     pub ok: f64,
     pub errors: f64,
+    /// Requests that met a cold start.
+    pub cold: f64,
     /// (upper bound in seconds, cumulative count), ascending, +Inf last.
     pub buckets: Vec<(f64, f64)>,
 }
@@ -27,10 +29,39 @@ pub struct RouterSnapshot {
     pub counts: BTreeMap<(String, String), Counts>,
 }
 
+/// What one provider did for one cell between two scrapes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProviderTraffic {
+    pub requests: f64,
+    /// Every failed request the router counted (a router's own retries are
+    /// requests too: none is hidden).
+    pub errors: f64,
+    pub cold: f64,
+    pub p50_s: Option<f64>,
+    pub p95_s: Option<f64>,
+    pub p99_s: Option<f64>,
+}
+
+impl ProviderTraffic {
+    pub fn error_percent(&self) -> Option<f64> {
+        (self.requests > 0.0).then(|| self.errors * 100.0 / self.requests)
+    }
+
+    pub fn cold_percent(&self) -> Option<f64> {
+        (self.requests > 0.0).then(|| self.cold * 100.0 / self.requests)
+    }
+}
+
 /// Traffic of one cell between two scrapes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellTraffic {
     pub cell: CellId,
+    /// How long the traffic was counted over (between the two scrapes).
+    pub window: std::time::Duration,
+    /// How old the newer scrape is.
+    pub age: std::time::Duration,
+    /// Provider → what it did (every provider that served any of it).
+    pub providers: BTreeMap<String, ProviderTraffic>,
     pub requests: f64,
     /// Provider → percent of this cell's requests it served.
     pub share: BTreeMap<String, f64>,
@@ -61,6 +92,12 @@ pub fn parse_router_metrics(text: &str) -> Result<RouterSnapshot, String> {
                 } else {
                     counts.errors += v;
                 }
+            }
+            ("beacon_cold_starts_total", Value::Counter(v) | Value::Untyped(v)) => {
+                let (Some(model), Some(provider)) = (label("model"), label("provider")) else {
+                    continue;
+                };
+                snap.counts.entry((model, provider)).or_default().cold += v;
             }
             ("beacon_request_duration_seconds", Value::Histogram(buckets)) => {
                 let (Some(model), Some(provider)) = (label("model"), label("provider")) else {
@@ -114,6 +151,7 @@ impl RouterSnapshot {
             let delta = Counts {
                 ok: now.ok - before.map_or(0.0, |b| b.ok),
                 errors: now.errors - before.map_or(0.0, |b| b.errors),
+                cold: now.cold - before.map_or(0.0, |b| b.cold),
                 buckets: now
                     .buckets
                     .iter()
@@ -152,8 +190,25 @@ impl RouterSnapshot {
                         )
                     })
                     .collect();
+                let per_provider = providers
+                    .iter()
+                    .map(|(p, d)| {
+                        let traffic = ProviderTraffic {
+                            requests: d.ok + d.errors,
+                            errors: d.errors,
+                            cold: d.cold,
+                            p50_s: quantile(0.5, &d.buckets),
+                            p95_s: quantile(0.95, &d.buckets),
+                            p99_s: quantile(0.99, &d.buckets),
+                        };
+                        (p.to_string(), traffic)
+                    })
+                    .collect();
                 CellTraffic {
                     cell: CellId::new(model, region.as_str()),
+                    window: std::time::Duration::ZERO,
+                    age: std::time::Duration::ZERO,
+                    providers: per_provider,
                     requests,
                     share,
                     error_percent: if requests > 0.0 {

@@ -161,6 +161,8 @@ pub struct App {
     pub too_small: bool,
     /// Draw in ASCII only (the locale is not UTF-8, or `--ascii`).
     pub ascii: bool,
+    /// What the figures are judged against.
+    pub slo: crate::config::SloConfig,
     /// A rollback not yet written: retried until it lands.
     pub rollback: Option<super::reports::PendingRollback>,
     /// A load of the document is with the store worker.

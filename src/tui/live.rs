@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use crate::domain::CellId;
 use crate::ops::monitor::{Monitor, RegionStatus};
+use crate::telemetry::CellTraffic;
 use crate::telemetry::probes::Probed;
+
+use super::reading::TRAFFIC_WINDOW;
 
 #[derive(Debug, Clone, Default)]
 pub struct Live {
@@ -19,23 +22,31 @@ pub struct Live {
     pub regions: Vec<RegionStatus>,
     /// Providers that are not called (no usable credentials), and why.
     pub unavailable: std::collections::BTreeMap<String, String>,
+    /// The routers' traffic per cell over the last [`TRAFFIC_WINDOW`].
+    pub traffic: HashMap<CellId, CellTraffic>,
 }
 
 impl Live {
-    pub async fn gather(monitor: &Monitor) -> Live {
+    /// The figures now: router traffic since every region applied
+    /// `revision` (so a rollback reads 0 % within seconds of being applied,
+    /// not after a minute's average), and the last minute of probes.
+    pub async fn gather(monitor: &Monitor, revision: u64) -> Live {
         let probed = monitor.telemetry.all(Duration::from_secs(60));
         let mut served = HashMap::new();
         let mut served_requests = HashMap::new();
-        for t in monitor.traffic(Duration::from_secs(60)).await {
+        let mut traffic = HashMap::new();
+        for t in monitor.traffic_since(TRAFFIC_WINDOW, revision).await {
             if t.requests > 0.0 {
                 served.insert(t.cell.clone(), t.share.clone());
                 served_requests.insert(t.cell.clone(), t.requests);
+                traffic.insert(t.cell.clone(), t);
             }
         }
         Live {
             probed,
             served,
             served_requests,
+            traffic,
             regions: monitor.regions().await,
             unavailable: monitor.clients.unavailable().clone(),
         }

@@ -9,6 +9,7 @@ pub mod ascii;
 pub mod command;
 pub mod keymap;
 pub mod live;
+pub mod reading;
 pub mod reports;
 pub mod theme;
 pub mod view;
@@ -113,6 +114,7 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         filter: String::new(),
         themes: theme::names(),
         too_small: false,
+        slo: profile.slo.clone(),
         ascii: !ascii::locale_is_utf8(),
         rollback: None,
         load_in_flight: false,
@@ -329,7 +331,7 @@ async fn event_loop(
 /// one is still with the worker), a rollback retry that is due.
 async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
     let now = Instant::now();
-    app.live = Live::gather(ctx.monitor).await;
+    app.live = Live::gather(ctx.monitor, app.revision).await;
     app.clock = clock();
     if !app.load_in_flight {
         app.load_in_flight = true;

@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use crate::domain::{CellId, Split};
 
 use super::app::{App, Focus, Mode, Prompt, Tone};
+use super::reading::{Severity, Source};
 use super::theme::Theme;
 
 pub const MIN_WIDTH: u16 = 80;
@@ -214,7 +215,12 @@ fn cell_width(area: Rect, app: &App) -> u16 {
 
 fn draw_columns(frame: &mut Frame, area: Rect, app: &App) {
     let w = cell_width(area, app);
-    let mut spans = vec![Span::raw(pad("", LABEL_WIDTH as usize))];
+    // The window every router figure below is counted over.
+    let window = format!("traffic {}s", super::reading::TRAFFIC_WINDOW.as_secs());
+    let mut spans = vec![Span::styled(
+        pad(&window, LABEL_WIDTH as usize),
+        Style::default().add_modifier(Modifier::DIM),
+    )];
     for i in app.visible_regions() {
         let region = &app.regions[i];
         let mark = match (app.applies(region), app.ascii) {
@@ -418,62 +424,10 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
         Span::styled(workers, Style::default().add_modifier(Modifier::DIM)),
     ]);
 
-    let mut provider_lines = Vec::new();
-    let mut errors = (0u64, 0u64);
-    let mut cold = 0u64;
-    for provider in [&app.target, &app.fallback] {
-        if app.live.unavailable.contains_key(provider) {
-            // Not probed at all: no credentials to call it with.
-            provider_lines.push(Line::from(Span::styled(
-                pad(&format!(" {} no credentials", short(provider)), w),
-                palette.tone(Tone::Warn),
-            )));
-            continue;
-        }
-        let probed = app.live.probed(cell, provider);
-        let p95 = probed.and_then(|p| p.figures.p95_ms);
-        if let Some(p) = probed {
-            errors.0 += p.figures.errors;
-            errors.1 += p.figures.requests;
-            cold += p.figures.cold;
-        }
-        // Wide cells have room for p50 and p99 too.
-        let head = if w >= WIDE_CELL {
-            let f = probed.map(|p| p.figures);
-            format!(
-                " {} p50 {:>6} p95 {:>6} p99 {:>6} ",
-                short(provider),
-                ms(f.and_then(|f| f.p50_ms)),
-                ms(p95),
-                ms(f.and_then(|f| f.p99_ms))
-            )
-        } else {
-            format!(" {} p95 {:>6} ", short(provider), ms(p95))
-        };
-        let spark_width = w.saturating_sub(head.chars().count() + 1);
-        let spark = probed.map_or_else(String::new, |p| {
-            sparkline(&p.recent, spark_width, app.ascii)
-        });
-        provider_lines.push(Line::from(vec![
-            Span::raw(head),
-            Span::styled(spark, palette.fg(palette.chart)),
-        ]));
-    }
-    let (err_text, tone) = if errors.1 == 0 {
-        (" err —  cold —".to_string(), Tone::Info)
-    } else {
-        let e = errors.0 as f64 * 100.0 / errors.1 as f64;
-        let c = cold as f64 * 100.0 / errors.1 as f64;
-        let tone = if errors.0 == errors.1 {
-            Tone::Bad
-        } else if e >= 1.0 {
-            Tone::Warn
-        } else {
-            Tone::Good
-        };
-        (format!(" err {e:.1}% cold {c:.0}%"), tone)
-    };
-    let mut line5 = vec![Span::styled(err_text, palette.tone(tone))];
+    let provider_lines = [&app.target, &app.fallback]
+        .into_iter()
+        .map(|provider| provider_line(app, cell, provider, w, palette));
+    let mut line5 = cold_line(app, cell, palette);
     if w >= WIDE_CELL {
         // Cost per 1k inferences at the median latency, per provider.
         for provider in [&app.target, &app.fallback] {
@@ -490,6 +444,91 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
     lines.extend(provider_lines);
     lines.push(line5);
     lines
+}
+
+/// The tone a severity is drawn in.
+fn severity_tone(severity: Severity) -> Tone {
+    match severity {
+        Severity::Ok => Tone::Good,
+        Severity::Warn => Tone::Warn,
+        Severity::Bad => Tone::Bad,
+    }
+}
+
+/// One provider of a cell: `RP 180ms  0.2%   ▂▃▅` — p95 and errors, each
+/// with its severity mark (` !` warn, `!!` bad: readable without colour),
+/// `~` after the name when the figures come from probes (no traffic), the
+/// word DOWN when every request fails, `stale` when the routers went quiet.
+fn provider_line<'a>(
+    app: &App,
+    cell: &CellId,
+    provider: &str,
+    w: usize,
+    palette: Theme,
+) -> Line<'a> {
+    let name = short(provider);
+    // Not called at all (the status line says why).
+    if app.live.unavailable.contains_key(provider) {
+        return Line::from(Span::styled(
+            pad(&format!(" {name} no credentials"), w),
+            palette.tone(Tone::Warn),
+        ));
+    }
+    let r = app.live.reading(cell, provider);
+    let source = if r.source == Source::Probes { "~" } else { " " };
+    if r.stale {
+        return Line::from(Span::styled(
+            pad(&format!(" {name}{source}stale: no traffic figures"), w),
+            palette.tone(Tone::Warn),
+        ));
+    }
+    if r.down() {
+        let err = r.error_percent.unwrap_or(100.0);
+        return Line::from(Span::styled(
+            pad(&format!(" {name}{source}DOWN {err:.0}% err!!"), w),
+            palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
+        ));
+    }
+    let (latency, errors) = (r.latency(&app.slo), r.errors(&app.slo));
+    let p95 = ms(r.p95_ms.map(|v| v.round() as u64));
+    let err = r
+        .error_percent
+        .map_or_else(|| "—".to_string(), |e| format!("{e:.1}%"));
+    let head = format!(" {name}{source}");
+    let p95_text = format!("{p95:>5}{}", latency.mark());
+    let err_text = format!("{err:>5}{}", errors.mark());
+    let used = head.chars().count() + p95_text.chars().count() + err_text.chars().count() + 1;
+    let spark = app
+        .live
+        .probed(cell, provider)
+        .map_or_else(String::new, |p| {
+            sparkline(&p.recent, w.saturating_sub(used + 1), app.ascii)
+        });
+    Line::from(vec![
+        Span::raw(head),
+        Span::styled(p95_text, palette.tone(severity_tone(latency))),
+        Span::styled(err_text, palette.tone(severity_tone(errors))),
+        Span::raw(" "),
+        Span::styled(spark, palette.fg(palette.chart)),
+    ])
+}
+
+/// Cold starts of both providers, target first: `cold  12%!!  3%`.
+fn cold_line<'a>(app: &App, cell: &CellId, palette: Theme) -> Vec<Span<'a>> {
+    let mut spans = vec![Span::raw(" cold")];
+    for provider in [&app.target, &app.fallback] {
+        let r = app.live.reading(cell, provider);
+        let severity = r.cold(&app.slo);
+        let text = r
+            .cold_percent
+            .filter(|_| !r.stale)
+            .map_or_else(|| "—".to_string(), |c| format!("{c:.0}%"));
+        spans.push(Span::styled(
+            format!(" {text:>4}{}", severity.mark()),
+            palette.tone(severity_tone(severity)),
+        ));
+    }
+    spans
 }
 
 /// One cell: per provider the split asked for and served, percentiles, probe
