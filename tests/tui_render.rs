@@ -970,3 +970,85 @@ fn an_outage_and_an_slo_breach_read_at_a_glance_with_and_without_colour() {
     assert!(ascii.is_ascii());
     insta::assert_snapshot!("outage_and_breach_ascii_80x24", ascii);
 }
+
+#[test]
+fn a_rollback_onto_a_failing_fallback_and_a_shift_onto_a_failing_target_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let c = console(dir.path(), false);
+    let now = Instant::now();
+    let cell = |m: &str, r: &str| CellId::new(Id::from(m), Id::from(r));
+    // Modal in us-east in a full outage for llama; RunPod failing for qwen there.
+    let llama = cell("llama-3.2-1b", "us-east");
+    app.live.traffic.insert(
+        llama.clone(),
+        traffic(
+            &llama,
+            &[
+                ("runpod", 60.0, 0.0, 0.0, 0.2),
+                ("modal", 180.0, 180.0, 0.0, 0.0),
+            ],
+        ),
+    );
+    let qwen = cell("qwen-2.5-1.5b", "us-east");
+    app.live.traffic.insert(
+        qwen.clone(),
+        traffic(
+            &qwen,
+            &[
+                ("runpod", 10.0, 5.0, 0.0, 0.3),
+                ("modal", 100.0, 0.0, 0.0, 1.9),
+            ],
+        ),
+    );
+    // The whole us-east column to 5 %: llama gives traffic back to Modal,
+    // the others give it to RunPod; each side is checked for every cell.
+    type_text(&mut app, "/us-east", now);
+    app.on_key(key(KeyCode::Enter), now);
+    app.on_key(key(KeyCode::Char('a')), now);
+    let Effect::PlanShift(selection, amount) = ({
+        app.on_key(key(KeyCode::Char('=')), now);
+        type_text(&mut app, "5", now);
+        app.on_key(key(KeyCode::Enter), now)
+    }) else {
+        panic!("= plans a shift");
+    };
+    let snapshot = c.store.load().unwrap();
+    let plan = ops::plan_shift(&c.profile, snapshot.routes(), &selection, amount, None).unwrap();
+    app.propose_shift(snapshot, plan, amount);
+    let dialog = render(&app, 80, 24, false);
+    assert!(
+        dialog.contains("runpod FAILING in qwen-2.5-1.5b/us-east (errors 50%)"),
+        "{dialog}"
+    );
+    assert!(
+        dialog.contains("modal FAILING in llama-3.2-1b/us-east (DOWN)"),
+        "{dialog}"
+    );
+    insta::assert_snapshot!("shift_onto_failing_80x24", dialog);
+    app.on_key(key(KeyCode::Esc), now);
+    // X X: written first, then told loudly what it rolled back onto.
+    let Some(request) = app.request_rollback(Selection::All, now) else {
+        panic!("sent");
+    };
+    app.on_report(worker::handle(&c, request), now);
+    let banner = app.banner.clone().expect("a banner");
+    assert!(
+        banner.contains("ROLLED BACK 9 cell(s) to modal"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("BUT modal FAILING in llama-3.2-1b/us-east (DOWN)"),
+        "{banner}"
+    );
+    assert_eq!(
+        c.store.load().unwrap().revision(),
+        2,
+        "written, not delayed"
+    );
+    insta::assert_snapshot!("rollback_onto_failing_80x24", render(&app, 80, 24, false));
+    insta::assert_snapshot!("rollback_onto_failing_ascii_80x23", {
+        app.ascii = true;
+        render(&app, 80, 23, false)
+    });
+}

@@ -160,3 +160,60 @@ mod tests {
         assert_eq!(reading(300.0, 0.0, 12.0).worst(&slo), Severity::Warn);
     }
 }
+
+impl Live {
+    /// The cells where `provider` is failing (errors over the SLO, or down):
+    /// sending traffic there, or rolling back onto it, is no relief.
+    pub fn failing(&self, provider: &str, cells: &[CellId], slo: &SloConfig) -> Failing {
+        let cells = cells
+            .iter()
+            .filter_map(|cell| {
+                let r = self.reading(cell, provider);
+                (!r.stale && r.errors(slo) == Severity::Bad).then(|| (cell.clone(), r))
+            })
+            .collect();
+        Failing {
+            provider: provider.to_string(),
+            cells,
+        }
+    }
+}
+
+/// Where a provider is failing, with the figures that say so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failing {
+    pub provider: String,
+    pub cells: Vec<(CellId, Reading)>,
+}
+
+impl Failing {
+    /// "modal FAILING in llama-3.2-1b/us-east (DOWN), qwen-2.5-1.5b/us-east
+    /// (errors 36%)", or nothing.
+    pub fn warning(&self) -> Option<String> {
+        if self.cells.is_empty() {
+            return None;
+        }
+        let shown: Vec<String> = self
+            .cells
+            .iter()
+            .take(3)
+            .map(|(cell, r)| {
+                let how = if r.down() {
+                    "DOWN".to_string()
+                } else {
+                    format!("errors {:.0}%", r.error_percent.unwrap_or(0.0))
+                };
+                format!("{cell} ({how})")
+            })
+            .collect();
+        let more = match self.cells.len() {
+            n if n > 3 => format!(" and {} more", n - 3),
+            _ => String::new(),
+        };
+        Some(format!(
+            "{} FAILING in {}{more}",
+            self.provider,
+            shown.join(", ")
+        ))
+    }
+}

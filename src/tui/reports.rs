@@ -294,10 +294,21 @@ impl App {
                 done.cells, self.fallback, done.revision
             ));
         }
-        // The fallback's warmth never delays the rollback: a warning after.
+        // The fallback's state never delays the rollback: it is told after.
         let cells = selection
             .resolve(&self.models, &self.regions)
             .unwrap_or_default();
+        if let Some(failing) = self
+            .live
+            .failing(&self.fallback, &cells, &self.slo)
+            .warning()
+        {
+            // Rolled back onto a provider that is failing there: loud, and it stays.
+            self.banner = Some(format!(
+                "ROLLED BACK {} cell(s) to {} · rev {} · BUT {failing}",
+                done.cells, self.fallback, done.revision
+            ));
+        }
         let cold = self.live.cold_regions(&self.fallback, &cells).warning();
         let warm_key = self.keymap.label(super::keymap::Command::Warmup);
         let text = format!(
@@ -338,5 +349,47 @@ impl App {
     /// How old the matrix is: since the document was last read.
     pub fn matrix_age(&self, now: Instant) -> Option<Duration> {
         self.loaded_at.map(|at| now.saturating_duration_since(at))
+    }
+}
+
+impl App {
+    /// What the operator must know about where a dialog's change sends
+    /// traffic, for every cell of it (not the first only): the provider that
+    /// gains traffic per cell, failing there (errors over the SLO, down) or
+    /// cold. Failing is not cold: it is said first, as bad.
+    pub fn gaining_warnings(&self, pending: &super::app::Pending) -> Vec<(String, Tone)> {
+        let mut gaining: Vec<(String, Vec<CellId>)> = Vec::new();
+        for change in &pending.changes {
+            let before = change
+                .before
+                .as_ref()
+                .map_or(0, |b| b.share(&self.target).get());
+            let provider = if change.after.share(&self.target).get() >= before {
+                &self.target
+            } else {
+                &self.fallback
+            };
+            match gaining.iter_mut().find(|(p, _)| p == provider) {
+                Some((_, cells)) => cells.push(change.cell.clone()),
+                None => gaining.push((provider.clone(), vec![change.cell.clone()])),
+            }
+        }
+        let mut out = Vec::new();
+        for (provider, cells) in &gaining {
+            if let Some(w) = self.live.failing(provider, cells, &self.slo).warning() {
+                out.push((w, Tone::Bad));
+            }
+            if let Some(w) = self.live.cold_regions(provider, cells).warning() {
+                out.push((w, Tone::Warn));
+            }
+        }
+        if out.is_empty() {
+            let names: Vec<&str> = gaining.iter().map(|(p, _)| p.as_str()).collect();
+            out.push((
+                format!("{}: warm where it gains traffic", names.join(", ")),
+                Tone::Info,
+            ));
+        }
+        out
     }
 }

@@ -857,8 +857,10 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         return;
     };
     let shown = pending.changes.len().min(8);
+    let extra_warnings = app.gaining_warnings(pending).len().saturating_sub(1) as u16;
     let height = shown as u16
         + 9
+        + extra_warnings
         + u16::from(pending.changes.len() > shown)
         + if typed.is_some() { 2 } else { 0 }
         + if stale.is_some() { 3 } else { 0 };
@@ -900,34 +902,25 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     } else {
         lines.push(Line::from(""));
     }
-    // Where the traffic goes, and whether it is warm there.
-    let cells: Vec<_> = pending.changes.iter().map(|c| c.cell.clone()).collect();
-    let gaining = pending
-        .changes
-        .first()
-        .map(|c| {
-            let before = c.before.as_ref().map_or(0, |b| b.share(&app.target).get());
-            if c.after.share(&app.target).get() >= before {
-                app.target.clone()
-            } else {
-                app.fallback.clone()
-            }
-        })
-        .unwrap_or_else(|| app.target.clone());
-    match app.live.cold_regions(&gaining, &cells).warning() {
-        Some(w) => {
-            lines.push(Line::from(Span::styled(
-                format!(" ⚠ {w}"),
-                palette.tone(Tone::Warn),
-            )));
-            lines.push(Line::from(format!(
-                "   ({} on those cells warms it)",
-                app.keymap.label(super::keymap::Command::Warmup)
-            )));
-        }
-        None => lines.push(Line::from(format!(
-            " {gaining}: warm where it gains traffic"
-        ))),
+    // Where the traffic goes, for every cell: failing there, or cold.
+    let warnings = app.gaining_warnings(pending);
+    let warned = warnings.iter().any(|(_, tone)| *tone != Tone::Info);
+    for (text, tone) in warnings {
+        let mark = match tone {
+            Tone::Bad => "!! ",
+            Tone::Warn => " ! ",
+            Tone::Info | Tone::Good => "",
+        };
+        lines.push(Line::from(Span::styled(
+            format!(" {mark}{text}"),
+            palette.tone(tone),
+        )));
+    }
+    if warned {
+        lines.push(Line::from(format!(
+            "   ({} on those cells warms them)",
+            app.keymap.label(super::keymap::Command::Warmup)
+        )));
     }
     lines.push(Line::from(""));
     if let Some(input) = typed {
