@@ -76,15 +76,20 @@ impl Tmux {
     /// Waits until the screen shows `text` (the console redraws on each key
     /// and each second; a minute is a generous limit on a loaded machine).
     fn wait_for(&self, text: &str) -> String {
+        self.wait_until(text, |screen| screen.contains(text))
+    }
+
+    /// Waits until `done` holds for the screen (`what` names it on failure).
+    fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let until = Instant::now() + Duration::from_secs(60);
         loop {
             let screen = self.screen();
-            if screen.contains(text) {
+            if done(&screen) {
                 return screen;
             }
             assert!(
                 Instant::now() < until,
-                "never saw {text:?}; screen:\n{screen}"
+                "never saw {what}; screen:\n{screen}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -377,6 +382,41 @@ fn a_plain_terminal_gets_plain_ascii_and_no_colour() {
     // With escapes: no colour at all for a vt100 (bold and reverse only).
     let raw = t.tmux(&["capture-pane", "-p", "-e"]);
     assert!(!sets_a_colour(&raw), "{raw:?}");
+    t.keys(&["q"]);
+    t.wait_for("EXITED 0");
+}
+
+/// Every "served N%" figure on the screen.
+fn served_shares(screen: &str) -> Vec<f64> {
+    screen
+        .split("served ")
+        .skip(1)
+        .filter_map(|rest| rest.split('%').next()?.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn after_a_rollback_the_served_share_reads_zero_once_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(
+        &mut demo(dir.path()),
+        &["shift", "--all", "--to", "50", "--reason", "half", "--yes"],
+    );
+    let t = Tmux::start(dir.path());
+    // The routers' real traffic shows half on RunPod in every cell.
+    t.wait_until("9 served shares near 50 %", |s| {
+        let shares = served_shares(s);
+        shares.len() == 9 && shares.iter().all(|v| (25.0..=75.0).contains(v))
+    });
+    t.keys(&["X", "X"]);
+    t.wait_for("ROLLED BACK 9 cell(s)");
+    // Counted only from traffic since each region applied the rollback: no
+    // minute-long average dragging the old share along.
+    let screen = t.wait_until("applied 3/3 and every served share at most 5 %", |s| {
+        let shares = served_shares(s);
+        s.contains("applied 3/3") && shares.len() == 9 && shares.iter().all(|v| *v <= 5.0)
+    });
+    assert!(screen.contains("traffic 10s"), "{screen}");
     t.keys(&["q"]);
     t.wait_for("EXITED 0");
 }

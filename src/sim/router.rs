@@ -7,6 +7,7 @@
 //! - `beacon_requests_total{model,region,provider,outcome}` (outcome `ok` or an error class)
 //! - `beacon_request_duration_seconds{model,region,provider}` (histogram)
 //! - `beacon_cold_starts_total{model,region,provider}`
+//! - `beacon_routed_total{model,region,provider}` (counted when a request is sent)
 //! - `beacon_routing_revision{region}`
 
 use std::collections::BTreeMap;
@@ -58,6 +59,8 @@ struct Metrics {
     /// (model, provider) → (bucket counts, sum seconds, count)
     durations: BTreeMap<(String, String), (Vec<u64>, f64, u64)>,
     cold_starts: BTreeMap<(String, String), u64>,
+    /// Requests sent, counted when sent (a slow answer counts late above).
+    routed: BTreeMap<(String, String), u64>,
     revision: u64,
 }
 
@@ -182,6 +185,13 @@ async fn one_request(shared: &Shared, model: &str, targeting_key: &str) {
         };
         route(config.generation, &flag_key(&cell), targeting_key, split).to_string()
     };
+    *shared
+        .metrics
+        .lock()
+        .await
+        .routed
+        .entry((model.to_string(), provider.clone()))
+        .or_default() += 1;
     let Some(kind) = config.profile.provider(&provider).map(|p| p.kind) else {
         return;
     };
@@ -291,6 +301,17 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> String {
         let _ = writeln!(
             out,
             "beacon_cold_starts_total{{model=\"{model}\",region=\"{region}\",provider=\"{provider}\"}} {n}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP beacon_routed_total Requests routed to each provider, counted when sent."
+    );
+    let _ = writeln!(out, "# TYPE beacon_routed_total counter");
+    for ((model, provider), n) in &m.routed {
+        let _ = writeln!(
+            out,
+            "beacon_routed_total{{model=\"{model}\",region=\"{region}\",provider=\"{provider}\"}} {n}"
         );
     }
     let _ = writeln!(

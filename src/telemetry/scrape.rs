@@ -16,6 +16,8 @@ pub struct Counts {
     pub errors: f64,
     /// Requests that met a cold start.
     pub cold: f64,
+    /// Requests routed here, counted when sent (`beacon_routed_total`).
+    pub routed: f64,
     /// (upper bound in seconds, cumulative count), ascending, +Inf last.
     pub buckets: Vec<(f64, f64)>,
 }
@@ -93,6 +95,12 @@ pub fn parse_router_metrics(text: &str) -> Result<RouterSnapshot, String> {
                     counts.errors += v;
                 }
             }
+            ("beacon_routed_total", Value::Counter(v) | Value::Untyped(v)) => {
+                let (Some(model), Some(provider)) = (label("model"), label("provider")) else {
+                    continue;
+                };
+                snap.counts.entry((model, provider)).or_default().routed += v;
+            }
             ("beacon_cold_starts_total", Value::Counter(v) | Value::Untyped(v)) => {
                 let (Some(model), Some(provider)) = (label("model"), label("provider")) else {
                     continue;
@@ -152,6 +160,7 @@ impl RouterSnapshot {
                 ok: now.ok - before.map_or(0.0, |b| b.ok),
                 errors: now.errors - before.map_or(0.0, |b| b.errors),
                 cold: now.cold - before.map_or(0.0, |b| b.cold),
+                routed: now.routed - before.map_or(0.0, |b| b.routed),
                 buckets: now
                     .buckets
                     .iter()
@@ -168,13 +177,25 @@ impl RouterSnapshot {
         by_model
             .into_iter()
             .map(|(model, providers)| {
-                let requests: f64 = providers.iter().map(|(_, d)| d.ok + d.errors).sum();
+                // The share is what the router sent where, counted when sent
+                // when it says so (answers can take seconds to come back and
+                // would drag the old split along); else by answers.
+                let by_routing = providers.iter().any(|(_, d)| d.routed > 0.0);
+                let sent = |d: &Counts| {
+                    if by_routing {
+                        d.routed
+                    } else {
+                        d.ok + d.errors
+                    }
+                };
+                let requests: f64 = providers.iter().map(|(_, d)| sent(d)).sum();
+                let answered: f64 = providers.iter().map(|(_, d)| d.ok + d.errors).sum();
                 let errors: f64 = providers.iter().map(|(_, d)| d.errors).sum();
                 let share = providers
                     .iter()
                     .map(|(p, d)| {
                         let pct = if requests > 0.0 {
-                            (d.ok + d.errors) * 100.0 / requests
+                            sent(d) * 100.0 / requests
                         } else {
                             0.0
                         };
@@ -211,8 +232,8 @@ impl RouterSnapshot {
                     providers: per_provider,
                     requests,
                     share,
-                    error_percent: if requests > 0.0 {
-                        errors * 100.0 / requests
+                    error_percent: if answered > 0.0 {
+                        errors * 100.0 / answered
                     } else {
                         0.0
                     },
@@ -257,5 +278,23 @@ beacon_routing_revision{region="r"} 7
         assert!((p95.unwrap() - 0.95).abs() < 1e-9, "{p95:?}");
         // Nothing new since the same scrape.
         assert_eq!(snap.since(&snap)[0].requests, 0.0);
+        // Per provider: errors and latency of RunPod alone.
+        let rp = &t.providers["runpod"];
+        assert_eq!(rp.requests, 40.0);
+        assert_eq!(rp.error_percent(), Some(5.0));
+    }
+
+    #[test]
+    fn the_share_is_what_was_sent_when_the_router_counts_it() {
+        // Sent: all to Modal since the rollback; answers: RunPod's slow ones
+        // still coming back. The share is what the router sent.
+        let text = format!(
+            "{TEXT}beacon_routed_total{{model=\"m\",region=\"r\",provider=\"modal\"}} 50\n"
+        );
+        let snap = parse_router_metrics(&text).unwrap();
+        let t = &snap.since(&RouterSnapshot::default())[0];
+        assert_eq!(t.share["modal"], 100.0);
+        assert_eq!(t.share["runpod"], 0.0);
+        assert_eq!(t.error_percent, 2.0, "errors are of answers");
     }
 }
