@@ -189,10 +189,10 @@ fn confirmation_dialog_shows_before_after_and_the_base_revision() {
     (workers.idle, workers.running) = (0, 0);
     let screen = render(&app, 80, 24, true);
     assert!(
-        screen.contains("⚠ runpod cold in eu-west: expect cold starts up to 6–12 s"),
+        screen.contains(" ! runpod cold in eu-west: expect cold starts up to 6–12 s"),
         "{screen}"
     );
-    assert!(screen.contains("(w on those cells warms it)"), "{screen}");
+    assert!(screen.contains("(w on those cells warms them)"), "{screen}");
     assert!(screen.contains("[ Cancel ]"), "{screen}");
     // Cancel has the focus: Enter writes nothing.
     assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
@@ -1051,4 +1051,32 @@ fn a_rollback_onto_a_failing_fallback_and_a_shift_onto_a_failing_target_say_so()
         app.ascii = true;
         render(&app, 80, 23, false)
     });
+}
+
+#[test]
+fn the_demo_fault_menu_sets_rules_for_the_cursors_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let now = Instant::now();
+    // Not on a real fleet.
+    assert_eq!(app.on_key(key(KeyCode::Char('F')), now), Effect::None);
+    assert!(
+        app.status
+            .clone()
+            .unwrap()
+            .0
+            .contains("demo's simulator only")
+    );
+    app.sim_address = Some("http://127.0.0.1:40000".into());
+    app.on_key(key(KeyCode::Char('F')), now);
+    insta::assert_snapshot!("fault_menu_80x24", render(&app, 80, 24, false));
+    let Effect::SetFaults(rules) = app.on_key(key(KeyCode::Char('1')), now) else {
+        panic!("1 picks the first choice");
+    };
+    assert_eq!(rules.len(), 1);
+    assert!(rules[0].outage);
+    assert_eq!(rules[0].scope.region.as_deref(), Some("us-east"));
+    assert!(render(&app, 80, 24, false).contains("FAULTS: runpod outage in us-east"));
+    app.on_key(key(KeyCode::Char('?')), now);
+    assert!(render(&app, 80, 24, false).contains("demo simulator http://127.0.0.1:40000"));
 }

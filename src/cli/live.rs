@@ -41,16 +41,7 @@ pub fn run(console: &Console, args: StatusArgs, json: bool) -> Result<(), OpsErr
         tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
         let regions = monitor.regions().await;
         let traffic = monitor.traffic(Duration::from_secs(3600)).await;
-        print(
-            console,
-            &snapshot,
-            &monitor.telemetry,
-            &traffic,
-            &regions,
-            monitor.clients.unavailable(),
-            json,
-        )
-        .await;
+        print(console, &snapshot, &monitor, &traffic, &regions, json).await;
         monitor.stop().await;
         Ok(())
     })
@@ -59,13 +50,15 @@ pub fn run(console: &Console, args: StatusArgs, json: bool) -> Result<(), OpsErr
 async fn print(
     console: &Console,
     snapshot: &crate::flags::Snapshot,
-    telemetry: &Telemetry,
+    monitor: &Monitor,
     traffic: &[crate::telemetry::CellTraffic],
     regions: &[RegionStatus],
-    unavailable: &std::collections::BTreeMap<String, String>,
     json: bool,
 ) {
     let profile = &console.profile;
+    let telemetry: &Telemetry = &monitor.telemetry;
+    let unavailable = monitor.clients.unavailable();
+    let simulator = monitor.clients.sim_base();
     let window = Duration::from_secs(300);
     let mut rows = Vec::new();
     for (cell, split) in snapshot.routes().iter() {
@@ -101,7 +94,7 @@ async fn print(
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &json!({ "revision": snapshot.revision(), "regions": regions, "cells": rows, "unavailable_providers": unavailable })
+                &json!({ "revision": snapshot.revision(), "regions": regions, "cells": rows, "unavailable_providers": unavailable, "simulator": simulator })
             )
             .unwrap_or_default()
         );

@@ -971,7 +971,7 @@ impl Validator<'_> {
 }
 
 /// Commands `[keys]` may bind (the console's keymap names them the same).
-pub const KEY_COMMANDS: [&str; 19] = [
+pub const KEY_COMMANDS: [&str; 20] = [
     "up",
     "down",
     "left",
@@ -989,6 +989,7 @@ pub const KEY_COMMANDS: [&str; 19] = [
     "history",
     "command_line",
     "filter",
+    "faults",
     "help",
     "quit",
 ];

@@ -51,6 +51,10 @@ pub enum Mode {
         /// Why it can no longer be confirmed: the document changed since.
         stale: Option<String>,
     },
+    /// The demo's fault menu, the cursor on a choice.
+    Faults {
+        cursor: usize,
+    },
     /// Give up a pending rollback's retries? (Cancel focused.)
     GiveUpRollback {
         focus: Focus,
@@ -110,6 +114,8 @@ pub enum Effect {
     Warmup(Selection),
     /// Commit the pending change.
     Commit,
+    /// Send the demo simulator this whole list of fault rules.
+    SetFaults(Vec<crate::sim::Fault>),
     Rollback(Selection),
     /// Switch to a theme by name (`:theme`).
     Theme(String),
@@ -163,6 +169,10 @@ pub struct App {
     pub ascii: bool,
     /// What the figures are judged against.
     pub slo: crate::config::SloConfig,
+    /// The embedded simulator's address, on the demo.
+    pub sim_address: Option<String>,
+    /// The demo's faults in force (set from the fault menu).
+    pub faults: super::faults::DemoFaults,
     /// A rollback not yet written: retried until it lands.
     pub rollback: Option<super::reports::PendingRollback>,
     /// A load of the document is with the store worker.
@@ -232,6 +242,9 @@ impl App {
         // a change waiting for confirmation is not left behind a shell).
         if ctrl && key.code == KeyCode::Char('z') && matches!(self.mode, Mode::Matrix) {
             return Effect::Suspend;
+        }
+        if matches!(self.mode, Mode::Faults { .. }) {
+            return self.on_fault_key(key.code);
         }
         if let Mode::GiveUpRollback { focus } = &mut self.mode {
             match key.code {
@@ -442,6 +455,13 @@ impl App {
                 self.status = None;
             }
             Command::Help => self.mode = Mode::Help,
+            Command::Faults if self.sim_address.is_none() => {
+                self.say(
+                    "the fault menu is for the demo's simulator only",
+                    Tone::Info,
+                );
+            }
+            Command::Faults => self.mode = Mode::Faults { cursor: 0 },
             Command::StepUp | Command::StepDown | Command::SetExact | Command::Undo
                 if self.read_only =>
             {
@@ -514,6 +534,43 @@ impl App {
             }
         }
         Effect::None
+    }
+
+    /// A key in the fault menu: move, pick by digit, apply, close.
+    fn on_fault_key(&mut self, code: crossterm::event::KeyCode) -> Effect {
+        use crossterm::event::KeyCode;
+        let Mode::Faults { cursor } = &mut self.mode else {
+            return Effect::None;
+        };
+        let last = super::faults::CHOICES.len() - 1;
+        let chosen = match code {
+            KeyCode::Up | KeyCode::Char('k') => {
+                *cursor = cursor.saturating_sub(1);
+                None
+            }
+            KeyCode::Down | KeyCode::Char('j') => {
+                *cursor = (*cursor + 1).min(last);
+                None
+            }
+            KeyCode::Enter => Some(*cursor),
+            KeyCode::Char(c @ '1'..='9') => Some(c as usize - '1' as usize).filter(|i| *i <= last),
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('F') => {
+                self.mode = Mode::Matrix;
+                None
+            }
+            _ => None,
+        };
+        let Some(index) = chosen else {
+            return Effect::None;
+        };
+        let choice = super::faults::CHOICES[index];
+        let region = self.current().region.to_string();
+        self.mode = Mode::Matrix;
+        self.say(
+            format!("demo fault: {}…", choice.label(&region)),
+            Tone::Warn,
+        );
+        Effect::SetFaults(self.faults.choose(choice, &region))
     }
 
     /// A key while the console does not fit the terminal: the operator
@@ -776,6 +833,11 @@ impl App {
                 ("Enter".into(), "choose"),
                 ("y".into(), "apply"),
                 ("Esc".into(), "cancel"),
+            ]),
+            Mode::Faults { .. } => always(vec![
+                ("↑/↓ 1–7".into(), "choose"),
+                ("Enter".into(), "apply"),
+                ("Esc".into(), "close"),
             ]),
             Mode::GiveUpRollback { .. } => always(vec![
                 ("←/→".into(), "focus"),

@@ -24,6 +24,7 @@ pub enum Command {
     History,
     CommandLine,
     Filter,
+    Faults,
     Help,
     Quit,
 }
@@ -48,6 +49,7 @@ impl Command {
             Command::Warmup => "warm both providers of the selection (else the cell)",
             Command::CommandLine => "command line: shift, rollback, warmup, theme… (Tab completes)",
             Command::Filter => "filter cells by model/region text (Esc clears)",
+            Command::Faults => "demo: break a provider in the cursor's region (fault menu)",
             Command::Help => "this help",
             Command::Quit => "quit",
         }
@@ -73,6 +75,7 @@ impl Command {
             Command::History => "history",
             Command::CommandLine => "command_line",
             Command::Filter => "filter",
+            Command::Faults => "faults",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -123,6 +126,7 @@ impl Default for Keymap {
                 (Char('L'), History),
                 (Char(':'), CommandLine),
                 (Char('/'), Filter),
+                (Char('F'), Faults),
                 (Char('?'), Help),
                 (Char('q'), Quit),
             ],

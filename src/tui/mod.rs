@@ -7,6 +7,7 @@
 pub mod app;
 pub mod ascii;
 pub mod command;
+pub mod faults;
 pub mod keymap;
 pub mod live;
 pub mod reading;
@@ -115,6 +116,8 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         themes: theme::names(),
         too_small: false,
         slo: profile.slo.clone(),
+        sim_address: None,
+        faults: faults::DemoFaults::default(),
         ascii: !ascii::locale_is_utf8(),
         rollback: None,
         load_in_flight: false,
@@ -146,6 +149,7 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
             Duration::from_secs(30),
         )
         .await?;
+        app.sim_address = monitor.clients.sim_base();
         if let Some((provider, why)) = monitor.clients.unavailable().iter().next() {
             app.say(
                 format!("{provider} figures unavailable: {why} (rollback and shifts still work)"),
@@ -319,6 +323,7 @@ async fn event_loop(
                         ctx.warming = false;
                         app.say(summary, Tone::Good);
                     }
+                    WarmupEvent::Note(text) => app.say(text, Tone::Warn),
                 }
                 dirty = true;
             }
@@ -401,10 +406,12 @@ impl Ctx<'_> {
     }
 }
 
-/// Progress and the end of a warmup running in the background.
+/// What background work (warmups, the demo's faults) reports.
 enum WarmupEvent {
     Progress(usize, usize),
     Done(String),
+    /// A line for the status (the demo's faults were set, or not).
+    Note(String),
 }
 
 fn apply(ctx: &mut Ctx, app: &mut App, effect: Effect) -> Flow {
@@ -439,6 +446,7 @@ fn apply(ctx: &mut Ctx, app: &mut App, effect: Effect) -> Flow {
                 ctx.send(Request::Commit(Box::new(pending)));
             }
         }
+        Effect::SetFaults(rules) => send_faults(ctx, app, rules),
         Effect::Rollback(selection) => {
             app.say(format!("rolling back {selection}…"), Tone::Warn);
             if let Some(request) = app.request_rollback(selection, Instant::now()) {
@@ -537,5 +545,40 @@ fn spawn_warmup(
             "warmed {selection}: {requests} requests to {} endpoints, {cold} cold start(s), {errors} error(s)",
             targets.len()
         )));
+    });
+}
+
+/// Sends the demo simulator its whole fault list, off the UI task; the
+/// answer comes back as a status line.
+fn send_faults(ctx: &Ctx, app: &mut App, rules: Vec<crate::sim::Fault>) {
+    let Some(address) = app.sim_address.clone() else {
+        return;
+    };
+    let http = ctx.monitor.clients.http();
+    let events = ctx.warmups.clone();
+    let summary = app
+        .faults
+        .summary()
+        .unwrap_or_else(|| "faults cleared".to_string());
+    tokio::spawn(async move {
+        let url = crate::providers::ProviderUrl::parse(&format!("{address}/sim/faults"));
+        let body = serde_json::to_vec(&rules).unwrap_or_default();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        let sent = match url {
+            Ok(url) => http
+                .json::<serde_json::Value>(http::Method::POST, &url, &headers, body.into())
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        let text = match sent {
+            Ok(()) => format!("demo {summary} (the simulator answers accordingly)"),
+            Err(e) => format!("the simulator refused the faults: {e}"),
+        };
+        let _ = events.send(WarmupEvent::Note(text));
     });
 }

@@ -135,6 +135,7 @@ fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
     match &app.mode {
         Mode::Confirm { .. } => draw_confirm(frame, area, app, palette),
         Mode::GiveUpRollback { focus } => draw_give_up(frame, area, app, *focus, palette),
+        Mode::Faults { cursor } => draw_faults(frame, area, app, *cursor, palette),
         Mode::Help => draw_help(frame, area, app),
         Mode::Matrix | Mode::History { .. } | Mode::Input { .. } | Mode::Detail { .. } => {}
     }
@@ -179,6 +180,13 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
             palette
                 .fg(palette.read_only)
                 .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ));
+    }
+    if let Some(faults) = app.faults.summary() {
+        // Rehearsal faults in force: said in text, not only colour.
+        spans.push(Span::styled(
+            format!(" {faults} "),
+            palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
         ));
     }
     if !app.filter.is_empty() {
@@ -1002,9 +1010,42 @@ fn draw_give_up(frame: &mut Frame, area: Rect, app: &App, focus: Focus, palette:
     frame.render_widget(text.block(block), rect);
 }
 
+/// The demo's fault menu: what each choice does to the cursor's region.
+fn draw_faults(frame: &mut Frame, area: Rect, app: &App, cursor: usize, palette: Theme) {
+    let region = app.current().region.to_string();
+    let choices = super::faults::CHOICES;
+    let rect = centered(area, 56, choices.len() as u16 + 5);
+    frame.render_widget(Clear, rect);
+    let mut lines: Vec<Line> = choices
+        .iter()
+        .enumerate()
+        .map(|(i, choice)| {
+            let text = format!(" {} {}", i + 1, choice.label(&region));
+            let style = if i == cursor {
+                Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+            } else {
+                Style::default()
+            };
+            Line::from(Span::styled(pad(&text, 52), style))
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(format!(" in force: {}", app.faults.rules.len())));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" demo faults (the simulator only) ")
+        .border_style(palette.tone(Tone::Warn));
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
 fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
     let rows = app.keymap.help();
-    let rect = centered(area, area.width.saturating_sub(2), rows.len() as u16 + 4);
+    let extra = u16::from(app.sim_address.is_some());
+    let rect = centered(
+        area,
+        area.width.saturating_sub(2),
+        rows.len() as u16 + 4 + extra,
+    );
     frame.render_widget(Clear, rect);
     let mut lines: Vec<Line> = rows
         .iter()
@@ -1021,6 +1062,11 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
     lines.push(Line::from(
         " Ctrl-Z       suspend to the shell (fg comes back)",
     ));
+    if let Some(address) = &app.sim_address {
+        lines.push(Line::from(format!(
+            " demo simulator {address} (fault API: POST {address}/sim/faults)"
+        )));
+    }
     let block = Block::default().borders(Borders::ALL).title(" keys ");
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
