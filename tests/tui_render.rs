@@ -1076,7 +1076,13 @@ fn the_demo_fault_menu_sets_rules_for_the_cursors_region() {
     assert_eq!(rules.len(), 1);
     assert!(rules[0].outage);
     assert_eq!(rules[0].scope.region.as_deref(), Some("us-east"));
-    assert!(render(&app, 80, 24, false).contains("FAULTS: runpod outage in us-east"));
+    let screen = render(&app, 80, 24, false);
+    assert!(
+        screen.contains("FAULTS: runpod outage in us-east"),
+        "{screen}"
+    );
+    // The header gives way by need: the applied count stays.
+    assert!(screen.contains("applied 2/3"), "{screen}");
     app.on_key(key(KeyCode::Char('?')), now);
     assert!(render(&app, 80, 24, false).contains("demo simulator http://127.0.0.1:40000"));
 }

@@ -203,13 +203,26 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         }
         (None, _) => app.revision.to_string(),
     };
-    spans.push(Span::raw(format!(
-        " {} · {} rev {revision} · {applied} · {}",
-        app.profile_name, app.store_label, app.operator
-    )));
-    // The clock keeps its place at the right edge; the rest gives way.
+    // The clock keeps its place at the right edge; the rest gives way, the
+    // least needed first: the operator, then the profile's name.
     let clock = format!(" {} ", app.clock);
     let clock_width = clock.chars().count() as u16;
+    let room = (area.width.saturating_sub(clock_width) as usize)
+        .saturating_sub(spans.iter().map(Span::width).sum::<usize>());
+    let full = format!(
+        " {} · {} rev {revision} · {applied} · {}",
+        app.profile_name, app.store_label, app.operator
+    );
+    let shorter = format!(
+        " {} · {} rev {revision} · {applied}",
+        app.profile_name, app.store_label
+    );
+    let shortest = format!(" {} rev {revision} · {applied}", app.store_label);
+    let text = [full, shorter]
+        .into_iter()
+        .find(|t| t.chars().count() <= room)
+        .unwrap_or(shortest);
+    spans.push(Span::raw(text));
     let left = Rect::new(area.x, area.y, area.width.saturating_sub(clock_width), 1);
     let right = Rect::new(left.right(), area.y, clock_width.min(area.width), 1);
     frame.render_widget(Paragraph::new(Line::from(clock)), right);
