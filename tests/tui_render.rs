@@ -1086,3 +1086,39 @@ fn the_demo_fault_menu_sets_rules_for_the_cursors_region() {
     app.on_key(key(KeyCode::Char('?')), now);
     assert!(render(&app, 80, 24, false).contains("demo simulator http://127.0.0.1:40000"));
 }
+
+#[test]
+fn small_things_from_the_drill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let now = Instant::now();
+    // Ctrl-C in `/` does not leave a filter behind while saying "cancelled".
+    type_text(&mut app, "/apac", now);
+    app.on_key(
+        KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+        now,
+    );
+    assert!(app.filter.is_empty());
+    // A kept filter: Esc in the matrix clears it.
+    type_text(&mut app, "/apac", now);
+    app.on_key(key(KeyCode::Enter), now);
+    assert_eq!(app.filter, "apac");
+    app.on_key(key(KeyCode::Esc), now);
+    assert!(app.filter.is_empty());
+    // The legend is the help's second page.
+    app.on_key(key(KeyCode::Char('?')), now);
+    app.on_key(key(KeyCode::Char('?')), now);
+    let legend = render(&app, 80, 24, false);
+    assert!(legend.contains("w1/0/0"), "{legend}");
+    insta::assert_snapshot!("legend_80x24", legend);
+    app.on_key(key(KeyCode::Esc), now);
+    // Read-only: no warmup (each request is a paid inference).
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app_read_only(dir.path());
+    assert_eq!(app.on_key(key(KeyCode::Char('w')), now), Effect::None);
+    assert!(app.status.clone().unwrap().0.contains("READ-ONLY"));
+}
+
+fn app_read_only(dir: &std::path::Path) -> App {
+    app(dir, true)
+}

@@ -60,6 +60,8 @@ pub enum Mode {
         focus: Focus,
     },
     Help,
+    /// The help's second page: what the matrix's marks mean.
+    Legend,
     /// Typing on the bottom line: an exact share, a `:` command, a `/` filter.
     Input {
         input: tui_input::Input,
@@ -330,20 +332,26 @@ impl App {
             return Effect::None;
         }
         if matches!(self.mode, Mode::Help) {
+            // `?` again (or →, PgDn): the legend of the matrix's marks.
+            self.mode = match key.code {
+                KeyCode::Char('?') | KeyCode::Right | KeyCode::PageDown => Mode::Legend,
+                _ => Mode::Matrix,
+            };
+            return Effect::None;
+        }
+        if matches!(self.mode, Mode::Legend) {
             self.mode = Mode::Matrix;
             return Effect::None;
         }
         if let Mode::Input { input, prompt } = &mut self.mode {
             match key.code {
+                // Leaving the filter, either way, clears it: "cancelled" must
+                // not leave a filter hiding cells.
+                KeyCode::Esc if *prompt == Prompt::Filter => self.clear_filter(),
+                KeyCode::Char('c') if ctrl && *prompt == Prompt::Filter => self.clear_filter(),
                 KeyCode::Esc => {
-                    if *prompt == Prompt::Filter {
-                        self.filter.clear();
-                        self.mode = Mode::Matrix;
-                        self.status = None;
-                    } else {
-                        self.mode = Mode::Matrix;
-                        self.say("cancelled: nothing written", Tone::Info);
-                    }
+                    self.mode = Mode::Matrix;
+                    self.say("cancelled: nothing written", Tone::Info);
                 }
                 KeyCode::Char('c') if ctrl => {
                     self.mode = Mode::Matrix;
@@ -450,9 +458,20 @@ impl App {
                     .map(|rc| self.cell_at(rc))
                     .collect();
             }
+            // Esc clears what narrows the view: the selection, the
+            // message, and a filter kept from `/`.
             Command::Clear => {
                 self.selected.clear();
                 self.status = None;
+                if !self.filter.is_empty() {
+                    self.clear_filter();
+                }
+            }
+            Command::Warmup if self.read_only => {
+                self.say(
+                    "READ-ONLY: warmups are disabled (each is a paid inference)",
+                    Tone::Warn,
+                );
             }
             Command::Help => self.mode = Mode::Help,
             Command::Faults if self.sim_address.is_none() => {
@@ -534,6 +553,12 @@ impl App {
             }
         }
         Effect::None
+    }
+
+    fn clear_filter(&mut self) {
+        self.filter.clear();
+        self.mode = Mode::Matrix;
+        self.say("filter cleared: every cell shown", Tone::Info);
     }
 
     /// A key in the fault menu: move, pick by digit, apply, close.
@@ -844,7 +869,8 @@ impl App {
                 ("Enter".into(), "choose"),
                 ("Esc".into(), "keep retrying"),
             ]),
-            Mode::Help => always(vec![("any key".into(), "close")]),
+            Mode::Help => always(vec![("?".into(), "legend"), ("any key".into(), "close")]),
+            Mode::Legend => always(vec![("any key".into(), "close")]),
             Mode::Input {
                 prompt: Prompt::Share(_),
                 ..

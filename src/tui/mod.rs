@@ -316,9 +316,11 @@ async fn event_loop(
             }
             Some(event) = warm_rx.recv() => {
                 match event {
-                    WarmupEvent::Progress(done, total) => {
+                    // Progress never hides the quit question.
+                    WarmupEvent::Progress(done, total) if !app.quit_asked => {
                         app.say(format!("warming up: {done}/{total} requests"), Tone::Info);
                     }
+                    WarmupEvent::Progress(..) => {}
                     WarmupEvent::Done(summary) => {
                         ctx.warming = false;
                         app.say(summary, Tone::Good);

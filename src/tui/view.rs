@@ -137,6 +137,7 @@ fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
         Mode::GiveUpRollback { focus } => draw_give_up(frame, area, app, *focus, palette),
         Mode::Faults { cursor } => draw_faults(frame, area, app, *cursor, palette),
         Mode::Help => draw_help(frame, area, app),
+        Mode::Legend => draw_legend(frame, area, app),
         Mode::Matrix | Mode::History { .. } | Mode::Input { .. } | Mode::Detail { .. } => {}
     }
 }
@@ -1048,6 +1049,61 @@ fn draw_faults(frame: &mut Frame, area: Rect, app: &App, cursor: usize, palette:
         .borders(Borders::ALL)
         .title(" demo faults (the simulator only) ")
         .border_style(palette.tone(Tone::Warn));
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
+/// What the matrix's marks and figures mean (the help's second page).
+fn draw_legend(frame: &mut Frame, area: Rect, app: &App) {
+    let window = super::reading::TRAFFIC_WINDOW.as_secs();
+    let slo = &app.slo;
+    let rows: [(&str, String); 11] = [
+        (
+            "RP ███░░ 25%",
+            "the split asked for: the target's share".into(),
+        ),
+        (
+            "served 24%",
+            "what the routers sent since they applied it".into(),
+        ),
+        (
+            "served 24% ≠",
+            "differs from the asked share beyond noise".into(),
+        ),
+        (
+            "w1/0/0",
+            "RunPod workers idle / running / initializing".into(),
+        ),
+        (
+            "RP 180ms 0.2%",
+            format!("p95 and errors of router traffic, last {window} s"),
+        ),
+        ("RP~", "~: from probes (no traffic to it there)".into()),
+        (
+            "DOWN, stale",
+            "every request fails / no figures lately".into(),
+        ),
+        ("cold 12% 3%", "cold starts, target then fallback".into()),
+        (
+            " !  !!",
+            format!(
+                "warn / bad against the SLO (p95 {} ms, err {}%)",
+                slo.latency_p95_ms, slo.error_rate_percent
+            ),
+        ),
+        (
+            "✓ … ?",
+            "the region applies the revision / not yet / ?".into(),
+        ),
+        ("* ◆", "changed by someone else just now / selected".into()),
+    ];
+    let rows: Vec<String> = rows
+        .iter()
+        .map(|(mark, meaning)| format!(" {} {meaning}", pad(mark, 15)))
+        .collect();
+    let rect = centered(area, area.width.saturating_sub(2), rows.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    let lines: Vec<Line> = rows.iter().map(|r| Line::from(r.clone())).collect();
+    let block = Block::default().borders(Borders::ALL).title(" legend ");
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
 
