@@ -83,6 +83,8 @@ impl Console {
     }
 
     /// Commits `routes` if the document is still `base` (compare-and-swap).
+    /// Every write goes through here or the two below, where read-only is
+    /// enforced once, whatever face (command line, console) asked.
     pub fn commit(
         &self,
         base: &Snapshot,
@@ -91,8 +93,24 @@ impl Console {
         reason: &str,
         started: Instant,
     ) -> Result<Committed, OpsError> {
+        self.ensure_writable(&format!("commit a {action}"))?;
         Ok(self
             .store
             .commit(base, self.request(routes, action, reason, started))?)
+    }
+
+    /// Reads and commits under one lock (rollbacks: they never conflict).
+    pub fn commit_latest(
+        &self,
+        build: &mut dyn FnMut(&crate::flags::Document) -> Option<CommitRequest>,
+    ) -> Result<Option<Committed>, OpsError> {
+        self.ensure_writable("roll back")?;
+        Ok(self.store.commit_latest(build)?)
+    }
+
+    /// The emergency path over a missing or unreadable document.
+    pub fn force_replace(&self, request: CommitRequest) -> Result<Committed, OpsError> {
+        self.ensure_writable("roll back")?;
+        Ok(self.store.force_replace(request)?)
     }
 }

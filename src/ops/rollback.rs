@@ -73,12 +73,11 @@ pub fn rollback(
     selection: &Selection,
     reason: &str,
 ) -> Result<Rollback, OpsError> {
-    console.ensure_writable("roll back")?;
     let started = Instant::now();
     let profile = &console.profile;
     let target = Target::of(profile, selection)?;
     let mut current_revision = 0;
-    let committed = console.store.commit_latest(&mut |doc| {
+    let committed = console.commit_latest(&mut |doc| {
         current_revision = doc.revision;
         // Nothing to change is no new revision (rollback is safe to repeat):
         // the store commits nothing when the routes are the same.
@@ -96,12 +95,11 @@ pub fn rollback(
 
 /// The emergency path: every cell to the fallback, whatever state the document is in.
 pub fn force_rollback(console: &Console, reason: &str) -> Result<Rollback, OpsError> {
-    console.ensure_writable("roll back")?;
     let started = Instant::now();
     let profile = &console.profile;
     let routes = Routes::all_to(profile.cells(), profile.fallback.as_str());
     let request = console.request(routes, Action::ForcedRollback, reason, started);
-    let committed = console.store.force_replace(request)?;
+    let committed = console.force_replace(request)?;
     Ok(Rollback {
         revision: committed.record.revision,
         committed: Some(committed),
