@@ -386,6 +386,35 @@ fn a_plain_terminal_gets_plain_ascii_and_no_colour() {
     t.wait_for("EXITED 0");
 }
 
+#[test]
+fn keys_typed_while_a_dialog_is_planned_go_to_the_dialog() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{SMALL_PROFILE}lock_timeout_ms = 600000\n");
+    let profile = write_profile(dir.path(), &text);
+    ok(
+        &mut with_profile(&profile),
+        &["shift", "--all", "--to", "5", "--reason", "r", "--yes"],
+    );
+    let t = Tmux::start_with(dir.path(), &format!("--profile {}", profile.display()));
+    t.wait_for("ROLLBACK");
+    // The next read must repair the audit log, under a lock held elsewhere:
+    // planning the dialog waits.
+    std::fs::remove_file(dir.path().join("state/routes.audit.jsonl")).unwrap();
+    let lock = std::fs::File::open(dir.path().join("state/routes.json.lock")).unwrap();
+    lock.lock().unwrap();
+    t.keys(&["+", "Right", "Enter"]);
+    let screen = t.screen();
+    assert!(
+        !screen.contains("in detail") && !screen.contains("Apply"),
+        "{screen}"
+    );
+    drop(lock);
+    // The dialog opens, and the keys typed ahead confirm it.
+    t.wait_for("rev 2");
+    t.keys(&["q"]);
+    t.wait_for("EXITED 0");
+}
+
 /// Every "served N%" figure on the screen.
 fn served_shares(screen: &str) -> Vec<f64> {
     screen

@@ -15,6 +15,7 @@ use beacon_console::telemetry::Figures;
 use beacon_console::telemetry::probes::Probed;
 use beacon_console::tui::app::{App, Effect};
 use beacon_console::tui::live::Live;
+use beacon_console::tui::modes::{Detail, History};
 use beacon_console::tui::new_app;
 use beacon_console::tui::theme::Theme;
 use beacon_console::tui::view::draw;
@@ -281,7 +282,7 @@ fn history_view_lists_the_audit_newest_first() {
             _ => l,
         })
         .collect();
-    app.mode = beacon_console::tui::app::Mode::History { lines, offset: 0 };
+    app.mode = beacon_console::tui::app::Mode::History(History::new(lines));
     let screen = render(&app, 80, 24, true);
     let rollback = screen.find("rollback").expect("rollback listed");
     let shift = screen.find("shift").expect("shift listed");
@@ -358,7 +359,7 @@ fn equals_takes_an_exact_share_and_refuses_a_bad_one_in_place() {
     let (text, _) = app.status.clone().expect("an error");
     assert!(text.contains("150"), "{text}");
     assert!(
-        matches!(app.mode, beacon_console::tui::app::Mode::Input { .. }),
+        matches!(app.mode, beacon_console::tui::app::Mode::Input(_)),
         "still typing"
     );
     for _ in 0..3 {
@@ -424,24 +425,24 @@ fn detail_view_shows_both_providers_and_the_cells_changes() {
         app.on_key(key(KeyCode::Enter), Instant::now()),
         Effect::ShowDetail(cell.clone())
     );
-    app.mode = beacon_console::tui::app::Mode::Detail {
+    app.mode = beacon_console::tui::app::Mode::Detail(Detail {
         cell,
         changes: vec![
             "rev 1     2026-11-28T03:12:09.000Z  shift           alice@bastion-1  \"canary\""
                 .into(),
             "          llama-3.2-1b/us-east  modal 100% → modal 75% runpod 25%".into(),
         ],
-    };
+    });
     let screen = render(&app, 80, 24, true);
     assert!(screen.contains("p50 180ms   p90 180ms"), "{screen}");
     assert!(screen.contains("served 24.2%"), "{screen}");
     insta::assert_snapshot!("detail_80x24", screen);
     insta::assert_snapshot!("detail_160x48", render(&app, 160, 48, true));
     // Errors by class, the most frequent first.
-    app.mode = beacon_console::tui::app::Mode::Detail {
-        cell: CellId::new(Id::from("qwen-2.5-1.5b"), Id::from("eu-west")),
-        changes: Vec::new(),
-    };
+    app.mode = beacon_console::tui::app::Mode::Detail(Detail::new(CellId::new(
+        Id::from("qwen-2.5-1.5b"),
+        Id::from("eu-west"),
+    )));
     let screen = render(&app, 80, 24, true);
     assert!(
         screen.contains("errors: timeout 2 · rate limited 1"),
@@ -561,10 +562,7 @@ fn the_command_line_completes_ids_and_runs_commands() {
     assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
     let (why, _) = app.status.clone().expect("the reason");
     assert!(why.contains("unknown model \"nope\""), "{why}");
-    assert!(matches!(
-        app.mode,
-        beacon_console::tui::app::Mode::Input { .. }
-    ));
+    assert!(matches!(app.mode, beacon_console::tui::app::Mode::Input(_)));
     app.on_key(key(KeyCode::Esc), now);
 
     app.on_key(key(KeyCode::Char(':')), now);

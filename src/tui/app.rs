@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::domain::{CellChange, CellId, Direction, Id, PerMille, Routes, Selection};
 use crate::flags::Snapshot;
-use crate::ops::{ShiftAmount, ShiftPlan, Skipped};
+use crate::ops::{ShiftAmount, ShiftPlan};
 
 use super::command::{self, Action};
 use super::keymap::{Command, Keymap};
@@ -14,80 +14,25 @@ use super::live::Live;
 /// `X` must be pressed again within this to roll back.
 pub const ROLLBACK_WINDOW: Duration = Duration::from_secs(3);
 
-/// The one thing a dialog would commit, kept until confirmed or cancelled.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    pub title: String,
-    /// The document the change was planned on: the commit is a
-    /// compare-and-swap against it.
-    pub base: Snapshot,
-    pub changes: Vec<CellChange>,
-    pub skipped: Vec<Skipped>,
-    pub routes: Routes,
-    pub kind: PendingKind,
-}
+use super::modes::{Confirm, Detail, FaultMenu, GiveUp, Help, Hint, History, Line, Page, Reply};
+pub use super::modes::{Focus, Pending, PendingKind, Prompt};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PendingKind {
-    Shift,
-    Undo,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Focus {
-    Cancel,
-    Confirm,
-}
-
+/// What the console shows and its keys do: the matrix, or one component.
 #[derive(Debug, Clone)]
 pub enum Mode {
     Matrix,
-    Confirm {
-        pending: Box<Pending>,
-        focus: Focus,
-        /// In production, what the operator types to confirm a change
-        /// forward (the environment's name, or the one cell it changes).
-        typed: Option<tui_input::Input>,
-        /// Why it can no longer be confirmed: the document changed since.
-        stale: Option<String>,
-    },
-    /// The demo's fault menu, the cursor on a choice.
-    Faults {
-        cursor: usize,
-    },
-    /// Give up a pending rollback's retries? (Cancel focused.)
-    GiveUpRollback {
-        focus: Focus,
-    },
-    Help,
-    /// The help's second page: what the matrix's marks mean.
-    Legend,
+    Confirm(Confirm),
+    /// Give up a pending rollback's retries? (Keep retrying focused.)
+    GiveUpRollback(GiveUp),
+    /// The demo's fault menu.
+    Faults(FaultMenu),
+    Help(Help),
     /// Typing on the bottom line: an exact share, a `:` command, a `/` filter.
-    Input {
-        input: tui_input::Input,
-        prompt: Prompt,
-    },
+    Input(Line),
     /// One cell in detail, with the audit lines about it.
-    Detail {
-        cell: CellId,
-        changes: Vec<String>,
-    },
-    /// The audit history as lines, scrolled to `offset`.
-    History {
-        lines: Vec<String>,
-        offset: usize,
-    },
-}
-
-/// What the bottom line is typing.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Prompt {
-    /// An exact share for the selection (or the cursor's cell).
-    Share(Selection),
-    /// A `:` command line.
-    Command,
-    /// A `/` filter on model and region ids, applied as it is typed.
-    Filter,
+    Detail(Detail),
+    /// The audit history as lines, scrolled.
+    History(History),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +112,9 @@ pub struct App {
     /// The terminal is below the minimum size: the console is not on the
     /// screen, so no key but quit, help and redraw may act.
     pub too_small: bool,
+    /// A dialog is being planned by the store worker: keys typed meanwhile
+    /// wait for it.
+    pub planning: bool,
     /// Draw in ASCII only (the locale is not UTF-8, or `--ascii`).
     pub ascii: bool,
     /// What the figures are judged against.
@@ -240,177 +188,72 @@ impl App {
         if self.too_small {
             return self.on_key_unseen(key);
         }
+        let reply = match &mut self.mode {
+            Mode::Matrix => return self.on_matrix_key(key, now),
+            Mode::Confirm(c) => c.on_key(key, &self.environment),
+            Mode::GiveUpRollback(g) => g.on_key(key),
+            Mode::Faults(f) => f.on_key(key),
+            Mode::Help(h) => h.on_key(key),
+            Mode::Input(l) => l.on_key(key),
+            Mode::Detail(d) => d.on_key(key),
+            Mode::History(h) => h.on_key(key),
+        };
+        self.on_reply(reply)
+    }
+
+    /// Carries out what a mode's key did.
+    fn on_reply(&mut self, reply: Reply) -> Effect {
+        match reply {
+            Reply::Stay => {}
+            Reply::Close => self.mode = Mode::Matrix,
+            Reply::Say(text, tone) => self.say(text, tone),
+            Reply::CloseSay(text, tone) => {
+                self.mode = Mode::Matrix;
+                self.say(text, tone);
+            }
+            Reply::Effect(effect) => return effect,
+            Reply::GiveUpRollback => {
+                self.mode = Mode::Matrix;
+                self.give_up_rollback();
+            }
+            Reply::Filter(text) => {
+                self.status = None;
+                self.filter = text;
+                self.keep_cursor_visible();
+            }
+            Reply::Typed => self.status = None,
+            Reply::ClearFilter => self.clear_filter(),
+            Reply::Submit(prompt, text) => return self.on_enter(&text, prompt),
+            Reply::Complete(line) => self.complete(&line),
+            Reply::FaultChosen(index) => return self.choose_fault(index),
+            Reply::NextPage => {
+                self.mode = Mode::Help(Help { page: Page::Legend });
+            }
+        }
+        Effect::None
+    }
+
+    /// Tab on the command line.
+    fn complete(&mut self, line: &str) {
+        let completion = command::complete(line, &self.vocabulary());
+        self.mode = Mode::Input(Line::new(Prompt::Command, &completion.line));
+        match completion.candidates.len() {
+            0 => self.status = None,
+            n => self.say(
+                format!("{n}: {}", completion.candidates.join("  ")),
+                Tone::Info,
+            ),
+        }
+    }
+
+    /// The matrix's keys, from the keymap.
+    fn on_matrix_key(&mut self, key: crossterm::event::KeyEvent, now: Instant) -> Effect {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         // Ctrl-Z suspends like any terminal program (never inside a dialog:
         // a change waiting for confirmation is not left behind a shell).
-        if ctrl && key.code == KeyCode::Char('z') && matches!(self.mode, Mode::Matrix) {
+        if ctrl && key.code == KeyCode::Char('z') {
             return Effect::Suspend;
-        }
-        if matches!(self.mode, Mode::Faults { .. }) {
-            return self.on_fault_key(key.code);
-        }
-        if let Mode::GiveUpRollback { focus } = &mut self.mode {
-            match key.code {
-                KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab => {
-                    *focus = match focus {
-                        Focus::Cancel => Focus::Confirm,
-                        Focus::Confirm => Focus::Cancel,
-                    };
-                }
-                KeyCode::Enter if *focus == Focus::Confirm => {
-                    self.mode = Mode::Matrix;
-                    self.give_up_rollback();
-                }
-                KeyCode::Enter | KeyCode::Esc => {
-                    self.mode = Mode::Matrix;
-                    self.say("the rollback is still being retried", Tone::Warn);
-                }
-                KeyCode::Char('c') if ctrl => self.mode = Mode::Matrix,
-                _ => {}
-            }
-            return Effect::None;
-        }
-        if let Mode::Confirm {
-            focus,
-            typed,
-            pending,
-            stale,
-        } = &mut self.mode
-        {
-            if let Some(why) = stale.clone()
-                && (key.code == KeyCode::Enter && *focus == Focus::Confirm
-                    || key.code == KeyCode::Char('y') && typed.is_none())
-            {
-                self.say(format!("{why}: nothing written"), Tone::Bad);
-                return Effect::None;
-            }
-            let typing = typed.is_some();
-            match key.code {
-                KeyCode::Esc => {
-                    self.mode = Mode::Matrix;
-                    self.say("cancelled: nothing written", Tone::Info);
-                }
-                KeyCode::Char('n') if !typing => {
-                    self.mode = Mode::Matrix;
-                    self.say("cancelled: nothing written", Tone::Info);
-                }
-                // Ctrl-C inside a dialog cancels it; it never quits from here.
-                KeyCode::Char('c') if ctrl => {
-                    self.mode = Mode::Matrix;
-                    self.say("cancelled: nothing written", Tone::Info);
-                }
-                KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab => {
-                    *focus = match focus {
-                        Focus::Cancel => Focus::Confirm,
-                        Focus::Confirm => Focus::Cancel,
-                    };
-                }
-                KeyCode::Char('y') if !typing => return Effect::Commit,
-                KeyCode::Enter if *focus == Focus::Confirm => {
-                    let confirmed = typed
-                        .as_ref()
-                        .is_none_or(|t| typed_confirms(t.value(), &self.environment, pending));
-                    if confirmed {
-                        return Effect::Commit;
-                    }
-                    let want = confirmation_words(&self.environment, pending).join(" or ");
-                    self.say(
-                        format!("type {want} to apply: nothing written yet"),
-                        Tone::Warn,
-                    );
-                }
-                KeyCode::Enter => {
-                    self.mode = Mode::Matrix;
-                    self.say("cancelled: nothing written", Tone::Info);
-                }
-                _ => {
-                    if let Some(input) = typed {
-                        use tui_input::backend::crossterm::EventHandler;
-                        input.handle_event(&crossterm::event::Event::Key(key));
-                    }
-                }
-            }
-            return Effect::None;
-        }
-        if matches!(self.mode, Mode::Help) {
-            // `?` again (or →, PgDn): the legend of the matrix's marks.
-            self.mode = match key.code {
-                KeyCode::Char('?') | KeyCode::Right | KeyCode::PageDown => Mode::Legend,
-                _ => Mode::Matrix,
-            };
-            return Effect::None;
-        }
-        if matches!(self.mode, Mode::Legend) {
-            self.mode = Mode::Matrix;
-            return Effect::None;
-        }
-        if let Mode::Input { input, prompt } = &mut self.mode {
-            match key.code {
-                // Leaving the filter, either way, clears it: "cancelled" must
-                // not leave a filter hiding cells.
-                KeyCode::Esc if *prompt == Prompt::Filter => self.clear_filter(),
-                KeyCode::Char('c') if ctrl && *prompt == Prompt::Filter => self.clear_filter(),
-                KeyCode::Esc => {
-                    self.mode = Mode::Matrix;
-                    self.say("cancelled: nothing written", Tone::Info);
-                }
-                KeyCode::Char('c') if ctrl => {
-                    self.mode = Mode::Matrix;
-                    self.say("cancelled: nothing written", Tone::Info);
-                }
-                KeyCode::Enter => {
-                    let text = input.value().trim().to_string();
-                    let prompt = prompt.clone();
-                    return self.on_enter(&text, prompt);
-                }
-                KeyCode::Tab if *prompt == Prompt::Command => {
-                    let line = input.value().to_string();
-                    let completion = command::complete(&line, &self.vocabulary());
-                    self.mode = Mode::Input {
-                        input: tui_input::Input::new(completion.line),
-                        prompt: Prompt::Command,
-                    };
-                    match completion.candidates.len() {
-                        0 => self.status = None,
-                        n => self.say(
-                            format!("{n}: {}", completion.candidates.join("  ")),
-                            Tone::Info,
-                        ),
-                    }
-                }
-                _ => {
-                    use tui_input::backend::crossterm::EventHandler;
-                    if input
-                        .handle_event(&crossterm::event::Event::Key(key))
-                        .is_some_and(|c| c.value)
-                    {
-                        self.status = None;
-                        if *prompt == Prompt::Filter {
-                            self.filter = input.value().trim().to_string();
-                            self.keep_cursor_visible();
-                        }
-                    }
-                }
-            }
-            return Effect::None;
-        }
-        if let Mode::Detail { .. } = self.mode {
-            if matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q')) {
-                self.mode = Mode::Matrix;
-            }
-            return Effect::None;
-        }
-        if let Mode::History { lines, offset } = &mut self.mode {
-            let last = lines.len().saturating_sub(1);
-            match key.code {
-                KeyCode::Down | KeyCode::Char('j') => *offset = (*offset + 1).min(last),
-                KeyCode::Up | KeyCode::Char('k') => *offset = offset.saturating_sub(1),
-                KeyCode::PageDown | KeyCode::Char(' ') => *offset = (*offset + 15).min(last),
-                KeyCode::PageUp => *offset = offset.saturating_sub(15),
-                KeyCode::Home | KeyCode::Char('g') => *offset = 0,
-                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('L') => self.mode = Mode::Matrix,
-                _ => {}
-            }
-            return Effect::None;
         }
         if ctrl && key.code == KeyCode::Char('c') {
             return Effect::Quit;
@@ -473,14 +316,14 @@ impl App {
                     Tone::Warn,
                 );
             }
-            Command::Help => self.mode = Mode::Help,
+            Command::Help => self.mode = Mode::Help(Help::new()),
             Command::Faults if self.sim_address.is_none() => {
                 self.say(
                     "the fault menu is for the demo's simulator only",
                     Tone::Info,
                 );
             }
-            Command::Faults => self.mode = Mode::Faults { cursor: 0 },
+            Command::Faults => self.mode = Mode::Faults(FaultMenu { cursor: 0 }),
             Command::StepUp | Command::StepDown | Command::SetExact | Command::Undo
                 if self.read_only =>
             {
@@ -503,24 +346,15 @@ impl App {
             }
             Command::SetExact => {
                 self.status = None;
-                self.mode = Mode::Input {
-                    input: tui_input::Input::default(),
-                    prompt: Prompt::Share(self.selection_or_cursor()),
-                };
+                self.mode = Mode::Input(Line::new(Prompt::Share(self.selection_or_cursor()), ""));
             }
             Command::CommandLine => {
                 self.status = None;
-                self.mode = Mode::Input {
-                    input: tui_input::Input::default(),
-                    prompt: Prompt::Command,
-                };
+                self.mode = Mode::Input(Line::new(Prompt::Command, ""));
             }
             Command::Filter => {
                 self.status = None;
-                self.mode = Mode::Input {
-                    input: tui_input::Input::new(self.filter.clone()),
-                    prompt: Prompt::Filter,
-                };
+                self.mode = Mode::Input(Line::new(Prompt::Filter, &self.filter));
             }
             Command::Undo => return Effect::PlanUndo,
             Command::History => return Effect::ShowHistory,
@@ -561,34 +395,11 @@ impl App {
         self.say("filter cleared: every cell shown", Tone::Info);
     }
 
-    /// A key in the fault menu: move, pick by digit, apply, close.
-    fn on_fault_key(&mut self, code: crossterm::event::KeyCode) -> Effect {
-        use crossterm::event::KeyCode;
-        let Mode::Faults { cursor } = &mut self.mode else {
+    /// A choice of the fault menu, for the cursor's region.
+    fn choose_fault(&mut self, index: usize) -> Effect {
+        let Some(choice) = super::faults::CHOICES.get(index).copied() else {
             return Effect::None;
         };
-        let last = super::faults::CHOICES.len() - 1;
-        let chosen = match code {
-            KeyCode::Up | KeyCode::Char('k') => {
-                *cursor = cursor.saturating_sub(1);
-                None
-            }
-            KeyCode::Down | KeyCode::Char('j') => {
-                *cursor = (*cursor + 1).min(last);
-                None
-            }
-            KeyCode::Enter => Some(*cursor),
-            KeyCode::Char(c @ '1'..='9') => Some(c as usize - '1' as usize).filter(|i| *i <= last),
-            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('F') => {
-                self.mode = Mode::Matrix;
-                None
-            }
-            _ => None,
-        };
-        let Some(index) = chosen else {
-            return Effect::None;
-        };
-        let choice = super::faults::CHOICES[index];
         let region = self.current().region.to_string();
         self.mode = Mode::Matrix;
         self.say(
@@ -605,10 +416,10 @@ impl App {
         let ctrl_c =
             key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
         match self.keymap.command(&key) {
-            _ if ctrl_c && !matches!(self.mode, Mode::Confirm { .. }) => Effect::Quit,
+            _ if ctrl_c && !matches!(self.mode, Mode::Confirm(_)) => Effect::Quit,
             Some(Command::Quit) if matches!(self.mode, Mode::Matrix) => self.ask_quit(),
             Some(Command::Help) if matches!(self.mode, Mode::Matrix) => {
-                self.mode = Mode::Help;
+                self.mode = Mode::Help(Help::new());
                 Effect::None
             }
             _ => {
@@ -680,9 +491,7 @@ impl App {
                         Effect::None
                     }
                     Action::GiveUpRollback => {
-                        self.mode = Mode::GiveUpRollback {
-                            focus: Focus::Cancel,
-                        };
+                        self.mode = Mode::GiveUpRollback(GiveUp::new());
                         Effect::None
                     }
                     Action::Warmup(selection) => Effect::Warmup(selection),
@@ -695,7 +504,7 @@ impl App {
                     }
                     Action::History => Effect::ShowHistory,
                     Action::Help => {
-                        self.mode = Mode::Help;
+                        self.mode = Mode::Help(Help::new());
                         Effect::None
                     }
                     Action::Quit => self.ask_quit(),
@@ -793,19 +602,15 @@ impl App {
             ShiftAmount::Step(Direction::Down) => "one step down".to_string(),
             ShiftAmount::To(p) => format!("to {p}"),
         };
-        self.mode = Mode::Confirm {
-            pending: Box::new(Pending {
-                title: format!("Shift {} {how}", plan.provider),
-                base,
-                changes: plan.changes,
-                skipped: plan.skipped,
-                routes: plan.routes,
-                kind: PendingKind::Shift,
-            }),
-            focus: Focus::Cancel,
-            typed: self.production.then(tui_input::Input::default),
-            stale: None,
+        let pending = Pending {
+            title: format!("Shift {} {how}", plan.provider),
+            base,
+            changes: plan.changes,
+            skipped: plan.skipped,
+            routes: plan.routes,
+            kind: PendingKind::Shift,
         };
+        self.mode = Mode::Confirm(Confirm::new(pending, self.production));
     }
 
     pub fn propose_undo(
@@ -815,25 +620,21 @@ impl App {
         undone: u64,
         changes: Vec<CellChange>,
     ) {
-        self.mode = Mode::Confirm {
-            pending: Box::new(Pending {
-                title: format!("Undo revision {undone}"),
-                base,
-                changes,
-                skipped: Vec::new(),
-                routes,
-                kind: PendingKind::Undo,
-            }),
-            focus: Focus::Cancel,
-            typed: self.production.then(tui_input::Input::default),
-            stale: None,
+        let pending = Pending {
+            title: format!("Undo revision {undone}"),
+            base,
+            changes,
+            skipped: Vec::new(),
+            routes,
+            kind: PendingKind::Undo,
         };
+        self.mode = Mode::Confirm(Confirm::new(pending, self.production));
     }
 
     /// Takes the pending change out of the dialog (the runner commits it).
     pub fn take_pending(&mut self) -> Option<Pending> {
         match std::mem::replace(&mut self.mode, Mode::Matrix) {
-            Mode::Confirm { pending, .. } => Some(*pending),
+            Mode::Confirm(c) => Some(*c.pending),
             other => {
                 self.mode = other;
                 None
@@ -843,65 +644,16 @@ impl App {
 
     /// Keys for the footer: what applies in the current mode, each with a
     /// rank (0 = always shown; higher ones give way first on a narrow screen).
-    pub fn footer_keys(&self) -> Vec<(String, &'static str, u8)> {
-        let always =
-            |keys: Vec<(String, &'static str)>| keys.into_iter().map(|(k, w)| (k, w, 0)).collect();
+    /// Each mode's hints come from the table its keys are handled by.
+    pub fn footer_keys(&self) -> Vec<Hint> {
         match &self.mode {
-            Mode::Confirm { typed: Some(_), .. } => always(vec![
-                ("type".into(), "to confirm"),
-                ("Tab".into(), "focus"),
-                ("Enter".into(), "choose"),
-                ("Esc".into(), "cancel"),
-            ]),
-            Mode::Confirm { .. } => always(vec![
-                ("←/→".into(), "focus"),
-                ("Enter".into(), "choose"),
-                ("y".into(), "apply"),
-                ("Esc".into(), "cancel"),
-            ]),
-            Mode::Faults { .. } => always(vec![
-                ("↑/↓ 1–7".into(), "choose"),
-                ("Enter".into(), "apply"),
-                ("Esc".into(), "close"),
-            ]),
-            Mode::GiveUpRollback { .. } => always(vec![
-                ("←/→".into(), "focus"),
-                ("Enter".into(), "choose"),
-                ("Esc".into(), "keep retrying"),
-            ]),
-            Mode::Help => always(vec![("?".into(), "legend"), ("any key".into(), "close")]),
-            Mode::Legend => always(vec![("any key".into(), "close")]),
-            Mode::Input {
-                prompt: Prompt::Share(_),
-                ..
-            } => always(vec![
-                ("0–100".into(), "percent, 0.1 steps"),
-                ("Enter".into(), "preview"),
-                ("Esc".into(), "cancel"),
-            ]),
-            Mode::Input {
-                prompt: Prompt::Command,
-                ..
-            } => always(vec![
-                ("Tab".into(), "complete"),
-                ("Enter".into(), "run"),
-                ("Esc".into(), "cancel"),
-            ]),
-            Mode::Input {
-                prompt: Prompt::Filter,
-                ..
-            } => always(vec![
-                ("text".into(), "model/region contains"),
-                ("Enter".into(), "keep"),
-                ("Esc".into(), "clear"),
-            ]),
-            Mode::Detail { .. } => always(vec![("Esc".into(), "back")]),
-            Mode::History { .. } => always(vec![
-                ("↑/↓".into(), "scroll"),
-                ("PgUp/PgDn".into(), "page"),
-                ("g".into(), "newest"),
-                ("Esc".into(), "back"),
-            ]),
+            Mode::Confirm(c) => c.footer(),
+            Mode::Faults(f) => f.footer(),
+            Mode::GiveUpRollback(g) => g.footer(),
+            Mode::Help(h) => h.footer(),
+            Mode::Input(l) => l.footer(),
+            Mode::Detail(d) => d.footer(),
+            Mode::History(h) => h.footer(),
             Mode::Matrix => {
                 let k = |c| self.keymap.label(c);
                 let mut keys = vec![
@@ -954,20 +706,4 @@ fn step(shown: &[usize], at: usize, by: isize) -> usize {
         return at;
     }
     shown.get(next as usize).copied().unwrap_or(at)
-}
-
-/// What may be typed to confirm a change forward in production: the
-/// environment's name, or the cell when the change touches just one.
-pub fn confirmation_words(environment: &str, pending: &Pending) -> Vec<String> {
-    let mut words = vec![environment.to_string()];
-    if let [only] = pending.changes.as_slice() {
-        words.push(only.cell.to_string());
-    }
-    words
-}
-
-fn typed_confirms(typed: &str, environment: &str, pending: &Pending) -> bool {
-    confirmation_words(environment, pending)
-        .iter()
-        .any(|w| w == typed.trim())
 }

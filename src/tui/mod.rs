@@ -10,6 +10,7 @@ pub mod command;
 pub mod faults;
 pub mod keymap;
 pub mod live;
+pub mod modes;
 pub mod reading;
 pub mod reports;
 pub mod theme;
@@ -115,6 +116,7 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         filter: String::new(),
         themes: theme::names(),
         too_small: false,
+        planning: false,
         slo: profile.slo.clone(),
         sim_address: None,
         faults: faults::DemoFaults::default(),
@@ -261,6 +263,7 @@ async fn event_loop(
         warming: false,
     };
     let mut dirty = true;
+    let mut typeahead = std::collections::VecDeque::new();
     loop {
         app.busy = if app.rollback.is_some() {
             Some("a rollback that is not written yet".to_string())
@@ -277,23 +280,13 @@ async fn event_loop(
             event = input.recv() => {
                 let Some(event) = event else { return Ok(Ended::Quit) };
                 match event {
+                    // Typed ahead while a dialog is being planned: kept for
+                    // the dialog, never applied to the matrix under it.
+                    Event::Key(key) if key.kind != KeyEventKind::Release && app.planning => {
+                        typeahead.push_back(key);
+                    }
                     Event::Key(key) if key.kind != KeyEventKind::Release => {
-                        // The size now, not at the last frame: a key must not
-                        // act on a screen the operator no longer sees.
-                        if let Ok((w, h)) = crossterm::terminal::size() {
-                            app.too_small = w < view::MIN_WIDTH || h < view::MIN_HEIGHT;
-                        }
-                        let effect = app.on_key(key, Instant::now());
-                        if let Effect::Theme(name) = &effect {
-                            match Theme::load(name) {
-                                Ok(theme) => {
-                                    palette = theme.at_depth(options.depth);
-                                    app.say(format!("theme {name}"), Tone::Good);
-                                }
-                                Err(e) => app.say(e.to_string(), Tone::Bad),
-                            }
-                        }
-                        match apply(&mut ctx, app, effect) {
+                        match key_pressed(&mut ctx, app, key, &mut palette, options) {
                             Flow::Quit => return Ok(Ended::Quit),
                             Flow::Redraw => repaint(terminal),
                             Flow::Continue => {}
@@ -311,6 +304,13 @@ async fn event_loop(
             Some(report) = reports.recv() => {
                 if let Some(request) = app.on_report(report, Instant::now()) {
                     ctx.send(request);
+                }
+                while !app.planning && let Some(key) = typeahead.pop_front() {
+                    match key_pressed(&mut ctx, app, key, &mut palette, options) {
+                        Flow::Quit => return Ok(Ended::Quit),
+                        Flow::Redraw => repaint(terminal),
+                        Flow::Continue => {}
+                    }
                 }
                 dirty = true;
             }
@@ -332,6 +332,32 @@ async fn event_loop(
             ended = signals.next() => return Ok(ended),
         }
     }
+}
+
+/// A key: to the state, then what it asks of the runner.
+fn key_pressed(
+    ctx: &mut Ctx,
+    app: &mut App,
+    key: crossterm::event::KeyEvent,
+    palette: &mut Theme,
+    options: &Options,
+) -> Flow {
+    // The size now, not at the last frame: a key must not act on a screen
+    // the operator no longer sees.
+    if let Ok((w, h)) = crossterm::terminal::size() {
+        app.too_small = w < view::MIN_WIDTH || h < view::MIN_HEIGHT;
+    }
+    let effect = app.on_key(key, Instant::now());
+    if let Effect::Theme(name) = &effect {
+        match Theme::load(name) {
+            Ok(theme) => {
+                *palette = theme.at_depth(options.depth);
+                app.say(format!("theme {name}"), Tone::Good);
+            }
+            Err(e) => app.say(e.to_string(), Tone::Bad),
+        }
+    }
+    apply(ctx, app, effect)
 }
 
 /// Each second: new figures, the clock, a reload of the document (unless
@@ -428,20 +454,23 @@ fn apply(ctx: &mut Ctx, app: &mut App, effect: Effect) -> Flow {
             suspend();
             return Flow::Redraw;
         }
-        Effect::PlanShift(selection, amount) => ctx.send(Request::PlanShift {
-            selection,
-            amount,
-            provider: app.target.clone(),
-        }),
+        Effect::PlanShift(selection, amount) => {
+            app.planning = true;
+            ctx.send(Request::PlanShift {
+                selection,
+                amount,
+                provider: app.target.clone(),
+            });
+        }
         Effect::ShowDetail(cell) => {
-            app.mode = Mode::Detail {
-                cell: cell.clone(),
-                changes: Vec::new(),
-            };
+            app.mode = Mode::Detail(modes::Detail::new(cell.clone()));
             ctx.send(Request::CellHistory(cell));
         }
         Effect::ShowHistory => ctx.send(Request::History),
-        Effect::PlanUndo => ctx.send(Request::PlanUndo),
+        Effect::PlanUndo => {
+            app.planning = true;
+            ctx.send(Request::PlanUndo);
+        }
         Effect::Commit => {
             if let Some(pending) = app.take_pending() {
                 app.say(format!("writing: {}…", pending.title), Tone::Info);

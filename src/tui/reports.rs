@@ -9,6 +9,7 @@ use crate::domain::{CellId, Selection};
 use crate::flags::Snapshot;
 
 use super::app::{App, Mode, Tone};
+use super::modes::History;
 use super::worker::{Report, Request};
 
 /// How long the cells another operator changed stay marked.
@@ -95,6 +96,10 @@ impl App {
 
     /// Applies a report; returns what to ask the worker next, if anything.
     pub fn on_report(&mut self, report: Report, now: Instant) -> Option<Request> {
+        if matches!(report, Report::ShiftPlanned(_) | Report::UndoPlanned(_)) {
+            // The dialog is open (or the plan failed): keys typed ahead go on.
+            self.planning = false;
+        }
         match report {
             Report::Loaded(Ok(snapshot)) => self.loaded(snapshot, now),
             Report::Loaded(Err(e)) => {
@@ -145,16 +150,13 @@ impl App {
                 after,
                 elapsed,
             } => return self.rolled_back(selection, result, after, elapsed, now),
-            Report::History(Ok(lines)) => self.mode = Mode::History { lines, offset: 0 },
+            Report::History(Ok(lines)) => self.mode = Mode::History(History::new(lines)),
             Report::History(Err(e)) => self.say(e, Tone::Bad),
             Report::CellHistory(cell, lines) => {
-                if let Mode::Detail {
-                    cell: shown,
-                    changes,
-                } = &mut self.mode
-                    && *shown == cell
+                if let Mode::Detail(detail) = &mut self.mode
+                    && detail.cell == cell
                 {
-                    *changes = lines;
+                    detail.changes = lines;
                 }
             }
         }
@@ -168,11 +170,11 @@ impl App {
         self.load_in_flight = false;
         self.store_error = None;
         self.loaded_at = Some(now);
-        if let Mode::Confirm { pending, stale, .. } = &mut self.mode
-            && pending.base.fingerprint != snapshot.fingerprint
-            && stale.is_none()
+        if let Mode::Confirm(dialog) = &mut self.mode
+            && dialog.pending.base.fingerprint != snapshot.fingerprint
+            && dialog.stale.is_none()
         {
-            *stale = Some(format!(
+            dialog.stale = Some(format!(
                 "STALE: the document changed since this dialog opened (now revision {}{}); Esc and try again",
                 snapshot.revision(),
                 snapshot

@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use crate::domain::{CellId, Split};
 
 use super::app::{App, Focus, Mode, Prompt, Tone};
+use super::modes::{self, Page};
 use super::reading::{Severity, Source};
 use super::theme::Theme;
 
@@ -94,7 +95,7 @@ fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
         area.height.saturating_sub(4),
     );
     draw_header(frame, header, app, palette);
-    if let Mode::History { lines, offset } = &app.mode {
+    if let Mode::History(modes::History { lines, offset }) = &app.mode {
         let rect = Rect::new(
             area.x,
             area.y + 1,
@@ -116,7 +117,7 @@ fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
         draw_footer(frame, footer, app);
         return;
     }
-    if let Mode::Detail { cell, changes } = &app.mode {
+    if let Mode::Detail(modes::Detail { cell, changes }) = &app.mode {
         let rect = Rect::new(
             area.x,
             area.y + 1,
@@ -133,11 +134,11 @@ fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
     draw_status(frame, status, app, palette);
     draw_footer(frame, footer, app);
     match &app.mode {
-        Mode::Confirm { .. } => draw_confirm(frame, area, app, palette),
-        Mode::GiveUpRollback { focus } => draw_give_up(frame, area, app, *focus, palette),
-        Mode::Faults { cursor } => draw_faults(frame, area, app, *cursor, palette),
-        Mode::Help => draw_help(frame, area, app),
-        Mode::Legend => draw_legend(frame, area, app),
+        Mode::Confirm(_) => draw_confirm(frame, area, app, palette),
+        Mode::GiveUpRollback(g) => draw_give_up(frame, area, app, g.focus, palette),
+        Mode::Faults(f) => draw_faults(frame, area, app, f.cursor, palette),
+        Mode::Help(modes::Help { page: Page::Keys }) => draw_help(frame, area, app),
+        Mode::Help(modes::Help { page: Page::Legend }) => draw_legend(frame, area, app),
         Mode::Matrix | Mode::History { .. } | Mode::Input { .. } | Mode::Detail { .. } => {}
     }
 }
@@ -736,7 +737,7 @@ fn errors_by_class(counts: Option<crate::telemetry::window::ErrorCounts>) -> Str
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
-    if let Mode::Input { input, prompt } = &app.mode {
+    if let Mode::Input(modes::Line { input, prompt }) = &app.mode {
         let prompt = match prompt {
             Prompt::Share(selection) => format!(" {} share for {selection}, in %: ", app.target),
             Prompt::Command => ":".to_string(),
@@ -869,15 +870,15 @@ fn split_text(split: Option<&Split>) -> String {
 }
 
 fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
-    let Mode::Confirm {
+    let Mode::Confirm(dialog) = &app.mode else {
+        return;
+    };
+    let modes::Confirm {
         pending,
         focus,
         typed,
         stale,
-    } = &app.mode
-    else {
-        return;
-    };
+    } = dialog;
     let shown = pending.changes.len().min(8);
     let extra_warnings = app.gaining_warnings(pending).len().saturating_sub(1) as u16;
     let height = shown as u16
@@ -947,7 +948,7 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     lines.push(Line::from(""));
     if let Some(input) = typed {
         // Production: a change forward is typed, not pressed.
-        let words = super::app::confirmation_words(&app.environment, pending);
+        let words = dialog.confirmation_words(&app.environment);
         lines.push(Line::from(Span::styled(
             format!(
                 " {}: type {} to apply",

@@ -1,0 +1,211 @@
+//! The confirmation dialog of a change forward (shift, undo): before → after,
+//! Cancel focused, compare-and-swap against the document it showed; in
+//! production the change is typed, not pressed; stale once the document
+//! changes under it.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use crate::domain::{CellChange, Routes};
+use crate::flags::Snapshot;
+use crate::ops::Skipped;
+
+use super::{Binding, Hint, Reply, action, hints, is_ctrl_c};
+use crate::tui::app::{Effect, Tone};
+
+/// The one thing a dialog would commit, kept until confirmed or cancelled.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub title: String,
+    /// The document the change was planned on: the commit is a
+    /// compare-and-swap against it.
+    pub base: Snapshot,
+    pub changes: Vec<CellChange>,
+    pub skipped: Vec<Skipped>,
+    pub routes: Routes,
+    pub kind: PendingKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingKind {
+    Shift,
+    Undo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Cancel,
+    Confirm,
+}
+
+impl Focus {
+    pub fn toggled(self) -> Focus {
+        match self {
+            Focus::Cancel => Focus::Confirm,
+            Focus::Confirm => Focus::Cancel,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Confirm {
+    pub pending: Box<Pending>,
+    pub focus: Focus,
+    /// In production, what the operator types to confirm a change
+    /// forward (the environment's name, or the one cell it changes).
+    pub typed: Option<tui_input::Input>,
+    /// Why it can no longer be confirmed: the document changed since.
+    pub stale: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    Focus,
+    Choose,
+    Apply,
+    Cancel,
+}
+
+const KEYS: &[Binding<Act>] = &[
+    Binding {
+        keys: &[
+            KeyCode::Left,
+            KeyCode::Right,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+        ],
+        label: "←/→",
+        what: "focus",
+        action: Act::Focus,
+    },
+    Binding {
+        keys: &[KeyCode::Enter],
+        label: "Enter",
+        what: "choose",
+        action: Act::Choose,
+    },
+    Binding {
+        keys: &[KeyCode::Char('y')],
+        label: "y",
+        what: "apply",
+        action: Act::Apply,
+    },
+    Binding {
+        keys: &[KeyCode::Esc, KeyCode::Char('n')],
+        label: "Esc",
+        what: "cancel",
+        action: Act::Cancel,
+    },
+];
+
+/// In production letters are typed: only these keys act.
+const TYPED_KEYS: &[Binding<Act>] = &[
+    Binding {
+        keys: &[],
+        label: "type",
+        what: "to confirm",
+        action: Act::Choose,
+    },
+    Binding {
+        keys: &[KeyCode::Tab, KeyCode::BackTab],
+        label: "Tab",
+        what: "focus",
+        action: Act::Focus,
+    },
+    Binding {
+        keys: &[KeyCode::Enter],
+        label: "Enter",
+        what: "choose",
+        action: Act::Choose,
+    },
+    Binding {
+        keys: &[KeyCode::Esc],
+        label: "Esc",
+        what: "cancel",
+        action: Act::Cancel,
+    },
+];
+
+fn cancelled() -> Reply {
+    Reply::CloseSay("cancelled: nothing written".into(), Tone::Info)
+}
+
+impl Confirm {
+    pub fn new(pending: Pending, production: bool) -> Self {
+        Self {
+            pending: Box::new(pending),
+            focus: Focus::Cancel,
+            typed: production.then(tui_input::Input::default),
+            stale: None,
+        }
+    }
+
+    fn table(&self) -> &'static [Binding<Act>] {
+        if self.typed.is_some() {
+            TYPED_KEYS
+        } else {
+            KEYS
+        }
+    }
+
+    pub fn footer(&self) -> Vec<Hint> {
+        hints(self.table())
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent, environment: &str) -> Reply {
+        // Ctrl-C inside a dialog cancels it; it never quits from here.
+        if is_ctrl_c(&key) {
+            return cancelled();
+        }
+        match action(self.table(), key.code) {
+            Some(Act::Focus) => {
+                self.focus = self.focus.toggled();
+                Reply::Stay
+            }
+            Some(Act::Cancel) => cancelled(),
+            Some(Act::Choose) if self.focus == Focus::Cancel => cancelled(),
+            Some(Act::Choose | Act::Apply) => self.apply(environment),
+            None => {
+                if let Some(input) = &mut self.typed {
+                    use tui_input::backend::crossterm::EventHandler;
+                    input.handle_event(&crossterm::event::Event::Key(key));
+                }
+                Reply::Stay
+            }
+        }
+    }
+
+    /// Apply, unless the dialog is stale or production's words are missing.
+    fn apply(&self, environment: &str) -> Reply {
+        if let Some(why) = &self.stale {
+            return Reply::Say(format!("{why}: nothing written"), Tone::Bad);
+        }
+        let confirmed = self
+            .typed
+            .as_ref()
+            .is_none_or(|t| self.typed_confirms(t.value(), environment));
+        if confirmed {
+            return Reply::Effect(Effect::Commit);
+        }
+        let want = self.confirmation_words(environment).join(" or ");
+        Reply::Say(
+            format!("type {want} to apply: nothing written yet"),
+            Tone::Warn,
+        )
+    }
+
+    /// What may be typed to confirm a change forward in production: the
+    /// environment's name, or the cell when the change touches just one.
+    pub fn confirmation_words(&self, environment: &str) -> Vec<String> {
+        let mut words = vec![environment.to_string()];
+        if let [only] = self.pending.changes.as_slice() {
+            words.push(only.cell.to_string());
+        }
+        words
+    }
+
+    fn typed_confirms(&self, typed: &str, environment: &str) -> bool {
+        self.confirmation_words(environment)
+            .iter()
+            .any(|w| w == typed.trim())
+    }
+}
