@@ -661,6 +661,8 @@ fn production_dialogs_are_confirmed_by_typing_not_by_a_key() {
     assert_eq!(app.on_key(key(KeyCode::Tab), now), Effect::None);
     assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
     assert!(render(&app, 80, 24, false).contains("type production"));
+    // Tab goes round: the reason, then Cancel; the words are typed there.
+    app.on_key(key(KeyCode::Tab), now);
     app.on_key(key(KeyCode::Tab), now);
     app.on_key(key(KeyCode::Backspace), now);
     for ch in "production".chars() {
@@ -1119,4 +1121,28 @@ fn small_things_from_the_drill() {
 
 fn app_read_only(dir: &std::path::Path) -> App {
     app(dir, true)
+}
+
+#[test]
+fn a_reason_typed_in_the_dialog_goes_to_the_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let c = console(dir.path(), false);
+    let now = Instant::now();
+    press_plus(&mut app, &c, now);
+    // Tab twice: Apply, then the reason; letters are text there, `y` too.
+    app.on_key(key(KeyCode::Tab), now);
+    app.on_key(key(KeyCode::Tab), now);
+    type_text(&mut app, "canary after bench, ticket 42 y", now);
+    insta::assert_snapshot!("confirm_with_reason_80x24", render(&app, 80, 24, false));
+    // Enter moves on to Apply, a second Enter applies.
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::Commit);
+    commit_through_the_worker(&c, &mut app, now);
+    let last = c.store.load().unwrap();
+    let record = last.document.last_change().unwrap();
+    assert_eq!(
+        record.reason,
+        "canary after bench, ticket 42 y (console: Shift runpod one step up)"
+    );
 }

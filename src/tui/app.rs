@@ -609,6 +609,7 @@ impl App {
             skipped: plan.skipped,
             routes: plan.routes,
             kind: PendingKind::Shift,
+            reason: None,
         };
         self.mode = Mode::Confirm(Confirm::new(pending, self.production));
     }
@@ -627,6 +628,7 @@ impl App {
             skipped: Vec::new(),
             routes,
             kind: PendingKind::Undo,
+            reason: None,
         };
         self.mode = Mode::Confirm(Confirm::new(pending, self.production));
     }
@@ -634,7 +636,13 @@ impl App {
     /// Takes the pending change out of the dialog (the runner commits it).
     pub fn take_pending(&mut self) -> Option<Pending> {
         match std::mem::replace(&mut self.mode, Mode::Matrix) {
-            Mode::Confirm(c) => Some(*c.pending),
+            Mode::Confirm(c) => {
+                let reason = c.reason();
+                Some(Pending {
+                    reason,
+                    ..*c.pending
+                })
+            }
             other => {
                 self.mode = other;
                 None

@@ -878,11 +878,12 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         focus,
         typed,
         stale,
+        reason,
     } = dialog;
     let shown = pending.changes.len().min(8);
     let extra_warnings = app.gaining_warnings(pending).len().saturating_sub(1) as u16;
     let height = shown as u16
-        + 9
+        + 10
         + extra_warnings
         + u16::from(pending.changes.len() > shown)
         + if typed.is_some() { 2 } else { 0 }
@@ -965,6 +966,20 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
             ),
         ]));
     }
+    // Why, for the audit: optional, reached with Tab.
+    let reason_style = if *focus == Focus::Reason {
+        Style::default().add_modifier(Modifier::REVERSED)
+    } else {
+        Style::default().add_modifier(Modifier::UNDERLINED)
+    };
+    let reason_text = match reason.value() {
+        "" if *focus != Focus::Reason => "(optional, Tab)".to_string(),
+        text => text.to_string(),
+    };
+    lines.push(Line::from(vec![
+        Span::raw(" reason: "),
+        Span::styled(pad(&reason_text, 50), reason_style),
+    ]));
     let button = |label: &str, on: bool| {
         let style = if on {
             Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)

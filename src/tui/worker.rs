@@ -137,7 +137,11 @@ fn commit(console: &Console, pending: Box<Pending>) -> Report {
         PendingKind::Shift => Action::Shift,
         PendingKind::Undo => Action::Undo,
     };
-    let reason = format!("console: {}", pending.title);
+    // The reason typed in the dialog, else what the dialog did.
+    let reason = match &pending.reason {
+        Some(why) => format!("{why} (console: {})", pending.title),
+        None => format!("console: {}", pending.title),
+    };
     // Compare-and-swap against the document the dialog showed: if anyone
     // changed it since, the store refuses and says who, when and what.
     let result = console.commit(

@@ -23,6 +23,9 @@ pub struct Pending {
     pub skipped: Vec<Skipped>,
     pub routes: Routes,
     pub kind: PendingKind,
+    /// Why, as typed in the dialog (optional: the audit says the dialog's
+    /// title otherwise).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,13 +38,25 @@ pub enum PendingKind {
 pub enum Focus {
     Cancel,
     Confirm,
+    /// The dialog's reason field.
+    Reason,
 }
 
 impl Focus {
+    /// Between the two buttons (←/→).
     pub fn toggled(self) -> Focus {
         match self {
             Focus::Cancel => Focus::Confirm,
-            Focus::Confirm => Focus::Cancel,
+            Focus::Confirm | Focus::Reason => Focus::Cancel,
+        }
+    }
+
+    /// Around the dialog (Tab): Cancel, Apply, the reason.
+    fn next(self) -> Focus {
+        match self {
+            Focus::Cancel => Focus::Confirm,
+            Focus::Confirm => Focus::Reason,
+            Focus::Reason => Focus::Cancel,
         }
     }
 }
@@ -55,11 +70,14 @@ pub struct Confirm {
     pub typed: Option<tui_input::Input>,
     /// Why it can no longer be confirmed: the document changed since.
     pub stale: Option<String>,
+    /// Why the change is made, for the audit (Tab reaches it).
+    pub reason: tui_input::Input,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Act {
     Focus,
+    Next,
     Choose,
     Apply,
     Cancel,
@@ -67,15 +85,16 @@ enum Act {
 
 const KEYS: &[Binding<Act>] = &[
     Binding {
-        keys: &[
-            KeyCode::Left,
-            KeyCode::Right,
-            KeyCode::Tab,
-            KeyCode::BackTab,
-        ],
+        keys: &[KeyCode::Left, KeyCode::Right],
         label: "←/→",
         what: "focus",
         action: Act::Focus,
+    },
+    Binding {
+        keys: &[KeyCode::Tab, KeyCode::BackTab],
+        label: "Tab",
+        what: "reason",
+        action: Act::Next,
     },
     Binding {
         keys: &[KeyCode::Enter],
@@ -108,8 +127,8 @@ const TYPED_KEYS: &[Binding<Act>] = &[
     Binding {
         keys: &[KeyCode::Tab, KeyCode::BackTab],
         label: "Tab",
-        what: "focus",
-        action: Act::Focus,
+        what: "focus, reason",
+        action: Act::Next,
     },
     Binding {
         keys: &[KeyCode::Enter],
@@ -136,11 +155,13 @@ impl Confirm {
             focus: Focus::Cancel,
             typed: production.then(tui_input::Input::default),
             stale: None,
+            reason: tui_input::Input::default(),
         }
     }
 
+    /// Letters are text while the reason (or production's words) is typed.
     fn table(&self) -> &'static [Binding<Act>] {
-        if self.typed.is_some() {
+        if self.typed.is_some() || self.focus == Focus::Reason {
             TYPED_KEYS
         } else {
             KEYS
@@ -149,6 +170,12 @@ impl Confirm {
 
     pub fn footer(&self) -> Vec<Hint> {
         hints(self.table())
+    }
+
+    /// The reason typed, if any.
+    pub fn reason(&self) -> Option<String> {
+        let reason = self.reason.value().trim();
+        (!reason.is_empty()).then(|| reason.to_string())
     }
 
     pub fn on_key(&mut self, key: KeyEvent, environment: &str) -> Reply {
@@ -161,16 +188,40 @@ impl Confirm {
                 self.focus = self.focus.toggled();
                 Reply::Stay
             }
-            Some(Act::Cancel) => cancelled(),
-            Some(Act::Choose) if self.focus == Focus::Cancel => cancelled(),
-            Some(Act::Choose | Act::Apply) => self.apply(environment),
-            None => {
-                if let Some(input) = &mut self.typed {
-                    use tui_input::backend::crossterm::EventHandler;
-                    input.handle_event(&crossterm::event::Event::Key(key));
-                }
+            Some(Act::Next) => {
+                self.focus = self.focus.next();
                 Reply::Stay
             }
+            Some(Act::Cancel) => cancelled(),
+            Some(Act::Choose) if self.focus == Focus::Cancel => cancelled(),
+            // Enter after the reason: on to Apply (a second Enter applies).
+            Some(Act::Choose) if self.focus == Focus::Reason => {
+                self.focus = Focus::Confirm;
+                Reply::Stay
+            }
+            Some(Act::Choose | Act::Apply) => self.apply(environment),
+            None => {
+                self.type_key(key);
+                Reply::Stay
+            }
+        }
+    }
+
+    /// A key typed into the reason (when it has the focus) or production's
+    /// words; control characters never get in.
+    fn type_key(&mut self, key: KeyEvent) {
+        use tui_input::backend::crossterm::EventHandler;
+        if let KeyCode::Char(c) = key.code
+            && crate::domain::text::is_unsafe_char(c)
+        {
+            return;
+        }
+        let field = match (self.focus, &mut self.typed) {
+            (Focus::Reason, _) => Some(&mut self.reason),
+            (_, typed) => typed.as_mut(),
+        };
+        if let Some(input) = field {
+            input.handle_event(&crossterm::event::Event::Key(key));
         }
     }
 
