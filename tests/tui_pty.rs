@@ -415,6 +415,21 @@ fn keys_typed_while_a_dialog_is_planned_go_to_the_dialog() {
     t.wait_for("EXITED 0");
 }
 
+#[test]
+fn a_panic_gives_the_terminal_back_before_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start_env(
+        dir.path(),
+        "LC_ALL=C.UTF-8 RUST_BACKTRACE=0 BEACON_PANIC_AFTER_FIRST_FRAME=1",
+        "",
+    );
+    let screen = t.wait_for("EXITED");
+    assert!(screen.contains("The application panicked"), "{screen}");
+    assert!(screen.contains("panic requested"), "{screen}");
+    assert_eq!(t.format("#{alternate_on}"), "0");
+    assert_eq!(t.format("#{cursor_flag}"), "1");
+}
+
 /// Every "served N%" figure on the screen.
 fn served_shares(screen: &str) -> Vec<f64> {
     screen

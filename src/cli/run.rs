@@ -157,7 +157,7 @@ fn check_expected(
                 outside_edit: false,
             };
             console.record_refusal(action, reason, rev, &conflict.to_string());
-            Err(OpsError::Conflict(conflict))
+            Err(conflict.into())
         }
         _ => Ok(()),
     }

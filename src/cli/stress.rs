@@ -45,7 +45,7 @@ pub fn run(console: &Console, args: StressArgs) -> Result<(), OpsError> {
                 let _ = writeln!(stdout, "committed {}", c.record.revision);
                 let _ = stdout.flush();
             }
-            Err(OpsError::Conflict(_)) if args.retry => continue,
+            Err(OpsError::Store(crate::flags::StoreError::Conflict(_))) if args.retry => continue,
             Err(e) => return Err(e),
         }
     }

@@ -10,10 +10,13 @@ pub enum OpsError {
     Invalid(String),
     #[error("{0}")]
     Config(#[from] ConfigError),
-    /// The document changed since it was read. (exit 3)
-    #[error("{0}")]
-    Conflict(Conflict),
-    /// The store cannot be locked, read or written, or the document is unreadable. (exit 4)
+    /// From the flag store, with its cause kept: a stale revision (exit 3),
+    /// or the store cannot be locked, read or written, or the document is
+    /// unreadable or missing (exit 4).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something else this needs cannot be reached (runtime, simulator,
+    /// terminal). (exit 4)
     #[error("{0}")]
     Unavailable(String),
     /// A write in read-only mode. (exit 5)
@@ -32,8 +35,8 @@ impl OpsError {
     pub fn exit_code(&self) -> i32 {
         match self {
             OpsError::Invalid(_) | OpsError::Config(_) => 2,
-            OpsError::Conflict(_) => 3,
-            OpsError::Unavailable(_) => 4,
+            OpsError::Store(StoreError::Conflict(_)) => 3,
+            OpsError::Store(_) | OpsError::Unavailable(_) => 4,
             OpsError::ReadOnly(_) => 5,
             OpsError::GatesFailed(_) => 6,
             OpsError::Interrupted { number, .. } => 128 + number,
@@ -41,12 +44,9 @@ impl OpsError {
     }
 }
 
-impl From<StoreError> for OpsError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(c) => OpsError::Conflict(c),
-            other => OpsError::Unavailable(other.to_string()),
-        }
+impl From<Conflict> for OpsError {
+    fn from(c: Conflict) -> Self {
+        OpsError::Store(StoreError::Conflict(c))
     }
 }
 

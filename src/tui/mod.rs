@@ -162,17 +162,11 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
         // before the panic message is printed.
         let mut terminal = ratatui::try_init()
             .map_err(|e| OpsError::Unavailable(format!("cannot set up the terminal: {e}")))?;
-        // On a panic: the terminal back and the cursor shown first, then
-        // the message (ratatui's hook, then the default one).
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            ratatui::restore();
-            let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
-            previous(info);
-        }));
+        // A panic from here on gives the terminal back first (the binary's
+        // panic hook calls give_back_terminal).
+        TERMINAL_TAKEN.store(true, std::sync::atomic::Ordering::SeqCst);
         let result = event_loop(&console, &monitor, &mut app, &mut terminal, &options).await;
-        ratatui::restore();
-        let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
+        give_back_terminal();
         monitor.stop().await;
         match result? {
             Ended::Quit => Ok(()),
@@ -183,6 +177,18 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
 }
 
 type Term = Terminal<CrosstermBackend<std::io::Stdout>>;
+
+/// Whether the console has the terminal (raw, alternate screen).
+static TERMINAL_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Gives the terminal back if the console has it: main screen, cooked
+/// mode, cursor shown. Safe to call from a panic hook, and more than once.
+pub fn give_back_terminal() {
+    if TERMINAL_TAKEN.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        ratatui::restore();
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
+    }
+}
 
 /// How the event loop ended.
 enum Ended {
@@ -264,6 +270,12 @@ async fn event_loop(
     };
     let mut dirty = true;
     let mut typeahead = std::collections::VecDeque::new();
+    // Fault injection for the tests of the panic path (terminal restored
+    // first, then color-eyre's report).
+    if std::env::var_os("BEACON_PANIC_AFTER_FIRST_FRAME").is_some() {
+        draw(terminal, app, palette)?;
+        panic!("panic requested by BEACON_PANIC_AFTER_FIRST_FRAME");
+    }
     loop {
         app.busy = if app.rollback.is_some() {
             Some("a rollback that is not written yet".to_string())
