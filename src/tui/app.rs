@@ -274,8 +274,20 @@ impl App {
         match command {
             Command::Quit => {
                 self.quit_asked = asked;
-                return self.ask_quit();
+                self.ask_quit()
             }
+            _ if command.writes() || command == Command::Warmup => {
+                self.on_write_command(command, armed, now)
+            }
+            _ => self.on_view_command(command),
+        }
+    }
+
+    /// Keys that only change what is shown: moves, selection, views.
+    fn on_view_command(&mut self, command: Command) -> Effect {
+        match command {
+            Command::History => return Effect::ShowHistory,
+            Command::Detail => return Effect::ShowDetail(self.current()),
             Command::Up => self.cursor.0 = step(&self.visible_models(), self.cursor.0, -1),
             Command::Down => self.cursor.0 = step(&self.visible_models(), self.cursor.0, 1),
             Command::Left => self.cursor.1 = step(&self.visible_regions(), self.cursor.1, -1),
@@ -310,12 +322,6 @@ impl App {
                     self.clear_filter();
                 }
             }
-            Command::Warmup if self.read_only => {
-                self.say(
-                    "READ-ONLY: warmups are disabled (each is a paid inference)",
-                    Tone::Warn,
-                );
-            }
             Command::Help => self.mode = Mode::Help(Help::new()),
             Command::Faults if self.sim_address.is_none() => {
                 self.say(
@@ -324,30 +330,6 @@ impl App {
                 );
             }
             Command::Faults => self.mode = Mode::Faults(FaultMenu { cursor: 0 }),
-            Command::StepUp | Command::StepDown | Command::SetExact | Command::Undo
-                if self.read_only =>
-            {
-                self.say("READ-ONLY: writes are disabled", Tone::Warn);
-            }
-            Command::Rollback if self.read_only => {
-                self.say("READ-ONLY: writes are disabled", Tone::Warn);
-            }
-            Command::StepUp => {
-                return Effect::PlanShift(
-                    self.selection_or_cursor(),
-                    ShiftAmount::Step(Direction::Up),
-                );
-            }
-            Command::StepDown => {
-                return Effect::PlanShift(
-                    self.selection_or_cursor(),
-                    ShiftAmount::Step(Direction::Down),
-                );
-            }
-            Command::SetExact => {
-                self.status = None;
-                self.mode = Mode::Input(Line::new(Prompt::Share(self.selection_or_cursor()), ""));
-            }
             Command::CommandLine => {
                 self.status = None;
                 self.mode = Mode::Input(Line::new(Prompt::Command, ""));
@@ -356,36 +338,65 @@ impl App {
                 self.status = None;
                 self.mode = Mode::Input(Line::new(Prompt::Filter, &self.filter));
             }
-            Command::Undo => return Effect::PlanUndo,
-            Command::History => return Effect::ShowHistory,
-            Command::Detail => return Effect::ShowDetail(self.current()),
-            Command::Warmup => return Effect::Warmup(self.selection_or_cursor()),
-            Command::Rollback => {
-                if armed {
-                    self.rollback_armed = None;
-                    let selection = if self.selected.is_empty() {
-                        Selection::All
-                    } else {
-                        Selection::Cells(self.selected.clone())
-                    };
-                    return Effect::Rollback(selection);
-                }
-                self.rollback_armed = Some(now);
-                let what = if self.selected.is_empty() {
-                    "EVERY cell".to_string()
-                } else {
-                    format!("{} selected cell(s)", self.selected.len())
-                };
-                let again = self.keymap.label(Command::Rollback);
-                self.say(
-                    format!(
-                        "press {again} again within 3 s to roll back {what} to {}",
-                        self.fallback
-                    ),
-                    Tone::Warn,
-                );
-            }
+            _ => {}
         }
+        Effect::None
+    }
+
+    /// Keys that lead to a write (through a dialog, or X twice) or to paid
+    /// requests (warmup): refused when read-only.
+    fn on_write_command(&mut self, command: Command, armed: bool, now: Instant) -> Effect {
+        if self.read_only {
+            let what = if command == Command::Warmup {
+                "READ-ONLY: warmups are disabled (each is a paid inference)"
+            } else {
+                "READ-ONLY: writes are disabled"
+            };
+            self.say(what, Tone::Warn);
+            return Effect::None;
+        }
+        let target = self.selection_or_cursor();
+        match command {
+            Command::StepUp => Effect::PlanShift(target, ShiftAmount::Step(Direction::Up)),
+            Command::StepDown => Effect::PlanShift(target, ShiftAmount::Step(Direction::Down)),
+            Command::SetExact => {
+                self.status = None;
+                self.mode = Mode::Input(Line::new(Prompt::Share(target), ""));
+                Effect::None
+            }
+            Command::Undo => Effect::PlanUndo,
+            Command::Warmup => Effect::Warmup(target),
+            Command::Rollback => self.on_rollback_key(armed, now),
+            _ => Effect::None,
+        }
+    }
+
+    /// `X`: the first arms (and says what a second would do), the second
+    /// within the window rolls the selection, else everything, back.
+    fn on_rollback_key(&mut self, armed: bool, now: Instant) -> Effect {
+        if armed {
+            self.rollback_armed = None;
+            let selection = if self.selected.is_empty() {
+                Selection::All
+            } else {
+                Selection::Cells(self.selected.clone())
+            };
+            return Effect::Rollback(selection);
+        }
+        self.rollback_armed = Some(now);
+        let what = if self.selected.is_empty() {
+            "EVERY cell".to_string()
+        } else {
+            format!("{} selected cell(s)", self.selected.len())
+        };
+        let again = self.keymap.label(Command::Rollback);
+        self.say(
+            format!(
+                "press {again} again within 3 s to roll back {what} to {}",
+                self.fallback
+            ),
+            Tone::Warn,
+        );
         Effect::None
     }
 
