@@ -434,7 +434,7 @@ fn detail_view_shows_both_providers_and_the_cells_changes() {
         ],
     });
     let screen = render(&app, 80, 24, true);
-    assert!(screen.contains("p50 180ms   p90 180ms"), "{screen}");
+    assert!(screen.contains("probes p50 180ms  p90 180ms"), "{screen}");
     assert!(screen.contains("served 24.2%"), "{screen}");
     insta::assert_snapshot!("detail_80x24", screen);
     insta::assert_snapshot!("detail_160x48", render(&app, 160, 48, true));

@@ -109,8 +109,10 @@ fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
             .map(|l| Line::from(l.as_str()))
             .collect();
         let title = format!(" history · {} line(s) · from {} ", lines.len(), offset + 1);
+        // Long reasons wrap instead of being cut at the edge.
+        let text = Paragraph::new(shown).wrap(ratatui::widgets::Wrap { trim: false });
         frame.render_widget(
-            Paragraph::new(shown).block(Block::default().borders(Borders::ALL).title(title)),
+            text.block(Block::default().borders(Borders::ALL).title(title)),
             rect,
         );
         draw_status(frame, status, app, palette);
@@ -578,60 +580,12 @@ fn draw_detail(
         .unwrap_or_else(|| Split::all(app.fallback.as_str()));
     let half = inner.width / 2;
     let chart_height = 4u16;
-    // Eight lines of figures and a blank one before the chart.
-    let text_height = 9u16;
+    // Nine lines of figures and a blank one before the chart.
+    let text_height = 10u16;
     for (i, provider) in [&app.target, &app.fallback].into_iter().enumerate() {
         let x = inner.x + i as u16 * half;
         let probed = app.live.probed(cell, provider);
-        let f = probed.map(|p| p.figures);
-        let asked = percent(split.share(provider).get());
-        let served = app
-            .live
-            .served(cell, provider)
-            .map_or_else(|| "—".to_string(), |s| format!("{s:.1}%"));
-        let cost = cost_per_1k(app, provider, f.as_ref());
-        let workers = probed.and_then(|p| p.health).map_or_else(
-            || "workers —".to_string(),
-            |h| {
-                format!(
-                    "workers idle {} running {} init {}",
-                    h.workers.idle, h.workers.running, h.workers.initializing
-                )
-            },
-        );
-        let (requests, errors, cold) = f.map_or((0, 0, 0), |f| (f.requests, f.errors, f.cold));
-        let share = |n: u64| {
-            if requests == 0 {
-                "—".to_string()
-            } else {
-                format!("{:.1}%", n as f64 * 100.0 / requests as f64)
-            }
-        };
-        let lines = vec![
-            Line::from(Span::styled(
-                format!("{provider}  asked {asked}  served {served}"),
-                Style::default().add_modifier(Modifier::BOLD),
-            )),
-            Line::from(format!(
-                "p50 {:<7} p90 {}",
-                ms(f.and_then(|f| f.p50_ms)),
-                ms(f.and_then(|f| f.p90_ms)),
-            )),
-            Line::from(format!(
-                "p95 {:<7} p99 {}",
-                ms(f.and_then(|f| f.p95_ms)),
-                ms(f.and_then(|f| f.p99_ms)),
-            )),
-            Line::from(format!(
-                "{requests} probes/min · err {} · cold {}",
-                share(errors),
-                share(cold)
-            )),
-            Line::from(errors_by_class(f.map(|f| f.errors_by_class))),
-            Line::from(start_delays(probed.map_or(&[][..], |p| &p.delays))),
-            Line::from(workers),
-            Line::from(format!("cost per 1k inferences ≈ {cost}")),
-        ];
+        let lines = provider_detail(app, cell, provider, &split);
         frame.render_widget(
             Paragraph::new(lines),
             Rect::new(x + 1, inner.y, half.saturating_sub(2), text_height),
@@ -668,8 +622,9 @@ fn draw_detail(
             .take(room.saturating_sub(1))
             .map(|l| Line::from(l.as_str())),
     );
+    // A long reason wraps rather than being cut at the edge.
     frame.render_widget(
-        Paragraph::new(lines),
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
         Rect::new(
             inner.x + 1,
             list_y,
@@ -677,6 +632,85 @@ fn draw_detail(
             room as u16,
         ),
     );
+}
+
+/// One provider of a cell in detail: asked and served, the routers' traffic
+/// over the window, the probes' percentiles, errors by class, start delays,
+/// workers and cost.
+fn provider_detail<'a>(app: &App, cell: &CellId, provider: &str, split: &Split) -> Vec<Line<'a>> {
+    let probed = app.live.probed(cell, provider);
+    let f = probed.map(|p| p.figures);
+    let asked = percent(split.share(provider).get());
+    let served = app
+        .live
+        .served(cell, provider)
+        .map_or_else(|| "—".to_string(), |s| format!("{s:.1}%"));
+    let cost = cost_per_1k(app, provider, f.as_ref());
+    let workers = probed.and_then(|p| p.health).map_or_else(
+        || "workers —".to_string(),
+        |h| {
+            format!(
+                "workers idle {} running {} init {}",
+                h.workers.idle, h.workers.running, h.workers.initializing
+            )
+        },
+    );
+    let (requests, errors, cold) = f.map_or((0, 0, 0), |f| (f.requests, f.errors, f.cold));
+    let share = |n: u64| {
+        if requests == 0 {
+            "—".to_string()
+        } else {
+            format!("{:.1}%", n as f64 * 100.0 / requests as f64)
+        }
+    };
+    vec![
+        Line::from(Span::styled(
+            format!("{provider}  asked {asked}  served {served}"),
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        Line::from(router_detail(app, cell, provider)),
+        Line::from(format!(
+            "probes p50 {:<6} p90 {}",
+            ms(f.and_then(|f| f.p50_ms)),
+            ms(f.and_then(|f| f.p90_ms)),
+        )),
+        Line::from(format!(
+            "probes p95 {:<6} p99 {}",
+            ms(f.and_then(|f| f.p95_ms)),
+            ms(f.and_then(|f| f.p99_ms)),
+        )),
+        Line::from(format!(
+            "{requests} probes/min · err {} · cold {}",
+            share(errors),
+            share(cold)
+        )),
+        Line::from(errors_by_class(f.map(|f| f.errors_by_class))),
+        Line::from(start_delays(probed.map_or(&[][..], |p| &p.delays))),
+        Line::from(workers),
+        Line::from(format!("cost per 1k inferences ≈ {cost}")),
+    ]
+}
+
+/// "router 10 s: 240 req · p95 180ms · err 0.2% · cold 4%", or why not.
+fn router_detail(app: &App, cell: &CellId, provider: &str) -> String {
+    match app
+        .live
+        .traffic
+        .get(cell)
+        .and_then(|t| Some((t, t.providers.get(provider)?)))
+    {
+        Some((t, p)) if p.requests > 0.0 => format!(
+            "router {} s: {:.0} req · p95 {} · err {} · cold {}",
+            t.window.as_secs(),
+            p.requests,
+            ms(p.p95_s.map(|s| (s * 1000.0).round() as u64)),
+            p.error_percent()
+                .map_or_else(|| "—".into(), |e| format!("{e:.1}%")),
+            p.cold_percent()
+                .map_or_else(|| "—".into(), |c| format!("{c:.0}%")),
+        ),
+        _ => "router: no traffic to it here".to_string(),
+    }
 }
 
 /// Cost per 1k inferences ≈ price per second × the median latency: what a
@@ -926,60 +960,12 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     } else {
         lines.push(Line::from(""));
     }
-    // Where the traffic goes, for every cell: failing there, or cold.
-    let warnings = app.gaining_warnings(pending);
-    let warned = warnings.iter().any(|(_, tone)| *tone != Tone::Info);
-    for (text, tone) in warnings {
-        let mark = match tone {
-            Tone::Bad => "!! ",
-            Tone::Warn => " ! ",
-            Tone::Info | Tone::Good => "",
-        };
-        lines.push(Line::from(Span::styled(
-            format!(" {mark}{text}"),
-            palette.tone(tone),
-        )));
-    }
-    if warned {
-        lines.push(Line::from(format!(
-            "   ({} on those cells warms them)",
-            app.keymap.label(super::keymap::Command::Warmup)
-        )));
-    }
+    lines.extend(gaining_lines(app, pending, palette));
     lines.push(Line::from(""));
     if let Some(input) = typed {
-        // Production: a change forward is typed, not pressed.
-        let words = dialog.confirmation_words(&app.environment);
-        lines.push(Line::from(Span::styled(
-            format!(
-                " {}: type {} to apply",
-                app.environment.to_uppercase(),
-                words.join(" or ")
-            ),
-            palette.tone(Tone::Warn).add_modifier(Modifier::BOLD),
-        )));
-        lines.push(Line::from(vec![
-            Span::raw(" > "),
-            Span::styled(
-                input.value().to_string(),
-                Style::default().add_modifier(Modifier::UNDERLINED),
-            ),
-        ]));
+        lines.extend(production_lines(app, dialog, input, palette));
     }
-    // Why, for the audit: optional, reached with Tab.
-    let reason_style = if *focus == Focus::Reason {
-        Style::default().add_modifier(Modifier::REVERSED)
-    } else {
-        Style::default().add_modifier(Modifier::UNDERLINED)
-    };
-    let reason_text = match reason.value() {
-        "" if *focus != Focus::Reason => "(optional, Tab)".to_string(),
-        text => text.to_string(),
-    };
-    lines.push(Line::from(vec![
-        Span::raw(" reason: "),
-        Span::styled(pad(&reason_text, 50), reason_style),
-    ]));
+    lines.push(reason_line(reason, *focus));
     let button = |label: &str, on: bool| {
         let style = if on {
             Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
@@ -1002,6 +988,74 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     // A stale notice is long: it wraps inside the dialog.
     let text = Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false });
     frame.render_widget(text.block(block), rect);
+}
+
+/// Where a dialog's change sends traffic, for every cell: failing there, or cold.
+fn gaining_lines<'a>(app: &App, pending: &modes::Pending, palette: Theme) -> Vec<Line<'a>> {
+    let warnings = app.gaining_warnings(pending);
+    let warned = warnings.iter().any(|(_, tone)| *tone != Tone::Info);
+    let mut lines: Vec<Line> = warnings
+        .into_iter()
+        .map(|(text, tone)| {
+            let mark = match tone {
+                Tone::Bad => "!! ",
+                Tone::Warn => " ! ",
+                Tone::Info | Tone::Good => "",
+            };
+            Line::from(Span::styled(format!(" {mark}{text}"), palette.tone(tone)))
+        })
+        .collect();
+    if warned {
+        lines.push(Line::from(format!(
+            "   ({} on those cells warms them)",
+            app.keymap.label(super::keymap::Command::Warmup)
+        )));
+    }
+    lines
+}
+
+/// Production: a change forward is typed, not pressed.
+fn production_lines<'a>(
+    app: &App,
+    dialog: &modes::Confirm,
+    input: &tui_input::Input,
+    palette: Theme,
+) -> Vec<Line<'a>> {
+    let words = dialog.confirmation_words(&app.environment);
+    vec![
+        Line::from(Span::styled(
+            format!(
+                " {}: type {} to apply",
+                app.environment.to_uppercase(),
+                words.join(" or ")
+            ),
+            palette.tone(Tone::Warn).add_modifier(Modifier::BOLD),
+        )),
+        Line::from(vec![
+            Span::raw(" > "),
+            Span::styled(
+                input.value().to_string(),
+                Style::default().add_modifier(Modifier::UNDERLINED),
+            ),
+        ]),
+    ]
+}
+
+/// Why, for the audit: optional, reached with Tab.
+fn reason_line<'a>(reason: &tui_input::Input, focus: Focus) -> Line<'a> {
+    let style = if focus == Focus::Reason {
+        Style::default().add_modifier(Modifier::REVERSED)
+    } else {
+        Style::default().add_modifier(Modifier::UNDERLINED)
+    };
+    let text = match reason.value() {
+        "" if focus != Focus::Reason => "(optional, Tab)".to_string(),
+        text => text.to_string(),
+    };
+    Line::from(vec![
+        Span::raw(" reason: "),
+        Span::styled(pad(&text, 50), style),
+    ])
 }
 
 fn draw_give_up(frame: &mut Frame, area: Rect, app: &App, focus: Focus, palette: Theme) {
