@@ -272,7 +272,8 @@ fn history_view_lists_the_audit_newest_first() {
     // The real lines, with the wall-clock times and this machine's operator
     // pinned for the snapshot.
     let operator = c.operator.to_string();
-    let lines = beacon_console::cli::history_lines(&history)
+    let lines = history
+        .lines()
         .into_iter()
         .map(|l| l.replace(&operator, "alice@bastion-1"))
         .map(|l| match l.find("2026-").or_else(|| l.find("20")) {

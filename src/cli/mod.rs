@@ -10,7 +10,6 @@ mod sim;
 mod stress;
 
 pub use args::Cli;
-pub use output::history_lines;
 pub use run::run;
 
 /// Parses arguments, runs, and returns the process exit code.

@@ -7,7 +7,6 @@ use crate::domain::text::printable;
 use crate::domain::{CellChange, PerMille, Split};
 use crate::flags::Committed;
 use crate::flags::Snapshot;
-use crate::flags::audit::AuditEvent;
 use crate::ops::{Console, History, Rollback, Skipped};
 
 fn pct(permille: u16) -> f64 {
@@ -281,62 +280,9 @@ pub fn history(h: &History, json: bool) {
     if json {
         return;
     }
-    for line in history_lines(h) {
+    for line in h.lines() {
         println!("{line}");
     }
-}
-
-/// The audit history as text lines, newest first: one line per event, then
-/// its cells' before → after. Shared by `history` and the console's view.
-pub fn history_lines(h: &History) -> Vec<String> {
-    let mut lines = raw_history_lines(h);
-    // Stored text is anyone's: never send its control characters to a terminal.
-    for line in &mut lines {
-        if let std::borrow::Cow::Owned(clean) = printable(line) {
-            *line = clean;
-        }
-    }
-    lines
-}
-
-fn raw_history_lines(h: &History) -> Vec<String> {
-    let mut lines = Vec::new();
-    for event in &h.events {
-        match event {
-            AuditEvent::Commit(c) => {
-                lines.push(format!(
-                    "rev {:<5} {}  {:<15} {}  \"{}\"",
-                    c.revision,
-                    c.time,
-                    c.action.to_string(),
-                    c.operator,
-                    c.reason
-                ));
-                for ch in &c.changes {
-                    lines.push(format!(
-                        "          {}  {} → {}",
-                        ch.cell,
-                        before_text(&ch.before),
-                        split_text(&ch.after)
-                    ));
-                }
-                if let Some(note) = &c.note {
-                    lines.push(format!("          note: {note}"));
-                }
-            }
-            AuditEvent::Refused(r) => {
-                lines.push(format!(
-                    "refused   {}  {:<15} {}  \"{}\": {}",
-                    r.time,
-                    r.action.to_string(),
-                    r.operator,
-                    r.reason,
-                    r.error
-                ));
-            }
-        }
-    }
-    lines
 }
 
 fn secret_text(s: &Option<SecretSource>) -> String {

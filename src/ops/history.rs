@@ -1,3 +1,8 @@
+//! The audit history: events newest first, and the same as text lines for
+//! the command line's `history` and the console's views (one formatter).
+
+use crate::domain::text::printable;
+use crate::domain::{CellId, ChangeRecord, PerMille, Split};
 use crate::flags::audit::{AuditEvent, AuditLog, BadLine};
 
 use super::OpsError;
@@ -21,4 +26,90 @@ pub fn history(audit: &AuditLog, limit: Option<usize>) -> Result<History, OpsErr
         events.truncate(limit);
     }
     Ok(History { events, bad_lines })
+}
+
+impl History {
+    /// One line per event, then its cells' before → after. Stored text is
+    /// anyone's: its control characters are escaped, never sent raw.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for event in &self.events {
+            match event {
+                AuditEvent::Commit(c) => {
+                    lines.push(commit_line(c));
+                    lines.extend(c.changes.iter().map(|ch| {
+                        format!(
+                            "          {}  {} → {}",
+                            ch.cell,
+                            before_words(ch.before.as_ref()),
+                            split_words(&ch.after)
+                        )
+                    }));
+                    if let Some(note) = &c.note {
+                        lines.push(format!("          note: {note}"));
+                    }
+                }
+                AuditEvent::Refused(r) => lines.push(format!(
+                    "refused   {}  {:<15} {}  \"{}\": {}",
+                    r.time,
+                    r.action.to_string(),
+                    r.operator,
+                    r.reason,
+                    r.error
+                )),
+            }
+        }
+        lines
+            .into_iter()
+            .map(|l| printable(&l).into_owned())
+            .collect()
+    }
+
+    /// The commits that touched `cell`, each with that cell's line.
+    pub fn cell_lines(&self, cell: &CellId) -> Vec<String> {
+        let mut lines = Vec::new();
+        for event in &self.events {
+            let AuditEvent::Commit(c) = event else {
+                continue;
+            };
+            if let Some(ch) = c.changes.iter().find(|ch| ch.cell == *cell) {
+                lines.push(commit_line(c));
+                lines.push(format!(
+                    "          {}  {} → {}",
+                    ch.cell,
+                    before_words(ch.before.as_ref()),
+                    split_words(&ch.after)
+                ));
+            }
+        }
+        lines
+            .into_iter()
+            .map(|l| printable(&l).into_owned())
+            .collect()
+    }
+}
+
+fn commit_line(c: &ChangeRecord) -> String {
+    format!(
+        "rev {:<5} {}  {:<15} {}  \"{}\"",
+        c.revision,
+        c.time,
+        c.action.to_string(),
+        c.operator,
+        c.reason
+    )
+}
+
+/// `modal 75% runpod 25%`.
+fn split_words(split: &Split) -> String {
+    split
+        .weights()
+        .iter()
+        .map(|(p, w)| format!("{p} {}", PerMille::new(*w).unwrap_or(PerMille::ZERO)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn before_words(before: Option<&Split>) -> String {
+    before.map_or_else(|| "(unknown)".into(), split_words)
 }

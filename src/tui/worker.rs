@@ -173,7 +173,7 @@ fn rollback(console: &Console, selection: Selection) -> Report {
 
 fn history(console: &Console) -> Result<Vec<String>, OpsError> {
     let history = ops::history(&console.audit, Some(1000))?;
-    let mut lines = crate::cli::output::history_lines(&history);
+    let mut lines = history.lines();
     if lines.is_empty() {
         lines.push("no changes recorded yet".into());
     }
@@ -186,21 +186,7 @@ fn history(console: &Console) -> Result<Vec<String>, OpsError> {
     Ok(lines)
 }
 
-/// The events that touched `cell`, each with that cell's line.
+/// The commits that touched `cell`, each with that cell's line.
 fn cell_history(console: &Console, cell: &CellId) -> Result<Vec<String>, OpsError> {
-    let wanted = format!(" {cell} ");
-    let history = ops::history(&console.audit, Some(1000))?;
-    let mut out = Vec::new();
-    let mut event = None;
-    for line in crate::cli::output::history_lines(&history) {
-        if line.starts_with("rev") || line.starts_with("refused") {
-            event = Some(line);
-        } else if format!("{line} ").contains(&wanted)
-            && let Some(e) = event.take()
-        {
-            out.push(e);
-            out.push(line);
-        }
-    }
-    Ok(out)
+    Ok(ops::history(&console.audit, Some(1000))?.cell_lines(cell))
 }
