@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::config::Profile;
 use crate::ops::monitor::{Monitor, RegionStatus};
 use crate::ops::{Console, OpsError};
 use crate::telemetry::probes::Telemetry;
@@ -55,10 +56,38 @@ async fn print(
     regions: &[RegionStatus],
     json: bool,
 ) {
-    let profile = &console.profile;
-    let telemetry: &Telemetry = &monitor.telemetry;
     let unavailable = monitor.clients.unavailable();
-    let simulator = monitor.clients.sim_base();
+    let rows = cell_rows(&console.profile, snapshot, &monitor.telemetry, traffic);
+    if json {
+        let regions: Vec<_> = regions
+            .iter()
+            .map(|r| json!({"region": r.region, "applied_revision": r.applied_revision, "error": r.error}))
+            .collect();
+        let simulator = monitor.clients.sim_base();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({ "revision": snapshot.revision(), "regions": regions, "cells": rows, "unavailable_providers": unavailable, "simulator": simulator })
+            )
+            .unwrap_or_default()
+        );
+        return;
+    }
+    print_routers(snapshot.revision(), regions);
+    for (provider, why) in unavailable {
+        println!("{provider}: not probed ({why})");
+    }
+    print_table(&rows);
+}
+
+/// Each cell as JSON: what its routers saw, and a row per provider with an
+/// endpoint there (asked and served shares, probe figures, RunPod workers).
+fn cell_rows(
+    profile: &Profile,
+    snapshot: &crate::flags::Snapshot,
+    telemetry: &Telemetry,
+    traffic: &[crate::telemetry::CellTraffic],
+) -> Vec<serde_json::Value> {
     let window = Duration::from_secs(300);
     let mut rows = Vec::new();
     for (cell, split) in snapshot.routes().iter() {
@@ -86,20 +115,11 @@ async fn print(
             "providers": providers,
         }));
     }
-    if json {
-        let regions: Vec<_> = regions
-            .iter()
-            .map(|r| json!({"region": r.region, "applied_revision": r.applied_revision, "error": r.error}))
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &json!({ "revision": snapshot.revision(), "regions": regions, "cells": rows, "unavailable_providers": unavailable, "simulator": simulator })
-            )
-            .unwrap_or_default()
-        );
-        return;
-    }
+    rows
+}
+
+/// The revision and which routers applied it; each router's error.
+fn print_routers(latest: u64, regions: &[RegionStatus]) {
     let applied: Vec<String> = regions
         .iter()
         .map(|r| {
@@ -111,7 +131,6 @@ async fn print(
             )
         })
         .collect();
-    let latest = snapshot.revision();
     let in_step = regions
         .iter()
         .filter(|r| r.applied_revision == Some(latest))
@@ -132,44 +151,47 @@ async fn print(
             println!("router {}: {e}", r.region);
         }
     }
-    for (provider, why) in unavailable {
-        println!("{provider}: not probed ({why})");
-    }
+}
+
+/// The table: a line per cell and provider, then what the columns mean.
+fn print_table(rows: &[serde_json::Value]) {
     println!(
         "{:<24} {:<7} {:>7} {:>8} {:>8} {:>8} {:>6} {:>5} {:>9}",
         "cell", "prov", "asked", "served", "p50", "p95", "errs", "cold", "workers"
     );
-    for row in &rows {
+    for row in rows {
         for p in row["providers"].as_array().into_iter().flatten() {
-            let pct = |v: &serde_json::Value| {
-                v.as_f64()
-                    .map_or_else(|| "—".into(), |x| format!("{x:.1}%"))
-            };
-            let ms =
-                |v: &serde_json::Value| v.as_u64().map_or_else(|| "—".into(), |x| format!("{x}ms"));
-            let workers = p["workers"].as_object().map_or_else(
-                || "—".into(),
-                |w| format!("{}/{}/{}", w["idle"], w["running"], w["initializing"]),
-            );
-            println!(
-                "{:<24} {:<7} {:>7} {:>8} {:>8} {:>8} {:>6} {:>5} {:>9}",
-                row["cell"].as_str().unwrap_or_default(),
-                p["provider"].as_str().unwrap_or_default(),
-                pct(&p["requested_percent"]),
-                pct(&p["observed_percent"]),
-                ms(&p["probe_p50_ms"]),
-                ms(&p["probe_p95_ms"]),
-                p["probe_errors"]
-                    .as_u64()
-                    .map_or_else(|| "—".into(), |e| e.to_string()),
-                p["cold_starts"]
-                    .as_u64()
-                    .map_or_else(|| "—".into(), |e| e.to_string()),
-                workers
-            );
+            print_provider_line(row["cell"].as_str().unwrap_or_default(), p);
         }
     }
     println!(
         "(asked: the flag split; served: what the routers sent; latency from probes; workers idle/running/initializing)"
+    );
+}
+
+/// One provider of one cell: shares asked and served, probe latency,
+/// errors, cold starts and workers; "—" where unknown.
+fn print_provider_line(cell: &str, p: &serde_json::Value) {
+    let pct = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or_else(|| "—".into(), |x| format!("{x:.1}%"))
+    };
+    let ms = |v: &serde_json::Value| v.as_u64().map_or_else(|| "—".into(), |x| format!("{x}ms"));
+    let count = |v: &serde_json::Value| v.as_u64().map_or_else(|| "—".into(), |e| e.to_string());
+    let workers = p["workers"].as_object().map_or_else(
+        || "—".into(),
+        |w| format!("{}/{}/{}", w["idle"], w["running"], w["initializing"]),
+    );
+    println!(
+        "{:<24} {:<7} {:>7} {:>8} {:>8} {:>8} {:>6} {:>5} {:>9}",
+        cell,
+        p["provider"].as_str().unwrap_or_default(),
+        pct(&p["requested_percent"]),
+        pct(&p["observed_percent"]),
+        ms(&p["probe_p50_ms"]),
+        ms(&p["probe_p95_ms"]),
+        count(&p["probe_errors"]),
+        count(&p["cold_starts"]),
+        workers
     );
 }

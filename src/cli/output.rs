@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
-use crate::config::{Endpoint, Profile, ProviderKind, SecretSource};
+use crate::config::{Endpoint, Profile, ProviderConfig, ProviderKind, SecretSource};
 use crate::domain::text::printable;
-use crate::domain::{CellChange, PerMille, Split};
+use crate::domain::{CellChange, CellId, PerMille, Split};
 use crate::flags::Committed;
 use crate::flags::Snapshot;
 use crate::ops::{Console, History, Rollback, Skipped};
@@ -39,39 +39,53 @@ fn before_text(before: &Option<Split>) -> String {
 }
 
 pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
-    let profile = &console.profile;
-    let doc = &snapshot.document;
     if json {
-        let cells: Vec<_> = doc
-            .routes
-            .iter()
-            .map(|(cell, split)| {
-                json!({
-                    "cell": cell.to_string(),
-                    "model": cell.model,
-                    "region": cell.region,
-                    "split_permille": split,
-                    "split_percent": split_json(split),
-                })
-            })
-            .collect();
-        let value = json!({
-            "profile": profile.name,
-            "environment": profile.environment.label().to_lowercase(),
-            "read_only": console.read_only,
-            "store": console.store.describe(),
-            "revision": doc.revision,
-            "fallback": profile.fallback,
-            "last_change": doc.last_change(),
-            "audit_behind": snapshot.audit_behind,
-            "cells": cells,
-        });
+        let value = status_json(console, snapshot);
         println!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
         return;
     }
+    status_heading(console, snapshot);
+    last_change(console, snapshot);
+    println!();
+    print_table(&status_rows(&console.profile, snapshot));
+}
+
+/// `status --json`: the profile, the store, the revision and every cell's split.
+fn status_json(console: &Console, snapshot: &Snapshot) -> serde_json::Value {
+    let profile = &console.profile;
+    let doc = &snapshot.document;
+    let cells: Vec<_> = doc
+        .routes
+        .iter()
+        .map(|(cell, split)| {
+            json!({
+                "cell": cell.to_string(),
+                "model": cell.model,
+                "region": cell.region,
+                "split_permille": split,
+                "split_percent": split_json(split),
+            })
+        })
+        .collect();
+    json!({
+        "profile": profile.name,
+        "environment": profile.environment.label().to_lowercase(),
+        "read_only": console.read_only,
+        "store": console.store.describe(),
+        "revision": doc.revision,
+        "fallback": profile.fallback,
+        "last_change": doc.last_change(),
+        "audit_behind": snapshot.audit_behind,
+        "cells": cells,
+    })
+}
+
+/// The profile, environment and revision; the store; an audit log behind.
+fn status_heading(console: &Console, snapshot: &Snapshot) {
+    let profile = &console.profile;
     let ro = if console.read_only {
         " · READ-ONLY"
     } else {
@@ -81,7 +95,7 @@ pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
         "{} · {} · flags rev {}{ro}",
         profile.name,
         profile.environment.label(),
-        doc.revision,
+        snapshot.document.revision,
     );
     println!("store: {}", printable(&console.store.describe()));
     if snapshot.audit_behind > 0 {
@@ -95,6 +109,11 @@ pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
             snapshot.audit_behind
         );
     }
+}
+
+/// Who changed the flags last, when and why (or why nobody is known).
+fn last_change(console: &Console, snapshot: &Snapshot) {
+    let doc = &snapshot.document;
     match doc.last_change() {
         Some(c) => println!(
             "{}",
@@ -105,14 +124,18 @@ pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
         ),
         None if doc.revision == 0 => println!(
             "no change committed yet: every cell on the fallback ({})",
-            profile.fallback
+            console.profile.fallback
         ),
         None => println!(
             "revision {} carries no change record (written outside beacon-console)",
             doc.revision
         ),
     }
-    println!();
+}
+
+/// The matrix: a row per model, a column per region, each cell's split.
+fn status_rows(profile: &Profile, snapshot: &Snapshot) -> Vec<Vec<String>> {
+    let routes = &snapshot.document.routes;
     let regions = profile.region_ids();
     let mut rows: Vec<Vec<String>> = vec![
         std::iter::once("model \\ region".to_string())
@@ -122,12 +145,12 @@ pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
     for model in profile.model_ids() {
         let mut row = vec![model.to_string()];
         for region in &regions {
-            let cell = crate::domain::CellId::new(model.clone(), region.clone());
-            row.push(doc.routes.get(&cell).map_or_else(|| "?".into(), split_text));
+            let cell = CellId::new(model.clone(), region.clone());
+            row.push(routes.get(&cell).map_or_else(|| "?".into(), split_text));
         }
         rows.push(row);
     }
-    print_table(&rows);
+    rows
 }
 
 fn print_table(rows: &[Vec<String>]) {
@@ -340,51 +363,85 @@ pub fn check_config(p: &Profile, json: bool) {
     let cells = p.cells();
     let warnings = config_warnings(p);
     if json {
-        let providers: Vec<_> = p
-            .providers
-            .iter()
-            .map(|pr| {
-                let secrets: Vec<_> = [("api_key", &pr.api_key), ("proxy_key", &pr.proxy_key), ("proxy_secret", &pr.proxy_secret)]
-                    .into_iter()
-                    .filter_map(|(name, s)| s.as_ref().map(|src| json!({"name": name, "source": src.to_string(), "available": src.availability().is_ok()})))
-                    .collect();
-                json!({
-                    "id": pr.id,
-                    "kind": match pr.kind { ProviderKind::RunPod => "runpod", ProviderKind::Modal => "modal" },
-                    "price_per_second": pr.price_per_second,
-                    "endpoints": cells.iter().filter(|c| p.has_endpoint(c, &pr.id)).count(),
-                    "secrets": secrets,
-                })
-            })
-            .collect();
-        let value = json!({
-            "ok": true,
-            "warnings": warnings,
-            "profile": p.origin,
-            "name": p.name,
-            "environment": p.environment.label().to_lowercase(),
-            "read_only": p.read_only,
-            "fallback": p.fallback,
-            "models": p.model_ids(),
-            "regions": p.region_ids(),
-            "cells": cells.len(),
-            "providers": providers,
-            "ladder_percent": p.ladder.steps().iter().map(|s| pct(s.get())).collect::<Vec<_>>(),
-            "store": p.store_path().display().to_string(),
-            "audit": p.audit_path.display().to_string(),
-            "simulator": p.simulator.is_some(),
-        });
+        let value = check_config_json(p, &cells, &warnings);
         println!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
         return;
     }
+    check_config_heading(p, &warnings);
+    for pr in &p.providers {
+        provider_summary(p, pr, &cells);
+    }
+    gates_and_storage(p);
+}
+
+fn kind_name(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::RunPod => "runpod",
+        ProviderKind::Modal => "modal",
+    }
+}
+
+/// `check-config --json`: the profile's summary and its warnings.
+fn check_config_json(p: &Profile, cells: &[CellId], warnings: &[String]) -> serde_json::Value {
+    let providers: Vec<_> = p
+        .providers
+        .iter()
+        .map(|pr| provider_json(p, pr, cells))
+        .collect();
+    json!({
+        "ok": true,
+        "warnings": warnings,
+        "profile": p.origin,
+        "name": p.name,
+        "environment": p.environment.label().to_lowercase(),
+        "read_only": p.read_only,
+        "fallback": p.fallback,
+        "models": p.model_ids(),
+        "regions": p.region_ids(),
+        "cells": cells.len(),
+        "providers": providers,
+        "ladder_percent": p.ladder.steps().iter().map(|s| pct(s.get())).collect::<Vec<_>>(),
+        "store": p.store_path().display().to_string(),
+        "audit": p.audit_path.display().to_string(),
+        "simulator": p.simulator.is_some(),
+    })
+}
+
+/// One provider in `check-config --json`: kind, price, endpoint count and
+/// where its secrets come from (not their values).
+fn provider_json(p: &Profile, pr: &ProviderConfig, cells: &[CellId]) -> serde_json::Value {
+    let named = [
+        ("api_key", &pr.api_key),
+        ("proxy_key", &pr.proxy_key),
+        ("proxy_secret", &pr.proxy_secret),
+    ];
+    let secrets: Vec<_> = named
+        .into_iter()
+        .filter_map(|(name, s)| {
+            s.as_ref().map(|src| {
+                json!({"name": name, "source": src.to_string(), "available": src.availability().is_ok()})
+            })
+        })
+        .collect();
+    json!({
+        "id": pr.id,
+        "kind": kind_name(pr.kind),
+        "price_per_second": pr.price_per_second,
+        "endpoints": cells.iter().filter(|c| p.has_endpoint(c, &pr.id)).count(),
+        "secrets": secrets,
+    })
+}
+
+/// OK or WARN with the warnings; name, environment, fallback; models and regions.
+fn check_config_heading(p: &Profile, warnings: &[String]) {
     if warnings.is_empty() {
         println!("{}: OK", p.origin);
     } else {
         println!("{}: WARN ({} warning(s))", p.origin, warnings.len());
-        for w in &warnings {
+        for w in warnings {
             println!("  WARN {w}");
         }
     }
@@ -405,39 +462,42 @@ pub fn check_config(p: &Profile, json: bool) {
         p.regions.len(),
         p.region_ids().join(", ")
     );
-    for pr in &p.providers {
-        let count = cells.iter().filter(|c| p.has_endpoint(c, &pr.id)).count();
-        let kind = match pr.kind {
-            ProviderKind::RunPod => "runpod",
-            ProviderKind::Modal => "modal",
-        };
-        println!(
-            "  provider {} ({kind}, ${}/s): endpoints for {count}/{} cells",
-            pr.id,
-            pr.price_per_second,
-            cells.len()
-        );
-        match pr.kind {
-            ProviderKind::RunPod => println!("    api_key: {}", secret_text(&pr.api_key)),
-            ProviderKind::Modal => {
-                println!("    proxy_key: {}", secret_text(&pr.proxy_key));
-                println!("    proxy_secret: {}", secret_text(&pr.proxy_secret));
-            }
-        }
-        if let Some((cell, e)) = cells
-            .iter()
-            .find_map(|c| p.endpoint(c, &pr.id).map(|e| (c, e)))
-        {
-            let shown = match e {
-                Endpoint::RunPod {
-                    api_base,
-                    endpoint_id,
-                } => format!("{api_base}/{endpoint_id}"),
-                Endpoint::Modal { url } => url.clone(),
-            };
-            println!("    e.g. {cell}: {shown}");
+}
+
+/// A provider's lines: kind, price, endpoint count, secrets, an example endpoint.
+fn provider_summary(p: &Profile, pr: &ProviderConfig, cells: &[CellId]) {
+    let count = cells.iter().filter(|c| p.has_endpoint(c, &pr.id)).count();
+    println!(
+        "  provider {} ({}, ${}/s): endpoints for {count}/{} cells",
+        pr.id,
+        kind_name(pr.kind),
+        pr.price_per_second,
+        cells.len()
+    );
+    match pr.kind {
+        ProviderKind::RunPod => println!("    api_key: {}", secret_text(&pr.api_key)),
+        ProviderKind::Modal => {
+            println!("    proxy_key: {}", secret_text(&pr.proxy_key));
+            println!("    proxy_secret: {}", secret_text(&pr.proxy_secret));
         }
     }
+    if let Some((cell, e)) = cells
+        .iter()
+        .find_map(|c| p.endpoint(c, &pr.id).map(|e| (c, e)))
+    {
+        let shown = match e {
+            Endpoint::RunPod {
+                api_base,
+                endpoint_id,
+            } => format!("{api_base}/{endpoint_id}"),
+            Endpoint::Modal { url } => url.clone(),
+        };
+        println!("    e.g. {cell}: {shown}");
+    }
+}
+
+/// The ladder, the bench gates, the store, the audit log and the simulator.
+fn gates_and_storage(p: &Profile) {
     let ladder: Vec<String> = p.ladder.steps().iter().map(ToString::to_string).collect();
     println!("  ladder: {}", ladder.join(" "));
     let s = &p.slo;

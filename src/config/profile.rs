@@ -8,7 +8,10 @@ use indexmap::IndexMap;
 use toml::Spanned;
 
 use super::error::ConfigError;
-use super::raw::{RawKeys, RawProfile, RawSecret, RawTelemetry};
+use super::raw::{
+    RawAudit, RawEndpoint, RawKeys, RawProfile, RawProvider, RawRouter, RawSecret, RawSimulator,
+    RawSlo, RawStore, RawTelemetry,
+};
 use super::secret::SecretSource;
 use crate::domain::{CellId, Id, Ladder, PerMille, is_valid_id};
 
@@ -319,6 +322,22 @@ struct Templates {
     api_base: Option<String>,
 }
 
+impl Templates {
+    /// The provider's endpoint for cells without an `[[endpoints]]` entry.
+    fn template(&self) -> Option<EndpointTemplate> {
+        match (&self.endpoint_id, &self.url) {
+            (Some(id), _) => Some(EndpointTemplate::RunPod {
+                api_base: self.api_base.clone().unwrap_or_default(),
+                endpoint_id: id.get_ref().clone(),
+            }),
+            (_, Some(url)) => Some(EndpointTemplate::Modal {
+                url: url.get_ref().clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 struct Validator<'a> {
     origin: &'a str,
     text: &'a str,
@@ -448,135 +467,101 @@ impl Validator<'_> {
         check_url(url).map_err(|m| self.err(span, m))
     }
 
+    /// Checks the sections in the order a reader meets them (so that, of
+    /// several errors, the same one is reported first) and builds the profile.
     fn validate(&self, raw: RawProfile) -> Result<Profile, ConfigError> {
         let name = raw.name.get_ref().clone();
-        let environment = match &raw.environment {
-            None => Environment::Production,
-            Some(e) => match e.get_ref().as_str() {
-                "demo" => Environment::Demo,
-                "staging" => Environment::Staging,
-                "production" => Environment::Production,
-                other => {
-                    return Err(self.err(
-                        e.span(),
-                        format!("unknown environment {other:?}: expected \"demo\", \"staging\" or \"production\""),
-                    ));
-                }
-            },
-        };
+        let environment = self.environment(raw.environment.as_ref())?;
         let models = self.ids(&raw.models, "model")?;
         let regions = self.ids(&raw.regions, "region")?;
         let simulated = raw.simulator.is_some();
+        let (mut providers, templates) = self.providers(&raw.providers, simulated)?;
+        let fallback = self.fallback(&raw.fallback, &providers)?;
+        // Endpoints: explicit entries first, then templates fill the rest.
+        let cells = (models.as_slice(), regions.as_slice());
+        let endpoints = self.endpoints(&raw.endpoints, cells, &providers, &templates, simulated)?;
+        for (provider, t) in providers.iter_mut().zip(&templates) {
+            provider.template = t.template();
+        }
+        self.fallback_everywhere(&raw.fallback, &providers, cells, &endpoints)?;
+        let ladder = self.ladder(raw.ladder.as_ref())?;
+        let slo = self.slo(&raw.slo)?;
+        let store = self.store(&raw.store)?;
+        let audit_path = self.audit_path(raw.audit.as_ref(), &store);
+        let yearly_inferences = self.count(
+            &raw.yearly_inferences,
+            1_000_000,
+            "yearly_inferences",
+            1,
+            i64::MAX,
+        )?;
+        let simulator = self.simulator(raw.simulator.as_ref())?;
+        let telemetry = self.telemetry(&raw.telemetry)?;
+        let routers = self.routers(&raw.routers, &regions, simulated)?;
+        let keys = self.keys(&raw.keys)?;
+        Ok(Profile {
+            origin: self.origin.to_string(),
+            name,
+            environment,
+            read_only: raw.read_only,
+            theme: raw.theme.as_ref().map(|t| t.get_ref().clone()),
+            theme_at: raw
+                .theme
+                .as_ref()
+                .map(|t| super::error::line_col(self.text, t.span().start)),
+            fallback,
+            ladder,
+            yearly_inferences,
+            models,
+            regions,
+            providers,
+            explicit_endpoints: endpoints,
+            slo,
+            store,
+            audit_path,
+            simulator,
+            telemetry,
+            routers,
+            keys,
+        })
+    }
 
+    /// `environment`: production unless the profile says demo or staging.
+    fn environment(&self, raw: Option<&Spanned<String>>) -> Result<Environment, ConfigError> {
+        let Some(e) = raw else {
+            return Ok(Environment::Production);
+        };
+        match e.get_ref().as_str() {
+            "demo" => Ok(Environment::Demo),
+            "staging" => Ok(Environment::Staging),
+            "production" => Ok(Environment::Production),
+            other => Err(self.err(
+                e.span(),
+                format!(
+                    "unknown environment {other:?}: expected \"demo\", \"staging\" or \"production\""
+                ),
+            )),
+        }
+    }
+
+    /// `[[providers]]`: at least one, ids unique. Each provider's templates
+    /// are kept aside: they become its `template` once the explicit
+    /// endpoints have been read.
+    fn providers(
+        &self,
+        raw: &[RawProvider],
+        simulated: bool,
+    ) -> Result<(Vec<ProviderConfig>, Vec<Templates>), ConfigError> {
         let mut providers: Vec<ProviderConfig> = Vec::new();
         let mut templates: Vec<Templates> = Vec::new();
-        for p in &raw.providers {
+        for p in raw {
             let id = self.id(&p.id, "provider")?;
             if providers.iter().any(|q| q.id == id) {
                 return Err(self.err(p.id.span(), format!("duplicate provider id {id:?}")));
             }
-            let kind = match p.kind.get_ref().as_str() {
-                "runpod" => ProviderKind::RunPod,
-                "modal" => ProviderKind::Modal,
-                other => {
-                    return Err(self.err(
-                        p.kind.span(),
-                        format!(
-                            "unknown provider kind {other:?}: expected \"runpod\" or \"modal\""
-                        ),
-                    ));
-                }
-            };
-            let price = self.positive(
-                &Some(p.price_per_second.clone()),
-                0.0,
-                "price_per_second",
-                1.0,
-            )?;
-            let api_base = match (&p.api_base, kind) {
-                (Some(b), ProviderKind::RunPod) => {
-                    self.url(b.get_ref(), b.span(), simulated)?;
-                    Some(b.get_ref().trim_end_matches('/').to_string())
-                }
-                (None, ProviderKind::RunPod) => Some("https://api.runpod.ai/v2".to_string()),
-                (Some(b), ProviderKind::Modal) => {
-                    return Err(self.err(b.span(), "api_base is for runpod providers; a modal provider uses url_template or per-endpoint url"));
-                }
-                (None, ProviderKind::Modal) => None,
-            };
-            let rest_base = match (&p.rest_base, kind) {
-                (Some(b), ProviderKind::RunPod) => {
-                    self.url(b.get_ref(), b.span(), simulated)?;
-                    Some(b.get_ref().trim_end_matches('/').to_string())
-                }
-                (None, ProviderKind::RunPod) => Some("https://rest.runpod.io/v1".to_string()),
-                (Some(b), ProviderKind::Modal) => {
-                    return Err(self.err(
-                        b.span(),
-                        "rest_base is for runpod providers (Modal has no API for warm containers)",
-                    ));
-                }
-                (None, ProviderKind::Modal) => None,
-            };
-            match kind {
-                ProviderKind::RunPod => {
-                    if let Some(t) = &p.url_template {
-                        return Err(self.err(t.span(), "url_template is for modal providers; a runpod provider uses endpoint_template"));
-                    }
-                    if let Some(s) = p.proxy_key.as_ref().or(p.proxy_secret.as_ref()) {
-                        return Err(self.err(s.span(), "proxy_key/proxy_secret are for modal providers; a runpod provider uses api_key"));
-                    }
-                }
-                ProviderKind::Modal => {
-                    if let Some(t) = &p.endpoint_template {
-                        return Err(self.err(t.span(), "endpoint_template is for runpod providers; a modal provider uses url_template"));
-                    }
-                    if let Some(s) = &p.api_key {
-                        return Err(self.err(s.span(), "api_key is for runpod providers; a modal provider uses proxy_key and proxy_secret"));
-                    }
-                    if p.proxy_key.is_some() != p.proxy_secret.is_some() {
-                        let s = p
-                            .proxy_key
-                            .as_ref()
-                            .or(p.proxy_secret.as_ref())
-                            .map(|s| s.span());
-                        return Err(ConfigError::at(
-                            self.origin,
-                            self.text,
-                            s,
-                            "proxy_key and proxy_secret go together (Modal-Key and Modal-Secret headers)",
-                        ));
-                    }
-                }
-            }
-            for t in [&p.endpoint_template, &p.url_template]
-                .into_iter()
-                .flatten()
-            {
-                check_template(t.get_ref()).map_err(|m| self.err(t.span(), m))?;
-            }
-            if let Some(t) = &p.url_template {
-                self.url(
-                    &t.get_ref().replace("{model}", "m").replace("{region}", "r"),
-                    t.span(),
-                    simulated,
-                )?;
-            }
-            providers.push(ProviderConfig {
-                id: id.clone(),
-                kind,
-                price_per_second: price,
-                api_key: self.secret(&p.api_key)?,
-                proxy_key: self.secret(&p.proxy_key)?,
-                proxy_secret: self.secret(&p.proxy_secret)?,
-                template: None,
-                rest_base,
-            });
-            templates.push(Templates {
-                endpoint_id: p.endpoint_template.clone(),
-                url: p.url_template.clone(),
-                api_base,
-            });
+            let (provider, template) = self.provider(id, p, simulated)?;
+            providers.push(provider);
+            templates.push(template);
         }
         if providers.is_empty() {
             return Err(ConfigError::at(
@@ -586,54 +571,196 @@ impl Validator<'_> {
                 "no providers declared (expected at least one [[providers]] entry)",
             ));
         }
-        let fallback = raw.fallback.get_ref().clone();
+        Ok((providers, templates))
+    }
+
+    /// One `[[providers]]` entry: kind, price, API bases, the fields its
+    /// kind takes, templates, then secrets.
+    fn provider(
+        &self,
+        id: String,
+        p: &RawProvider,
+        simulated: bool,
+    ) -> Result<(ProviderConfig, Templates), ConfigError> {
+        let kind = self.provider_kind(&p.kind)?;
+        let price = self.positive(
+            &Some(p.price_per_second.clone()),
+            0.0,
+            "price_per_second",
+            1.0,
+        )?;
+        let api_base = self.runpod_base(
+            p.api_base.as_ref(),
+            kind,
+            simulated,
+            "https://api.runpod.ai/v2",
+            "api_base is for runpod providers; a modal provider uses url_template or per-endpoint url",
+        )?;
+        let rest_base = self.runpod_base(
+            p.rest_base.as_ref(),
+            kind,
+            simulated,
+            "https://rest.runpod.io/v1",
+            "rest_base is for runpod providers (Modal has no API for warm containers)",
+        )?;
+        match kind {
+            ProviderKind::RunPod => self.runpod_fields(p)?,
+            ProviderKind::Modal => self.modal_fields(p)?,
+        }
+        self.provider_templates(p, simulated)?;
+        let provider = ProviderConfig {
+            id,
+            kind,
+            price_per_second: price,
+            api_key: self.secret(&p.api_key)?,
+            proxy_key: self.secret(&p.proxy_key)?,
+            proxy_secret: self.secret(&p.proxy_secret)?,
+            template: None,
+            rest_base,
+        };
+        let templates = Templates {
+            endpoint_id: p.endpoint_template.clone(),
+            url: p.url_template.clone(),
+            api_base,
+        };
+        Ok((provider, templates))
+    }
+
+    fn provider_kind(&self, kind: &Spanned<String>) -> Result<ProviderKind, ConfigError> {
+        match kind.get_ref().as_str() {
+            "runpod" => Ok(ProviderKind::RunPod),
+            "modal" => Ok(ProviderKind::Modal),
+            other => Err(self.err(
+                kind.span(),
+                format!("unknown provider kind {other:?}: expected \"runpod\" or \"modal\""),
+            )),
+        }
+    }
+
+    /// A RunPod API base (`api_base`, `rest_base`): a URL, kept without its
+    /// trailing '/', else `default`; a modal provider has none (`on_modal`
+    /// says why when one is given).
+    fn runpod_base(
+        &self,
+        base: Option<&Spanned<String>>,
+        kind: ProviderKind,
+        simulated: bool,
+        default: &str,
+        on_modal: &str,
+    ) -> Result<Option<String>, ConfigError> {
+        match (base, kind) {
+            (Some(b), ProviderKind::RunPod) => {
+                self.url(b.get_ref(), b.span(), simulated)?;
+                Ok(Some(b.get_ref().trim_end_matches('/').to_string()))
+            }
+            (None, ProviderKind::RunPod) => Ok(Some(default.to_string())),
+            (Some(b), ProviderKind::Modal) => Err(self.err(b.span(), on_modal)),
+            (None, ProviderKind::Modal) => Ok(None),
+        }
+    }
+
+    /// A runpod provider has no modal-only fields.
+    fn runpod_fields(&self, p: &RawProvider) -> Result<(), ConfigError> {
+        if let Some(t) = &p.url_template {
+            return Err(self.err(
+                t.span(),
+                "url_template is for modal providers; a runpod provider uses endpoint_template",
+            ));
+        }
+        if let Some(s) = p.proxy_key.as_ref().or(p.proxy_secret.as_ref()) {
+            return Err(self.err(
+                s.span(),
+                "proxy_key/proxy_secret are for modal providers; a runpod provider uses api_key",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A modal provider has no runpod-only fields, and its proxy key and
+    /// secret come as a pair.
+    fn modal_fields(&self, p: &RawProvider) -> Result<(), ConfigError> {
+        if let Some(t) = &p.endpoint_template {
+            return Err(self.err(
+                t.span(),
+                "endpoint_template is for runpod providers; a modal provider uses url_template",
+            ));
+        }
+        if let Some(s) = &p.api_key {
+            return Err(self.err(
+                s.span(),
+                "api_key is for runpod providers; a modal provider uses proxy_key and proxy_secret",
+            ));
+        }
+        if p.proxy_key.is_some() != p.proxy_secret.is_some() {
+            let s = p
+                .proxy_key
+                .as_ref()
+                .or(p.proxy_secret.as_ref())
+                .map(|s| s.span());
+            return Err(ConfigError::at(
+                self.origin,
+                self.text,
+                s,
+                "proxy_key and proxy_secret go together (Modal-Key and Modal-Secret headers)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Templates use known placeholders only, and a `url_template` filled
+    /// in is a URL.
+    fn provider_templates(&self, p: &RawProvider, simulated: bool) -> Result<(), ConfigError> {
+        for t in [&p.endpoint_template, &p.url_template]
+            .into_iter()
+            .flatten()
+        {
+            check_template(t.get_ref()).map_err(|m| self.err(t.span(), m))?;
+        }
+        if let Some(t) = &p.url_template {
+            self.url(
+                &t.get_ref().replace("{model}", "m").replace("{region}", "r"),
+                t.span(),
+                simulated,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `fallback` is a declared provider.
+    fn fallback(
+        &self,
+        raw: &Spanned<String>,
+        providers: &[ProviderConfig],
+    ) -> Result<String, ConfigError> {
+        let fallback = raw.get_ref().clone();
         if !providers.iter().any(|p| p.id == fallback) {
             return Err(self.err(
-                raw.fallback.span(),
+                raw.span(),
                 format!(
                     "fallback {fallback:?} is not a declared provider (declared: {})",
                     join_ids(providers.iter().map(|p| &p.id))
                 ),
             ));
         }
+        Ok(fallback)
+    }
 
-        // Endpoints: explicit entries first, then templates fill the rest.
+    /// `[[endpoints]]`: each for a declared model, region and provider, at
+    /// most one per cell and provider, with the field its provider's kind
+    /// takes. `templates` gives each provider's RunPod API base.
+    fn endpoints(
+        &self,
+        raw: &[RawEndpoint],
+        (models, regions): (&[Named], &[Named]),
+        providers: &[ProviderConfig],
+        templates: &[Templates],
+        simulated: bool,
+    ) -> Result<IndexMap<(CellId, String), Endpoint>, ConfigError> {
         let mut endpoints: IndexMap<(CellId, String), Endpoint> = IndexMap::new();
-        for e in &raw.endpoints {
-            let model = e.model.get_ref();
-            let region = e.region.get_ref();
+        for e in raw {
+            let index = self.endpoint_target(e, models, regions, providers)?;
+            let (model, region) = (e.model.get_ref(), e.region.get_ref());
             let provider = e.provider.get_ref();
-            if !models.iter().any(|m| *m.id == **model) {
-                return Err(self.err(
-                    e.model.span(),
-                    format!(
-                        "endpoint for undeclared model {model:?} (declared: {})",
-                        join_ids(models.iter().map(|m| &m.id))
-                    ),
-                ));
-            }
-            if !regions.iter().any(|r| *r.id == **region) {
-                return Err(self.err(
-                    e.region.span(),
-                    format!(
-                        "endpoint for undeclared region {region:?} (declared: {})",
-                        join_ids(regions.iter().map(|r| &r.id))
-                    ),
-                ));
-            }
-            let Some((index, pc)) = providers
-                .iter()
-                .enumerate()
-                .find(|(_, p)| p.id == *provider)
-            else {
-                return Err(self.err(
-                    e.provider.span(),
-                    format!(
-                        "endpoint for undeclared provider {provider:?} (declared: {})",
-                        join_ids(providers.iter().map(|p| &p.id))
-                    ),
-                ));
-            };
             let key = (
                 CellId::new(model.as_str(), region.as_str()),
                 provider.clone(),
@@ -644,86 +771,135 @@ impl Validator<'_> {
                     format!("duplicate endpoint for {}/{} on {provider}", model, region),
                 ));
             }
-            let endpoint = match pc.kind {
-                ProviderKind::RunPod => {
-                    if let Some(u) = &e.url {
-                        return Err(
-                            self.err(u.span(), "a runpod endpoint takes endpoint_id, not url")
-                        );
-                    }
-                    let Some(id) = &e.endpoint_id else {
-                        return Err(
-                            self.err(e.provider.span(), "a runpod endpoint needs endpoint_id")
-                        );
-                    };
-                    Endpoint::RunPod {
-                        api_base: templates[index].api_base.clone().unwrap_or_default(),
-                        endpoint_id: id.get_ref().clone(),
-                    }
-                }
-                ProviderKind::Modal => {
-                    if let Some(i) = &e.endpoint_id {
-                        return Err(
-                            self.err(i.span(), "a modal endpoint takes url, not endpoint_id")
-                        );
-                    }
-                    let Some(url) = &e.url else {
-                        return Err(self.err(e.provider.span(), "a modal endpoint needs url"));
-                    };
-                    self.url(url.get_ref(), url.span(), simulated)?;
-                    Endpoint::Modal {
-                        url: url.get_ref().clone(),
-                    }
-                }
+            let endpoint = match providers[index].kind {
+                ProviderKind::RunPod => self.runpod_endpoint(e, &templates[index])?,
+                ProviderKind::Modal => self.modal_endpoint(e, simulated)?,
             };
             endpoints.insert(key, endpoint);
         }
-        // Templates cover every cell; explicit entries override them.
-        for (provider, t) in providers.iter_mut().zip(&templates) {
-            provider.template = match (&t.endpoint_id, &t.url) {
-                (Some(id), _) => Some(EndpointTemplate::RunPod {
-                    api_base: t.api_base.clone().unwrap_or_default(),
-                    endpoint_id: id.get_ref().clone(),
-                }),
-                (_, Some(url)) => Some(EndpointTemplate::Modal {
-                    url: url.get_ref().clone(),
-                }),
-                _ => None,
-            };
+        Ok(endpoints)
+    }
+
+    /// An endpoint's model, region and provider are declared; the index of
+    /// its provider.
+    fn endpoint_target(
+        &self,
+        e: &RawEndpoint,
+        models: &[Named],
+        regions: &[Named],
+        providers: &[ProviderConfig],
+    ) -> Result<usize, ConfigError> {
+        let model = e.model.get_ref();
+        let region = e.region.get_ref();
+        let provider = e.provider.get_ref();
+        if !models.iter().any(|m| *m.id == **model) {
+            return Err(self.err(
+                e.model.span(),
+                format!(
+                    "endpoint for undeclared model {model:?} (declared: {})",
+                    join_ids(models.iter().map(|m| &m.id))
+                ),
+            ));
         }
+        if !regions.iter().any(|r| *r.id == **region) {
+            return Err(self.err(
+                e.region.span(),
+                format!(
+                    "endpoint for undeclared region {region:?} (declared: {})",
+                    join_ids(regions.iter().map(|r| &r.id))
+                ),
+            ));
+        }
+        providers
+            .iter()
+            .position(|p| p.id == *provider)
+            .ok_or_else(|| {
+                self.err(
+                    e.provider.span(),
+                    format!(
+                        "endpoint for undeclared provider {provider:?} (declared: {})",
+                        join_ids(providers.iter().map(|p| &p.id))
+                    ),
+                )
+            })
+    }
+
+    /// A runpod endpoint: an `endpoint_id` (no `url`), on its provider's API base.
+    fn runpod_endpoint(&self, e: &RawEndpoint, t: &Templates) -> Result<Endpoint, ConfigError> {
+        if let Some(u) = &e.url {
+            return Err(self.err(u.span(), "a runpod endpoint takes endpoint_id, not url"));
+        }
+        let Some(id) = &e.endpoint_id else {
+            return Err(self.err(e.provider.span(), "a runpod endpoint needs endpoint_id"));
+        };
+        Ok(Endpoint::RunPod {
+            api_base: t.api_base.clone().unwrap_or_default(),
+            endpoint_id: id.get_ref().clone(),
+        })
+    }
+
+    /// A modal endpoint: a `url` (no `endpoint_id`).
+    fn modal_endpoint(&self, e: &RawEndpoint, simulated: bool) -> Result<Endpoint, ConfigError> {
+        if let Some(i) = &e.endpoint_id {
+            return Err(self.err(i.span(), "a modal endpoint takes url, not endpoint_id"));
+        }
+        let Some(url) = &e.url else {
+            return Err(self.err(e.provider.span(), "a modal endpoint needs url"));
+        };
+        self.url(url.get_ref(), url.span(), simulated)?;
+        Ok(Endpoint::Modal {
+            url: url.get_ref().clone(),
+        })
+    }
+
+    /// Every cell has an endpoint for the fallback (a template or an
+    /// `[[endpoints]]` entry), or rollback could not send its traffic anywhere.
+    fn fallback_everywhere(
+        &self,
+        raw: &Spanned<String>,
+        providers: &[ProviderConfig],
+        (models, regions): (&[Named], &[Named]),
+        endpoints: &IndexMap<(CellId, String), Endpoint>,
+    ) -> Result<(), ConfigError> {
+        let fallback = raw.get_ref();
         let fallback_has_template = providers
             .iter()
-            .any(|p| p.id == fallback && p.template.is_some());
-        if !fallback_has_template {
-            for m in &models {
-                for r in &regions {
-                    let cell = CellId::new(m.id.clone(), r.id.clone());
-                    if !endpoints.contains_key(&(cell.clone(), fallback.clone())) {
-                        return Err(self.err(
-                            raw.fallback.span(),
-                            format!("cell {cell} has no endpoint for the fallback provider {fallback:?}: add an [[endpoints]] entry or a template, or rollback could not send its traffic anywhere"),
-                        ));
-                    }
+            .any(|p| p.id == *fallback && p.template.is_some());
+        if fallback_has_template {
+            return Ok(());
+        }
+        for m in models {
+            for r in regions {
+                let cell = CellId::new(m.id.clone(), r.id.clone());
+                if !endpoints.contains_key(&(cell.clone(), fallback.clone())) {
+                    return Err(self.err(
+                        raw.span(),
+                        format!("cell {cell} has no endpoint for the fallback provider {fallback:?}: add an [[endpoints]] entry or a template, or rollback could not send its traffic anywhere"),
+                    ));
                 }
             }
         }
+        Ok(())
+    }
 
-        let ladder = match &raw.ladder {
-            None => Ladder::standard(),
-            Some(list) => {
-                let mut steps = Vec::new();
-                for step in list.get_ref() {
-                    let pm = PerMille::from_percent_f64(*step.get_ref())
-                        .map_err(|e| self.err(step.span(), format!("ladder step: {e}")))?;
-                    steps.push(pm);
-                }
-                Ladder::new(steps).map_err(|e| self.err(list.span(), e.to_string()))?
-            }
+    /// `ladder`: the standard one unless given; each step a valid share.
+    fn ladder(&self, raw: Option<&Spanned<Vec<Spanned<f64>>>>) -> Result<Ladder, ConfigError> {
+        let Some(list) = raw else {
+            return Ok(Ladder::standard());
         };
+        let mut steps = Vec::new();
+        for step in list.get_ref() {
+            let pm = PerMille::from_percent_f64(*step.get_ref())
+                .map_err(|e| self.err(step.span(), format!("ladder step: {e}")))?;
+            steps.push(pm);
+        }
+        Ladder::new(steps).map_err(|e| self.err(list.span(), e.to_string()))
+    }
 
-        let s = &raw.slo;
+    /// `[slo]`: the bench gates, each within its range; defaults for the rest.
+    fn slo(&self, s: &RawSlo) -> Result<SloConfig, ConfigError> {
         let d = SloConfig::default();
-        let slo = SloConfig {
+        Ok(SloConfig {
             cold_start_ms: self.positive(
                 &s.cold_start_ms,
                 d.cold_start_ms,
@@ -768,76 +944,83 @@ impl Validator<'_> {
                 1,
                 100,
             )? as u32,
-        };
+        })
+    }
 
-        let store =
-            match raw.store.kind.get_ref().as_str() {
-                "file" => {
-                    let Some(path) = &raw.store.path else {
-                        return Err(self.err(
-                            raw.store.kind.span(),
-                            "a file store needs path = \"…/beacon-routes.json\"",
-                        ));
-                    };
-                    let lock_timeout = self.count(
-                        &raw.store.lock_timeout_ms,
-                        5000,
-                        "store.lock_timeout_ms",
-                        1,
-                        600_000,
-                    )?;
-                    StoreConfig::File {
-                        path: self.path(path.get_ref()),
-                        lock_timeout: Duration::from_millis(lock_timeout),
-                    }
-                }
-                "etcd" => return Err(self.err(
-                    raw.store.kind.span(),
-                    "the etcd store is not available in this build yet: expected kind = \"file\"",
-                )),
-                other => {
+    /// `[store]`: a file store (the only kind in this build) with its path.
+    fn store(&self, raw: &RawStore) -> Result<StoreConfig, ConfigError> {
+        match raw.kind.get_ref().as_str() {
+            "file" => {
+                let Some(path) = &raw.path else {
                     return Err(self.err(
-                        raw.store.kind.span(),
-                        format!("unknown store kind {other:?}: expected \"file\""),
+                        raw.kind.span(),
+                        "a file store needs path = \"…/beacon-routes.json\"",
                     ));
-                }
-            };
-        let audit_path = match &raw.audit {
+                };
+                let lock_timeout = self.count(
+                    &raw.lock_timeout_ms,
+                    5000,
+                    "store.lock_timeout_ms",
+                    1,
+                    600_000,
+                )?;
+                Ok(StoreConfig::File {
+                    path: self.path(path.get_ref()),
+                    lock_timeout: Duration::from_millis(lock_timeout),
+                })
+            }
+            "etcd" => Err(self.err(
+                raw.kind.span(),
+                "the etcd store is not available in this build yet: expected kind = \"file\"",
+            )),
+            other => Err(self.err(
+                raw.kind.span(),
+                format!("unknown store kind {other:?}: expected \"file\""),
+            )),
+        }
+    }
+
+    /// `[audit]` path, else next to the flag file.
+    fn audit_path(&self, raw: Option<&RawAudit>, store: &StoreConfig) -> PathBuf {
+        match raw {
             Some(a) => self.path(a.path.get_ref()),
             None => {
-                let StoreConfig::File { path, .. } = &store;
+                let StoreConfig::File { path, .. } = store;
                 path.with_extension("audit.jsonl")
             }
-        };
-        let yearly_inferences = self.count(
-            &raw.yearly_inferences,
-            1_000_000,
-            "yearly_inferences",
-            1,
-            i64::MAX,
-        )?;
-        let simulator = match &raw.simulator {
-            None => None,
-            Some(sim) => Some(SimulatorConfig {
-                seed: self.count(&sim.seed, 42, "simulator.seed", 0, i64::MAX)?,
-                requests_per_second: self.positive(
-                    &sim.requests_per_second,
-                    20.0,
-                    "simulator.requests_per_second",
-                    100_000.0,
-                )?,
-                time_scale: self.positive(
-                    &sim.time_scale,
-                    1.0,
-                    "simulator.time_scale",
-                    10_000.0,
-                )?,
-            }),
-        };
+        }
+    }
 
-        let telemetry = self.telemetry(&raw.telemetry)?;
+    /// `[simulator]`, when present: seed, request rate and time scale.
+    fn simulator(
+        &self,
+        raw: Option<&RawSimulator>,
+    ) -> Result<Option<SimulatorConfig>, ConfigError> {
+        let Some(sim) = raw else {
+            return Ok(None);
+        };
+        Ok(Some(SimulatorConfig {
+            seed: self.count(&sim.seed, 42, "simulator.seed", 0, i64::MAX)?,
+            requests_per_second: self.positive(
+                &sim.requests_per_second,
+                20.0,
+                "simulator.requests_per_second",
+                100_000.0,
+            )?,
+            time_scale: self.positive(&sim.time_scale, 1.0, "simulator.time_scale", 10_000.0)?,
+        }))
+    }
+
+    /// `[[routers]]`: at most one per declared region, each metrics URL
+    /// valid; returned in region order.
+    fn routers(
+        &self,
+        raw: &[RawRouter],
+        regions: &[Named],
+        simulated: bool,
+    ) -> Result<Vec<RouterEndpoint>, ConfigError> {
         let mut routers: Vec<RouterEndpoint> = Vec::new();
-        for r in &raw.routers {
+        for r in raw {
             let Some(region) = regions.iter().find(|g| *g.id == **r.region.get_ref()) else {
                 return Err(self.err(
                     r.region.span(),
@@ -861,32 +1044,7 @@ impl Validator<'_> {
             });
         }
         routers.sort_by_key(|r| regions.iter().position(|g| g.id == r.region));
-
-        Ok(Profile {
-            origin: self.origin.to_string(),
-            name,
-            environment,
-            read_only: raw.read_only,
-            theme: raw.theme.as_ref().map(|t| t.get_ref().clone()),
-            theme_at: raw
-                .theme
-                .as_ref()
-                .map(|t| super::error::line_col(self.text, t.span().start)),
-            fallback,
-            ladder,
-            yearly_inferences,
-            models,
-            regions,
-            providers,
-            explicit_endpoints: endpoints,
-            slo,
-            store,
-            audit_path,
-            simulator,
-            telemetry,
-            routers,
-            keys: self.keys(&raw.keys)?,
-        })
+        Ok(routers)
     }
 
     /// `[keys]`: known commands, keys the console can bind (no Ctrl or Alt
