@@ -2,6 +2,8 @@
 //! and a whole commit (lock, CAS read, write + fsync + rename + dir fsync,
 //! audit append + fsync) for 9 and 1,000 cells. Whole-process timing against a
 //! bare atomic write is `scripts/bench-rollback.sh`.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -58,10 +60,10 @@ fn codec_benches(c: &mut Criterion) {
         };
         let bytes = codec.encode(&doc);
         group.bench_with_input(BenchmarkId::new("encode", cells), &doc, |b, doc| {
-            b.iter(|| codec.encode(black_box(doc)))
+            b.iter(|| codec.encode(black_box(doc)));
         });
         group.bench_with_input(BenchmarkId::new("decode", cells), &bytes, |b, bytes| {
-            b.iter(|| codec.decode(black_box(bytes)).unwrap())
+            b.iter(|| codec.decode(black_box(bytes)).unwrap());
         });
         group.bench_with_input(
             BenchmarkId::new("decode_general", cells),
@@ -99,7 +101,7 @@ fn commit_benches(c: &mut Criterion) {
                 store
                     .commit_latest(&mut |_| Some(request(target.clone())))
                     .unwrap()
-            })
+            });
         });
     }
     group.finish();

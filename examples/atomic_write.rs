@@ -3,6 +3,8 @@
 //! fsync), with no parsing, locking or audit.
 //!
 //! usage: atomic_write SOURCE TARGET
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 use std::fs::{self, File};
 use std::io::Write;

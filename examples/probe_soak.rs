@@ -4,6 +4,8 @@
 //! builds up in minutes). Prints this process's CPU share and peak RSS as JSON.
 //!
 //! usage: probe_soak PROFILE SECONDS CLOCK_SCALE
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +29,7 @@ fn cpu_time() -> Duration {
         .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
         .sum();
     // SAFETY: sysconf has no preconditions.
+    #[allow(unsafe_code)]
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Duration::from_secs_f64(ticks as f64 / per_second)
 }

@@ -1,6 +1,8 @@
 //! `bench` on the demo: the embedded simulator, 9 cells × 2 providers × 100
 //! requests, with RunPod's cold-start advantage showing in the report
 //! (64 in flight: each endpoint has to cold-start many workers).
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

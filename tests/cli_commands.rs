@@ -1,5 +1,7 @@
 //! The commands end to end on the real binary: shift, rollback, undo, history,
 //! status, and every bad input with its exit code, leaving the disk untouched.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -153,6 +155,31 @@ fn refused_leaving(
 }
 
 #[test]
+fn read_only_refuses_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path();
+    canary(s);
+    let shift = [
+        "--read-only",
+        "shift",
+        "--all",
+        "--to",
+        "5",
+        "--reason",
+        "r",
+        "--yes",
+    ];
+    refused(
+        s,
+        &["--read-only", "rollback", "--all", "--yes"],
+        5,
+        "read-only",
+    );
+    refused(s, &shift, 5, "read-only");
+    refused(s, &["--read-only", "undo", "--yes"], 5, "read-only");
+}
+
+#[test]
 fn bad_inputs_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path();
@@ -240,29 +267,6 @@ fn bad_inputs_are_refused_and_change_nothing() {
     );
     let stale = ["undo", "--yes", "--expect-revision", "7"];
     refused_leaving(s, &flags, &stale, 3, "revision 7 is stale");
-    // Read-only refuses every write.
-    refused(
-        s,
-        &["--read-only", "rollback", "--all", "--yes"],
-        5,
-        "read-only",
-    );
-    refused(
-        s,
-        &[
-            "--read-only",
-            "shift",
-            "--all",
-            "--to",
-            "5",
-            "--reason",
-            "r",
-            "--yes",
-        ],
-        5,
-        "read-only",
-    );
-    refused(s, &["--read-only", "undo", "--yes"], 5, "read-only");
     refused(
         s,
         &["rollback", "--row", "x", "--yes"],

@@ -1,4 +1,6 @@
 //! Crash safety and no lost update, on the real binary with real processes.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

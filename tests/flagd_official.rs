@@ -1,6 +1,8 @@
 //! The documents the console writes, read by the official flagd evaluator
 //! (PyPI `openfeature-flagd-core`) and validated against the flagd JSON schema:
 //! over 10,000 random targeting keys per flag the observed shares match the intent.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Property: encoding then decoding a routing document gives it back exactly,
 //! and re-encoding gives the same bytes.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 use beacon_console::domain::{Action, CellChange, CellId, ChangeRecord, Operator, Routes, Split};
 use beacon_console::flags::{Document, FlagCodec, RecordText};
@@ -55,7 +57,7 @@ fn document() -> impl Strategy<Value = (FlagCodec, Document)> {
                 .collect();
             let codec = FlagCodec::new(
                 "modal",
-                PROVIDERS.iter().map(|p| p.to_string()).collect(),
+                PROVIDERS.iter().map(ToString::to_string).collect(),
                 cells.clone(),
             );
             let last_change = with_change.then(|| ChangeRecord {

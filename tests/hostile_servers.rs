@@ -3,6 +3,8 @@
 //! within bounded time and memory, never a panic, and no error shows the
 //! secret the clients were given. The same servers through a proxy:
 //! `hostile_servers_proxy.rs`.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 #[macro_use]
 #[path = "common/hostile.rs"]
@@ -14,6 +16,7 @@ fn direct() -> hostile::Variant {
     SETUP.call_once(|| {
         // SAFETY: every test calls this first; no other thread of this test
         // binary reads the environment concurrently.
+        #[allow(unsafe_code)]
         unsafe {
             for v in beacon_console::providers::PROXY_VARIABLES {
                 std::env::remove_var(v);

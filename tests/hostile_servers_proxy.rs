@@ -5,6 +5,8 @@
 //! test CA (`tests/fixtures/tls`, trusted here through `SSL_CERT_FILE`), and
 //! relays the request to the hostile server on loopback. No traffic leaves
 //! the machine; nothing resolves `beacon.test` but the proxy.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 #[macro_use]
 #[path = "common/hostile.rs"]
@@ -16,6 +18,7 @@ static PROXY: LazyLock<hostile::TlsProxy> = LazyLock::new(|| {
     let proxy = hostile::TlsProxy::start();
     // SAFETY: set once, before any client of this test binary reads the
     // environment (every test goes through `proxied()` first).
+    #[allow(unsafe_code)]
     unsafe {
         for v in [
             "NO_PROXY",

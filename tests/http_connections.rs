@@ -1,6 +1,8 @@
 //! The HTTP client's own connections against plain TCP servers that answer
 //! in ways the simulator never does: a kept-alive connection the server has
 //! closed, a chunked answer, an answer too large to hold.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 

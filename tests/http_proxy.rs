@@ -2,6 +2,8 @@
 //! it (as curl and reqwest do), and calls to loopback never do: a proxy is
 //! another machine, and a plain-http loopback call would hand it the secret
 //! headers in clear. Its own test binary: the environment is process-wide.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
@@ -45,6 +47,7 @@ async fn loopback_calls_bypass_the_proxy_and_others_go_through_it() {
     let (server, mut server_heads) =
         listen(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}").await;
     // SAFETY: set before any other thread of this test binary reads the environment.
+    #[allow(unsafe_code)]
     unsafe {
         for v in ["NO_PROXY", "no_proxy"] {
             std::env::remove_var(v);

@@ -1,6 +1,8 @@
 //! The probe scheduler against the demo's simulator: every (cell, provider)
 //! gets probed, RunPod worker states come from `/health`, and what is kept
 //! stays bounded.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,4 +1,6 @@
 //! Every profile error names file:line:col and what was expected.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The provider clients against the simulator over loopback HTTP: every status
 //! and fault ends in the right error class, and nothing is mocked.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 

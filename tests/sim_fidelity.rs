@@ -1,6 +1,8 @@
 //! The simulator against what the real RunPod Serverless API does, and its
 //! fault API against bad input and strangers: over loopback HTTP, nothing
 //! mocked.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -198,7 +200,10 @@ fn sim_off_loopback_warns_and_will_not_serve_faults_without_a_token() {
     let Ok(output) = output.recv_timeout(Duration::from_secs(30)) else {
         // Still serving, on every interface, with an open fault API.
         // SAFETY: our own child, by its id.
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(pid as i32, libc::SIGKILL)
+        };
         panic!("`sim --bind 0.0.0.0:0` without a fault token kept running");
     };
     let output = output.unwrap();

@@ -1,5 +1,7 @@
 //! A shift moves real traffic: the simulated router reads the flag document the
 //! CLI writes, and the share it sends to RunPod follows within ±5 points.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

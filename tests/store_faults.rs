@@ -1,6 +1,8 @@
 //! The store and the command line under faults: a missing or damaged
 //! document, an audit log out of reach, read-only runs, hand edits, stale
 //! revisions and hostile text. Each case runs the real binary.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

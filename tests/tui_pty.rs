@@ -1,6 +1,8 @@
 //! The real binary in a real pseudo-terminal (tmux, 80×24) on the demo: the
 //! matrix appears, a cell is shifted with keys, `X X` rolls everything back,
 //! and quitting — or an SSH drop (SIGHUP) — gives the terminal back.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The console's screens drawn into a test backend and compared with
 //! reviewed snapshots (`cargo insta review` after a deliberate change).
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -247,7 +247,7 @@ pub fn warmup(console: &Console, args: WarmupArgs, json: bool) -> Result<(), Ops
                             "latency_ms": x.latency.as_secs_f64() * 1000.0,
                             "cold_start_ms": x.cold_ms,
                             "execution_ms": x.execution_ms,
-                            "error": x.error.map(|e| e.label()),
+                            "error": x.error.map(crate::providers::ErrorClass::label),
                         })
                     })
                     .collect();

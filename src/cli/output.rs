@@ -139,7 +139,7 @@ fn status_rows(profile: &Profile, snapshot: &Snapshot) -> Vec<Vec<String>> {
     let regions = profile.region_ids();
     let mut rows: Vec<Vec<String>> = vec![
         std::iter::once("model \\ region".to_string())
-            .chain(regions.iter().map(|r| r.to_string()))
+            .chain(regions.iter().map(ToString::to_string))
             .collect(),
     ];
     for model in profile.model_ids() {

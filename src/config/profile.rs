@@ -696,7 +696,7 @@ impl Validator<'_> {
                 .proxy_key
                 .as_ref()
                 .or(p.proxy_secret.as_ref())
-                .map(|s| s.span());
+                .map(toml::Spanned::span);
             return Err(ConfigError::at(
                 self.origin,
                 self.text,

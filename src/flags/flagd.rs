@@ -260,7 +260,7 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
             match key.as_ref() {
                 "metadata" => parts.metadata = Some(map.next_value()?),
                 "flags" => {
-                    parts.flags = Some(map.next_value_seed(FlagsSeed { codec: self.codec })?)
+                    parts.flags = Some(map.next_value_seed(FlagsSeed { codec: self.codec })?);
                 }
                 "$schema" => {
                     map.next_value::<IgnoredAny>()?;

@@ -212,7 +212,10 @@ impl Connections {
     }
 
     fn checkout(&self, origin: &str) -> Option<Conn> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let conns = idle.get_mut(origin)?;
         while let Some(conn) = conns.pop() {
             if conn.idle_since.elapsed() < IDLE_FOR && !conn.sender.is_closed() {
@@ -227,7 +230,10 @@ impl Connections {
             return;
         }
         conn.idle_since = Instant::now();
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let conns = idle.entry(origin.to_string()).or_default();
         if conns.len() < self.max_idle {
             conns.push(conn);

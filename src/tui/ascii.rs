@@ -73,7 +73,11 @@ mod tests {
         let mut buffer = Buffer::empty(Rect::new(0, 0, 12, 1));
         buffer.set_string(0, 0, "┌─✓ é → ▇█░", ratatui::style::Style::default());
         asciify(&mut buffer);
-        let text: String = buffer.content.iter().map(|c| c.symbol()).collect();
+        let text: String = buffer
+            .content
+            .iter()
+            .map(ratatui::buffer::Cell::symbol)
+            .collect();
         assert_eq!(text, "+-v ? > ##. ");
         assert!(text.is_ascii());
     }

@@ -5,6 +5,8 @@
 //!
 //! Every hostile answer ends with the server closing its side (or never
 //! answering): the proxy relays one request per tunnel.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -424,6 +426,7 @@ impl LingerZero for std::net::TcpStream {
             l_linger: 0,
         };
         // SAFETY: a valid socket descriptor and a correctly sized option value.
+        #[allow(unsafe_code)]
         let rc = unsafe {
             libc::setsockopt(
                 self.as_raw_fd(),

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests: run the real binary, snapshot a
 //! directory, write profiles.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -172,6 +174,7 @@ pub fn start_sim(state: &Path, rps: &str) -> (std::process::Child, serde_json::V
 /// Ctrl-C (SIGINT) to a `sim` process; it must stop cleanly.
 pub fn interrupt(mut child: std::process::Child) {
     // SAFETY: signalling our own child process.
+    #[allow(unsafe_code)]
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
     }
