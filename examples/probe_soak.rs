@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use beacon_console::config::{Profile, ProfileSource};
 use beacon_console::domain::Selection;
-use beacon_console::ops::load::Clients;
+use beacon_console::fleet::Clients;
 use beacon_console::telemetry::probes::{ProbeConfig, Telemetry, run_probes};
 
 /// User + system CPU time of this process, from /proc.

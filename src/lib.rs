@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod flags;
+pub mod fleet;
 pub mod ops;
 pub mod providers;
 pub mod sim;

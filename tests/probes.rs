@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use beacon_console::config::{Profile, ProfileSource};
 use beacon_console::domain::Selection;
-use beacon_console::ops::load::Clients;
+use beacon_console::fleet::Clients;
 use beacon_console::telemetry::probes::{ProbeConfig, Telemetry, run_probes};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

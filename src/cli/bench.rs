@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::domain::Selection;
+use crate::fleet::{Clients, Sample, Target, drive};
 use crate::ops::bench::{BenchReport, Verdict, report};
-use crate::ops::load::{Clients, Sample, Target, drive};
 use crate::ops::{Console, OpsError};
 
 use super::args::{BenchArgs, WarmupArgs};

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::config::Profile;
 use crate::domain::CellId;
 
-use super::load::{Sample, Target};
+use crate::fleet::{Sample, Target};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointReport {

@@ -44,6 +44,15 @@ impl OpsError {
     }
 }
 
+impl From<crate::fleet::FleetError> for OpsError {
+    fn from(e: crate::fleet::FleetError) -> Self {
+        match e {
+            crate::fleet::FleetError::Invalid(why) => OpsError::Invalid(why),
+            crate::fleet::FleetError::Unavailable(why) => OpsError::Unavailable(why),
+        }
+    }
+}
+
 impl From<Conflict> for OpsError {
     fn from(c: Conflict) -> Self {
         OpsError::Store(StoreError::Conflict(c))

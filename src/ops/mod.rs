@@ -5,7 +5,6 @@ pub mod bench;
 mod console;
 mod error;
 mod history;
-pub mod load;
 pub mod monitor;
 mod operator;
 mod rollback;

@@ -19,7 +19,7 @@ use crate::telemetry::probes::{ProbeConfig, Telemetry, run_probes};
 use crate::telemetry::{CellTraffic, RouterSnapshot, parse_router_metrics};
 
 use super::OpsError;
-use super::load::Clients;
+use crate::fleet::Clients;
 
 /// Scrapes kept per region: enough for a few minutes of "served" shares at
 /// any scrape interval the profile allows.

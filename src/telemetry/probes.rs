@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 use tokio::sync::{Semaphore, watch};
 
 use crate::domain::CellId;
-use crate::ops::load::{Clients, Target};
+use crate::fleet::{Clients, Target};
 use crate::providers::runpod::Health;
 
 use super::window::{Figures, Outcome, Windows};

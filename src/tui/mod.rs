@@ -553,7 +553,7 @@ fn start_warmup(ctx: &mut Ctx, app: &mut App, selection: Selection) {
 /// latencies also go into the cells' figures.
 fn spawn_warmup(
     monitor: &Monitor,
-    targets: Vec<crate::ops::load::Target>,
+    targets: Vec<crate::fleet::Target>,
     selection: Selection,
     events: mpsc::UnboundedSender<WarmupEvent>,
 ) {
@@ -566,8 +566,7 @@ fn spawn_warmup(
                 let _ = progress_events.send(WarmupEvent::Progress(done, total));
             });
         let samples =
-            crate::ops::load::drive(clients, &targets, 3, 8, Duration::from_secs(60), progress)
-                .await;
+            crate::fleet::drive(clients, &targets, 3, 8, Duration::from_secs(60), progress).await;
         let (mut requests, mut cold, mut errors) = (0, 0, 0);
         for (target, samples) in targets.iter().zip(&samples) {
             for s in samples {

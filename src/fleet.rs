@@ -1,6 +1,8 @@
-//! Sending requests to the providers of a selection: clients from the profile
-//! (or the embedded simulator for the demo), and a bounded-concurrency driver
-//! that records every request's latency, cold start and error class.
+//! The fleet: every provider endpoint of a profile with a client to call it
+//! (or the embedded simulator's, on the demo), and a bounded-concurrency
+//! driver that records every request's latency, cold start and error class.
+//! Below `telemetry` (probes) and `ops` (bench, warmup), so neither reaches
+//! up into the other.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,7 +19,22 @@ use crate::providers::runpod::{RunPodClient, RunPodEndpoint};
 use crate::providers::{ErrorClass, HttpClient, ProviderUrl, RetryPolicy};
 use crate::sim::{DemoKeys, SimConfig, Simulator};
 
-use super::OpsError;
+/// Why the fleet cannot be set up or a selection not served.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FleetError {
+    /// Bad input: an unknown provider, a provider without credentials.
+    #[error("{0}")]
+    Invalid(String),
+    /// The simulator or the HTTP client cannot be started.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<crate::domain::SelectionError> for FleetError {
+    fn from(e: crate::domain::SelectionError) -> Self {
+        FleetError::Invalid(e.to_string())
+    }
+}
 
 /// One provider endpoint of one cell.
 #[derive(Debug, Clone)]
@@ -84,7 +101,7 @@ impl Clients {
         profile: &Profile,
         time_scale: Option<f64>,
         timeout: Duration,
-    ) -> Result<Clients, OpsError> {
+    ) -> Result<Clients, FleetError> {
         let keys = DemoKeys::from_env();
         let cells = profile.cells();
         let simulator = match &profile.simulator {
@@ -109,7 +126,7 @@ impl Clients {
                 )
                 .await
                 .map_err(|e| {
-                    OpsError::Unavailable(format!("cannot start the embedded simulator: {e}"))
+                    FleetError::Unavailable(format!("cannot start the embedded simulator: {e}"))
                 })?;
                 Some(started)
             }
@@ -126,7 +143,7 @@ impl Clients {
             None => s.to_string(),
         };
         let http = HttpClient::new(timeout, RetryPolicy::default())
-            .map_err(|e| OpsError::Unavailable(e.to_string()))?;
+            .map_err(|e| FleetError::Unavailable(e.to_string()))?;
         let mut runpod = HashMap::new();
         let mut modal = HashMap::new();
         let mut unavailable = std::collections::BTreeMap::new();
@@ -158,7 +175,7 @@ impl Clients {
                         })
                         .unwrap_or_default();
                     let client = RunPodClient::new(http.clone(), &base, key)
-                        .map_err(|e| OpsError::Invalid(format!("provider {}: {e}", p.id)))?;
+                        .map_err(|e| FleetError::Invalid(format!("provider {}: {e}", p.id)))?;
                     runpod.insert(p.id.clone(), client);
                 }
                 ProviderKind::Modal => {
@@ -183,7 +200,7 @@ impl Clients {
                         }
                     };
                     let client = ModalClient::new(http.clone(), key.zip(sec))
-                        .map_err(|e| OpsError::Invalid(format!("provider {}: {e}", p.id)))?;
+                        .map_err(|e| FleetError::Invalid(format!("provider {}: {e}", p.id)))?;
                     modal.insert(p.id.clone(), client);
                 }
             }
@@ -206,12 +223,12 @@ impl Clients {
 
     /// Refuses to send to targets whose provider has no usable credentials
     /// (for bench and warmups, which exist to call them).
-    pub fn ensure_credentials(&self, targets: &[Target]) -> Result<(), OpsError> {
+    pub fn ensure_credentials(&self, targets: &[Target]) -> Result<(), FleetError> {
         match targets
             .iter()
             .find_map(|t| self.unavailable.get(&t.provider))
         {
-            Some(why) => Err(OpsError::Invalid(why.clone())),
+            Some(why) => Err(FleetError::Invalid(why.clone())),
             None => Ok(()),
         }
     }
@@ -222,11 +239,11 @@ impl Clients {
         profile: &Profile,
         selection: &Selection,
         provider: Option<&str>,
-    ) -> Result<Vec<Target>, OpsError> {
+    ) -> Result<Vec<Target>, FleetError> {
         if let Some(p) = provider
             && profile.provider(p).is_none()
         {
-            return Err(OpsError::Invalid(format!(
+            return Err(FleetError::Invalid(format!(
                 "unknown provider {p:?} (known: {})",
                 profile.provider_ids().join(", ")
             )));
