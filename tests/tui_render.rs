@@ -1149,3 +1149,41 @@ fn a_reason_typed_in_the_dialog_goes_to_the_audit() {
         "canary after bench, ticket 42 y (console: Shift runpod one step up)"
     );
 }
+
+/// A screen at the acceptance's sizes and palettes: 80×23 and 160×48 in
+/// colour, 80×24 in mono, and 80×24 in ASCII (which must be pure ASCII).
+fn snapshot_everywhere(name: &str, app: &mut App) {
+    insta::assert_snapshot!(format!("{name}_80x23"), render(app, 80, 23, true));
+    insta::assert_snapshot!(format!("{name}_160x48"), render(app, 160, 48, true));
+    insta::assert_snapshot!(format!("{name}_mono_80x24"), render(app, 80, 24, false));
+    app.ascii = true;
+    let ascii = render(app, 80, 24, false);
+    app.ascii = false;
+    assert!(ascii.is_ascii(), "{ascii}");
+    insta::assert_snapshot!(format!("{name}_ascii_80x24"), ascii);
+}
+
+#[test]
+fn a_stale_matrix_and_another_operators_change_at_every_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let c = console(dir.path(), false);
+    let now = Instant::now();
+    // Not read for 12 s (a store held elsewhere): the header says so.
+    app.loaded_at = Some(now - Duration::from_secs(12));
+    assert!(render(&app, 80, 24, false).contains("rev 1 (12 s old)"));
+    snapshot_everywhere("stale_matrix", &mut app);
+    // Another operator's rollback: who, when, what, why; the cell marked.
+    commit_as_bob(&c, "p95 regression in us-east");
+    app.on_report(worker::handle(&c, worker::Request::Load), now);
+    let (text, tone) = app.status.clone().unwrap();
+    let pinned = match text.split_once(" s ago") {
+        Some((head, tail)) => {
+            let head = head.rsplit_once(' ').map_or(head, |(h, _)| h);
+            format!("{head} 1 s ago{tail}")
+        }
+        None => text,
+    };
+    app.status = Some((pinned, tone));
+    snapshot_everywhere("news", &mut app);
+}
