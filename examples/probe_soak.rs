@@ -54,9 +54,14 @@ async fn main() {
     let profile =
         Profile::load(&ProfileSource::File(path.into())).unwrap_or_else(|e| panic!("{e}"));
     let clients = Arc::new(
-        Clients::for_profile(&profile, None, Duration::from_secs(10))
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
+        Clients::for_profile(
+            &profile,
+            None,
+            Duration::from_secs(10),
+            beacon_console::providers::RetryPolicy::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}")),
     );
     let targets = clients
         .targets(&profile, &Selection::All, None)

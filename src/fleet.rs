@@ -101,6 +101,7 @@ impl Clients {
         profile: &Profile,
         time_scale: Option<f64>,
         timeout: Duration,
+        retry: RetryPolicy,
     ) -> Result<Clients, FleetError> {
         let keys = DemoKeys::from_env();
         let cells = profile.cells();
@@ -142,8 +143,8 @@ impl Clients {
             Some(base) => s.replace("{sim}", base),
             None => s.to_string(),
         };
-        let http = HttpClient::new(timeout, RetryPolicy::default())
-            .map_err(|e| FleetError::Unavailable(e.to_string()))?;
+        let http =
+            HttpClient::new(timeout, retry).map_err(|e| FleetError::Unavailable(e.to_string()))?;
         let mut runpod = HashMap::new();
         let mut modal = HashMap::new();
         let mut unavailable = std::collections::BTreeMap::new();

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use beacon_console::config::{Profile, ProfileSource};
 use beacon_console::domain::Selection;
 use beacon_console::fleet::Clients;
+use beacon_console::providers::RetryPolicy;
 use beacon_console::telemetry::probes::{ProbeConfig, Telemetry, run_probes};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,9 +21,14 @@ async fn probes_cover_every_endpoint_and_stay_bounded() {
     })
     .unwrap();
     let clients = Arc::new(
-        Clients::for_profile(&profile, Some(200.0), Duration::from_secs(5))
-            .await
-            .unwrap(),
+        Clients::for_profile(
+            &profile,
+            Some(200.0),
+            Duration::from_secs(5),
+            RetryPolicy::default(),
+        )
+        .await
+        .unwrap(),
     );
     let targets = clients.targets(&profile, &Selection::All, None).unwrap();
     assert_eq!(targets.len(), 18);
@@ -81,4 +87,90 @@ async fn probes_cover_every_endpoint_and_stay_bounded() {
     let (seen, slots) = telemetry.footprint();
     assert_eq!(seen, 18);
     assert!(slots <= 18 * 30, "windows are bounded: {slots} slots");
+}
+
+/// The console's probes are not retried: a RunPod answering 500 half the
+/// time reads about half errors, not the one in eight that three attempts
+/// would leave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_errors_are_not_hidden_by_retries() {
+    let share = error_share_at_half_errors(RetryPolicy::ONCE).await;
+    assert!((0.35..=0.65).contains(&share), "error share {share}");
+}
+
+/// Probes of every RunPod endpoint with 50 % of its answers 500: the share
+/// of probes counted as errors.
+async fn error_share_at_half_errors(retry: RetryPolicy) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = Profile::load(&ProfileSource::Demo {
+        state_dir: dir.path().to_path_buf(),
+    })
+    .unwrap();
+    let clients = Arc::new(
+        Clients::for_profile(&profile, Some(200.0), Duration::from_secs(5), retry)
+            .await
+            .unwrap(),
+    );
+    let base = clients.sim_base().unwrap();
+    let url = beacon_console::providers::ProviderUrl::parse(&format!("{base}/sim/faults")).unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    let faults = br#"[{"provider":"runpod","error_rate":0.5}]"#;
+    let _: serde_json::Value = clients
+        .http()
+        .json(
+            http::Method::POST,
+            &url,
+            &headers,
+            bytes::Bytes::from_static(faults),
+        )
+        .await
+        .unwrap();
+    let targets = clients
+        .targets(&profile, &Selection::All, Some("runpod"))
+        .unwrap();
+    let telemetry = Arc::new(Telemetry::new());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let config = ProbeConfig {
+        interval: Duration::from_millis(20),
+        jitter: 0.3,
+        concurrency: 8,
+        deadline: Duration::from_secs(5),
+        cold_bound: Duration::from_millis(500),
+        health_interval: Duration::from_secs(60),
+    };
+    let runner = tokio::spawn(run_probes(
+        clients.clone(),
+        targets.clone(),
+        config,
+        telemetry.clone(),
+        stopped,
+    ));
+    let (mut requests, mut errors) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while requests < 400 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        (requests, errors) = (0, 0);
+        for t in &targets {
+            if let Some(f) = telemetry.figures(&t.cell, &t.provider, Duration::from_secs(60)) {
+                requests += f.requests;
+                errors += f.errors;
+            }
+        }
+    }
+    let _ = stop.send(true);
+    let _ = runner.await;
+    assert!(requests >= 400, "only {requests} probes");
+    errors as f64 / requests as f64
+}
+
+/// The anchor of the test above: with the default three attempts the same
+/// fault reads as far fewer errors (what the drill saw).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_would_hide_most_of_them() {
+    let share = error_share_at_half_errors(RetryPolicy::default()).await;
+    assert!(share < 0.3, "error share {share}");
 }

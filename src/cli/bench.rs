@@ -9,6 +9,7 @@ use crate::domain::Selection;
 use crate::fleet::{Clients, Sample, Target, drive};
 use crate::ops::bench::{BenchReport, Verdict, report};
 use crate::ops::{Console, OpsError};
+use crate::providers::RetryPolicy;
 
 use super::args::{BenchArgs, WarmupArgs};
 
@@ -53,7 +54,10 @@ impl Load<'_> {
         let profile = &console.profile;
         let timeout = Duration::from_millis(self.timeout_ms.max(1));
         runtime.block_on(async {
-            let clients = Arc::new(Clients::for_profile(profile, self.time_scale, timeout).await?);
+            let clients = Arc::new(
+                Clients::for_profile(profile, self.time_scale, timeout, RetryPolicy::default())
+                    .await?,
+            );
             let targets = clients.targets(profile, &self.selection, self.provider)?;
             clients.ensure_credentials(&targets)?;
             if targets.is_empty() {

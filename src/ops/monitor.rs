@@ -13,7 +13,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::Profile;
 use crate::domain::{Id, Selection};
-use crate::providers::{HttpClient, ProviderUrl};
+use crate::providers::{HttpClient, ProviderUrl, RetryPolicy};
 use crate::sim::{DemoKeys, RouterSettings, SimRouter, start_routers};
 use crate::telemetry::probes::{ProbeConfig, Telemetry, run_probes};
 use crate::telemetry::{CellTraffic, RouterSnapshot, parse_router_metrics};
@@ -63,7 +63,10 @@ impl Monitor {
         time_scale: Option<f64>,
         request_timeout: Duration,
     ) -> Result<Monitor, OpsError> {
-        let clients = Arc::new(Clients::for_profile(profile, time_scale, request_timeout).await?);
+        // Probes are not retried: a 500 that a retry would hide is an error.
+        let clients = Arc::new(
+            Clients::for_profile(profile, time_scale, request_timeout, RetryPolicy::ONCE).await?,
+        );
         let mut targets = clients.targets(profile, &Selection::All, None)?;
         // A provider without credentials is not probed: its figures are
         // shown as unavailable, with the reason, rather than as errors.

@@ -28,6 +28,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// One attempt: every failure counts (what probes need, so that a
+    /// retried 500 is still an error in the figures).
+    pub const ONCE: RetryPolicy = RetryPolicy {
+        attempts: 1,
+        base: Duration::from_millis(100),
+        max: Duration::from_secs(2),
+    };
+
     /// Full jitter: uniform in [0, min(max, base * 2^n)], or Retry-After when given.
     fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(after) = retry_after {
