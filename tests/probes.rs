@@ -32,23 +32,7 @@ async fn probes_cover_every_endpoint_and_stay_bounded() {
     );
     let targets = clients.targets(&profile, &Selection::All, None).unwrap();
     assert_eq!(targets.len(), 18);
-    let telemetry = Arc::new(Telemetry::new());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let config = ProbeConfig {
-        interval: Duration::from_millis(20),
-        jitter: 0.3,
-        concurrency: 8,
-        deadline: Duration::from_secs(5),
-        cold_bound: Duration::from_millis(500),
-        health_interval: Duration::from_millis(20),
-    };
-    let runner = tokio::spawn(run_probes(
-        clients.clone(),
-        targets.clone(),
-        config,
-        telemetry.clone(),
-        stopped,
-    ));
+    let (telemetry, stop, runner) = start_probes(&clients, &targets, Duration::from_millis(20));
 
     // Wait until every endpoint has at least 5 probes in its 1-minute window.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -132,23 +116,7 @@ async fn error_share_at_half_errors(retry: RetryPolicy) -> f64 {
     let targets = clients
         .targets(&profile, &Selection::All, Some("runpod"))
         .unwrap();
-    let telemetry = Arc::new(Telemetry::new());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let config = ProbeConfig {
-        interval: Duration::from_millis(20),
-        jitter: 0.3,
-        concurrency: 8,
-        deadline: Duration::from_secs(5),
-        cold_bound: Duration::from_millis(500),
-        health_interval: Duration::from_secs(60),
-    };
-    let runner = tokio::spawn(run_probes(
-        clients.clone(),
-        targets.clone(),
-        config,
-        telemetry.clone(),
-        stopped,
-    ));
+    let (telemetry, stop, runner) = start_probes(&clients, &targets, Duration::from_secs(60));
     let (mut requests, mut errors) = (0, 0);
     let deadline = Instant::now() + Duration::from_secs(60);
     while requests < 400 && Instant::now() < deadline {
@@ -173,4 +141,34 @@ async fn error_share_at_half_errors(retry: RetryPolicy) -> f64 {
 async fn retries_would_hide_most_of_them() {
     let share = error_share_at_half_errors(RetryPolicy::default()).await;
     assert!(share < 0.3, "error share {share}");
+}
+
+/// Probes every 20 ms (`health_every` for RunPod `/health`), until `stop`.
+fn start_probes(
+    clients: &Arc<Clients>,
+    targets: &[beacon_console::fleet::Target],
+    health_every: Duration,
+) -> (
+    Arc<Telemetry>,
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let telemetry = Arc::new(Telemetry::new());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let config = ProbeConfig {
+        interval: Duration::from_millis(20),
+        jitter: 0.3,
+        concurrency: 8,
+        deadline: Duration::from_secs(5),
+        cold_bound: Duration::from_millis(500),
+        health_interval: health_every,
+    };
+    let runner = tokio::spawn(run_probes(
+        clients.clone(),
+        targets.to_vec(),
+        config,
+        telemetry.clone(),
+        stopped,
+    ));
+    (telemetry, stop, runner)
 }

@@ -330,13 +330,7 @@ fn another_operators_shift_appears_with_their_name() {
 #[test]
 fn a_store_lock_held_elsewhere_freezes_neither_keys_nor_the_screen() {
     let dir = tempfile::tempdir().unwrap();
-    // A store that waits for its lock as long as it takes.
-    let text = format!("{SMALL_PROFILE}lock_timeout_ms = 600000\n");
-    let profile = write_profile(dir.path(), &text);
-    ok(
-        &mut with_profile(&profile),
-        &["shift", "--all", "--to", "5", "--reason", "r", "--yes"],
-    );
+    let profile = patient_store(dir.path());
     let lock_path = dir.path().join("state/routes.json.lock");
     let lock = std::fs::File::open(&lock_path).unwrap();
     lock.lock().unwrap();
@@ -391,12 +385,7 @@ fn a_plain_terminal_gets_plain_ascii_and_no_colour() {
 #[test]
 fn keys_typed_while_a_dialog_is_planned_go_to_the_dialog() {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!("{SMALL_PROFILE}lock_timeout_ms = 600000\n");
-    let profile = write_profile(dir.path(), &text);
-    ok(
-        &mut with_profile(&profile),
-        &["shift", "--all", "--to", "5", "--reason", "r", "--yes"],
-    );
+    let profile = patient_store(dir.path());
     let t = Tmux::start_with(dir.path(), &format!("--profile {}", profile.display()));
     t.wait_for("ROLLBACK");
     // The next read must repair the audit log, under a lock held elsewhere:
@@ -430,6 +419,16 @@ fn a_panic_gives_the_terminal_back_before_its_report() {
     assert!(screen.contains("panic requested"), "{screen}");
     assert_eq!(t.format("#{alternate_on}"), "0");
     assert_eq!(t.format("#{cursor_flag}"), "1");
+}
+
+/// SMALL_PROFILE with a store that waits for its lock as long as it takes,
+/// at revision 1 (every cell at 5 %).
+fn patient_store(dir: &Path) -> std::path::PathBuf {
+    let text = format!("{SMALL_PROFILE}lock_timeout_ms = 600000\n");
+    let profile = write_profile(dir, &text);
+    let shift = ["shift", "--all", "--to", "5", "--reason", "r", "--yes"];
+    ok(&mut with_profile(&profile), &shift);
+    profile
 }
 
 /// Every "served N%" figure on the screen.

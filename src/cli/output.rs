@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::config::{Endpoint, Profile, ProviderConfig, ProviderKind, SecretSource};
 use crate::domain::text::printable;
-use crate::domain::{CellChange, CellId, PerMille, Split};
+use crate::domain::{CellChange, CellId, Split};
 use crate::flags::Committed;
 use crate::flags::Snapshot;
 use crate::ops::{Console, History, Rollback, Skipped};
@@ -22,20 +22,10 @@ fn split_json(split: &Split) -> serde_json::Value {
     serde_json::Value::Object(map)
 }
 
-/// `runpod 25% modal 75%`, or `modal 100%`.
-fn split_text(split: &Split) -> String {
-    split
-        .weights()
-        .iter()
-        .map(|(p, w)| format!("{p} {}", PerMille::new(*w).unwrap_or(PerMille::ZERO)))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn before_text(before: &Option<Split>) -> String {
     before
         .as_ref()
-        .map_or_else(|| "(unknown)".into(), split_text)
+        .map_or_else(|| "(unknown)".into(), Split::words)
 }
 
 pub fn status(console: &Console, snapshot: &Snapshot, json: bool) {
@@ -146,7 +136,7 @@ fn status_rows(profile: &Profile, snapshot: &Snapshot) -> Vec<Vec<String>> {
         let mut row = vec![model.to_string()];
         for region in &regions {
             let cell = CellId::new(model.clone(), region.clone());
-            row.push(routes.get(&cell).map_or_else(|| "?".into(), split_text));
+            row.push(routes.get(&cell).map_or_else(|| "?".into(), Split::words));
         }
         rows.push(row);
     }
@@ -183,7 +173,7 @@ pub fn preview(title: &str, revision: u64, changes: &[CellChange], skipped: &[Sk
             format!("  {}", c.cell),
             before_text(&c.before),
             "→".into(),
-            split_text(&c.after),
+            Split::words(&c.after),
         ]);
     }
     if !rows.is_empty() {

@@ -169,6 +169,17 @@ fn apportion(total: u16, current: &[u64]) -> Vec<u16> {
     parts.into_iter().map(|(_, q, _)| q as u16).collect()
 }
 
+impl Split {
+    /// `modal 75% runpod 25%`: the words of history lines and previews.
+    pub fn words(&self) -> String {
+        self.weights
+            .iter()
+            .map(|(p, w)| format!("{p} {}", PerMille::new(*w).unwrap_or(PerMille::ZERO)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 impl fmt::Display for Split {
     /// `runpod 25% · modal 75%`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

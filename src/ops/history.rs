@@ -2,7 +2,7 @@
 //! the command line's `history` and the console's views (one formatter).
 
 use crate::domain::text::printable;
-use crate::domain::{CellId, ChangeRecord, PerMille, Split};
+use crate::domain::{CellId, ChangeRecord, Split};
 use crate::flags::audit::{AuditEvent, AuditLog, BadLine};
 
 use super::OpsError;
@@ -42,7 +42,7 @@ impl History {
                             "          {}  {} → {}",
                             ch.cell,
                             before_words(ch.before.as_ref()),
-                            split_words(&ch.after)
+                            ch.after.words()
                         )
                     }));
                     if let Some(note) = &c.note {
@@ -78,7 +78,7 @@ impl History {
                     "          {}  {} → {}",
                     ch.cell,
                     before_words(ch.before.as_ref()),
-                    split_words(&ch.after)
+                    ch.after.words()
                 ));
             }
         }
@@ -100,16 +100,6 @@ fn commit_line(c: &ChangeRecord) -> String {
     )
 }
 
-/// `modal 75% runpod 25%`.
-fn split_words(split: &Split) -> String {
-    split
-        .weights()
-        .iter()
-        .map(|(p, w)| format!("{p} {}", PerMille::new(*w).unwrap_or(PerMille::ZERO)))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn before_words(before: Option<&Split>) -> String {
-    before.map_or_else(|| "(unknown)".into(), split_words)
+    before.map_or_else(|| "(unknown)".into(), Split::words)
 }

@@ -966,14 +966,6 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         lines.extend(production_lines(app, dialog, input, palette));
     }
     lines.push(reason_line(reason, *focus));
-    let button = |label: &str, on: bool| {
-        let style = if on {
-            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
-        } else {
-            Style::default()
-        };
-        Span::styled(format!("[ {label} ]"), style)
-    };
     let apply = format!("Apply to {} cell(s)", pending.changes.len());
     lines.push(Line::from(vec![
         Span::raw("   "),
@@ -1058,20 +1050,22 @@ fn reason_line<'a>(reason: &tui_input::Input, focus: Focus) -> Line<'a> {
     ])
 }
 
+/// A dialog's button, reversed when it has the focus (visible without colour).
+fn button<'a>(label: &str, focused: bool) -> Span<'a> {
+    let style = if focused {
+        Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+    } else {
+        Style::default()
+    };
+    Span::styled(format!("[ {label} ]"), style)
+}
+
 fn draw_give_up(frame: &mut Frame, area: Rect, app: &App, focus: Focus, palette: Theme) {
     let Some(pending) = &app.rollback else {
         return;
     };
     let rect = centered(area, 64, 8);
     frame.render_widget(Clear, rect);
-    let button = |label: &str, on: bool| {
-        let style = if on {
-            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
-        } else {
-            Style::default()
-        };
-        Span::styled(format!("[ {label} ]"), style)
-    };
     let lines = vec![
         Line::from(format!(
             " The rollback of {} is NOT written ({} attempt(s)).",

@@ -9,7 +9,7 @@ use crate::domain::{CellChange, Routes};
 use crate::flags::Snapshot;
 use crate::ops::Skipped;
 
-use super::{Binding, Hint, Reply, action, hints, is_ctrl_c};
+use super::{Binding, Hint, Reply, action, bind, hints, is_ctrl_c};
 use crate::tui::app::{Effect, Tone};
 
 /// The one thing a dialog would commit, kept until confirmed or cancelled.
@@ -84,64 +84,34 @@ enum Act {
 }
 
 const KEYS: &[Binding<Act>] = &[
-    Binding {
-        keys: &[KeyCode::Left, KeyCode::Right],
-        label: "←/→",
-        what: "focus",
-        action: Act::Focus,
-    },
-    Binding {
-        keys: &[KeyCode::Tab, KeyCode::BackTab],
-        label: "Tab",
-        what: "reason",
-        action: Act::Next,
-    },
-    Binding {
-        keys: &[KeyCode::Enter],
-        label: "Enter",
-        what: "choose",
-        action: Act::Choose,
-    },
-    Binding {
-        keys: &[KeyCode::Char('y')],
-        label: "y",
-        what: "apply",
-        action: Act::Apply,
-    },
-    Binding {
-        keys: &[KeyCode::Esc, KeyCode::Char('n')],
-        label: "Esc",
-        what: "cancel",
-        action: Act::Cancel,
-    },
+    bind(&[KeyCode::Left, KeyCode::Right], "←/→", "focus", Act::Focus),
+    bind(
+        &[KeyCode::Tab, KeyCode::BackTab],
+        "Tab",
+        "reason",
+        Act::Next,
+    ),
+    bind(&[KeyCode::Enter], "Enter", "choose", Act::Choose),
+    bind(&[KeyCode::Char('y')], "y", "apply", Act::Apply),
+    bind(
+        &[KeyCode::Esc, KeyCode::Char('n')],
+        "Esc",
+        "cancel",
+        Act::Cancel,
+    ),
 ];
 
 /// In production letters are typed: only these keys act.
 const TYPED_KEYS: &[Binding<Act>] = &[
-    Binding {
-        keys: &[],
-        label: "type",
-        what: "to confirm",
-        action: Act::Choose,
-    },
-    Binding {
-        keys: &[KeyCode::Tab, KeyCode::BackTab],
-        label: "Tab",
-        what: "focus, reason",
-        action: Act::Next,
-    },
-    Binding {
-        keys: &[KeyCode::Enter],
-        label: "Enter",
-        what: "choose",
-        action: Act::Choose,
-    },
-    Binding {
-        keys: &[KeyCode::Esc],
-        label: "Esc",
-        what: "cancel",
-        action: Act::Cancel,
-    },
+    bind(&[], "type", "to confirm", Act::Choose),
+    bind(
+        &[KeyCode::Tab, KeyCode::BackTab],
+        "Tab",
+        "focus, reason",
+        Act::Next,
+    ),
+    bind(&[KeyCode::Enter], "Enter", "choose", Act::Choose),
+    bind(&[KeyCode::Esc], "Esc", "cancel", Act::Cancel),
 ];
 
 fn cancelled() -> Reply {

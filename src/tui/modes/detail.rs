@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::{Binding, Hint, Reply, action, hints};
+use super::{Binding, Hint, Reply, action, bind, hints};
 use crate::domain::CellId;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -12,12 +12,12 @@ pub struct Detail {
     pub changes: Vec<String>,
 }
 
-const KEYS: &[Binding<()>] = &[Binding {
-    keys: &[KeyCode::Esc, KeyCode::Enter, KeyCode::Char('q')],
-    label: "Esc",
-    what: "back",
-    action: (),
-}];
+const KEYS: &[Binding<()>] = &[bind(
+    &[KeyCode::Esc, KeyCode::Enter, KeyCode::Char('q')],
+    "Esc",
+    "back",
+    (),
+)];
 
 impl Detail {
     pub fn new(cell: CellId) -> Self {

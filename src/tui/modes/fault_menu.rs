@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::{Binding, Hint, Reply, action, hints};
+use super::{Binding, Hint, Reply, action, bind, hints};
 use crate::tui::faults::CHOICES;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -19,36 +19,16 @@ enum Act {
 }
 
 const KEYS: &[Binding<Act>] = &[
-    Binding {
-        keys: &[KeyCode::Up, KeyCode::Char('k')],
-        label: "↑/↓",
-        what: "choose",
-        action: Act::Up,
-    },
-    Binding {
-        keys: &[KeyCode::Down, KeyCode::Char('j')],
-        label: "",
-        what: "",
-        action: Act::Down,
-    },
-    Binding {
-        keys: &[],
-        label: "1–7",
-        what: "pick",
-        action: Act::Apply,
-    },
-    Binding {
-        keys: &[KeyCode::Enter],
-        label: "Enter",
-        what: "apply",
-        action: Act::Apply,
-    },
-    Binding {
-        keys: &[KeyCode::Esc, KeyCode::Char('q'), KeyCode::Char('F')],
-        label: "Esc",
-        what: "close",
-        action: Act::Close,
-    },
+    bind(&[KeyCode::Up, KeyCode::Char('k')], "↑/↓", "choose", Act::Up),
+    bind(&[KeyCode::Down, KeyCode::Char('j')], "", "", Act::Down),
+    bind(&[], "1–7", "pick", Act::Apply),
+    bind(&[KeyCode::Enter], "Enter", "apply", Act::Apply),
+    bind(
+        &[KeyCode::Esc, KeyCode::Char('q'), KeyCode::Char('F')],
+        "Esc",
+        "close",
+        Act::Close,
+    ),
 ];
 
 impl FaultMenu {

@@ -3,7 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::{Binding, Focus, Hint, Reply, action, hints, is_ctrl_c};
+use super::{Binding, Focus, Hint, Reply, action, bind, hints, is_ctrl_c};
 use crate::tui::app::Tone;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -20,29 +20,19 @@ enum Act {
 }
 
 const KEYS: &[Binding<Act>] = &[
-    Binding {
-        keys: &[
+    bind(
+        &[
             KeyCode::Left,
             KeyCode::Right,
             KeyCode::Tab,
             KeyCode::BackTab,
         ],
-        label: "←/→",
-        what: "focus",
-        action: Act::Focus,
-    },
-    Binding {
-        keys: &[KeyCode::Enter],
-        label: "Enter",
-        what: "choose",
-        action: Act::Choose,
-    },
-    Binding {
-        keys: &[KeyCode::Esc],
-        label: "Esc",
-        what: "keep retrying",
-        action: Act::Keep,
-    },
+        "←/→",
+        "focus",
+        Act::Focus,
+    ),
+    bind(&[KeyCode::Enter], "Enter", "choose", Act::Choose),
+    bind(&[KeyCode::Esc], "Esc", "keep retrying", Act::Keep),
 ];
 
 impl GiveUp {

@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::{Binding, Hint, Reply, action, hints};
+use super::{Binding, Hint, Reply, action, bind, hints};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page {
@@ -16,18 +16,13 @@ pub struct Help {
 }
 
 const KEYS: &[Binding<()>] = &[
-    Binding {
-        keys: &[KeyCode::Char('?'), KeyCode::Right, KeyCode::PageDown],
-        label: "?",
-        what: "legend",
-        action: (),
-    },
-    Binding {
-        keys: &[],
-        label: "any key",
-        what: "close",
-        action: (),
-    },
+    bind(
+        &[KeyCode::Char('?'), KeyCode::Right, KeyCode::PageDown],
+        "?",
+        "legend",
+        (),
+    ),
+    bind(&[], "any key", "close", ()),
 ];
 
 impl Help {

@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::{Binding, Hint, Reply, action, hints};
+use super::{Binding, Hint, Reply, action, bind, hints};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct History {
@@ -21,42 +21,32 @@ enum Act {
 }
 
 const KEYS: &[Binding<Act>] = &[
-    Binding {
-        keys: &[KeyCode::Down, KeyCode::Char('j')],
-        label: "↑/↓",
-        what: "scroll",
-        action: Act::Down,
-    },
-    Binding {
-        keys: &[KeyCode::Up, KeyCode::Char('k')],
-        label: "",
-        what: "",
-        action: Act::Up,
-    },
-    Binding {
-        keys: &[KeyCode::PageDown, KeyCode::Char(' ')],
-        label: "PgUp/PgDn",
-        what: "page",
-        action: Act::PageDown,
-    },
-    Binding {
-        keys: &[KeyCode::PageUp],
-        label: "",
-        what: "",
-        action: Act::PageUp,
-    },
-    Binding {
-        keys: &[KeyCode::Home, KeyCode::Char('g')],
-        label: "g",
-        what: "newest",
-        action: Act::Newest,
-    },
-    Binding {
-        keys: &[KeyCode::Esc, KeyCode::Char('q'), KeyCode::Char('L')],
-        label: "Esc",
-        what: "back",
-        action: Act::Back,
-    },
+    bind(
+        &[KeyCode::Down, KeyCode::Char('j')],
+        "↑/↓",
+        "scroll",
+        Act::Down,
+    ),
+    bind(&[KeyCode::Up, KeyCode::Char('k')], "", "", Act::Up),
+    bind(
+        &[KeyCode::PageDown, KeyCode::Char(' ')],
+        "PgUp/PgDn",
+        "page",
+        Act::PageDown,
+    ),
+    bind(&[KeyCode::PageUp], "", "", Act::PageUp),
+    bind(
+        &[KeyCode::Home, KeyCode::Char('g')],
+        "g",
+        "newest",
+        Act::Newest,
+    ),
+    bind(
+        &[KeyCode::Esc, KeyCode::Char('q'), KeyCode::Char('L')],
+        "Esc",
+        "back",
+        Act::Back,
+    ),
 ];
 
 impl History {

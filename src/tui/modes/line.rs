@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::{Binding, Hint, Reply, action, hints, is_ctrl_c};
+use super::{Binding, Hint, Reply, action, bind, hints, is_ctrl_c};
 use crate::domain::Selection;
 use crate::tui::app::Tone;
 
@@ -32,66 +32,21 @@ enum Act {
 }
 
 const SHARE: &[Binding<Act>] = &[
-    Binding {
-        keys: &[],
-        label: "0–100",
-        what: "percent, 0.1 steps",
-        action: Act::Type,
-    },
-    Binding {
-        keys: &[KeyCode::Enter],
-        label: "Enter",
-        what: "preview",
-        action: Act::Submit,
-    },
-    Binding {
-        keys: &[KeyCode::Esc],
-        label: "Esc",
-        what: "cancel",
-        action: Act::Cancel,
-    },
+    bind(&[], "0–100", "percent, 0.1 steps", Act::Type),
+    bind(&[KeyCode::Enter], "Enter", "preview", Act::Submit),
+    bind(&[KeyCode::Esc], "Esc", "cancel", Act::Cancel),
 ];
 
 const COMMAND: &[Binding<Act>] = &[
-    Binding {
-        keys: &[KeyCode::Tab],
-        label: "Tab",
-        what: "complete",
-        action: Act::Complete,
-    },
-    Binding {
-        keys: &[KeyCode::Enter],
-        label: "Enter",
-        what: "run",
-        action: Act::Submit,
-    },
-    Binding {
-        keys: &[KeyCode::Esc],
-        label: "Esc",
-        what: "cancel",
-        action: Act::Cancel,
-    },
+    bind(&[KeyCode::Tab], "Tab", "complete", Act::Complete),
+    bind(&[KeyCode::Enter], "Enter", "run", Act::Submit),
+    bind(&[KeyCode::Esc], "Esc", "cancel", Act::Cancel),
 ];
 
 const FILTER: &[Binding<Act>] = &[
-    Binding {
-        keys: &[],
-        label: "text",
-        what: "model/region contains",
-        action: Act::Type,
-    },
-    Binding {
-        keys: &[KeyCode::Enter],
-        label: "Enter",
-        what: "keep",
-        action: Act::Submit,
-    },
-    Binding {
-        keys: &[KeyCode::Esc],
-        label: "Esc",
-        what: "clear",
-        action: Act::Cancel,
-    },
+    bind(&[], "text", "model/region contains", Act::Type),
+    bind(&[KeyCode::Enter], "Enter", "keep", Act::Submit),
+    bind(&[KeyCode::Esc], "Esc", "clear", Act::Cancel),
 ];
 
 impl Line {

@@ -35,6 +35,21 @@ pub struct Binding<A> {
     pub action: A,
 }
 
+/// One row of a key table, on one line.
+pub const fn bind<A>(
+    keys: &'static [KeyCode],
+    label: &'static str,
+    what: &'static str,
+    action: A,
+) -> Binding<A> {
+    Binding {
+        keys,
+        label,
+        what,
+        action,
+    }
+}
+
 /// The action `code` is bound to in `table`.
 pub fn action<A: Copy>(table: &[Binding<A>], code: KeyCode) -> Option<A> {
     table
