@@ -15,7 +15,7 @@ use beacon_console::providers::ErrorClass;
 use beacon_console::providers::runpod::{Health, HealthWorkers};
 use beacon_console::telemetry::Figures;
 use beacon_console::telemetry::probes::Probed;
-use beacon_console::tui::app::{App, Effect};
+use beacon_console::tui::app::{App, Effect, Mode};
 use beacon_console::tui::live::Live;
 use beacon_console::tui::modes::{Detail, History};
 use beacon_console::tui::new_app;
@@ -758,7 +758,10 @@ fn a_failed_rollback_is_retried_joined_and_only_given_up_when_confirmed() {
     let us = Selection::Column {
         region: "us-east".into(),
     };
-    let Some(worker::Request::Rollback(first)) = app.request_rollback(us.clone(), now) else {
+    let Some(worker::Request::Rollback {
+        selection: first, ..
+    }) = app.request_rollback(us.clone(), now)
+    else {
         panic!("sent at once");
     };
     assert_eq!(first, us);
@@ -781,7 +784,10 @@ fn a_failed_rollback_is_retried_joined_and_only_given_up_when_confirmed() {
         region: "eu-west".into(),
     };
     // Pressed again, it is tried at once, for both.
-    let Some(worker::Request::Rollback(both)) = app.request_rollback(eu, now) else {
+    let Some(worker::Request::Rollback {
+        selection: both, ..
+    }) = app.request_rollback(eu, now)
+    else {
         panic!("tried at once");
     };
     let cells = both.resolve(&app.models, &app.regions).unwrap();
@@ -1186,4 +1192,60 @@ fn a_stale_matrix_and_another_operators_change_at_every_size() {
     };
     app.status = Some((pinned, tone));
     snapshot_everywhere("news", &mut app);
+}
+
+#[test]
+fn a_reason_after_two_dashes_on_the_command_line_goes_to_the_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let c = console(dir.path(), false);
+    let now = Instant::now();
+    // A rollback from the command line, with its reason.
+    type_text(
+        &mut app,
+        ":rollback */us-east -- p95 regression after deploy",
+        now,
+    );
+    let Effect::Rollback(selection) = app.on_key(key(KeyCode::Enter), now) else {
+        panic!("a rollback");
+    };
+    let Some(request) = app.request_rollback(selection, now) else {
+        panic!("sent");
+    };
+    app.on_report(worker::handle(&c, request), now);
+    let record = c
+        .store
+        .load()
+        .unwrap()
+        .document
+        .last_change()
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        record.reason,
+        "p95 regression after deploy (console: rollback of column us-east)"
+    );
+    // A shift: the reason is in its dialog, still editable.
+    type_text(&mut app, ":shift mistral-7b/eu-west 5 -- canary", now);
+    let Effect::PlanShift(selection, amount) = app.on_key(key(KeyCode::Enter), now) else {
+        panic!("a shift to plan");
+    };
+    let snapshot = c.store.load().unwrap();
+    let plan = ops::plan_shift(&c.profile, snapshot.routes(), &selection, amount, None).unwrap();
+    app.propose_shift(snapshot, plan, amount);
+    let Mode::Confirm(dialog) = &app.mode else {
+        panic!("a dialog");
+    };
+    assert_eq!(dialog.reason().as_deref(), Some("canary"));
+    // Anything else with a reason is refused in place.
+    app.on_key(key(KeyCode::Esc), now);
+    type_text(&mut app, ":undo -- because", now);
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
+    assert!(
+        app.status
+            .clone()
+            .unwrap()
+            .0
+            .contains("goes with shift and rollback")
+    );
 }

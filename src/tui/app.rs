@@ -115,6 +115,9 @@ pub struct App {
     /// A dialog is being planned by the store worker: keys typed meanwhile
     /// wait for it.
     pub planning: bool,
+    /// A reason given on the command line (`-- why`), for the next dialog
+    /// or rollback.
+    pub typed_reason: Option<String>,
     /// Draw in ASCII only (the locale is not UTF-8, or `--ascii`).
     pub ascii: bool,
     /// What the figures are judged against.
@@ -473,7 +476,25 @@ impl App {
                 Effect::None
             }
             Prompt::Command => {
-                let parsed = command::parse(text, &self.vocabulary());
+                let (line, reason) = match command::split_reason(text) {
+                    Ok(split) => split,
+                    Err(why) => {
+                        self.say(why, Tone::Bad);
+                        return Effect::None;
+                    }
+                };
+                let parsed = command::parse(line, &self.vocabulary());
+                if reason.is_some()
+                    && !matches!(parsed, Ok(Action::Shift(..) | Action::Rollback(_)))
+                {
+                    self.say(
+                        "a reason (after --) goes with shift and rollback",
+                        Tone::Bad,
+                    );
+                    return Effect::None;
+                }
+                // Carried to the dialog (shift) or the rollback's audit line.
+                self.typed_reason = reason;
                 let action = match parsed {
                     Ok(action) => action,
                     // Stay on the line with the reason.
@@ -622,7 +643,11 @@ impl App {
             kind: PendingKind::Shift,
             reason: None,
         };
-        self.mode = Mode::Confirm(Confirm::new(pending, self.production));
+        let mut dialog = Confirm::new(pending, self.production);
+        if let Some(why) = self.typed_reason.take() {
+            dialog.reason = tui_input::Input::new(why);
+        }
+        self.mode = Mode::Confirm(dialog);
     }
 
     pub fn propose_undo(

@@ -34,7 +34,7 @@ pub const COMMANDS: [(&str, &str); 10] = [
         "shift",
         "shift CELLS PERCENT   e.g. shift llama-3.2-1b/us-east 25",
     ),
-    ("rollback", "rollback CELLS|all|cancel"),
+    ("rollback", "rollback CELLS|all|cancel [-- REASON]"),
     ("warmup", "warmup CELLS"),
     ("undo", "undo"),
     ("theme", "theme NAME"),
@@ -50,6 +50,22 @@ fn usage(command: &str) -> &'static str {
         .iter()
         .find(|(name, _)| *name == command)
         .map_or("", |(_, usage)| usage)
+}
+
+/// The reason after ` -- ` on a command line, for the audit: `shift
+/// */us-east 25 -- canary after bench`. Plain text on one line.
+pub fn split_reason(line: &str) -> Result<(&str, Option<String>), String> {
+    let Some((command, reason)) = line.split_once(" -- ") else {
+        return Ok((line, None));
+    };
+    let reason = reason.trim();
+    if let Some((at, c)) = crate::domain::text::first_unsafe(reason) {
+        return Err(format!(
+            "the reason has a control character (U+{:04X}) at character {at}",
+            u32::from(c)
+        ));
+    }
+    Ok((command, (!reason.is_empty()).then(|| reason.to_string())))
 }
 
 /// Parses a command line (without the `:`).

@@ -117,6 +117,7 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         themes: theme::names(),
         too_small: false,
         planning: false,
+        typed_reason: None,
         slo: profile.slo.clone(),
         sim_address: None,
         faults: faults::DemoFaults::default(),

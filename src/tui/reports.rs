@@ -28,6 +28,8 @@ pub struct PendingRollback {
     pub delay: Duration,
     /// Why the last attempt failed.
     pub error: Option<String>,
+    /// Why, as typed (`:rollback … -- why`), for the audit.
+    pub reason: Option<String>,
 }
 
 /// Another operator's change, as the status line tells it.
@@ -41,10 +43,12 @@ impl App {
     /// A rollback of `selection`: joined to any pending one; sent at once
     /// unless an attempt is in flight (the tick sends the rest).
     pub fn request_rollback(&mut self, selection: Selection, now: Instant) -> Option<Request> {
+        let reason = self.typed_reason.take();
         let merged = match self.rollback.take() {
             Some(mut pending) => {
                 pending.selection = self.union(&pending.selection, &selection);
                 pending.next = now;
+                pending.reason = reason.or(pending.reason);
                 pending
             }
             None => PendingRollback {
@@ -54,6 +58,7 @@ impl App {
                 next: now,
                 delay: Duration::ZERO,
                 error: None,
+                reason,
             },
         };
         self.rollback = Some(merged);
@@ -68,7 +73,10 @@ impl App {
         }
         pending.in_flight = true;
         pending.attempts += 1;
-        Some(Request::Rollback(pending.selection.clone()))
+        Some(Request::Rollback {
+            selection: pending.selection.clone(),
+            reason: pending.reason.clone(),
+        })
     }
 
     /// Gives up the pending rollback (after the operator confirmed it).

@@ -28,7 +28,11 @@ pub enum Request {
     PlanUndo,
     /// Commit the change a dialog showed, compare-and-swap on its base.
     Commit(Box<Pending>),
-    Rollback(Selection),
+    Rollback {
+        selection: Selection,
+        /// Why, as typed; else the audit says what the console did.
+        reason: Option<String>,
+    },
     History,
     /// The audit lines about one cell, for the detail view.
     CellHistory(CellId),
@@ -94,7 +98,7 @@ pub fn handle(console: &Console, request: Request) -> Report {
         } => Report::ShiftPlanned(plan_shift(console, &selection, amount, &provider).map_err(text)),
         Request::PlanUndo => Report::UndoPlanned(plan_undo(console).map_err(text)),
         Request::Commit(pending) => commit(console, pending),
-        Request::Rollback(selection) => rollback(console, selection),
+        Request::Rollback { selection, reason } => rollback(console, selection, reason),
         Request::History => Report::History(history(console).map_err(text)),
         Request::CellHistory(cell) => {
             let lines = cell_history(console, &cell).unwrap_or_default();
@@ -159,9 +163,12 @@ fn commit(console: &Console, pending: Box<Pending>) -> Report {
     }
 }
 
-fn rollback(console: &Console, selection: Selection) -> Report {
+fn rollback(console: &Console, selection: Selection, why: Option<String>) -> Report {
     let started = Instant::now();
-    let reason = format!("console: rollback of {selection}");
+    let reason = match why {
+        Some(why) => format!("{why} (console: rollback of {selection})"),
+        None => format!("console: rollback of {selection}"),
+    };
     let result = ops::rollback(console, &selection, &reason);
     Report::RolledBack {
         elapsed: started.elapsed(),
