@@ -79,6 +79,16 @@ impl App {
         })
     }
 
+    /// A revision this console wrote (not news when it is read back); only
+    /// the last few are kept: memory stays bounded in a long session.
+    fn remember_own(&mut self, revision: u64) {
+        const KEPT: usize = 64;
+        if self.own_revisions.len() == KEPT {
+            self.own_revisions.remove(0);
+        }
+        self.own_revisions.push(revision);
+    }
+
     /// Gives up the pending rollback (after the operator confirmed it).
     pub fn give_up_rollback(&mut self) {
         if self.rollback.take().is_some() {
@@ -130,7 +140,7 @@ impl App {
                 elapsed,
             } => {
                 if let Ok(c) = &result {
-                    self.own_revisions.push(c.record.revision);
+                    self.remember_own(c.record.revision);
                 }
                 if let Some(s) = after {
                     self.loaded(s, now);
@@ -248,7 +258,7 @@ impl App {
         now: Instant,
     ) -> Option<Request> {
         if let Ok(Some(c)) = result.as_ref().map(|r| r.committed.as_ref()) {
-            self.own_revisions.push(c.record.revision);
+            self.remember_own(c.record.revision);
         }
         if let Some(s) = after {
             self.loaded(s, now);
