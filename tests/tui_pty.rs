@@ -157,7 +157,7 @@ fn shift_with_keys_then_x_x_rolls_everything_back_and_quit_restores() {
     t.keys(&["X"]);
     t.wait_for("press X again");
     t.keys(&["X"]);
-    t.wait_for("ROLLED BACK 9 cell(s) to modal");
+    t.wait_for("ROLLED BACK 2 cell(s) to modal");
     let status = status_json(dir.path());
     assert_eq!(status["revision"], 3);
     for cell in status["cells"].as_array().unwrap() {
@@ -490,7 +490,8 @@ fn the_command_line_shifts_and_a_bad_theme_stops_before_the_screen_is_taken() {
     t.tmux(&["send-keys", "-l", "10"]);
     t.keys(&["Enter"]);
     t.wait_for("Cancel");
-    t.keys(&["y"]);
+    // No letter applies: the focus moves to Apply, Enter applies.
+    t.keys(&["Right", "Enter"]);
     t.wait_for("rev 1");
     assert_eq!(
         runpod_percent(&status_json(dir.path()), "llama-3.2-1b/eu-west"),

@@ -659,19 +659,18 @@ fn production_dialogs_are_confirmed_by_typing_not_by_a_key() {
     let now = Instant::now();
     press_plus(&mut app, &c, now);
     insta::assert_snapshot!("production_confirm_80x24", render(&app, 80, 24, false));
-    // `y` is a letter being typed here, and Enter with the wrong words writes nothing.
+    // `y` is a letter being typed here, and Apply with the wrong words writes nothing.
     assert_eq!(app.on_key(key(KeyCode::Char('y')), now), Effect::None);
+    // Tab: the reason, then Apply.
+    assert_eq!(app.on_key(key(KeyCode::Tab), now), Effect::None);
     assert_eq!(app.on_key(key(KeyCode::Tab), now), Effect::None);
     assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
-    assert!(render(&app, 80, 24, false).contains("type production"));
-    // Tab goes round: the reason, then Cancel; the words are typed there.
-    app.on_key(key(KeyCode::Tab), now);
-    app.on_key(key(KeyCode::Tab), now);
+    assert!(app.status.clone().unwrap().0.contains("type production"));
+    // The words typed, Apply applies.
     app.on_key(key(KeyCode::Backspace), now);
     for ch in "production".chars() {
         app.on_key(key(KeyCode::Char(ch)), now);
     }
-    app.on_key(key(KeyCode::Tab), now);
     assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::Commit);
 }
 
@@ -978,6 +977,15 @@ fn an_outage_and_an_slo_breach_read_at_a_glance_with_and_without_colour() {
     let ascii = render(&app, 80, 24, false);
     assert!(ascii.is_ascii());
     insta::assert_snapshot!("outage_and_breach_ascii_80x24", ascii);
+    // The detail view says it too, whole, at 80 columns.
+    app.ascii = false;
+    app.mode = Mode::Detail(Detail::new(us));
+    let detail = render(&app, 80, 24, false);
+    assert!(detail.contains("router err 100.0% · cold 0%"), "{detail}");
+    assert!(
+        detail.contains("router 10 s: 60 req · p95 200ms"),
+        "{detail}"
+    );
 }
 
 #[test]
@@ -1042,8 +1050,9 @@ fn a_rollback_onto_a_failing_fallback_and_a_shift_onto_a_failing_target_say_so()
     };
     app.on_report(worker::handle(&c, request), now);
     let banner = app.banner.clone().expect("a banner");
+    // What changed (one cell was off the fallback), not what was selected.
     assert!(
-        banner.contains("ROLLED BACK 9 cell(s) to modal"),
+        banner.contains("ROLLED BACK 1 cell(s) to modal"),
         "{banner}"
     );
     assert!(
@@ -1055,6 +1064,14 @@ fn a_rollback_onto_a_failing_fallback_and_a_shift_onto_a_failing_target_say_so()
         2,
         "written, not delayed"
     );
+    // The write's milliseconds vary: pinned for the snapshots.
+    let pin = |text: &str| {
+        let at = text.find(" ms ").unwrap_or(0);
+        let start = text[..at].rfind("· ").map_or(at, |i| i + "· ".len());
+        format!("{}1.0{}", &text[..start], &text[at..])
+    };
+    app.banner = app.banner.as_deref().map(pin);
+    app.status = app.status.clone().map(|(t, tone)| (pin(&t), tone));
     insta::assert_snapshot!("rollback_onto_failing_80x24", render(&app, 80, 24, false));
     insta::assert_snapshot!("rollback_onto_failing_ascii_80x23", {
         app.ascii = true;
@@ -1093,7 +1110,7 @@ fn the_demo_fault_menu_sets_rules_for_the_cursors_region() {
     // The header gives way by need: the applied count stays.
     assert!(screen.contains("applied 2/3"), "{screen}");
     app.on_key(key(KeyCode::Char('?')), now);
-    assert!(render(&app, 80, 24, false).contains("demo simulator http://127.0.0.1:40000"));
+    assert!(render(&app, 80, 24, false).contains("simulator    http://127.0.0.1:40000"));
 }
 
 #[test]
@@ -1139,10 +1156,9 @@ fn a_reason_typed_in_the_dialog_goes_to_the_audit() {
     let c = console(dir.path(), false);
     let now = Instant::now();
     press_plus(&mut app, &c, now);
-    // Tab twice: Apply, then the reason; letters are text there, `y` too.
+    // Tab: the reason; letters are text there, `y` and `n` too.
     app.on_key(key(KeyCode::Tab), now);
-    app.on_key(key(KeyCode::Tab), now);
-    type_text(&mut app, "canary after bench, ticket 42 y", now);
+    type_text(&mut app, "canary after bench, ticket 42 y n", now);
     insta::assert_snapshot!("confirm_with_reason_80x24", render(&app, 80, 24, false));
     // Enter moves on to Apply, a second Enter applies.
     assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
@@ -1152,7 +1168,7 @@ fn a_reason_typed_in_the_dialog_goes_to_the_audit() {
     let record = last.document.last_change().unwrap();
     assert_eq!(
         record.reason,
-        "canary after bench, ticket 42 y (console: Shift runpod one step up)"
+        "canary after bench, ticket 42 y n (console: Shift runpod one step up)"
     );
 }
 
@@ -1183,11 +1199,9 @@ fn a_stale_matrix_and_another_operators_change_at_every_size() {
     commit_as_bob(&c, "p95 regression in us-east");
     app.on_report(worker::handle(&c, worker::Request::Load), now);
     let (text, tone) = app.status.clone().unwrap();
-    let pinned = match text.split_once(" s ago") {
-        Some((head, tail)) => {
-            let head = head.rsplit_once(' ').map_or(head, |(h, _)| h);
-            format!("{head} 1 s ago{tail}")
-        }
+    // The change's time of day, pinned for the snapshot.
+    let pinned = match text.split_once(" at ") {
+        Some((head, tail)) => format!("{head} at 03:12:09Z{}", &tail[9..]),
         None => text,
     };
     app.status = Some((pinned, tone));
@@ -1248,4 +1262,34 @@ fn a_reason_after_two_dashes_on_the_command_line_goes_to_the_audit() {
             .0
             .contains("goes with shift and rollback")
     );
+}
+
+#[test]
+fn letters_never_act_on_the_dialogs_buttons() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let c = console(dir.path(), false);
+    let now = Instant::now();
+    press_plus(&mut app, &c, now);
+    // On Apply, a reason typed there by mistake neither applies nor cancels.
+    app.on_key(key(KeyCode::Right), now);
+    for ch in "yes no".chars() {
+        assert_eq!(
+            app.on_key(key(KeyCode::Char(ch)), now),
+            Effect::None,
+            "{ch}"
+        );
+        assert!(
+            matches!(app.mode, Mode::Confirm(_)),
+            "{ch} closed the dialog"
+        );
+    }
+    // From Cancel (where a dialog opens), the first Tab goes to the reason.
+    app.on_key(key(KeyCode::Left), now);
+    app.on_key(key(KeyCode::Tab), now);
+    type_text(&mut app, "yes", now);
+    let Mode::Confirm(dialog) = &app.mode else {
+        panic!("a dialog");
+    };
+    assert_eq!(dialog.reason().as_deref(), Some("yes"));
 }

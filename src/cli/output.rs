@@ -298,11 +298,14 @@ pub fn history(h: &History, json: bool) {
     }
 }
 
-fn secret_text(s: &Option<SecretSource>) -> String {
+/// A secret's source and whether it can be read (on the demo an unset one
+/// is no problem: the simulator's own key stands in).
+fn secret_text(s: &Option<SecretSource>, demo: bool) -> String {
     match s {
         None => "none".into(),
         Some(src) => match src.availability() {
             Ok(()) => format!("{src} (available)"),
+            Err(_) if demo => format!("{src} (not set: the simulator's demo key is used)"),
             Err(why) => format!("{src} (NOT available: {why})"),
         },
     }
@@ -464,11 +467,12 @@ fn provider_summary(p: &Profile, pr: &ProviderConfig, cells: &[CellId]) {
         pr.price_per_second,
         cells.len()
     );
+    let demo = p.simulator.is_some();
     match pr.kind {
-        ProviderKind::RunPod => println!("    api_key: {}", secret_text(&pr.api_key)),
+        ProviderKind::RunPod => println!("    api_key: {}", secret_text(&pr.api_key, demo)),
         ProviderKind::Modal => {
-            println!("    proxy_key: {}", secret_text(&pr.proxy_key));
-            println!("    proxy_secret: {}", secret_text(&pr.proxy_secret));
+            println!("    proxy_key: {}", secret_text(&pr.proxy_key, demo));
+            println!("    proxy_secret: {}", secret_text(&pr.proxy_secret, demo));
         }
     }
     if let Some((cell, e)) = cells

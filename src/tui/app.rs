@@ -432,14 +432,10 @@ impl App {
         match self.keymap.command(&key) {
             _ if ctrl_c && !matches!(self.mode, Mode::Confirm(_)) => Effect::Quit,
             Some(Command::Quit) if matches!(self.mode, Mode::Matrix) => self.ask_quit(),
-            Some(Command::Help) if matches!(self.mode, Mode::Matrix) => {
-                self.mode = Mode::Help(Help::new());
-                Effect::None
-            }
             _ => {
                 self.rollback_armed = None;
                 self.say(
-                    "terminal too small: that key was ignored (only q, ? and Ctrl-L act until it fits)",
+                    "terminal too small: that key was ignored (only q and Ctrl-L act until it fits)",
                     Tone::Warn,
                 );
                 Effect::None

@@ -3,7 +3,7 @@
 //! write is retried until it lands, and only an explicit, confirmed action
 //! gives it up.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::domain::{CellId, Selection};
 use crate::flags::Snapshot;
@@ -30,6 +30,8 @@ pub struct PendingRollback {
     pub error: Option<String>,
     /// Why, as typed (`:rollback … -- why`), for the audit.
     pub reason: Option<String>,
+    /// When it was first asked for (X X), for what the operator is told.
+    pub first_asked: Instant,
 }
 
 /// Another operator's change, as the status line tells it.
@@ -59,6 +61,7 @@ impl App {
                 delay: Duration::ZERO,
                 error: None,
                 reason,
+                first_asked: now,
             },
         };
         self.rollback = Some(merged);
@@ -215,6 +218,12 @@ impl App {
         if !ours && snapshot.revision() != self.revision && self.loaded_once {
             self.tell_news(&snapshot, changed, now);
         }
+        if snapshot.revision() != self.revision {
+            // The served shares were counted under the revision before: none
+            // is shown until the routers' traffic under this one is counted.
+            self.live.served.clear();
+            self.live.served_requests.clear();
+        }
         self.loaded_once = true;
         self.routes = snapshot.routes().clone();
         self.revision = snapshot.revision();
@@ -223,17 +232,25 @@ impl App {
     fn tell_news(&mut self, snapshot: &Snapshot, cells: Vec<CellId>, now: Instant) {
         let text = match snapshot.document.last_change() {
             Some(c) => {
-                let age = humantime::parse_rfc3339(&c.time)
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .map_or_else(String::new, |d| format!(" {} s ago", d.as_secs()));
+                // The time it was made (it does not go stale on the screen).
+                let at = c
+                    .time
+                    .get(11..19)
+                    .map_or_else(String::new, |t| format!(" at {t}Z"));
                 let what = match cells.as_slice() {
                     [] => String::new(),
-                    [one] => format!(" {one}"),
+                    [one] => format!(
+                        " {one} {}",
+                        snapshot
+                            .routes()
+                            .get(one)
+                            .map(|s| format!("→ {}", s.words()))
+                            .unwrap_or_default()
+                    ),
                     many => format!(" {} cells", many.len()),
                 };
                 format!(
-                    "rev {} by {}{age}: {}{what} · \"{}\"",
+                    "rev {} by {}{at}: {}{what} · \"{}\"",
                     c.revision, c.operator, c.action, c.reason
                 )
             }
@@ -272,9 +289,10 @@ impl App {
                     pending.next = now;
                     return self.due_rollback(now);
                 }
+                let first_asked = pending.first_asked;
                 self.rollback = None;
                 self.selected.clear();
-                self.announce_rollback(&done, &selection, elapsed);
+                self.announce_rollback(&done, &selection, elapsed, first_asked);
             }
             Err(e) => {
                 pending.delay =
@@ -295,8 +313,8 @@ impl App {
         done: &crate::ops::Rollback,
         selection: &Selection,
         elapsed: Duration,
+        first_asked: Instant,
     ) {
-        let ms = elapsed.as_secs_f64() * 1000.0;
         let Some(committed) = &done.committed else {
             self.say(
                 format!(
@@ -307,35 +325,40 @@ impl App {
             );
             return;
         };
+        // What changed (not what was selected), and when: the write's own
+        // time, and since X X when retries made it wait.
+        let changed = committed.record.changes.len();
+        let waited = first_asked.elapsed();
+        let when = if waited > elapsed + Duration::from_secs(1) {
+            format!("{:.1} s after it was asked", waited.as_secs_f64())
+        } else {
+            format!("{:.1} ms", elapsed.as_secs_f64() * 1000.0)
+        };
+        let head = format!(
+            "ROLLED BACK {changed} cell(s) to {} · rev {} · {when}",
+            self.fallback, done.revision
+        );
         if let Some(warning) = &committed.audit_warning {
             // Rolled back, but its audit line is pending: say both, loudly.
-            self.banner = Some(format!(
-                "ROLLED BACK {} cell(s) to {} · rev {} · {warning}",
-                done.cells, self.fallback, done.revision
-            ));
+            self.banner = Some(format!("{head} · {warning}"));
         }
         // The fallback's state never delays the rollback: it is told after.
         let cells = selection
             .resolve(&self.models, &self.regions)
             .unwrap_or_default();
-        if let Some(failing) = self
-            .live
-            .failing(&self.fallback, &cells, &self.slo)
-            .warning()
-        {
-            // Rolled back onto a provider that is failing there: loud, and it stays.
-            self.banner = Some(format!(
-                "ROLLED BACK {} cell(s) to {} · rev {} · BUT {failing}",
-                done.cells, self.fallback, done.revision
-            ));
+        let failing = self.live.failing(&self.fallback, &cells, &self.slo);
+        if let Some(warning) = failing.warning() {
+            // Onto a provider failing there: loud, and it stays. Failing is
+            // not "cold": no warm-up advice.
+            let text = format!("{head} · BUT {warning}");
+            self.banner = Some(text.clone());
+            self.say(text, Tone::Bad);
+            return;
         }
         let cold = self.live.cold_regions(&self.fallback, &cells).warning();
         let warm_key = self.keymap.label(super::keymap::Command::Warmup);
         let text = format!(
-            "ROLLED BACK {} cell(s) to {} · rev {} · {ms:.1} ms{}",
-            done.cells,
-            self.fallback,
-            done.revision,
+            "{head}{}",
             cold.as_ref()
                 .map(|w| format!(" · {w}, press {warm_key} to warm"))
                 .unwrap_or_default()
@@ -396,10 +419,17 @@ impl App {
         }
         let mut out = Vec::new();
         for (provider, cells) in &gaining {
-            if let Some(w) = self.live.failing(provider, cells, &self.slo).warning() {
+            let failing = self.live.failing(provider, cells, &self.slo);
+            if let Some(w) = failing.warning() {
                 out.push((w, Tone::Bad));
             }
-            if let Some(w) = self.live.cold_regions(provider, cells).warning() {
+            // Failing is not cold: those cells are not counted again.
+            let rest: Vec<CellId> = cells
+                .iter()
+                .filter(|c| !failing.cells.iter().any(|(f, _)| f == *c))
+                .cloned()
+                .collect();
+            if let Some(w) = self.live.cold_regions(provider, &rest).warning() {
                 out.push((w, Tone::Warn));
             }
         }

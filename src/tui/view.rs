@@ -63,6 +63,7 @@ fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
             )),
             Line::from("resize, or q to quit"),
             Line::from("every other key is ignored until the console fits"),
+            Line::from("to roll back meanwhile: beacon-console rollback --all"),
             Line::from(""),
         ];
         // A pending rollback and the last message stay visible here too.
@@ -221,8 +222,9 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         " {} · {} rev {revision} · {applied}",
         app.profile_name, app.store_label
     );
-    let shortest = format!(" {} rev {revision} · {applied}", app.store_label);
-    let text = [full, shorter]
+    let short = format!(" {} rev {revision} · {applied}", app.store_label);
+    let shortest = format!(" rev {revision} · {applied}");
+    let text = [full, shorter, short]
         .into_iter()
         .find(|t| t.chars().count() <= room)
         .unwrap_or(shortest);
@@ -580,8 +582,8 @@ fn draw_detail(
         .unwrap_or_else(|| Split::all(app.fallback.as_str()));
     let half = inner.width / 2;
     let chart_height = 4u16;
-    // Nine lines of figures and a blank one before the chart.
-    let text_height = 10u16;
+    // Ten lines of figures and a blank one before the chart.
+    let text_height = 11u16;
     for (i, provider) in [&app.target, &app.fallback].into_iter().enumerate() {
         let x = inner.x + i as u16 * half;
         let probed = app.live.probed(cell, provider);
@@ -669,6 +671,7 @@ fn provider_detail<'a>(app: &App, cell: &CellId, provider: &str, split: &Split) 
             Style::default().add_modifier(Modifier::BOLD),
         )),
         Line::from(router_detail(app, cell, provider)),
+        Line::from(router_errors(app, cell, provider)),
         Line::from(format!(
             "probes p50 {:<6} p90 {}",
             ms(f.and_then(|f| f.p50_ms)),
@@ -691,25 +694,44 @@ fn provider_detail<'a>(app: &App, cell: &CellId, provider: &str, split: &Split) 
     ]
 }
 
-/// "router 10 s: 240 req · p95 180ms · err 0.2% · cold 4%", or why not.
+/// The routers' traffic to `provider` in `cell`, if any.
+fn router_traffic<'a>(
+    app: &'a App,
+    cell: &CellId,
+    provider: &str,
+) -> Option<(
+    &'a crate::telemetry::CellTraffic,
+    &'a crate::telemetry::scrape::ProviderTraffic,
+)> {
+    let t = app.live.traffic.get(cell)?;
+    let p = t.providers.get(provider).filter(|p| p.requests > 0.0)?;
+    Some((t, p))
+}
+
+/// "router 10 s: 240 req · p95 180ms", or why not (fits half of 80 columns).
 fn router_detail(app: &App, cell: &CellId, provider: &str) -> String {
-    match app
-        .live
-        .traffic
-        .get(cell)
-        .and_then(|t| Some((t, t.providers.get(provider)?)))
-    {
-        Some((t, p)) if p.requests > 0.0 => format!(
-            "router {} s: {:.0} req · p95 {} · err {} · cold {}",
+    match router_traffic(app, cell, provider) {
+        Some((t, p)) => format!(
+            "router {} s: {:.0} req · p95 {}",
             t.window.as_secs(),
             p.requests,
             ms(p.p95_s.map(|s| (s * 1000.0).round() as u64)),
+        ),
+        None => "router: no traffic to it here".to_string(),
+    }
+}
+
+/// "router err 0.2% · cold 4%".
+fn router_errors(app: &App, cell: &CellId, provider: &str) -> String {
+    match router_traffic(app, cell, provider) {
+        Some((_, p)) => format!(
+            "router err {} · cold {}",
             p.error_percent()
                 .map_or_else(|| "—".into(), |e| format!("{e:.1}%")),
             p.cold_percent()
                 .map_or_else(|| "—".into(), |c| format!("{c:.0}%")),
         ),
-        _ => "router: no traffic to it here".to_string(),
+        None => String::new(),
     }
 }
 
@@ -739,12 +761,12 @@ fn start_delays(delays: &[u32]) -> String {
         let i = ((sorted.len() - 1) as f64 * q).round() as usize;
         Some(u64::from(sorted[i]))
     };
+    // Fits half of an 80-column screen.
     format!(
-        "start p50 {} p95 {} max {} ({})",
+        "start p50 {} p95 {} max {}",
         ms(at(0.5)),
         ms(at(0.95)),
         ms(at(1.0)),
-        sorted.len()
     )
 }
 
@@ -907,37 +929,65 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     let Mode::Confirm(dialog) = &app.mode else {
         return;
     };
-    let modes::Confirm {
-        pending,
-        focus,
-        typed,
-        stale,
-        reason,
-    } = dialog;
-    let shown = pending.changes.len().min(8);
-    let extra_warnings = app.gaining_warnings(pending).len().saturating_sub(1) as u16;
-    let height = shown as u16
-        + 10
-        + extra_warnings
-        + u16::from(pending.changes.len() > shown)
-        + if typed.is_some() { 2 } else { 0 }
-        + if stale.is_some() { 3 } else { 0 };
-    let rect = centered(area, 64, height);
+    let lines = confirm_body(app, dialog, palette);
+    // The reason and the buttons always show, at the bottom: the body above
+    // wraps and, on a small screen, gives way first.
+    const WIDTH: u16 = 64;
+    let inner_width = usize::from(WIDTH - 2);
+    let body_rows: usize = lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(inner_width))
+        .sum();
+    let height = (body_rows as u16 + 2 + 2).min(area.height.saturating_sub(2));
+    let rect = centered(area, WIDTH, height);
     frame.render_widget(Clear, rect);
-    let mut lines = vec![
-        Line::from(format!(" based on revision {}", pending.base.revision())),
-        Line::from(""),
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" {} ", dialog.pending.title))
+        .border_style(palette.tone(Tone::Warn));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let body = Rect::new(
+        inner.x,
+        inner.y,
+        inner.width,
+        inner.height.saturating_sub(2),
+    );
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        body,
+    );
+    let apply = format!("Apply to {} cell(s)", dialog.pending.changes.len());
+    let bottom = vec![
+        reason_line(&dialog.reason, dialog.focus),
+        Line::from(vec![
+            Span::raw("   "),
+            button("Cancel", dialog.focus == Focus::Cancel),
+            Span::raw("   "),
+            button(&apply, dialog.focus == Focus::Confirm),
+        ]),
     ];
-    if let Some(why) = stale {
+    let bottom_rect = Rect::new(inner.x, inner.bottom().saturating_sub(2), inner.width, 2);
+    frame.render_widget(Paragraph::new(bottom), bottom_rect);
+}
+
+/// The dialog's body: the base revision, STALE, before → after, where the
+/// traffic goes, production's words.
+fn confirm_body<'a>(app: &App, dialog: &modes::Confirm, palette: Theme) -> Vec<Line<'a>> {
+    let pending = &dialog.pending;
+    let shown = pending.changes.len().min(8);
+    let mut lines = vec![Line::from(format!(
+        " based on revision {}",
+        pending.base.revision()
+    ))];
+    if let Some(why) = &dialog.stale {
         // Said at once, before anyone presses Apply on an old picture.
-        lines.insert(
-            1,
-            Line::from(Span::styled(
-                format!(" {}", printable(why)),
-                palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
-            )),
-        );
+        lines.push(Line::from(Span::styled(
+            format!(" {}", printable(why)),
+            palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
+        )));
     }
+    lines.push(Line::from(""));
     for change in pending.changes.iter().take(shown) {
         lines.push(Line::from(format!(
             " {:<24} {} → {}",
@@ -957,35 +1007,21 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
             " {} cell(s) left as they are",
             pending.skipped.len()
         )));
-    } else {
-        lines.push(Line::from(""));
     }
-    lines.extend(gaining_lines(app, pending, palette));
     lines.push(Line::from(""));
-    if let Some(input) = typed {
+    lines.extend(gaining_lines(app, pending, palette));
+    if let Some(input) = &dialog.typed {
+        lines.push(Line::from(""));
         lines.extend(production_lines(app, dialog, input, palette));
     }
-    lines.push(reason_line(reason, *focus));
-    let apply = format!("Apply to {} cell(s)", pending.changes.len());
-    lines.push(Line::from(vec![
-        Span::raw("   "),
-        button("Cancel", *focus == Focus::Cancel),
-        Span::raw("   "),
-        button(&apply, *focus == Focus::Confirm),
-    ]));
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(format!(" {} ", pending.title))
-        .border_style(palette.tone(Tone::Warn));
-    // A stale notice is long: it wraps inside the dialog.
-    let text = Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false });
-    frame.render_widget(text.block(block), rect);
+    lines
 }
 
 /// Where a dialog's change sends traffic, for every cell: failing there, or cold.
 fn gaining_lines<'a>(app: &App, pending: &modes::Pending, palette: Theme) -> Vec<Line<'a>> {
     let warnings = app.gaining_warnings(pending);
-    let warned = warnings.iter().any(|(_, tone)| *tone != Tone::Info);
+    // Warming helps a cold provider, not a failing one.
+    let warned = warnings.iter().any(|(_, tone)| *tone == Tone::Warn);
     let mut lines: Vec<Line> = warnings
         .into_iter()
         .map(|(text, tone)| {
@@ -1197,7 +1233,7 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
     ));
     if let Some(address) = &app.sim_address {
         lines.push(Line::from(format!(
-            " demo simulator {address} (fault API: POST {address}/sim/faults)"
+            " simulator    {address} (faults: POST /sim/faults)"
         )));
     }
     let block = Block::default().borders(Borders::ALL).title(" keys ");

@@ -51,12 +51,12 @@ impl Focus {
         }
     }
 
-    /// Around the dialog (Tab): Cancel, Apply, the reason.
+    /// Around the dialog (Tab): Cancel, then the reason, then Apply.
     fn next(self) -> Focus {
         match self {
-            Focus::Cancel => Focus::Confirm,
-            Focus::Confirm => Focus::Reason,
-            Focus::Reason => Focus::Cancel,
+            Focus::Cancel => Focus::Reason,
+            Focus::Reason => Focus::Confirm,
+            Focus::Confirm => Focus::Cancel,
         }
     }
 }
@@ -79,10 +79,11 @@ enum Act {
     Focus,
     Next,
     Choose,
-    Apply,
     Cancel,
 }
 
+/// No letter acts on the buttons: an operator typing a reason into what
+/// turned out to be a button must not apply (or cancel) by a `y` or an `n`.
 const KEYS: &[Binding<Act>] = &[
     bind(&[KeyCode::Left, KeyCode::Right], "←/→", "focus", Act::Focus),
     bind(
@@ -92,16 +93,23 @@ const KEYS: &[Binding<Act>] = &[
         Act::Next,
     ),
     bind(&[KeyCode::Enter], "Enter", "choose", Act::Choose),
-    bind(&[KeyCode::Char('y')], "y", "apply", Act::Apply),
-    bind(
-        &[KeyCode::Esc, KeyCode::Char('n')],
-        "Esc",
-        "cancel",
-        Act::Cancel,
-    ),
+    bind(&[KeyCode::Esc], "Esc", "cancel", Act::Cancel),
 ];
 
-/// In production letters are typed: only these keys act.
+/// Typing the reason: letters are text.
+const REASON_KEYS: &[Binding<Act>] = &[
+    bind(&[], "type", "why (for the audit)", Act::Choose),
+    bind(
+        &[KeyCode::Tab, KeyCode::BackTab],
+        "Tab",
+        "to Apply",
+        Act::Next,
+    ),
+    bind(&[KeyCode::Enter], "Enter", "done", Act::Choose),
+    bind(&[KeyCode::Esc], "Esc", "cancel", Act::Cancel),
+];
+
+/// In production the words are typed: letters are text there too.
 const TYPED_KEYS: &[Binding<Act>] = &[
     bind(&[], "type", "to confirm", Act::Choose),
     bind(
@@ -131,10 +139,10 @@ impl Confirm {
 
     /// Letters are text while the reason (or production's words) is typed.
     fn table(&self) -> &'static [Binding<Act>] {
-        if self.typed.is_some() || self.focus == Focus::Reason {
-            TYPED_KEYS
-        } else {
-            KEYS
+        match (self.focus, &self.typed) {
+            (Focus::Reason, _) => REASON_KEYS,
+            (_, Some(_)) => TYPED_KEYS,
+            (_, None) => KEYS,
         }
     }
 
@@ -169,7 +177,7 @@ impl Confirm {
                 self.focus = Focus::Confirm;
                 Reply::Stay
             }
-            Some(Act::Choose | Act::Apply) => self.apply(environment),
+            Some(Act::Choose) => self.apply(environment),
             None => {
                 self.type_key(key);
                 Reply::Stay
