@@ -64,7 +64,7 @@ fn app(dir: &std::path::Path, read_only: bool) -> App {
     let mut app = new_app(&c).unwrap();
     // The test process's locale must not choose the glyphs.
     app.ascii = false;
-    app.operator = "alice@bastion-1".into();
+    app.session.operator = "alice@bastion-1".into();
     app.clock = "03:12:09Z".into();
     let mut live = Live::default();
     for (i, cell) in c.profile.cells().iter().enumerate() {
@@ -314,7 +314,7 @@ fn a_conflict_says_who_changed_what_reloads_and_writes_nothing() {
     commit_through_the_worker(&c, &mut app, now);
     let after = c.store.load().unwrap();
     assert_eq!(after.revision(), 2, "nothing written over the rollback");
-    assert_eq!(app.revision, 2, "reloaded");
+    assert_eq!(app.document.revision, 2, "reloaded");
     let (text, _) = app.status.clone().unwrap();
     assert!(text.contains("revision 1 is stale"), "{text}");
     assert!(text.contains("other operator"), "{text}");
@@ -513,7 +513,7 @@ fn the_command_line_completes_ids_and_runs_commands() {
     use beacon_console::domain::{PerMille, Selection};
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path(), false);
-    app.themes = vec!["default".into(), "high-contrast".into(), "mono".into()];
+    app.session.themes = vec!["default".into(), "high-contrast".into(), "mono".into()];
     let now = Instant::now();
     app.on_key(key(KeyCode::Char(':')), now);
     type_text(&mut app, "sh", now);
@@ -625,13 +625,13 @@ fn a_filter_shows_the_matching_cells_and_esc_clears_it() {
 fn a_missing_document_is_shown_as_unknown_not_as_revision_0() {
     let dir = tempfile::tempdir().unwrap();
     let app_before = app(dir.path(), false);
-    assert_eq!(app_before.revision, 1);
+    assert_eq!(app_before.document.revision, 1);
     std::fs::remove_file(common::doc_path(dir.path())).unwrap();
     let c = console(dir.path(), false);
     let mut app = new_app(&c).unwrap();
     // The test process's locale must not choose the glyphs.
     app.ascii = false;
-    let error = app.store_error.clone().expect("a store error");
+    let error = app.document.store_error.clone().expect("a store error");
     assert!(error.contains("missing"), "{error}");
     assert!(error.contains("revision 1 was committed"), "{error}");
     // The state path, operator and time vary: fixed for the snapshot.
@@ -639,8 +639,8 @@ fn a_missing_document_is_shown_as_unknown_not_as_revision_0() {
     let (head, rest) = error.split_once(" by ").unwrap();
     let (_, tail) = rest.split_once(": routers").unwrap();
     let fixed = format!("{head} by alice@bastion-1 at 2026-11-29T03:00:00.000Z: routers{tail}");
-    app.store_error = Some(fixed.replace(&state, "STATE"));
-    app.operator = "alice@bastion-1".into();
+    app.document.store_error = Some(fixed.replace(&state, "STATE"));
+    app.session.operator = "alice@bastion-1".into();
     app.clock = "03:12:09Z".into();
     let screen = render(&app, 80, 24, false);
     assert!(screen.contains("rev ?"), "{screen}");
@@ -653,8 +653,8 @@ fn a_missing_document_is_shown_as_unknown_not_as_revision_0() {
 fn production_dialogs_are_confirmed_by_typing_not_by_a_key() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path(), false);
-    app.production = true;
-    app.environment = "production".into();
+    app.session.production = true;
+    app.session.environment = "production".into();
     let c = console(dir.path(), false);
     let now = Instant::now();
     press_plus(&mut app, &c, now);
@@ -789,7 +789,9 @@ fn a_failed_rollback_is_retried_joined_and_only_given_up_when_confirmed() {
     else {
         panic!("tried at once");
     };
-    let cells = both.resolve(&app.models, &app.regions).unwrap();
+    let cells = both
+        .resolve(&app.session.models, &app.session.regions)
+        .unwrap();
     assert_eq!(cells.len(), 6, "{both}");
     assert!(app.due_rollback(now).is_none(), "one attempt at a time");
     let failed = worker::Report::RolledBack {
@@ -1093,7 +1095,7 @@ fn the_demo_fault_menu_sets_rules_for_the_cursors_region() {
             .0
             .contains("demo's simulator only")
     );
-    app.sim_address = Some("http://127.0.0.1:40000".into());
+    app.session.sim_address = Some("http://127.0.0.1:40000".into());
     app.on_key(key(KeyCode::Char('F')), now);
     insta::assert_snapshot!("fault_menu_80x24", render(&app, 80, 24, false));
     let Effect::SetFaults(rules) = app.on_key(key(KeyCode::Char('1')), now) else {
@@ -1192,7 +1194,7 @@ fn a_stale_matrix_and_another_operators_change_at_every_size() {
     let c = console(dir.path(), false);
     let now = Instant::now();
     // Not read for 12 s (a store held elsewhere): the header says so.
-    app.loaded_at = Some(now - Duration::from_secs(12));
+    app.document.loaded_at = Some(now - Duration::from_secs(12));
     assert!(render(&app, 80, 24, false).contains("rev 1 (12 s old)"));
     snapshot_everywhere("stale_matrix", &mut app);
     // Another operator's rollback: who, when, what, why; the cell marked.

@@ -68,8 +68,9 @@ pub enum Effect {
     Theme(String),
 }
 
-/// The matrix and everything shown around it.
-pub struct App {
+/// What one run of the console is about, fixed from start to end: the
+/// profile's ids and prices, the operator, the keys, the SLO.
+pub struct Session {
     pub profile_name: String,
     pub environment: String,
     pub production: bool,
@@ -81,53 +82,26 @@ pub struct App {
     pub fallback: String,
     /// The provider traffic is shifted to (the one that is not the fallback).
     pub target: String,
-    pub routes: Routes,
-    pub revision: u64,
-    pub cursor: (usize, usize),
-    pub selected: Vec<CellId>,
-    pub mode: Mode,
-    pub rollback_armed: Option<Instant>,
-    pub status: Option<(String, Tone)>,
-    /// A failed rollback: stays until acknowledged.
-    pub banner: Option<String>,
-    /// The flag store cannot be read (missing or damaged document, store
-    /// down): the splits shown are not known to be the routers'. Cleared by
-    /// the next good load.
-    pub store_error: Option<String>,
-    pub live: Live,
-    pub clock: String,
     pub keymap: Keymap,
-    pub scroll: usize,
     /// Price per second of each provider, for cost per 1k inferences.
     pub prices: Vec<(String, f64)>,
-    /// What is in flight (a warmup, rollback retries), if anything: quitting
-    /// then asks first.
-    pub busy: Option<String>,
-    /// `q` was pressed once while busy.
-    pub quit_asked: bool,
-    /// Shows only the cells whose `model/region` contains this (`/`).
-    pub filter: String,
     /// Theme names `:theme` accepts.
     pub themes: Vec<String>,
-    /// The terminal is below the minimum size: the console is not on the
-    /// screen, so no key but quit, help and redraw may act.
-    pub too_small: bool,
-    /// A dialog is being planned by the store worker: keys typed meanwhile
-    /// wait for it.
-    pub planning: bool,
-    /// A reason given on the command line (`-- why`), for the next dialog
-    /// or rollback.
-    pub typed_reason: Option<String>,
-    /// Draw in ASCII only (the locale is not UTF-8, or `--ascii`).
-    pub ascii: bool,
     /// What the figures are judged against.
     pub slo: crate::config::SloConfig,
     /// The embedded simulator's address, on the demo.
     pub sim_address: Option<String>,
-    /// The demo's faults in force (set from the fault menu).
-    pub faults: super::faults::DemoFaults,
-    /// A rollback not yet written: retried until it lands.
-    pub rollback: Option<super::reports::PendingRollback>,
+}
+
+/// The routing document as the console last read it, and what it knows
+/// about how it got there.
+pub struct DocumentView {
+    pub routes: Routes,
+    pub revision: u64,
+    /// The flag store cannot be read (missing or damaged document, store
+    /// down): the splits shown are not known to be the routers'. Cleared by
+    /// the next good load.
+    pub store_error: Option<String>,
     /// A load of the document is with the store worker.
     pub load_in_flight: bool,
     /// When the document was last read (the matrix's age).
@@ -139,9 +113,52 @@ pub struct App {
     pub news: Option<super::reports::News>,
 }
 
+/// The matrix and everything shown around it.
+pub struct App {
+    /// What this run is: fixed from start to end.
+    pub session: Session,
+    /// The routing document as this console last read it.
+    pub document: DocumentView,
+    pub cursor: (usize, usize),
+    pub selected: Vec<CellId>,
+    pub mode: Mode,
+    pub rollback_armed: Option<Instant>,
+    pub status: Option<(String, Tone)>,
+    /// A failed rollback: stays until acknowledged.
+    pub banner: Option<String>,
+    pub live: Live,
+    pub clock: String,
+    pub scroll: usize,
+    /// What is in flight (a warmup, rollback retries), if anything: quitting
+    /// then asks first.
+    pub busy: Option<String>,
+    /// `q` was pressed once while busy.
+    pub quit_asked: bool,
+    /// Shows only the cells whose `model/region` contains this (`/`).
+    pub filter: String,
+    /// The terminal is below the minimum size: the console is not on the
+    /// screen, so no key but quit, help and redraw may act.
+    pub too_small: bool,
+    /// A dialog is being planned by the store worker: keys typed meanwhile
+    /// wait for it.
+    pub planning: bool,
+    /// A reason given on the command line (`-- why`), for the next dialog
+    /// or rollback.
+    pub typed_reason: Option<String>,
+    /// Draw in ASCII only (the locale is not UTF-8, or `--ascii`).
+    pub ascii: bool,
+    /// The demo's faults in force (set from the fault menu).
+    pub faults: super::faults::DemoFaults,
+    /// A rollback not yet written: retried until it lands.
+    pub rollback: Option<super::reports::PendingRollback>,
+}
+
 impl App {
     pub fn cell_at(&self, (row, col): (usize, usize)) -> CellId {
-        CellId::new(self.models[row].clone(), self.regions[col].clone())
+        CellId::new(
+            self.session.models[row].clone(),
+            self.session.regions[col].clone(),
+        )
     }
 
     pub fn current(&self) -> CellId {
@@ -151,10 +168,10 @@ impl App {
     /// Whether `region`'s router applies the revision shown (unknown while
     /// the flag store cannot be read: there is no revision to compare).
     pub fn applies(&self, region: &str) -> Option<bool> {
-        if self.store_error.is_some() {
+        if self.document.store_error.is_some() {
             return None;
         }
-        self.live.applies(region, self.revision)
+        self.live.applies(region, self.document.revision)
     }
 
     pub fn is_selected(&self, cell: &CellId) -> bool {
@@ -193,7 +210,7 @@ impl App {
         }
         let reply = match &mut self.mode {
             Mode::Matrix => return self.on_matrix_key(key, now),
-            Mode::Confirm(c) => c.on_key(key, &self.environment),
+            Mode::Confirm(c) => c.on_key(key, &self.session.environment),
             Mode::GiveUpRollback(g) => g.on_key(key),
             Mode::Faults(f) => f.on_key(key),
             Mode::Help(h) => h.on_key(key),
@@ -265,7 +282,7 @@ impl App {
             self.banner = None;
             return Effect::None;
         }
-        let Some(command) = self.keymap.command(&key) else {
+        let Some(command) = self.session.keymap.command(&key) else {
             return Effect::None;
         };
         // Any key but a second X disarms a pending rollback.
@@ -326,7 +343,7 @@ impl App {
                 }
             }
             Command::Help => self.mode = Mode::Help(Help::new()),
-            Command::Faults if self.sim_address.is_none() => {
+            Command::Faults if self.session.sim_address.is_none() => {
                 self.say(
                     "the fault menu is for the demo's simulator only",
                     Tone::Info,
@@ -349,7 +366,7 @@ impl App {
     /// Keys that lead to a write (through a dialog, or X twice) or to paid
     /// requests (warmup): refused when read-only.
     fn on_write_command(&mut self, command: Command, armed: bool, now: Instant) -> Effect {
-        if self.read_only {
+        if self.session.read_only {
             let what = if command == Command::Warmup {
                 "READ-ONLY: warmups are disabled (each is a paid inference)"
             } else {
@@ -392,11 +409,11 @@ impl App {
         } else {
             format!("{} selected cell(s)", self.selected.len())
         };
-        let again = self.keymap.label(Command::Rollback);
+        let again = self.session.keymap.label(Command::Rollback);
         self.say(
             format!(
                 "press {again} again within 3 s to roll back {what} to {}",
-                self.fallback
+                self.session.fallback
             ),
             Tone::Warn,
         );
@@ -429,7 +446,7 @@ impl App {
         use crossterm::event::{KeyCode, KeyModifiers};
         let ctrl_c =
             key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
-        match self.keymap.command(&key) {
+        match self.session.keymap.command(&key) {
             _ if ctrl_c && !matches!(self.mode, Mode::Confirm(_)) => Effect::Quit,
             Some(Command::Quit) if matches!(self.mode, Mode::Matrix) => self.ask_quit(),
             _ => {
@@ -445,9 +462,9 @@ impl App {
 
     fn vocabulary(&self) -> command::Vocabulary<'_> {
         command::Vocabulary {
-            models: &self.models,
-            regions: &self.regions,
-            themes: &self.themes,
+            models: &self.session.models,
+            regions: &self.session.regions,
+            themes: &self.session.themes,
         }
     }
 
@@ -505,7 +522,7 @@ impl App {
                     action,
                     Action::Shift(..) | Action::Rollback(_) | Action::Undo
                 );
-                if writes && self.read_only {
+                if writes && self.session.read_only {
                     self.say("READ-ONLY: writes are disabled", Tone::Warn);
                     return Effect::None;
                 }
@@ -564,13 +581,18 @@ impl App {
     /// it shows none: an empty screen helps nobody).
     pub fn visible_models(&self) -> Vec<usize> {
         if self.filter.is_empty() {
-            return (0..self.models.len()).collect();
+            return (0..self.session.models.len()).collect();
         }
-        let shown: Vec<usize> = (0..self.models.len())
-            .filter(|&m| self.regions.iter().any(|r| self.shows(&self.models[m], r)))
+        let shown: Vec<usize> = (0..self.session.models.len())
+            .filter(|&m| {
+                self.session
+                    .regions
+                    .iter()
+                    .any(|r| self.shows(&self.session.models[m], r))
+            })
             .collect();
         if shown.is_empty() {
-            (0..self.models.len()).collect()
+            (0..self.session.models.len()).collect()
         } else {
             shown
         }
@@ -580,13 +602,18 @@ impl App {
     /// when it shows none).
     pub fn visible_regions(&self) -> Vec<usize> {
         if self.filter.is_empty() {
-            return (0..self.regions.len()).collect();
+            return (0..self.session.regions.len()).collect();
         }
-        let shown: Vec<usize> = (0..self.regions.len())
-            .filter(|&r| self.models.iter().any(|m| self.shows(m, &self.regions[r])))
+        let shown: Vec<usize> = (0..self.session.regions.len())
+            .filter(|&r| {
+                self.session
+                    .models
+                    .iter()
+                    .any(|m| self.shows(m, &self.session.regions[r]))
+            })
             .collect();
         if shown.is_empty() {
-            (0..self.regions.len()).collect()
+            (0..self.session.regions.len()).collect()
         } else {
             shown
         }
@@ -596,9 +623,10 @@ impl App {
     /// when nothing matches (the matrix then shows everything).
     fn keep_cursor_visible(&mut self) {
         let matches = self
+            .session
             .models
             .iter()
-            .any(|m| self.regions.iter().any(|r| self.shows(m, r)));
+            .any(|m| self.session.regions.iter().any(|r| self.shows(m, r)));
         if !matches {
             let filter = self.filter.clone();
             self.say(
@@ -639,7 +667,7 @@ impl App {
             kind: PendingKind::Shift,
             reason: None,
         };
-        let mut dialog = Confirm::new(pending, self.production);
+        let mut dialog = Confirm::new(pending, self.session.production);
         if let Some(why) = self.typed_reason.take() {
             dialog.reason = tui_input::Input::new(why);
         }
@@ -662,7 +690,7 @@ impl App {
             kind: PendingKind::Undo,
             reason: None,
         };
-        self.mode = Mode::Confirm(Confirm::new(pending, self.production));
+        self.mode = Mode::Confirm(Confirm::new(pending, self.session.production));
     }
 
     /// Takes the pending change out of the dialog (the runner commits it).
@@ -695,7 +723,7 @@ impl App {
             Mode::Detail(d) => d.footer(),
             Mode::History(h) => h.footer(),
             Mode::Matrix => {
-                let k = |c| self.keymap.label(c);
+                let k = |c| self.session.keymap.label(c);
                 let mut keys = vec![
                     (
                         format!(
@@ -710,7 +738,7 @@ impl App {
                     ),
                     (k(Command::Select).replace("Space", "␣"), "select", 2),
                 ];
-                if !self.read_only {
+                if !self.session.read_only {
                     keys.push((
                         format!(
                             "{}/{}/{}",

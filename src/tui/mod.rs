@@ -32,7 +32,7 @@ use crate::ops::monitor::Monitor;
 use crate::ops::{Console, OpsError};
 
 use crate::telemetry::window::Outcome;
-use app::{App, Effect, Mode, Tone};
+use app::{App, DocumentView, Effect, Mode, Session, Tone};
 use keymap::Keymap;
 use live::Live;
 use theme::{Depth, Theme};
@@ -76,26 +76,32 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         StoreConfig::File { .. } => "file".to_string(),
     };
     Ok(App {
-        profile_name: profile.name.clone(),
-        environment: match profile.environment {
-            Environment::Demo => "demo",
-            Environment::Staging => "staging",
-            Environment::Production => "production",
-        }
-        .to_string(),
-        production: profile.environment == Environment::Production,
-        store_label,
-        operator: format!("{}@{}", console.operator.user, console.operator.host),
-        read_only: console.read_only,
-        models: profile.model_ids(),
-        regions: profile.region_ids(),
-        fallback: profile.fallback.clone(),
-        target,
-        routes,
-        revision: snapshot
-            .as_ref()
-            .map_or(0, crate::flags::Snapshot::revision),
-        store_error,
+        session: Session {
+            profile_name: profile.name.clone(),
+            environment: match profile.environment {
+                Environment::Demo => "demo",
+                Environment::Staging => "staging",
+                Environment::Production => "production",
+            }
+            .to_string(),
+            production: profile.environment == Environment::Production,
+            store_label,
+            operator: format!("{}@{}", console.operator.user, console.operator.host),
+            read_only: console.read_only,
+            models: profile.model_ids(),
+            regions: profile.region_ids(),
+            fallback: profile.fallback.clone(),
+            target,
+            keymap: Keymap::with_profile_keys(&profile.keys),
+            prices: profile
+                .providers
+                .iter()
+                .map(|p| (p.id.clone(), p.price_per_second))
+                .collect(),
+            themes: theme::names(),
+            slo: profile.slo.clone(),
+            sim_address: None,
+        },
         cursor: (0, 0),
         selected: Vec::new(),
         mode: Mode::Matrix,
@@ -104,30 +110,28 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         banner: None,
         live: Live::default(),
         clock: clock(),
-        keymap: Keymap::with_profile_keys(&profile.keys),
         scroll: 0,
-        prices: profile
-            .providers
-            .iter()
-            .map(|p| (p.id.clone(), p.price_per_second))
-            .collect(),
         busy: None,
         quit_asked: false,
         filter: String::new(),
-        themes: theme::names(),
         too_small: false,
         planning: false,
         typed_reason: None,
-        slo: profile.slo.clone(),
-        sim_address: None,
         faults: faults::DemoFaults::default(),
         ascii: !ascii::locale_is_utf8(),
         rollback: None,
-        load_in_flight: false,
-        loaded_at: snapshot.as_ref().map(|_| std::time::Instant::now()),
-        loaded_once: true,
-        own_revisions: Vec::new(),
-        news: None,
+        document: DocumentView {
+            routes,
+            revision: snapshot
+                .as_ref()
+                .map_or(0, crate::flags::Snapshot::revision),
+            store_error,
+            load_in_flight: false,
+            loaded_at: snapshot.as_ref().map(|_| std::time::Instant::now()),
+            loaded_once: true,
+            own_revisions: Vec::new(),
+            news: None,
+        },
     })
 }
 
@@ -152,7 +156,7 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
             Duration::from_secs(30),
         )
         .await?;
-        app.sim_address = monitor.clients.sim_base();
+        app.session.sim_address = monitor.clients.sim_base();
         if let Some((provider, why)) = monitor.clients.unavailable().iter().next() {
             app.say(
                 format!("{provider} figures unavailable: {why} (rollback and shifts still work)"),
@@ -377,18 +381,18 @@ fn key_pressed(
 /// one is still with the worker), a rollback retry that is due.
 async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
     let now = Instant::now();
-    app.live = Live::gather(ctx.monitor, app.revision).await;
+    app.live = Live::gather(ctx.monitor, app.document.revision).await;
     app.clock = clock();
-    if !app.load_in_flight {
-        app.load_in_flight = true;
+    if !app.document.load_in_flight {
+        app.document.load_in_flight = true;
         ctx.send(worker::Request::Load);
     }
     if app.rollback_armed.is_some() && !app.rollback_is_armed(now) {
         app.rollback_armed = None;
         app.say("rollback not confirmed: nothing written", Tone::Info);
     }
-    if app.news.as_ref().is_some_and(|n| now >= n.until) {
-        app.news = None;
+    if app.document.news.as_ref().is_some_and(|n| now >= n.until) {
+        app.document.news = None;
     }
     if let Some(request) = app.due_rollback(now) {
         ctx.send(request);
@@ -472,7 +476,7 @@ fn apply(ctx: &mut Ctx, app: &mut App, effect: Effect) -> Flow {
             ctx.send(Request::PlanShift {
                 selection,
                 amount,
-                provider: app.target.clone(),
+                provider: app.session.target.clone(),
             });
         }
         Effect::ShowDetail(cell) => {
@@ -597,7 +601,7 @@ fn spawn_warmup(
 /// Sends the demo simulator its whole fault list, off the UI task; the
 /// answer comes back as a status line.
 fn send_faults(ctx: &Ctx, app: &mut App, rules: Vec<crate::sim::Fault>) {
-    let Some(address) = app.sim_address.clone() else {
+    let Some(address) = app.session.sim_address.clone() else {
         return;
     };
     let http = ctx.monitor.clients.http();

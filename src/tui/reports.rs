@@ -86,10 +86,10 @@ impl App {
     /// the last few are kept: memory stays bounded in a long session.
     fn remember_own(&mut self, revision: u64) {
         const KEPT: usize = 64;
-        if self.own_revisions.len() == KEPT {
-            self.own_revisions.remove(0);
+        if self.document.own_revisions.len() == KEPT {
+            self.document.own_revisions.remove(0);
         }
-        self.own_revisions.push(revision);
+        self.document.own_revisions.push(revision);
     }
 
     /// Gives up the pending rollback (after the operator confirmed it).
@@ -106,8 +106,13 @@ impl App {
         if matches!(a, Selection::All) || matches!(b, Selection::All) {
             return Selection::All;
         }
-        let mut cells = a.resolve(&self.models, &self.regions).unwrap_or_default();
-        for cell in b.resolve(&self.models, &self.regions).unwrap_or_default() {
+        let mut cells = a
+            .resolve(&self.session.models, &self.session.regions)
+            .unwrap_or_default();
+        for cell in b
+            .resolve(&self.session.models, &self.session.regions)
+            .unwrap_or_default()
+        {
             if !cells.contains(&cell) {
                 cells.push(cell);
             }
@@ -124,8 +129,8 @@ impl App {
         match report {
             Report::Loaded(Ok(snapshot)) => self.loaded(snapshot, now),
             Report::Loaded(Err(e)) => {
-                self.load_in_flight = false;
-                self.store_error = Some(e);
+                self.document.load_in_flight = false;
+                self.document.store_error = Some(e);
             }
             Report::ShiftPlanned(Ok((snapshot, plan, amount))) => {
                 self.loaded(snapshot.clone(), now);
@@ -188,9 +193,9 @@ impl App {
     /// is told with who, when and why, and a dialog based on an older one
     /// can no longer be confirmed.
     fn loaded(&mut self, snapshot: Snapshot, now: Instant) {
-        self.load_in_flight = false;
-        self.store_error = None;
-        self.loaded_at = Some(now);
+        self.document.load_in_flight = false;
+        self.document.store_error = None;
+        self.document.loaded_at = Some(now);
         if let Mode::Confirm(dialog) = &mut self.mode
             && dialog.pending.base.fingerprint != snapshot.fingerprint
             && dialog.stale.is_none()
@@ -205,28 +210,31 @@ impl App {
                     .unwrap_or_default()
             ));
         }
-        if snapshot.revision() == self.revision && snapshot.routes() == &self.routes {
+        if snapshot.revision() == self.document.revision
+            && snapshot.routes() == &self.document.routes
+        {
             return;
         }
         let changed: Vec<CellId> = self
+            .document
             .routes
             .diff(snapshot.routes())
             .into_iter()
             .map(|c| c.cell)
             .collect();
-        let ours = self.own_revisions.contains(&snapshot.revision());
-        if !ours && snapshot.revision() != self.revision && self.loaded_once {
+        let ours = self.document.own_revisions.contains(&snapshot.revision());
+        if !ours && snapshot.revision() != self.document.revision && self.document.loaded_once {
             self.tell_news(&snapshot, changed, now);
         }
-        if snapshot.revision() != self.revision {
+        if snapshot.revision() != self.document.revision {
             // The served shares were counted under the revision before: none
             // is shown until the routers' traffic under this one is counted.
             self.live.served.clear();
             self.live.served_requests.clear();
         }
-        self.loaded_once = true;
-        self.routes = snapshot.routes().clone();
-        self.revision = snapshot.revision();
+        self.document.loaded_once = true;
+        self.document.routes = snapshot.routes().clone();
+        self.document.revision = snapshot.revision();
     }
 
     fn tell_news(&mut self, snapshot: &Snapshot, cells: Vec<CellId>, now: Instant) {
@@ -260,7 +268,7 @@ impl App {
             ),
         };
         self.say(text, Tone::Warn);
-        self.news = Some(News {
+        self.document.news = Some(News {
             cells,
             until: now + NEWS_MARK,
         });
@@ -319,7 +327,7 @@ impl App {
             self.say(
                 format!(
                     "already on {}: nothing to roll back (rev {})",
-                    self.fallback, done.revision
+                    self.session.fallback, done.revision
                 ),
                 Tone::Info,
             );
@@ -336,7 +344,7 @@ impl App {
         };
         let head = format!(
             "ROLLED BACK {changed} cell(s) to {} · rev {} · {when}",
-            self.fallback, done.revision
+            self.session.fallback, done.revision
         );
         if let Some(warning) = &committed.audit_warning {
             // Rolled back, but its audit line is pending: say both, loudly.
@@ -344,9 +352,11 @@ impl App {
         }
         // The fallback's state never delays the rollback: it is told after.
         let cells = selection
-            .resolve(&self.models, &self.regions)
+            .resolve(&self.session.models, &self.session.regions)
             .unwrap_or_default();
-        let failing = self.live.failing(&self.fallback, &cells, &self.slo);
+        let failing = self
+            .live
+            .failing(&self.session.fallback, &cells, &self.session.slo);
         if let Some(warning) = failing.warning() {
             // Onto a provider failing there: loud, and it stays. Failing is
             // not "cold": no warm-up advice.
@@ -355,8 +365,11 @@ impl App {
             self.say(text, Tone::Bad);
             return;
         }
-        let cold = self.live.cold_regions(&self.fallback, &cells).warning();
-        let warm_key = self.keymap.label(super::keymap::Command::Warmup);
+        let cold = self
+            .live
+            .cold_regions(&self.session.fallback, &cells)
+            .warning();
+        let warm_key = self.session.keymap.label(super::keymap::Command::Warmup);
         let text = format!(
             "{head}{}",
             cold.as_ref()
@@ -391,7 +404,9 @@ impl App {
 
     /// How old the matrix is: since the document was last read.
     pub fn matrix_age(&self, now: Instant) -> Option<Duration> {
-        self.loaded_at.map(|at| now.saturating_duration_since(at))
+        self.document
+            .loaded_at
+            .map(|at| now.saturating_duration_since(at))
     }
 }
 
@@ -406,11 +421,11 @@ impl App {
             let before = change
                 .before
                 .as_ref()
-                .map_or(0, |b| b.share(&self.target).get());
-            let provider = if change.after.share(&self.target).get() >= before {
-                &self.target
+                .map_or(0, |b| b.share(&self.session.target).get());
+            let provider = if change.after.share(&self.session.target).get() >= before {
+                &self.session.target
             } else {
-                &self.fallback
+                &self.session.fallback
             };
             match gaining.iter_mut().find(|(p, _)| p == provider) {
                 Some((_, cells)) => cells.push(change.cell.clone()),
@@ -419,7 +434,7 @@ impl App {
         }
         let mut out = Vec::new();
         for (provider, cells) in &gaining {
-            let failing = self.live.failing(provider, cells, &self.slo);
+            let failing = self.live.failing(provider, cells, &self.session.slo);
             if let Some(w) = failing.warning() {
                 out.push((w, Tone::Bad));
             }

@@ -148,18 +148,23 @@ fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     let applied = {
-        let known: Vec<_> = app.regions.iter().filter_map(|r| app.applies(r)).collect();
+        let known: Vec<_> = app
+            .session
+            .regions
+            .iter()
+            .filter_map(|r| app.applies(r))
+            .collect();
         if known.is_empty() {
             "applied ?".to_string()
         } else {
             format!(
                 "applied {}/{}",
                 known.iter().filter(|a| **a).count(),
-                app.regions.len()
+                app.session.regions.len()
             )
         }
     };
-    let env_style = if app.production {
+    let env_style = if app.session.production {
         palette
             .fg(palette.production)
             .add_modifier(Modifier::BOLD | Modifier::REVERSED)
@@ -176,10 +181,10 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         ));
     }
     spans.push(Span::styled(
-        format!(" {} ", app.environment.to_uppercase()),
+        format!(" {} ", app.session.environment.to_uppercase()),
         env_style,
     ));
-    if app.read_only {
+    if app.session.read_only {
         spans.push(Span::styled(
             " READ-ONLY ",
             palette
@@ -200,13 +205,16 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
             Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
         ));
     }
-    let revision = match (&app.store_error, app.matrix_age(std::time::Instant::now())) {
+    let revision = match (
+        &app.document.store_error,
+        app.matrix_age(std::time::Instant::now()),
+    ) {
         (Some(_), _) => "?".to_string(),
         // Not refreshed for a while (a store held by another process): say so.
         (None, Some(age)) if age.as_secs() >= 3 => {
-            format!("{} ({} s old)", app.revision, age.as_secs())
+            format!("{} ({} s old)", app.document.revision, age.as_secs())
         }
-        (None, _) => app.revision.to_string(),
+        (None, _) => app.document.revision.to_string(),
     };
     // The clock keeps its place at the right edge; the rest gives way, the
     // least needed first: the operator, then the profile's name.
@@ -216,13 +224,13 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         .saturating_sub(spans.iter().map(Span::width).sum::<usize>());
     let full = format!(
         " {} · {} rev {revision} · {applied} · {}",
-        app.profile_name, app.store_label, app.operator
+        app.session.profile_name, app.session.store_label, app.session.operator
     );
     let shorter = format!(
         " {} · {} rev {revision} · {applied}",
-        app.profile_name, app.store_label
+        app.session.profile_name, app.session.store_label
     );
-    let short = format!(" {} rev {revision} · {applied}", app.store_label);
+    let short = format!(" {} rev {revision} · {applied}", app.session.store_label);
     let shortest = format!(" rev {revision} · {applied}");
     let text = [full, shorter, short]
         .into_iter()
@@ -249,7 +257,7 @@ fn draw_columns(frame: &mut Frame, area: Rect, app: &App) {
         Style::default().add_modifier(Modifier::DIM),
     )];
     for i in app.visible_regions() {
-        let region = &app.regions[i];
+        let region = &app.session.regions[i];
         let mark = match (app.applies(region), app.ascii) {
             (Some(true), false) => "✓",
             (Some(true), true) => "ok",
@@ -290,7 +298,7 @@ fn draw_matrix(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     let mut y = area.y;
     let (rows, cols) = (app.visible_models(), app.visible_regions());
     for &row in rows.iter().skip(first).take(fits) {
-        let model = &app.models[row];
+        let model = &app.session.models[row];
         let label_style = if row == app.cursor.0 {
             Style::default().add_modifier(Modifier::BOLD)
         } else {
@@ -389,24 +397,30 @@ fn percent(per_mille: u16) -> String {
 /// per provider with a sparkline, errors and cold starts.
 fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Line<'a>> {
     let split = app
+        .document
         .routes
         .get(cell)
         .cloned()
-        .unwrap_or_else(|| Split::all(app.fallback.as_str()));
-    let target_share = split.share(&app.target).get();
+        .unwrap_or_else(|| Split::all(app.session.fallback.as_str()));
+    let target_share = split.share(&app.session.target).get();
     let selected = app.is_selected(cell);
     let mark = if selected {
         "◆"
-    } else if app.news.as_ref().is_some_and(|n| n.cells.contains(cell)) {
+    } else if app
+        .document
+        .news
+        .as_ref()
+        .is_some_and(|n| n.cells.contains(cell))
+    {
         // Just changed by someone else (the status line says who and why).
         "*"
     } else {
         " "
     };
-    let label = format!("{mark}{} ", short(&app.target));
+    let label = format!("{mark}{} ", short(&app.session.target));
     let pct = percent(target_share);
     let bar_width = w.saturating_sub(label.chars().count() + pct.chars().count() + 2);
-    let line1 = if app.store_error.is_some() {
+    let line1 = if app.document.store_error.is_some() {
         // The document could not be read: the split asked for is unknown.
         Line::from(vec![
             Span::styled(label, Style::default().add_modifier(Modifier::BOLD)),
@@ -426,11 +440,11 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
         ])
     };
 
-    let served = app.live.served(cell, &app.target);
+    let served = app.live.served(cell, &app.session.target);
     let asked = f64::from(target_share) / 10.0;
     let (served_text, served_tone) = match served {
         None => (" served —".to_string(), Tone::Info),
-        Some(s) if app.live.mismatch(cell, &app.target, asked) => {
+        Some(s) if app.live.mismatch(cell, &app.session.target, asked) => {
             let differs = if app.ascii { "!=" } else { "≠" };
             (format!(" served {s:.0}% {differs}"), Tone::Warn)
         }
@@ -438,7 +452,7 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
     };
     let workers = app
         .live
-        .probed(cell, &app.target)
+        .probed(cell, &app.session.target)
         .and_then(|p| p.health)
         .map_or_else(String::new, |h| {
             format!(
@@ -451,13 +465,13 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
         Span::styled(workers, Style::default().add_modifier(Modifier::DIM)),
     ]);
 
-    let provider_lines = [&app.target, &app.fallback]
+    let provider_lines = [&app.session.target, &app.session.fallback]
         .into_iter()
         .map(|provider| provider_line(app, cell, provider, w, palette));
     let mut line5 = cold_line(app, cell, palette);
     if w >= WIDE_CELL {
         // Cost per 1k inferences at the median latency, per provider.
-        for provider in [&app.target, &app.fallback] {
+        for provider in [&app.session.target, &app.session.fallback] {
             let figures = app.live.probed(cell, provider).map(|p| p.figures);
             let cost = cost_per_1k(app, provider, figures.as_ref());
             line5.push(Span::styled(
@@ -516,7 +530,7 @@ fn provider_line<'a>(
             palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
         ));
     }
-    let (latency, errors) = (r.latency(&app.slo), r.errors(&app.slo));
+    let (latency, errors) = (r.latency(&app.session.slo), r.errors(&app.session.slo));
     let p95 = ms(r.p95_ms.map(|v| v.round() as u64));
     let err = r
         .error_percent
@@ -543,9 +557,9 @@ fn provider_line<'a>(
 /// Cold starts of both providers, target first: `cold  12%!!  3%`.
 fn cold_line<'a>(app: &App, cell: &CellId, palette: Theme) -> Vec<Span<'a>> {
     let mut spans = vec![Span::raw(" cold")];
-    for provider in [&app.target, &app.fallback] {
+    for provider in [&app.session.target, &app.session.fallback] {
         let r = app.live.reading(cell, provider);
-        let severity = r.cold(&app.slo);
+        let severity = r.cold(&app.session.slo);
         let text = r
             .cold_percent
             .filter(|_| !r.stale)
@@ -576,15 +590,19 @@ fn draw_detail(
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let split = app
+        .document
         .routes
         .get(cell)
         .cloned()
-        .unwrap_or_else(|| Split::all(app.fallback.as_str()));
+        .unwrap_or_else(|| Split::all(app.session.fallback.as_str()));
     let half = inner.width / 2;
     let chart_height = 4u16;
     // Ten lines of figures and a blank one before the chart.
     let text_height = 11u16;
-    for (i, provider) in [&app.target, &app.fallback].into_iter().enumerate() {
+    for (i, provider) in [&app.session.target, &app.session.fallback]
+        .into_iter()
+        .enumerate()
+    {
         let x = inner.x + i as u16 * half;
         let probed = app.live.probed(cell, provider);
         let lines = provider_detail(app, cell, provider, &split);
@@ -739,6 +757,7 @@ fn router_errors(app: &App, cell: &CellId, provider: &str) -> String {
 /// request is billed for.
 fn cost_per_1k(app: &App, provider: &str, figures: Option<&crate::telemetry::Figures>) -> String {
     let price = app
+        .session
         .prices
         .iter()
         .find(|(id, _)| id == provider)
@@ -795,7 +814,9 @@ fn errors_by_class(counts: Option<crate::telemetry::window::ErrorCounts>) -> Str
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     if let Mode::Input(modes::Line { input, prompt }) = &app.mode {
         let prompt = match prompt {
-            Prompt::Share(selection) => format!(" {} share for {selection}, in %: ", app.target),
+            Prompt::Share(selection) => {
+                format!(" {} share for {selection}, in %: ", app.session.target)
+            }
             Prompt::Command => ":".to_string(),
             Prompt::Filter => "/".to_string(),
         };
@@ -839,7 +860,7 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
             format!(" {} (Enter to acknowledge)", printable(banner)),
             palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
         ))
-    } else if let Some(error) = &app.store_error {
+    } else if let Some(error) = &app.document.store_error {
         Line::from(Span::styled(
             format!(" FLAG STORE: {}", printable(error)),
             palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
@@ -1036,7 +1057,7 @@ fn gaining_lines<'a>(app: &App, pending: &modes::Pending, palette: Theme) -> Vec
     if warned {
         lines.push(Line::from(format!(
             "   ({} on those cells warms them)",
-            app.keymap.label(super::keymap::Command::Warmup)
+            app.session.keymap.label(super::keymap::Command::Warmup)
         )));
     }
     lines
@@ -1049,12 +1070,12 @@ fn production_lines<'a>(
     input: &tui_input::Input,
     palette: Theme,
 ) -> Vec<Line<'a>> {
-    let words = dialog.confirmation_words(&app.environment);
+    let words = dialog.confirmation_words(&app.session.environment);
     vec![
         Line::from(Span::styled(
             format!(
                 " {}: type {} to apply",
-                app.environment.to_uppercase(),
+                app.session.environment.to_uppercase(),
                 words.join(" or ")
             ),
             palette.tone(Tone::Warn).add_modifier(Modifier::BOLD),
@@ -1155,7 +1176,7 @@ fn draw_faults(frame: &mut Frame, area: Rect, app: &App, cursor: usize, palette:
 /// What the matrix's marks and figures mean (the help's second page).
 fn draw_legend(frame: &mut Frame, area: Rect, app: &App) {
     let window = super::reading::TRAFFIC_WINDOW.as_secs();
-    let slo = &app.slo;
+    let slo = &app.session.slo;
     let rows: [(&str, String); 11] = [
         (
             "RP ███░░ 25%",
@@ -1208,8 +1229,8 @@ fn draw_legend(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
-    let rows = app.keymap.help();
-    let extra = u16::from(app.sim_address.is_some());
+    let rows = app.session.keymap.help();
+    let extra = u16::from(app.session.sim_address.is_some());
     let rect = centered(
         area,
         area.width.saturating_sub(2),
@@ -1219,7 +1240,7 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
     let mut lines: Vec<Line> = rows
         .iter()
         .map(|(keys, what, writes)| {
-            let note = if *writes && app.read_only {
+            let note = if *writes && app.session.read_only {
                 " (disabled: read-only)"
             } else {
                 ""
@@ -1231,7 +1252,7 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
     lines.push(Line::from(
         " Ctrl-Z       suspend to the shell (fg comes back)",
     ));
-    if let Some(address) = &app.sim_address {
+    if let Some(address) = &app.session.sim_address {
         lines.push(Line::from(format!(
             " simulator    {address} (faults: POST /sim/faults)"
         )));
