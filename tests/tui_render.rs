@@ -905,6 +905,19 @@ fn colour_depth_follows_term_and_colorterm() {
     assert_eq!(Depth::from_env(false, None, Some("dumb")), Depth::None);
 }
 
+/// Router traffic for `(model, region)` put into the app's figures; the cell.
+fn with_traffic(
+    app: &mut App,
+    (model, region): (&str, &str),
+    providers: &[(&str, f64, f64, f64, f64)],
+) -> CellId {
+    let cell = CellId::new(Id::from(model), Id::from(region));
+    app.live
+        .traffic
+        .insert(cell.clone(), traffic(&cell, providers));
+    cell
+}
+
 /// Router traffic for a cell: (provider, requests, errors, cold, p95 seconds).
 fn traffic(
     cell: &CellId,
@@ -944,29 +957,22 @@ fn traffic(
 fn an_outage_and_an_slo_breach_read_at_a_glance_with_and_without_colour() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path(), false);
-    let cell = |m: &str, r: &str| CellId::new(Id::from(m), Id::from(r));
     // RunPod us-east in a full outage; qwen/eu-west slow and erroring.
-    let us = cell("llama-3.2-1b", "us-east");
-    app.live.traffic.insert(
-        us.clone(),
-        traffic(
-            &us,
-            &[
-                ("runpod", 60.0, 60.0, 0.0, 0.2),
-                ("modal", 180.0, 0.0, 4.0, 1.7),
-            ],
-        ),
+    let us = with_traffic(
+        &mut app,
+        ("llama-3.2-1b", "us-east"),
+        &[
+            ("runpod", 60.0, 60.0, 0.0, 0.2),
+            ("modal", 180.0, 0.0, 4.0, 1.7),
+        ],
     );
-    let eu = cell("qwen-2.5-1.5b", "eu-west");
-    app.live.traffic.insert(
-        eu.clone(),
-        traffic(
-            &eu,
-            &[
-                ("runpod", 100.0, 0.0, 30.0, 9.7),
-                ("modal", 100.0, 47.0, 0.0, 1.9),
-            ],
-        ),
+    with_traffic(
+        &mut app,
+        ("qwen-2.5-1.5b", "eu-west"),
+        &[
+            ("runpod", 100.0, 0.0, 30.0, 9.7),
+            ("modal", 100.0, 47.0, 0.0, 1.9),
+        ],
     );
     let screen = render(&app, 80, 24, false);
     assert!(screen.contains("RP DOWN 100% err!!"), "{screen}");
@@ -996,29 +1002,22 @@ fn a_rollback_onto_a_failing_fallback_and_a_shift_onto_a_failing_target_say_so()
     let mut app = app(dir.path(), false);
     let c = console(dir.path(), false);
     let now = Instant::now();
-    let cell = |m: &str, r: &str| CellId::new(Id::from(m), Id::from(r));
     // Modal in us-east in a full outage for llama; RunPod failing for qwen there.
-    let llama = cell("llama-3.2-1b", "us-east");
-    app.live.traffic.insert(
-        llama.clone(),
-        traffic(
-            &llama,
-            &[
-                ("runpod", 60.0, 0.0, 0.0, 0.2),
-                ("modal", 180.0, 180.0, 0.0, 0.0),
-            ],
-        ),
+    with_traffic(
+        &mut app,
+        ("llama-3.2-1b", "us-east"),
+        &[
+            ("runpod", 60.0, 0.0, 0.0, 0.2),
+            ("modal", 180.0, 180.0, 0.0, 0.0),
+        ],
     );
-    let qwen = cell("qwen-2.5-1.5b", "us-east");
-    app.live.traffic.insert(
-        qwen.clone(),
-        traffic(
-            &qwen,
-            &[
-                ("runpod", 10.0, 5.0, 0.0, 0.3),
-                ("modal", 100.0, 0.0, 0.0, 1.9),
-            ],
-        ),
+    with_traffic(
+        &mut app,
+        ("qwen-2.5-1.5b", "us-east"),
+        &[
+            ("runpod", 10.0, 5.0, 0.0, 0.3),
+            ("modal", 100.0, 0.0, 0.0, 1.9),
+        ],
     );
     // The whole us-east column to 5 %: llama gives traffic back to Modal,
     // the others give it to RunPod; each side is checked for every cell.
