@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::config::{Endpoint, Profile, ProviderKind, Secret, SecretSource};
 use crate::domain::{CellId, Selection};
+use crate::failure::Failure;
 use crate::providers::modal::ModalClient;
 use crate::providers::runpod::{RunPodClient, RunPodEndpoint};
 use crate::providers::{ErrorClass, HttpClient, ProviderUrl, RetryPolicy};
@@ -26,8 +27,8 @@ pub enum FleetError {
     #[error("{0}")]
     Invalid(String),
     /// The simulator or the HTTP client cannot be started.
-    #[error("{0}")]
-    Unavailable(String),
+    #[error(transparent)]
+    Failed(#[from] crate::failure::Failure),
 }
 
 impl From<crate::domain::SelectionError> for FleetError {
@@ -126,9 +127,7 @@ impl Clients {
                         .unwrap_or_else(|_| ([127, 0, 0, 1], 0).into()),
                 )
                 .await
-                .map_err(|e| {
-                    FleetError::Unavailable(format!("cannot start the embedded simulator: {e}"))
-                })?;
+                .map_err(|e| Failure::new("start the embedded simulator", e))?;
                 Some(started)
             }
             None => None,
@@ -143,8 +142,8 @@ impl Clients {
             Some(base) => s.replace("{sim}", base),
             None => s.to_string(),
         };
-        let http =
-            HttpClient::new(timeout, retry).map_err(|e| FleetError::Unavailable(e.to_string()))?;
+        let http = HttpClient::new(timeout, retry)
+            .map_err(|e| Failure::new("start the HTTP client", e))?;
         let mut runpod = HashMap::new();
         let mut modal = HashMap::new();
         let mut unavailable = std::collections::BTreeMap::new();

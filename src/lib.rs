@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod failure;
 pub mod flags;
 pub mod fleet;
 pub mod ops;

@@ -304,6 +304,40 @@ fn the_console_starts_without_provider_secrets_and_says_which_figures_are_missin
 }
 
 #[test]
+fn status_beside_the_console_tells_where_its_simulator_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        status_json(dir.path())["simulator"].is_null(),
+        "no console yet"
+    );
+    let t = Tmux::start(dir.path());
+    t.wait_for("ROLLBACK");
+    t.keys(&["?"]);
+    let help = t.wait_for("simulator");
+    let status = status_json(dir.path());
+    let base = status["simulator"]["base"].as_str().unwrap().to_string();
+    assert!(
+        help.contains(&format!("simulator    {base}")),
+        "{base} in\n{help}"
+    );
+    assert_eq!(
+        status["simulator"]["fault_api"],
+        format!("{base}/sim/faults")
+    );
+    let text = ok(&mut demo(dir.path()), &["status"]).stdout;
+    assert!(
+        text.contains(&format!("faults: POST {base}/sim/faults")),
+        "{text}"
+    );
+    t.keys(&["Escape", "q"]);
+    t.wait_for("EXITED 0");
+    assert!(
+        status_json(dir.path())["simulator"].is_null(),
+        "gone with the console"
+    );
+}
+
+#[test]
 fn another_operators_shift_appears_with_their_name() {
     let dir = tempfile::tempdir().unwrap();
     let t = Tmux::start(dir.path());

@@ -619,6 +619,36 @@ fn a_filter_shows_the_matching_cells_and_esc_clears_it() {
     let (why, _) = app.status.clone().expect("a word");
     assert!(why.contains("no cell matches"), "{why}");
     assert_eq!(app.visible_models().len(), 3);
+    // …and is not kept: `a` then selects every cell, as the screen shows,
+    // and the screen says no filter is in force.
+    app.on_key(key(KeyCode::Enter), now);
+    assert!(app.filter.is_empty(), "{:?}", app.filter);
+    app.on_key(key(KeyCode::Char('a')), now);
+    assert_eq!(app.selected.len(), 9);
+}
+
+#[test]
+fn select_all_under_a_filter_takes_only_the_cells_it_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let now = Instant::now();
+    // "t" matches every mistral-7b cell and every -east/-west one: its
+    // rows × columns are all nine cells, its matches only seven.
+    app.on_key(key(KeyCode::Char('/')), now);
+    type_text(&mut app, "t", now);
+    app.on_key(key(KeyCode::Enter), now);
+    let matched: Vec<String> = ["llama-3.2-1b", "qwen-2.5-1.5b", "mistral-7b"]
+        .iter()
+        .flat_map(|m| ["us-east", "eu-west", "apac-sg"].map(|r| format!("{m}/{r}")))
+        .filter(|c| c.contains('t'))
+        .collect();
+    assert_eq!(matched.len(), 7);
+    app.on_key(key(KeyCode::Char('a')), now);
+    let mut selected: Vec<String> = app.selected.iter().map(ToString::to_string).collect();
+    selected.sort();
+    let mut expected = matched;
+    expected.sort();
+    assert_eq!(selected, expected);
 }
 
 #[test]

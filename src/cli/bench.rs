@@ -1,5 +1,6 @@
 //! `beacon-console bench`: the Phase 1 test from the command line.
 
+use crate::failure::Failure;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,7 +51,7 @@ impl Load<'_> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
-            .map_err(|e| OpsError::Unavailable(format!("cannot start the async runtime: {e}")))?;
+            .map_err(|e| Failure::new("start the async runtime", e))?;
         let profile = &console.profile;
         let timeout = Duration::from_millis(self.timeout_ms.max(1));
         runtime.block_on(async {

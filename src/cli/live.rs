@@ -2,6 +2,7 @@
 //! to split, what the routers really serve, latency, errors, cold starts and
 //! RunPod workers. On the demo the simulator and its routers run in-process.
 
+use crate::failure::Failure;
 use std::time::Duration;
 
 use serde_json::json;
@@ -34,7 +35,7 @@ pub fn run(console: &Console, args: StatusArgs, json: bool) -> Result<(), OpsErr
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| OpsError::Unavailable(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| Failure::new("start the async runtime", e))?;
     runtime.block_on(async {
         let monitor = Monitor::start(profile, args.time_scale, Duration::from_secs(30)).await?;
         // The first scrape is the baseline the served shares are counted from.

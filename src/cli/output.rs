@@ -69,8 +69,17 @@ fn status_json(console: &Console, snapshot: &Snapshot) -> serde_json::Value {
         "fallback": profile.fallback,
         "last_change": doc.last_change(),
         "audit_behind": snapshot.audit_behind,
+        "simulator": running_simulator(profile).map(|s| json!({
+            "base": s.base, "pid": s.pid, "fault_api": s.fault_api(),
+        })),
         "cells": cells,
     })
+}
+
+/// The demo's simulator, when a console (or `sim`) on this state runs one.
+fn running_simulator(profile: &Profile) -> Option<crate::sim::announce::Announcement> {
+    profile.simulator.as_ref()?;
+    crate::sim::announce::running(profile.store_path().parent()?)
 }
 
 /// The profile, environment and revision; the store; an audit log behind.
@@ -88,6 +97,14 @@ fn status_heading(console: &Console, snapshot: &Snapshot) {
         snapshot.document.revision,
     );
     println!("store: {}", printable(&console.store.describe()));
+    if let Some(sim) = running_simulator(profile) {
+        println!(
+            "simulator: {} (pid {}) · faults: POST {}",
+            sim.base,
+            sim.pid,
+            sim.fault_api()
+        );
+    }
     if snapshot.audit_behind > 0 {
         let repair = if console.read_only {
             "read-only: not repaired"

@@ -1,6 +1,7 @@
 //! `beacon-console sim`: the simulator on its own, for trying a real router
 //! against it or watching the demo's traffic from another terminal.
 
+use crate::failure::Failure;
 use std::time::Duration;
 
 use crate::ops::{Console, OpsError};
@@ -42,7 +43,7 @@ pub fn run(console: &Console, args: SimArgs, json: bool) -> Result<(), OpsError>
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| OpsError::Unavailable(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| Failure::new("start the async runtime", e))?;
     runtime.block_on(async {
         let guarded = fault_token.is_some();
         let sim = Simulator::start_with(
@@ -59,11 +60,11 @@ pub fn run(console: &Console, args: SimArgs, json: bool) -> Result<(), OpsError>
             fault_token,
         )
         .await
-        .map_err(|e| OpsError::Unavailable(format!("cannot listen on {}: {e}", args.bind)))?;
+        .map_err(|e| Failure::new(format!("listen on {}", args.bind), e))?;
         let mut routers = Vec::new();
         if !args.no_routers {
             let http = HttpClient::new(Duration::from_secs(30), RetryPolicy::default())
-                .map_err(|e| OpsError::Unavailable(e.to_string()))?;
+                .map_err(|e| Failure::new("start the HTTP client", e))?;
             let settings = RouterSettings {
                 requests_per_second: args.rps.unwrap_or(defaults.requests_per_second),
                 seed: defaults.seed,
@@ -72,8 +73,12 @@ pub fn run(console: &Console, args: SimArgs, json: bool) -> Result<(), OpsError>
             };
             routers = start_routers(profile, &sim.base_url(), &keys, &http, settings)
                 .await
-                .map_err(|e| OpsError::Unavailable(format!("cannot start the routers: {e}")))?;
+                .map_err(|e| Failure::new("start the routers", e))?;
         }
+        let _announced = profile
+            .store_path()
+            .parent()
+            .and_then(|dir| crate::sim::announce::announce(dir, &sim.base_url()));
         if json {
             let routers: Vec<_> = routers
                 .iter()

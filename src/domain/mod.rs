@@ -1,13 +1,13 @@
 //! Pure types and rules of routing: no I/O, no screen, no clock.
 
-pub mod cell;
-pub mod change;
-pub mod ladder;
-pub mod percent;
-pub mod routes;
-pub mod selection;
-pub mod split;
-pub mod text;
+pub(crate) mod cell;
+pub(crate) mod change;
+pub(crate) mod ladder;
+pub(crate) mod percent;
+pub(crate) mod routes;
+pub(crate) mod selection;
+pub(crate) mod split;
+pub(crate) mod text;
 
 pub use cell::{CellId, CellKey};
 

@@ -7,6 +7,7 @@
 //! a crash after the rename but before the audit append is repaired on the next
 //! start from the change record the document carries.
 
+use crate::failure::Failure;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -49,7 +50,7 @@ struct LockGuard {
 }
 
 fn unavailable(what: &str, path: &Path, e: io::Error) -> StoreError {
-    StoreError::Unavailable(format!("cannot {what} {}: {e}", path.display()))
+    StoreError::Failed(Failure::new(format!("{what} {}", path.display()), e))
 }
 
 /// Now, as RFC 3339 UTC with milliseconds.

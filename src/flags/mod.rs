@@ -3,10 +3,10 @@
 pub mod audit;
 mod fast_decode;
 pub mod file;
-pub mod flagd;
+pub(crate) mod flagd;
 pub mod fractional;
-pub mod record_text;
-pub mod store;
+pub(crate) mod record_text;
+pub(crate) mod store;
 
 pub use flagd::{Document, FlagCodec, flag_key};
 pub use record_text::RecordText;

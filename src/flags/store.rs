@@ -115,6 +115,9 @@ pub enum StoreError {
     /// The store cannot be reached, locked, read or written.
     #[error("flag store unavailable: {0}")]
     Unavailable(String),
+    /// As `Unavailable`, with the error underneath (I/O, network) kept.
+    #[error("flag store unavailable: {0}")]
+    Failed(#[source] crate::failure::Failure),
     /// Revisions were committed, but the document is gone: routers may still
     /// serve the last one from their copy, so this is not "all on the fallback".
     #[error(
@@ -140,6 +143,7 @@ impl StoreError {
     pub fn into_detail(self) -> String {
         match self {
             StoreError::Unavailable(why) => why,
+            StoreError::Failed(failure) => failure.to_string(),
             other => other.to_string(),
         }
     }

@@ -19,6 +19,9 @@ pub enum OpsError {
     /// terminal). (exit 4)
     #[error("{0}")]
     Unavailable(String),
+    /// As `Unavailable`, with the cause underneath kept. (exit 4)
+    #[error(transparent)]
+    Failed(#[from] crate::failure::Failure),
     /// A write in read-only mode. (exit 5)
     #[error("{0}")]
     ReadOnly(String),
@@ -36,7 +39,7 @@ impl OpsError {
         match self {
             OpsError::Invalid(_) | OpsError::Config(_) => 2,
             OpsError::Store(StoreError::Conflict(_)) => 3,
-            OpsError::Store(_) | OpsError::Unavailable(_) => 4,
+            OpsError::Store(_) | OpsError::Unavailable(_) | OpsError::Failed(_) => 4,
             OpsError::ReadOnly(_) => 5,
             OpsError::GatesFailed(_) => 6,
             OpsError::Interrupted { number, .. } => 128 + number,
@@ -48,7 +51,7 @@ impl From<crate::fleet::FleetError> for OpsError {
     fn from(e: crate::fleet::FleetError) -> Self {
         match e {
             crate::fleet::FleetError::Invalid(why) => OpsError::Invalid(why),
-            crate::fleet::FleetError::Unavailable(why) => OpsError::Unavailable(why),
+            crate::fleet::FleetError::Failed(why) => OpsError::Failed(why),
         }
     }
 }

@@ -16,10 +16,7 @@ pub struct History {
 
 pub fn history(audit: &AuditLog, limit: Option<usize>) -> Result<History, OpsError> {
     let (mut events, bad_lines) = audit.read_all().map_err(|e| {
-        OpsError::Unavailable(format!(
-            "cannot read the audit log {}: {e}",
-            audit.path().display()
-        ))
+        crate::failure::Failure::new(format!("read the audit log {}", audit.path().display()), e)
     })?;
     events.reverse();
     if let Some(limit) = limit {

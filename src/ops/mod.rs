@@ -1,7 +1,7 @@
 //! Use cases, composed from domain + config + flags. No screen here: the CLI
 //! and the TUI are two faces over these functions.
 
-pub mod bench;
+pub(crate) mod bench;
 mod console;
 mod error;
 mod history;

@@ -85,7 +85,7 @@ impl Monitor {
             for (region, router) in
                 start_routers(profile, &base, &DemoKeys::from_env(), &http, settings)
                     .await
-                    .map_err(|e| OpsError::Unavailable(format!("cannot start the routers: {e}")))?
+                    .map_err(|e| crate::failure::Failure::new("start the routers", e))?
             {
                 regions.push(Region::new(
                     Id::from(region.as_str()),

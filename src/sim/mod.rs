@@ -3,6 +3,7 @@
 //! JSON — with worker pools that cold-start as the research doc measured, a
 //! seeded random source, a time scale, and faults on demand (`POST /sim/faults`).
 
+pub mod announce;
 mod demo;
 mod faults;
 mod router;

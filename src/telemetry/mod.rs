@@ -3,7 +3,7 @@
 
 pub mod probes;
 pub mod scrape;
-pub mod window;
+pub(crate) mod window;
 
 pub use scrape::{CellTraffic, RouterSnapshot, parse_router_metrics};
 pub use window::Figures;

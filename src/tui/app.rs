@@ -322,7 +322,8 @@ impl App {
                     self.selected.push(cell);
                 }
             }
-            // Every cell shown: with a filter, the ones it shows.
+            // Every cell shown: with a filter, the ones it matches — not the
+            // whole rectangle of the rows and columns it keeps on screen.
             Command::SelectAll => {
                 self.status = None;
                 let cols = self.visible_regions();
@@ -331,6 +332,7 @@ impl App {
                     .into_iter()
                     .flat_map(|r| cols.iter().map(move |&c| (r, c)))
                     .map(|rc| self.cell_at(rc))
+                    .filter(|cell| self.shows(&cell.model, &cell.region))
                     .collect();
             }
             // Esc clears what narrows the view: the selection, the
@@ -350,7 +352,7 @@ impl App {
                 );
             }
             Command::Faults => self.mode = Mode::Faults(FaultMenu { cursor: 0 }),
-            Command::CommandLine => {
+            Command::Colon => {
                 self.status = None;
                 self.mode = Mode::Input(Line::new(Prompt::Command, ""));
             }
@@ -628,9 +630,11 @@ impl App {
             .iter()
             .any(|m| self.session.regions.iter().any(|r| self.shows(m, r)));
         if !matches {
-            let filter = self.filter.clone();
+            // Not kept: a filter in force that shows everything would make
+            // `a` and the header say one thing and the screen another.
+            let filter = std::mem::take(&mut self.filter);
             self.say(
-                format!("no cell matches {filter:?}: showing all"),
+                format!("no cell matches {filter:?}: no filter, showing all"),
                 Tone::Warn,
             );
         }
@@ -753,7 +757,7 @@ impl App {
                     keys.push((k(Command::Undo), "undo", 3));
                     keys.push((k(Command::Warmup), "warm", 3));
                 }
-                keys.push((k(Command::CommandLine), "cmd", 2));
+                keys.push((k(Command::Colon), "cmd", 2));
                 keys.push((k(Command::Filter), "filter", 4));
                 keys.push((k(Command::Help), "help", 0));
                 keys.push((k(Command::Quit), "quit", 0));

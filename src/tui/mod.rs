@@ -5,18 +5,19 @@
 //! figures, the clock's second).
 
 pub mod app;
-pub mod ascii;
-pub mod command;
-pub mod faults;
-pub mod keymap;
+pub(crate) mod ascii;
+pub(crate) mod command;
+pub(crate) mod faults;
+pub(crate) mod keymap;
 pub mod live;
 pub mod modes;
-pub mod reading;
-pub mod reports;
+pub(crate) mod reading;
+pub(crate) mod reports;
 pub mod theme;
 pub mod view;
 pub mod worker;
 
+use crate::failure::Failure;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -145,7 +146,7 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| OpsError::Unavailable(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| Failure::new("start the async runtime", e))?;
     let mut app = new_app(&console)?;
     app.ascii |= options.ascii;
     let console = Arc::new(console);
@@ -157,6 +158,14 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
         )
         .await?;
         app.session.sim_address = monitor.clients.sim_base();
+        // `status` beside this console can tell where the faults go.
+        let _announced = match (
+            &app.session.sim_address,
+            console.profile.store_path().parent(),
+        ) {
+            (Some(base), Some(dir)) => crate::sim::announce::announce(dir, base),
+            _ => None,
+        };
         if let Some((provider, why)) = monitor.clients.unavailable().iter().next() {
             app.say(
                 format!("{provider} figures unavailable: {why} (rollback and shifts still work)"),
@@ -165,8 +174,8 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
         }
         // From here the terminal is ours; ratatui's panic hook gives it back
         // before the panic message is printed.
-        let mut terminal = ratatui::try_init()
-            .map_err(|e| OpsError::Unavailable(format!("cannot set up the terminal: {e}")))?;
+        let mut terminal =
+            ratatui::try_init().map_err(|e| Failure::new("set up the terminal", e))?;
         // A panic from here on gives the terminal back first (the binary's
         // panic hook calls give_back_terminal).
         TERMINAL_TAKEN.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -218,7 +227,7 @@ impl EndSignals {
         use tokio::signal::unix::{SignalKind, signal};
         let watch = |name: &str, number: i32| {
             signal(SignalKind::from_raw(number))
-                .map_err(|e| OpsError::Unavailable(format!("cannot watch {name}: {e}")))
+                .map_err(|e| OpsError::from(Failure::new(format!("watch {name}"), e)))
         };
         Ok(EndSignals {
             hup: watch("SIGHUP", libc::SIGHUP)?,
@@ -422,7 +431,7 @@ fn draw(terminal: &mut Term, app: &mut App, palette: Theme) -> Result<(), OpsErr
     let _ = crossterm::execute!(out, crossterm::terminal::BeginSynchronizedUpdate);
     terminal
         .draw(|frame| view::draw(frame, app, palette))
-        .map_err(|e| OpsError::Unavailable(format!("cannot draw: {e}")))?;
+        .map_err(|e| Failure::new("draw", e))?;
     let _ = crossterm::execute!(out, crossterm::terminal::EndSynchronizedUpdate);
     let _ = out.flush();
     Ok(())
