@@ -62,7 +62,7 @@ fn the_small_profile_is_valid() {
             endpoint_id: "ep-m.2-r2".into()
         })
     );
-    assert_eq!(p.store_path(), Path::new("/tmp/state/routes.json"));
+    assert_eq!(p.store_path(), Some(Path::new("/tmp/state/routes.json")));
     assert_eq!(p.audit_path, Path::new("/tmp/state/routes.audit.jsonl"));
 }
 

@@ -62,7 +62,7 @@ async fn a_shift_moves_router_traffic_and_the_revision_shows() {
     let router = SimRouter::start(
         RouterConfig {
             region: "us-east".into(),
-            document: profile.store_path().to_path_buf(),
+            document: profile.store_path().unwrap().to_path_buf(),
             profile,
             sim_base: sim.base_url(),
             requests_per_second: 600.0,

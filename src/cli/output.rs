@@ -79,7 +79,7 @@ fn status_json(console: &Console, snapshot: &Snapshot) -> serde_json::Value {
 /// The demo's simulator, when a console (or `sim`) on this state runs one.
 fn running_simulator(profile: &Profile) -> Option<crate::sim::announce::Announcement> {
     profile.simulator.as_ref()?;
-    crate::sim::announce::running(profile.store_path().parent()?)
+    crate::sim::announce::running(profile.store_path()?.parent()?)
 }
 
 /// The profile, environment and revision; the store; an audit log behind.
@@ -414,7 +414,7 @@ fn check_config_json(p: &Profile, cells: &[CellId], warnings: &[String]) -> serd
         "cells": cells.len(),
         "providers": providers,
         "ladder_percent": p.ladder.steps().iter().map(|s| pct(s.get())).collect::<Vec<_>>(),
-        "store": p.store_path().display().to_string(),
+        "store": p.store_text(),
         "audit": p.audit_path.display().to_string(),
         "simulator": p.simulator.is_some(),
     })
@@ -521,7 +521,7 @@ fn gates_and_storage(p: &Profile) {
         s.cost_vs_fallback,
         s.min_samples,
     );
-    println!("  store: file {}", p.store_path().display());
+    println!("  store: {}", p.store_text());
     println!("  audit: {}", p.audit_path.display());
     if let Some(sim) = &p.simulator {
         println!(

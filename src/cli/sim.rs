@@ -2,6 +2,7 @@
 //! against it or watching the demo's traffic from another terminal.
 
 use crate::failure::Failure;
+use std::path::Path;
 use std::time::Duration;
 
 use crate::ops::{Console, OpsError};
@@ -77,7 +78,7 @@ pub fn run(console: &Console, args: SimArgs, json: bool) -> Result<(), OpsError>
         }
         let _announced = profile
             .store_path()
-            .parent()
+            .and_then(Path::parent)
             .and_then(|dir| crate::sim::announce::announce(dir, &sim.base_url()));
         if json {
             let routers: Vec<_> = routers
@@ -93,7 +94,7 @@ pub fn run(console: &Console, args: SimArgs, json: bool) -> Result<(), OpsError>
             for (region, router) in &routers {
                 println!("  router {region}: http://{}/metrics", router.addr);
             }
-            println!("  flags: {}", profile.store_path().display());
+            println!("  flags: {}", profile.store_text());
             println!("Ctrl-C stops.");
         }
         use std::io::Write;

@@ -4,6 +4,7 @@ mod error;
 mod profile;
 mod raw;
 mod secret;
+mod store;
 
 pub use error::{ConfigError, read_text};
 pub use profile::{
@@ -12,6 +13,7 @@ pub use profile::{
 };
 pub use profile::{KEY_COMMANDS, KEY_NAMES, check_url};
 pub use secret::{Secret, SecretSource};
+pub use store::{EtcdConfig, EtcdTls};
 
 /// The demo profile, built into the binary so that a fresh machine needs no files.
 pub const DEMO_PROFILE: &str = include_str!("../../profiles/demo.toml");

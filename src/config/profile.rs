@@ -126,6 +126,7 @@ pub enum StoreConfig {
         path: PathBuf,
         lock_timeout: Duration,
     },
+    Etcd(Box<super::store::EtcdConfig>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -308,9 +309,19 @@ impl Profile {
         }
     }
 
-    pub fn store_path(&self) -> &Path {
+    /// The flag document's file (a file store's; none for etcd).
+    pub fn store_path(&self) -> Option<&Path> {
         match &self.store {
-            StoreConfig::File { path, .. } => path,
+            StoreConfig::File { path, .. } => Some(path),
+            StoreConfig::Etcd(_) => None,
+        }
+    }
+
+    /// Where the store is, for summaries: a path, or etcd's endpoints and key.
+    pub fn store_text(&self) -> String {
+        match &self.store {
+            StoreConfig::File { path, .. } => format!("file {}", path.display()),
+            StoreConfig::Etcd(etcd) => etcd.describe(),
         }
     }
 }
@@ -338,14 +349,14 @@ impl Templates {
     }
 }
 
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     origin: &'a str,
     text: &'a str,
     base: &'a Path,
 }
 
 impl Validator<'_> {
-    fn err(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn err(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
         ConfigError::at(self.origin, self.text, Some(span), message)
     }
 
@@ -386,7 +397,7 @@ impl Validator<'_> {
         Ok(out)
     }
 
-    fn path(&self, p: &str) -> PathBuf {
+    pub(super) fn path(&self, p: &str) -> PathBuf {
         let path = Path::new(p);
         if path.is_absolute() {
             path.to_path_buf()
@@ -395,7 +406,7 @@ impl Validator<'_> {
         }
     }
 
-    fn secret(
+    pub(super) fn secret(
         &self,
         raw: &Option<Spanned<RawSecret>>,
     ) -> Result<Option<SecretSource>, ConfigError> {
@@ -436,7 +447,7 @@ impl Validator<'_> {
         }
     }
 
-    fn count(
+    pub(super) fn count(
         &self,
         v: &Option<Spanned<i64>>,
         default: u64,
@@ -969,13 +980,10 @@ impl Validator<'_> {
                     lock_timeout: Duration::from_millis(lock_timeout),
                 })
             }
-            "etcd" => Err(self.err(
-                raw.kind.span(),
-                "the etcd store is not available in this build yet: expected kind = \"file\"",
-            )),
+            "etcd" => self.etcd_store(raw).map(|c| StoreConfig::Etcd(Box::new(c))),
             other => Err(self.err(
                 raw.kind.span(),
-                format!("unknown store kind {other:?}: expected \"file\""),
+                format!("unknown store kind {other:?}: expected \"file\" or \"etcd\""),
             )),
         }
     }
@@ -984,10 +992,11 @@ impl Validator<'_> {
     fn audit_path(&self, raw: Option<&RawAudit>, store: &StoreConfig) -> PathBuf {
         match raw {
             Some(a) => self.path(a.path.get_ref()),
-            None => {
-                let StoreConfig::File { path, .. } = store;
-                path.with_extension("audit.jsonl")
-            }
+            None => match store {
+                StoreConfig::File { path, .. } => path.with_extension("audit.jsonl"),
+                // The local copy of an etcd store's audit (etcd has the whole).
+                StoreConfig::Etcd(_) => self.base.join("beacon-routes.audit.jsonl"),
+            },
         }
     }
 

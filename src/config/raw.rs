@@ -138,6 +138,37 @@ pub struct RawStore {
     pub path: Option<Spanned<String>>,
     #[serde(default)]
     pub lock_timeout_ms: Option<Spanned<i64>>,
+    // etcd
+    #[serde(default)]
+    pub endpoints: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pub key: Option<Spanned<String>>,
+    #[serde(default)]
+    pub prefix: Option<Spanned<String>>,
+    #[serde(default)]
+    pub tls: Option<Spanned<RawTls>>,
+    #[serde(default)]
+    pub user: Option<Spanned<RawSecret>>,
+    #[serde(default)]
+    pub password: Option<Spanned<RawSecret>>,
+    #[serde(default)]
+    pub dial_timeout_ms: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub request_timeout_ms: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub apply_deadline_ms: Option<Spanned<i64>>,
+}
+
+/// `[store.tls]`: PEM files.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    #[serde(default)]
+    pub ca: Option<Spanned<String>>,
+    #[serde(default)]
+    pub cert: Option<Spanned<String>>,
+    #[serde(default)]
+    pub key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -18,6 +18,7 @@ use super::flagd::{Document, FlagCodec, peek_revision};
 use super::record_text::RecordText;
 use super::store::{
     CommitRequest, Committed, Conflict, Fingerprint, FlagStore, Snapshot, StoreError,
+    changes_from_unknown, next_document, next_revision,
 };
 use crate::domain::{Action, CellChange, ChangeRecord, Operator};
 
@@ -277,33 +278,14 @@ impl FileStore {
     ) -> Result<Committed, StoreError> {
         // Never reuse a revision number, even if the document was restored from an old copy.
         let revision = next_revision(base.revision.max(audit.audited.unwrap_or(0)))?;
-        let record = ChangeRecord {
-            revision,
-            previous_revision: base.revision,
-            time: now_utc(),
-            operator: request.operator,
-            action: request.action,
-            reason: request.reason,
-            changes,
-            elapsed_ms: request.started.elapsed().as_secs_f64() * 1000.0,
-            note: request.note,
-        };
         let pending = match &audit.error {
             Some(_) => unaudited_lines(base, audit.audited),
             None => Vec::new(),
         };
-        // Serialized once: the same text goes into the document and the audit line.
-        let text = RecordText::new(record);
-        let mut doc = Document {
-            revision,
-            routes: request.routes,
-            change_record: Some(text),
-            foreign: base.foreign.clone(),
-            extra: base.extra.clone(),
-            metadata_extra: base.metadata_extra.clone(),
-            pending_audit: (!pending.is_empty())
-                .then(|| String::from_utf8_lossy(&pending).into_owned()),
-        };
+        let started = request.started;
+        let mut doc = next_document(base, revision, request, changes);
+        doc.pending_audit =
+            (!pending.is_empty()).then(|| String::from_utf8_lossy(&pending).into_owned());
         let mut bytes = scratch;
         self.codec.encode_into(&doc, &mut bytes);
         self.write_atomic(&bytes)?;
@@ -317,7 +299,7 @@ impl FileStore {
         })?;
         Ok(Committed {
             record,
-            elapsed: request.started.elapsed(),
+            elapsed: started.elapsed(),
             audit_warning,
         })
     }
@@ -396,12 +378,14 @@ impl FlagStore for FileStore {
                 fingerprint: Fingerprint::of(bytes.as_deref()),
                 document,
                 audit_behind,
+                store_revision: None,
             });
         }
         Ok(Snapshot {
             fingerprint: Fingerprint::of(bytes.as_deref()),
             document,
             audit_behind: lag,
+            store_revision: None,
         })
     }
 
@@ -503,15 +487,6 @@ impl FlagStore for FileStore {
     }
 }
 
-/// The revision after `current`; refused rather than wrapped to 0.
-fn next_revision(current: u64) -> Result<u64, StoreError> {
-    current.checked_add(1).ok_or_else(|| {
-        StoreError::Unavailable(format!(
-            "revision {current} is the largest there can be: refusing to wrap it to 0 (was metadata.version edited by hand?); nothing was written"
-        ))
-    })
-}
-
 /// The audit lines `doc` carries that the log lacks (`audited`: its last
 /// commit; `None`: unknown, so all of them), oldest first, each re-serialized
 /// so that it is exactly one line whatever a hand edit put in the document.
@@ -559,16 +534,4 @@ fn outside_record(doc: &Document, previous_revision: u64) -> ChangeRecord {
         elapsed_ms: 0.0,
         note: Some("reconciled".into()),
     }
-}
-
-/// Every cell of `routes` as a change from a split nobody can read.
-fn changes_from_unknown(routes: &crate::domain::Routes) -> Vec<CellChange> {
-    routes
-        .iter()
-        .map(|(cell, split)| CellChange {
-            cell: cell.clone(),
-            before: None,
-            after: split.clone(),
-        })
-        .collect()
 }

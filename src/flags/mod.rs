@@ -1,6 +1,8 @@
 //! The control-plane output: the flagd document, where it is stored, and the audit log.
 
 pub mod audit;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 mod fast_decode;
 pub mod file;
 pub(crate) mod flagd;

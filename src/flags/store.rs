@@ -29,6 +29,9 @@ pub struct Snapshot {
     /// Committed revisions whose audit lines are not in the audit log yet
     /// (a read-only load reports the lag instead of repairing it).
     pub audit_behind: u64,
+    /// The store's own version of what was read (etcd: the key's
+    /// mod_revision, compared on commit); `None` for the file store.
+    pub store_revision: Option<i64>,
 }
 
 impl Snapshot {
@@ -171,4 +174,56 @@ pub trait FlagStore {
     /// The emergency path: replaces a missing or unreadable document with
     /// `routes` (the bad file is kept as a backup) or commits over a good one.
     fn force_replace(&self, request: CommitRequest) -> Result<Committed, StoreError>;
+}
+
+/// The revision after `current`; refused rather than wrapped to 0.
+pub(crate) fn next_revision(current: u64) -> Result<u64, StoreError> {
+    current.checked_add(1).ok_or_else(|| {
+        StoreError::Unavailable(format!(
+            "revision {current} is the largest there can be: refusing to wrap it to 0 (was metadata.version edited by hand?); nothing was written"
+        ))
+    })
+}
+
+/// Every cell of `routes` as a change from a split nobody can read.
+pub(crate) fn changes_from_unknown(routes: &Routes) -> Vec<crate::domain::CellChange> {
+    routes
+        .iter()
+        .map(|(cell, split)| crate::domain::CellChange {
+            cell: cell.clone(),
+            before: None,
+            after: split.clone(),
+        })
+        .collect()
+}
+
+/// The document of `revision`: `request`'s routes over `base` (whose other
+/// flags and metadata stay), with its change record serialized once — the
+/// same text goes into the document and the audit line.
+pub(crate) fn next_document(
+    base: &Document,
+    revision: u64,
+    request: CommitRequest,
+    changes: Vec<crate::domain::CellChange>,
+) -> Document {
+    let record = ChangeRecord {
+        revision,
+        previous_revision: base.revision,
+        time: super::file::now_utc(),
+        operator: request.operator,
+        action: request.action,
+        reason: request.reason,
+        changes,
+        elapsed_ms: request.started.elapsed().as_secs_f64() * 1000.0,
+        note: request.note,
+    };
+    Document {
+        revision,
+        routes: request.routes,
+        change_record: Some(super::RecordText::new(record)),
+        foreign: base.foreign.clone(),
+        extra: base.extra.clone(),
+        metadata_extra: base.metadata_extra.clone(),
+        pending_audit: None,
+    }
 }

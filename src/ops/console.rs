@@ -28,6 +28,7 @@ impl Console {
                 FileStore::new(path.clone(), audit.clone(), codec, *lock_timeout)
                     .read_only(read_only),
             ),
+            StoreConfig::Etcd(config) => etcd_store(config, &audit, codec)?,
         };
         Ok(Console {
             read_only,
@@ -113,4 +114,25 @@ impl Console {
         self.ensure_writable("roll back")?;
         Ok(self.store.force_replace(request)?)
     }
+}
+
+#[cfg(feature = "etcd")]
+fn etcd_store(
+    config: &crate::config::EtcdConfig,
+    audit: &AuditLog,
+    codec: FlagCodec,
+) -> Result<Box<dyn FlagStore + Send + Sync>, OpsError> {
+    let store = crate::flags::etcd::EtcdStore::new(config.clone(), audit.clone(), codec)?;
+    Ok(Box::new(store))
+}
+
+#[cfg(not(feature = "etcd"))]
+fn etcd_store(
+    _: &crate::config::EtcdConfig,
+    _: &AuditLog,
+    _: FlagCodec,
+) -> Result<Box<dyn FlagStore + Send + Sync>, OpsError> {
+    Err(OpsError::Invalid(
+        "this beacon-console was built without etcd support: build it with `cargo build --release --features etcd`".into(),
+    ))
 }

@@ -1,6 +1,7 @@
 //! What the demo's in-process simulator needs wired up: its keys and a
 //! router per region.
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::config::{Profile, Secret};
@@ -52,13 +53,18 @@ pub async fn start_routers(
     http: &HttpClient,
     settings: RouterSettings,
 ) -> std::io::Result<Vec<(String, SimRouter)>> {
+    let Some(document) = profile.store_path().map(Path::to_path_buf) else {
+        return Err(std::io::Error::other(
+            "the simulated routers read a file store's document",
+        ));
+    };
     let mut routers = Vec::new();
     for (i, region) in profile.region_ids().iter().enumerate() {
         let config = RouterConfig {
             region: region.to_string(),
             profile: profile.clone(),
             sim_base: base.to_string(),
-            document: profile.store_path().to_path_buf(),
+            document: document.clone(),
             requests_per_second: settings.requests_per_second,
             seed: settings.seed.wrapping_add(i as u64 + 1),
             generation: Generation::V3,

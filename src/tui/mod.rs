@@ -75,6 +75,7 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         .unwrap_or_else(|| profile.fallback.clone());
     let store_label = match &profile.store {
         StoreConfig::File { .. } => "file".to_string(),
+        StoreConfig::Etcd(_) => "etcd".to_string(),
     };
     Ok(App {
         session: Session {
@@ -161,7 +162,10 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
         // `status` beside this console can tell where the faults go.
         let _announced = match (
             &app.session.sim_address,
-            console.profile.store_path().parent(),
+            console
+                .profile
+                .store_path()
+                .and_then(std::path::Path::parent),
         ) {
             (Some(base), Some(dir)) => crate::sim::announce::announce(dir, base),
             _ => None,

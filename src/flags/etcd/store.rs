@@ -1,0 +1,371 @@
+//! `FlagStore` on etcd. The document and `PREFIX/audit/<revision>` are put
+//! in one `Txn`, so the two can never disagree; the local audit file is a
+//! copy, written after the commit (its failure is a warning, never a lost
+//! commit).
+
+use etcd_client::{
+    Compare, CompareOp, GetOptions, KeyValue, SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse,
+};
+
+use super::conn::{Blocking, Reach};
+use crate::config::EtcdConfig;
+use crate::domain::CellChange;
+use crate::flags::audit::{AuditEvent, AuditLog, RefusedAttempt};
+use crate::flags::file::now_utc;
+use crate::flags::flagd::peek_revision;
+use crate::flags::store::{Fingerprint, changes_from_unknown, next_document, next_revision};
+use crate::flags::{
+    CommitRequest, Committed, Conflict, Document, FlagCodec, FlagStore, Snapshot, StoreError,
+};
+
+/// A rollback that keeps losing races retries this often before it says so.
+const LATEST_ATTEMPTS: usize = 50;
+
+pub struct EtcdStore {
+    config: EtcdConfig,
+    codec: FlagCodec,
+    /// The local copy of the audit (etcd's `PREFIX/audit/` is the whole).
+    audit: AuditLog,
+    etcd: Blocking,
+}
+
+/// The document key as read: its bytes and `mod_revision` (0: absent), and
+/// the last audit entry's revision and text.
+struct Read {
+    value: Option<Vec<u8>>,
+    mod_revision: i64,
+    last_audit: Option<(u64, Vec<u8>)>,
+}
+
+/// A write ready to go: the document, its audit entry and what else goes in
+/// the same transaction.
+struct Write {
+    document: Document,
+    bytes: Vec<u8>,
+    extra: Vec<TxnOp>,
+}
+
+impl EtcdStore {
+    pub fn new(config: EtcdConfig, audit: AuditLog, codec: FlagCodec) -> Result<Self, StoreError> {
+        let etcd = Blocking::new(Reach::new(&config)?)?;
+        Ok(EtcdStore {
+            config,
+            codec,
+            audit,
+            etcd,
+        })
+    }
+
+    /// The document key and the last audit entry, read at one etcd revision.
+    fn read(&self) -> Result<Read, StoreError> {
+        let key = self.config.key.clone();
+        let audit_prefix = self.config.audit_prefix();
+        let mut response = self.etcd.call(
+            "read the routing document from",
+            move |mut client| async move {
+                let last = GetOptions::new()
+                    .with_prefix()
+                    .with_sort(SortTarget::Key, SortOrder::Descend)
+                    .with_limit(1);
+                let txn = Txn::new()
+                    .and_then([TxnOp::get(key, None), TxnOp::get(audit_prefix, Some(last))]);
+                client.txn(txn).await
+            },
+        )?;
+        let _ = response.take_header();
+        let mut gets = response.op_responses().into_iter().filter_map(|r| match r {
+            TxnOpResponse::Get(mut get) => Some(get.take_kvs()),
+            _ => None,
+        });
+        let document = gets.next().unwrap_or_default().into_iter().next();
+        let audit = gets.next().unwrap_or_default().into_iter().next();
+        let mod_revision = document.as_ref().map_or(0, KeyValue::mod_revision);
+        Ok(Read {
+            value: document.map(|kv| kv.into_key_value().1),
+            mod_revision,
+            last_audit: audit.and_then(|kv| {
+                let (key, value) = kv.into_key_value();
+                let revision = String::from_utf8_lossy(&key)
+                    .rsplit('/')
+                    .next()?
+                    .parse()
+                    .ok()?;
+                Some((revision, value))
+            }),
+        })
+    }
+
+    fn decode(&self, read: &Read) -> Result<Document, StoreError> {
+        match &read.value {
+            Some(bytes) => self.codec.decode(bytes).map_err(|e| StoreError::Corrupt {
+                path: self.describe(),
+                detail: e.to_string(),
+            }),
+            None => match &read.last_audit {
+                None => Ok(self.codec.initial()),
+                Some((revision, line)) => Err(self.missing(*revision, line)),
+            },
+        }
+    }
+
+    /// The key is gone but revisions were committed: never "revision 0".
+    fn missing(&self, revision: u64, line: &[u8]) -> StoreError {
+        let by = match serde_json::from_slice(line) {
+            Ok(AuditEvent::Commit(record)) => format!(" by {} at {}", record.operator, record.time),
+            _ => String::new(),
+        };
+        StoreError::Missing {
+            path: self.describe(),
+            revision,
+            by,
+        }
+    }
+
+    /// One transaction: if the key is still at `base_mod` and the audit entry
+    /// is new, put both (and `extra`); else read the key for the conflict.
+    fn write(
+        &self,
+        base_mod: i64,
+        write: Write,
+    ) -> Result<Result<Document, Option<KeyValue>>, StoreError> {
+        let key = self.config.key.clone();
+        let revision = write.document.revision;
+        let audit_key = self.config.audit_key(revision);
+        let line = write
+            .document
+            .change_record
+            .as_ref()
+            .map(|text| {
+                let mut line = text.audit_line();
+                line.pop();
+                line
+            })
+            .unwrap_or_default();
+        let bytes = write.bytes;
+        let extra = write.extra;
+        let response = self.etcd.call("commit to", move |mut client| async move {
+            let mut ops = vec![
+                TxnOp::put(key.clone(), bytes, None),
+                TxnOp::put(audit_key.clone(), line, None),
+            ];
+            ops.extend(extra);
+            let txn = Txn::new()
+                .when([
+                    Compare::mod_revision(key.clone(), CompareOp::Equal, base_mod),
+                    Compare::create_revision(audit_key, CompareOp::Equal, 0),
+                ])
+                .and_then(ops)
+                .or_else([TxnOp::get(key, None)]);
+            client.txn(txn).await
+        })?;
+        if response.succeeded() {
+            return Ok(Ok(write.document));
+        }
+        let current = response.op_responses().into_iter().find_map(|r| match r {
+            TxnOpResponse::Get(mut get) => get.take_kvs().into_iter().next(),
+            _ => None,
+        });
+        Ok(Err(current))
+    }
+
+    /// Builds, writes and reports one revision over `base` read at `base_mod`.
+    fn commit_over(
+        &self,
+        base: &Document,
+        base_mod: i64,
+        revision: u64,
+        request: CommitRequest,
+        changes: Vec<CellChange>,
+        extra: Vec<TxnOp>,
+    ) -> Result<Result<Committed, Option<KeyValue>>, StoreError> {
+        let started = request.started;
+        let document = next_document(base, revision, request, changes);
+        let bytes = self.codec.encode(&document);
+        let document = match self.write(
+            base_mod,
+            Write {
+                document,
+                bytes,
+                extra,
+            },
+        )? {
+            Ok(document) => document,
+            Err(current) => return Ok(Err(current)),
+        };
+        let text = document.change_record.unwrap_or_default();
+        let audit_warning = self.audit.append_line(&text.audit_line()).err().map(|e| {
+            format!(
+                "revision {revision} is committed and its audit entry is in etcd, but the local copy {} cannot be written ({e})",
+                self.audit.path().display()
+            )
+        });
+        let record = text.into_record().ok_or_else(|| {
+            StoreError::Unavailable(format!(
+                "revision {revision} is committed but its record could not be read back"
+            ))
+        })?;
+        Ok(Ok(Committed {
+            record,
+            elapsed: started.elapsed(),
+            audit_warning,
+        }))
+    }
+
+    fn conflict(
+        &self,
+        based_on: u64,
+        base_mod: i64,
+        current: Option<&KeyValue>,
+    ) -> Result<Conflict, StoreError> {
+        if current.map_or(0, KeyValue::mod_revision) == base_mod {
+            // The document did not move, so the audit entry already existed.
+            return Err(StoreError::Unavailable(format!(
+                "{} already has an audit entry for revision {}: the document's revision was set back by hand? Nothing was written",
+                self.describe(),
+                based_on.saturating_add(1)
+            )));
+        }
+        let bytes = current.map(KeyValue::value);
+        let doc = bytes.and_then(|b| self.codec.decode(b).ok());
+        let current_revision = doc
+            .as_ref()
+            .map(|d| d.revision)
+            .or_else(|| bytes.and_then(peek_revision));
+        let change = doc.as_ref().and_then(Document::last_change);
+        Ok(Conflict {
+            based_on,
+            current: current_revision,
+            changed_by: change.map(|c| c.operator.to_string()),
+            changed_at: change.map(|c| c.time.clone()),
+            change: change.map(|c| format!("{}, \"{}\"", c.action, c.reason)),
+            outside_edit: bytes.is_some()
+                && (current_revision == Some(based_on) || change.is_none()),
+        })
+    }
+}
+
+impl FlagStore for EtcdStore {
+    fn describe(&self) -> String {
+        self.config.describe()
+    }
+
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        let read = self.read()?;
+        let document = self.decode(&read)?;
+        Ok(Snapshot {
+            fingerprint: Fingerprint::of(read.value.as_deref()),
+            document,
+            audit_behind: 0,
+            store_revision: Some(read.mod_revision),
+        })
+    }
+
+    fn commit(&self, base: &Snapshot, request: CommitRequest) -> Result<Committed, StoreError> {
+        let base_mod = base.store_revision.unwrap_or(0);
+        let revision = next_revision(base.revision())?;
+        let changes = base.document.routes.diff(&request.routes);
+        let refused = (
+            request.operator.clone(),
+            request.action,
+            request.reason.clone(),
+        );
+        match self.commit_over(
+            &base.document,
+            base_mod,
+            revision,
+            request,
+            changes,
+            Vec::new(),
+        )? {
+            Ok(committed) => Ok(committed),
+            Err(current) => {
+                let conflict = self.conflict(base.revision(), base_mod, current.as_ref())?;
+                let (operator, action, reason) = refused;
+                let _ = self.audit.append(&AuditEvent::Refused(RefusedAttempt {
+                    time: now_utc(),
+                    operator,
+                    action,
+                    reason,
+                    based_on: base.revision(),
+                    error: conflict.to_string(),
+                }));
+                Err(StoreError::Conflict(conflict))
+            }
+        }
+    }
+
+    fn commit_latest(
+        &self,
+        build: &mut dyn FnMut(&Document) -> Option<CommitRequest>,
+    ) -> Result<Option<Committed>, StoreError> {
+        // Read, compute, transaction; a lost race reads again.
+        for _ in 0..LATEST_ATTEMPTS {
+            let read = self.read()?;
+            let document = self.decode(&read)?;
+            let Some(request) = build(&document) else {
+                return Ok(None);
+            };
+            let changes = document.routes.diff(&request.routes);
+            if changes.is_empty() {
+                return Ok(None);
+            }
+            let revision = next_revision(document.revision)?;
+            if let Ok(committed) = self.commit_over(
+                &document,
+                read.mod_revision,
+                revision,
+                request,
+                changes,
+                Vec::new(),
+            )? {
+                return Ok(Some(committed));
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "{} changed under every one of {LATEST_ATTEMPTS} attempts; nothing was written by this one",
+            self.describe()
+        )))
+    }
+
+    fn force_replace(&self, request: CommitRequest) -> Result<Committed, StoreError> {
+        for _ in 0..LATEST_ATTEMPTS {
+            let read = self.read()?;
+            let audited = read.last_audit.as_ref().map_or(0, |(r, _)| *r);
+            let mut request = request.clone();
+            let (base, changes, extra) = match read.value.as_deref().map(|b| self.codec.decode(b)) {
+                Some(Ok(document)) => {
+                    let changes = document.routes.diff(&request.routes);
+                    (document, changes, Vec::new())
+                }
+                None => {
+                    let mut document = self.codec.initial();
+                    document.revision = audited;
+                    request.note = Some("no flag document existed; wrote a fresh one".into());
+                    (document, changes_from_unknown(&request.routes), Vec::new())
+                }
+                Some(Err(e)) => {
+                    let backup = format!(
+                        "{}/unreadable/{:020}",
+                        self.config.prefix, read.mod_revision
+                    );
+                    let bad = read.value.clone().unwrap_or_default();
+                    let mut document = self.codec.initial();
+                    document.revision = peek_revision(&bad).unwrap_or(0).max(audited);
+                    request.note = Some(format!("unreadable document ({e}) kept under {backup}"));
+                    let keep = TxnOp::put(backup, bad, None);
+                    (document, changes_from_unknown(&request.routes), vec![keep])
+                }
+            };
+            let revision = next_revision(base.revision.max(audited))?;
+            if let Ok(committed) =
+                self.commit_over(&base, read.mod_revision, revision, request, changes, extra)?
+            {
+                return Ok(committed);
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "{} changed under every one of {LATEST_ATTEMPTS} attempts; nothing was written by this one",
+            self.describe()
+        )))
+    }
+}

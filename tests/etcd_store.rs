@@ -1,0 +1,270 @@
+//! The flag store in a real etcd (Debian `etcd-server` on loopback ports,
+//! started per test): compare-and-swap between two writers, the document and
+//! its audit entry in one transaction, rollback from any state, the
+//! emergency path over a damaged key, and clear errors when etcd is away.
+#![cfg(feature = "etcd")]
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+#[path = "common/etcd.rs"]
+mod etcd_server;
+
+use std::path::Path;
+use std::time::Instant;
+
+use beacon_console::config::ProfileSource;
+use beacon_console::domain::Action;
+use beacon_console::flags::StoreError;
+use beacon_console::ops::{Console, OpsError};
+use common::*;
+use etcd_server::{Etcd, etcd_profile};
+
+fn console(profile: &Path) -> Console {
+    Console::open(&ProfileSource::File(profile.to_path_buf()), false).unwrap()
+}
+
+fn shift(profile: &Path, cell: &str, pct: &str) -> Run {
+    run(
+        &mut with_profile(profile),
+        &[
+            "shift",
+            "--cell",
+            cell,
+            "--to",
+            pct,
+            "--reason",
+            "etcd test",
+            "--yes",
+        ],
+    )
+}
+
+/// The revision in the document at the key.
+fn stored_revision(etcd: &Etcd) -> u64 {
+    let doc: serde_json::Value =
+        serde_json::from_str(&etcd.get("/beacon/routes").unwrap()).unwrap();
+    doc["metadata"]["version"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The revisions of the audit entries in etcd, in key order.
+fn audit_revisions(etcd: &Etcd) -> Vec<u64> {
+    etcd.keys("/beacon/audit/")
+        .iter()
+        .map(|k| k.rsplit('/').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_shift_puts_the_document_and_its_audit_entry_together() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = etcd_profile(dir.path(), &etcd, "");
+    assert!(etcd.get("/beacon/routes").is_none());
+    let out = shift(&profile, "m1/r1", "25");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let out = shift(&profile, "m.2/r2", "5");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(stored_revision(&etcd), 2);
+    assert_eq!(audit_revisions(&etcd), vec![1, 2]);
+    let entry: serde_json::Value =
+        serde_json::from_str(&etcd.get("/beacon/audit/00000000000000000002").unwrap()).unwrap();
+    assert_eq!(entry["event"], "commit");
+    assert_eq!(entry["revision"], 2);
+    assert_eq!(entry["operator"]["user"], "tester");
+    // The local copy has both lines too; status reads the document from etcd.
+    assert_eq!(
+        common::audit_revisions(&dir.path().join("audit.jsonl")),
+        vec![1, 2]
+    );
+    let status = ok(&mut with_profile(&profile), &["--json", "status"]).stdout;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["revision"], 2);
+    assert!(
+        status["store"]
+            .as_str()
+            .unwrap()
+            .starts_with("etcd http://127.0.0.1:"),
+        "{status}"
+    );
+}
+
+#[test]
+fn a_stale_writer_is_refused_and_writes_nothing() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = etcd_profile(dir.path(), &etcd, "");
+    let alice = console(&profile);
+    let seen = alice.store.load().unwrap();
+    // Bob commits from another process meanwhile.
+    let mut bob = with_profile(&profile);
+    bob.env("BEACON_OPERATOR", "bob");
+    let out = run(
+        &mut bob,
+        &[
+            "shift", "--cell", "m1/r2", "--to", "10", "--reason", "bob's", "--yes",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let before = etcd.get("/beacon/routes").unwrap();
+    let mut routes = seen.routes().clone();
+    let cell = alice.profile.cells()[0].clone();
+    routes.set(cell, beacon_console::domain::Split::all("runpod"));
+    let refused = alice.commit(&seen, routes, Action::Shift, "alice's", Instant::now());
+    let Err(OpsError::Store(StoreError::Conflict(conflict))) = refused else {
+        panic!("expected a conflict, got {refused:?}");
+    };
+    let text = conflict.to_string();
+    assert!(
+        text.contains("revision 0 is stale: changed by bob@"),
+        "{text}"
+    );
+    assert!(text.contains("bob's"), "{text}");
+    assert_eq!(
+        etcd.get("/beacon/routes").unwrap(),
+        before,
+        "nothing written"
+    );
+    assert_eq!(audit_revisions(&etcd), vec![1]);
+    // From the command line: a stale --expect-revision is exit 3.
+    let out = run(
+        &mut with_profile(&profile),
+        &[
+            "shift",
+            "--cell",
+            "m1/r1",
+            "--to",
+            "5",
+            "--reason",
+            "x",
+            "--yes",
+            "--expect-revision",
+            "0",
+        ],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(audit_revisions(&etcd), vec![1]);
+}
+
+#[test]
+fn rollback_never_conflicts_and_works_from_any_state() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = etcd_profile(dir.path(), &etcd, "");
+    for (cell, pct) in [("m1/r1", "50"), ("m1/r2", "25"), ("m.2/r1", "100")] {
+        assert_eq!(shift(&profile, cell, pct).code, 0);
+    }
+    // Writers racing the rollback: the rollback reads, computes and retries.
+    let racers: Vec<_> = (0..2)
+        .map(|_| {
+            with_profile(&profile)
+                .args(["stress-commit", "--count", "20", "--retry"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let out = run(
+        &mut with_profile(&profile),
+        &["rollback", "--all", "--yes", "--reason", "drill"],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    for mut racer in racers {
+        assert!(racer.wait().unwrap().success());
+    }
+    let revision = stored_revision(&etcd);
+    let audited = audit_revisions(&etcd);
+    assert_eq!(
+        audited,
+        (1..=revision).collect::<Vec<_>>(),
+        "one entry per revision, no gaps"
+    );
+    // Repeating it is safe: nothing to change, or one more all-fallback revision.
+    let out = run(&mut with_profile(&profile), &["rollback", "--all", "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&mut with_profile(&profile), &["--json", "status"]).stdout)
+            .unwrap();
+    for cell in status["cells"].as_array().unwrap() {
+        assert_eq!(
+            cell["split_percent"],
+            serde_json::json!({"modal": 100.0}),
+            "{cell}"
+        );
+    }
+}
+
+#[test]
+fn a_damaged_document_is_an_error_and_force_replaces_it_keeping_the_bytes() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = etcd_profile(dir.path(), &etcd, "");
+    assert_eq!(shift(&profile, "m1/r1", "50").code, 0);
+    assert!(
+        etcd.etcdctl(&["put", "/beacon/routes", "{\"flags\": nope"])
+            .0
+    );
+    let out = run(&mut with_profile(&profile), &["status"]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(out.stderr.contains("unreadable"), "{}", out.stderr);
+    let out = run(
+        &mut with_profile(&profile),
+        &["rollback", "--all", "--yes", "--force"],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(stored_revision(&etcd), 2);
+    assert_eq!(audit_revisions(&etcd), vec![1, 2]);
+    let kept = etcd.keys("/beacon/unreadable/");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(etcd.get(&kept[0]).unwrap(), "{\"flags\": nope");
+}
+
+#[test]
+fn a_deleted_key_after_commits_is_missing_not_revision_0() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = etcd_profile(dir.path(), &etcd, "");
+    assert_eq!(shift(&profile, "m1/r1", "50").code, 0);
+    assert!(etcd.etcdctl(&["del", "/beacon/routes"]).0);
+    let out = run(&mut with_profile(&profile), &["status"]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("missing, but revision 1 was committed by tester@"),
+        "{}",
+        out.stderr
+    );
+    let out = run(
+        &mut with_profile(&profile),
+        &["rollback", "--all", "--yes", "--force"],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(stored_revision(&etcd), 2, "never reuses revision 1");
+}
+
+#[test]
+fn etcd_out_of_reach_is_a_clear_error_and_exit_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = etcd_server::free_port();
+    let text = SMALL_PROFILE.replace(
+        "[store]\nkind = \"file\"\npath = \"state/routes.json\"\n",
+        &format!(
+            "[store]\nkind = \"etcd\"\nendpoints = [\"http://127.0.0.1:{port}\"]\nkey = \"/beacon/routes\"\ndial_timeout_ms = 300\nrequest_timeout_ms = 500\n[audit]\npath = \"audit.jsonl\"\n"
+        ),
+    );
+    let profile = write_profile(dir.path(), &text);
+    for args in [&["status"][..], &["rollback", "--all", "--yes"][..]] {
+        let out = run(&mut with_profile(&profile), args);
+        assert_eq!(out.code, 4, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("etcd at http://127.0.0.1:{port}")),
+            "{}",
+            out.stderr
+        );
+    }
+}
