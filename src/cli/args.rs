@@ -78,6 +78,8 @@ pub enum Command {
     Warmup(WarmupArgs),
     /// Run the simulator alone (fake RunPod + Modal, and a router per region) until Ctrl-C.
     Sim(SimArgs),
+    /// Beside a region's router: mirror the routing document from etcd into the flagd file it reads, and acknowledge each revision.
+    Sync(SyncArgs),
     /// Commit in a loop (test harness for crash and concurrency tests).
     #[command(hide = true)]
     StressCommit(StressArgs),
@@ -289,4 +291,17 @@ pub struct StressArgs {
     /// The cell to change (default: the first).
     #[arg(long, value_parser = parse_cell)]
     pub cell: Option<CellId>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The region whose router reads the file (acknowledged as applied there).
+    #[arg(long)]
+    pub region: String,
+    /// The flagd file the router's OpenFeature provider watches.
+    #[arg(long, value_name = "PATH")]
+    pub to: PathBuf,
+    /// Mirror and acknowledge once, then exit (for scripts).
+    #[arg(long)]
+    pub once: bool,
 }

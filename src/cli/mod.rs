@@ -8,6 +8,7 @@ pub(crate) mod output;
 mod run;
 mod sim;
 mod stress;
+mod sync;
 
 pub use args::Cli;
 pub use run::run;

@@ -2,7 +2,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::config::ProfileSource;
+use crate::config::{Profile, ProfileSource};
 use crate::domain::{Action, PerMille, Selection};
 use crate::flags::Snapshot;
 use crate::ops::{self, Console, OpsError, ShiftAmount};
@@ -110,6 +110,7 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
         Some(Command::Bench(args)) => super::bench::run(&console()?, args, json),
         Some(Command::Warmup(args)) => super::bench::warmup(&console()?, args, json),
         Some(Command::Sim(args)) => super::sim::run(&console()?, args, json),
+        Some(Command::Sync(args)) => super::sync::run(&Profile::load(&source)?, args),
     }
 }
 

@@ -54,6 +54,32 @@ fn unavailable(what: &str, path: &Path, e: io::Error) -> StoreError {
     StoreError::Failed(Failure::new(format!("{what} {}", path.display()), e))
 }
 
+/// Replaces `path` with `bytes` atomically (temp in the same directory,
+/// fsync, rename, fsync the directory): a reader — flagd's file watcher —
+/// sees the old document or the new one, never a torn one.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(path.file_name().unwrap_or_default());
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let result = (|| {
+        let mut file = File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
 /// Now, as RFC 3339 UTC with milliseconds.
 pub fn now_utc() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()

@@ -4,6 +4,7 @@
 
 mod conn;
 mod store;
+pub mod sync;
 
 pub use conn::{Blocking, Reach};
 pub use store::EtcdStore;
