@@ -130,7 +130,7 @@ impl Mirror {
                 since.elapsed().as_secs()
             ));
         }
-        let from = got.header().map_or(0, |h| h.revision()) + 1;
+        let from = got.header().map_or(0, etcd_client::ResponseHeader::revision) + 1;
         if let Some(kv) = got.kvs().first() {
             self.take(kv.value());
         }
