@@ -1,6 +1,8 @@
 //! Real etcd servers on loopback for the tests (Debian `etcd-server`, which
 //! scripts/test.sh installs): one member, or a cluster of three, each in a
 //! temporary directory and killed when the test ends.
+// Each test binary uses a part of it.
+#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
