@@ -152,6 +152,27 @@ impl StoreError {
     }
 }
 
+/// A region's acknowledgement of the revision its router's file holds
+/// (written by `sync` beside the router).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionAck {
+    pub region: String,
+    pub revision: u64,
+    /// When the sync last heard from the store (it ages while it cannot).
+    pub checked_at: String,
+    pub host: String,
+    /// Why the newest document was not written there, if so.
+    pub refused: Option<String>,
+}
+
+/// What the regions acknowledged and who is connected, read at one time.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Presence {
+    pub applied: Vec<RegionAck>,
+    /// Consoles connected, as `user@host`.
+    pub operators: Vec<String>,
+}
+
 /// A place that holds the routing document, with compare-and-swap commits.
 pub trait FlagStore {
     /// Where the document lives, for headers and messages (`file /var/lib/…`).
@@ -174,6 +195,23 @@ pub trait FlagStore {
     /// The emergency path: replaces a missing or unreadable document with
     /// `routes` (the bad file is kept as a backup) or commits over a good one.
     fn force_replace(&self, request: CommitRequest) -> Result<Committed, StoreError>;
+
+    /// What the regions acknowledged and who is connected, where the store
+    /// keeps that (etcd); `None` where it does not (the file store).
+    fn presence(&self) -> Option<Result<Presence, StoreError>> {
+        None
+    }
+
+    /// Says that `operator` has a console open, for as long as the store
+    /// lives (etcd: a key under a lease). Never blocks.
+    fn announce_operator(&self, _operator: &str) {}
+
+    /// Calls `notify` (from another thread) whenever the document, an
+    /// acknowledgement or an operator changes, and once after the store
+    /// comes back from being out of reach; false when it cannot watch.
+    fn subscribe(&self, _notify: Box<dyn Fn() + Send + Sync>) -> bool {
+        false
+    }
 }
 
 /// The revision after `current`; refused rather than wrapped to 0.

@@ -91,6 +91,11 @@ pub struct Session {
     pub slo: crate::config::SloConfig,
     /// The embedded simulator's address, on the demo.
     pub sim_address: Option<String>,
+    /// The store keeps the regions' acknowledgements and the operators
+    /// connected (etcd): "applied" counts them, and a rollback waits for them.
+    pub acknowledgements: bool,
+    /// A region that has not applied a rollback by then is shown in red.
+    pub apply_deadline: Duration,
 }
 
 /// The routing document as the console last read it, and what it knows
@@ -104,6 +109,8 @@ pub struct DocumentView {
     pub store_error: Option<String>,
     /// A load of the document is with the store worker.
     pub load_in_flight: bool,
+    /// The store told of a change while a load was out: load again after.
+    pub reload_wanted: bool,
     /// When the document was last read (the matrix's age).
     pub loaded_at: Option<Instant>,
     pub loaded_once: bool,
@@ -151,6 +158,10 @@ pub struct App {
     pub faults: super::faults::DemoFaults,
     /// A rollback not yet written: retried until it lands.
     pub rollback: Option<super::reports::PendingRollback>,
+    /// The regions' acknowledgements and the operators connected.
+    pub presence: super::presence::PresenceView,
+    /// A rollback written and not yet applied everywhere.
+    pub awaiting: Option<super::presence::AwaitApply>,
 }
 
 impl App {
@@ -165,12 +176,22 @@ impl App {
         self.cell_at(self.cursor)
     }
 
-    /// Whether `region`'s router applies the revision shown (unknown while
-    /// the flag store cannot be read: there is no revision to compare).
+    /// Whether `region` applies the revision shown: its sync's
+    /// acknowledgement where the store keeps them, else its router's
+    /// metrics (unknown while the flag store cannot be read: there is no
+    /// revision to compare).
     pub fn applies(&self, region: &str) -> Option<bool> {
         if self.document.store_error.is_some() {
             return None;
         }
+        match self.acknowledged(region) {
+            Some(acked) => Some(acked.is_some_and(|a| a >= self.document.revision)),
+            None => self.routers_apply(region),
+        }
+    }
+
+    /// Whether `region`'s router reports the revision shown (its metrics).
+    pub fn routers_apply(&self, region: &str) -> Option<bool> {
         self.live.applies(region, self.document.revision)
     }
 

@@ -11,6 +11,7 @@ pub(crate) mod faults;
 pub(crate) mod keymap;
 pub mod live;
 pub mod modes;
+pub(crate) mod presence;
 pub(crate) mod reading;
 pub(crate) mod reports;
 pub mod theme;
@@ -103,7 +104,14 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
             themes: theme::names(),
             slo: profile.slo.clone(),
             sim_address: None,
+            acknowledgements: matches!(profile.store, StoreConfig::Etcd(_)),
+            apply_deadline: match &profile.store {
+                StoreConfig::Etcd(etcd) => etcd.apply_deadline,
+                StoreConfig::File { .. } => presence::DEFAULT_APPLY_DEADLINE,
+            },
         },
+        presence: presence::PresenceView::default(),
+        awaiting: None,
         cursor: (0, 0),
         selected: Vec::new(),
         mode: Mode::Matrix,
@@ -129,6 +137,7 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
                 .map_or(0, crate::flags::Snapshot::revision),
             store_error,
             load_in_flight: false,
+            reload_wanted: false,
             loaded_at: snapshot.as_ref().map(|_| std::time::Instant::now()),
             loaded_once: true,
             own_revisions: Vec::new(),
@@ -286,6 +295,7 @@ async fn event_loop(
         warmups: warm_tx,
         warming: false,
     };
+    let (_keep, mut changes) = follow_store(console, &app.session.operator);
     let mut dirty = true;
     let mut typeahead = std::collections::VecDeque::new();
     // Fault injection for the tests of the panic path (terminal restored
@@ -330,6 +340,12 @@ async fn event_loop(
             _ = tick.tick() => {
                 on_tick(&ctx, app).await;
                 dirty = true;
+            }
+            // Another operator's change, a region's acknowledgement, the
+            // store back after being away: read now, not at the next tick.
+            Some(()) = changes.recv() => {
+                while changes.try_recv().is_ok() {}
+                read_again(&ctx, app);
             }
             Some(report) = reports.recv() => {
                 if let Some(request) = app.on_report(report, Instant::now()) {
@@ -396,10 +412,8 @@ async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
     let now = Instant::now();
     app.live = Live::gather(ctx.monitor, app.document.revision).await;
     app.clock = clock();
-    if !app.document.load_in_flight {
-        app.document.load_in_flight = true;
-        ctx.send(worker::Request::Load);
-    }
+    read_again(ctx, app);
+    app.check_apply(now);
     if app.rollback_armed.is_some() && !app.rollback_is_armed(now) {
         app.rollback_armed = None;
         app.say("rollback not confirmed: nothing written", Tone::Info);
@@ -409,6 +423,41 @@ async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
     }
     if let Some(request) = app.due_rollback(now) {
         ctx.send(request);
+    }
+}
+
+/// Changes the store tells of (etcd's watch), and this console announced as
+/// connected. The sender is kept where the store cannot watch, so that the
+/// channel stays open (and quiet).
+fn follow_store(
+    console: &Console,
+    operator: &str,
+) -> (mpsc::UnboundedSender<()>, mpsc::UnboundedReceiver<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let notify = tx.clone();
+    console.store.subscribe(Box::new(move || {
+        let _ = notify.send(());
+    }));
+    // A read-only console writes nothing, not even that it is there.
+    if !console.read_only {
+        console.store.announce_operator(operator);
+    }
+    (tx, rx)
+}
+
+/// Asks the worker for the document (and the regions' acknowledgements and
+/// the operators, where the store keeps them), unless a read is still out:
+/// then once more after it.
+fn read_again(ctx: &Ctx<'_>, app: &mut App) {
+    if app.document.load_in_flight {
+        app.document.reload_wanted = true;
+    } else {
+        app.document.load_in_flight = true;
+        ctx.send(worker::Request::Load);
+    }
+    if app.session.acknowledgements && !app.presence.in_flight {
+        app.presence.in_flight = true;
+        ctx.send(worker::Request::Presence);
     }
 }
 

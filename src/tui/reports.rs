@@ -127,11 +127,21 @@ impl App {
             self.planning = false;
         }
         match report {
-            Report::Loaded(Ok(snapshot)) => self.loaded(snapshot, now),
-            Report::Loaded(Err(e)) => {
-                self.document.load_in_flight = false;
-                self.document.store_error = Some(e);
+            Report::Loaded(result) => {
+                match result {
+                    Ok(snapshot) => self.loaded(snapshot, now),
+                    Err(e) => {
+                        self.document.load_in_flight = false;
+                        self.document.store_error = Some(e);
+                    }
+                }
+                // A change was told of while this load was out: read again.
+                if std::mem::take(&mut self.document.reload_wanted) {
+                    self.document.load_in_flight = true;
+                    return Some(Request::Load);
+                }
             }
+            Report::Presence(result) => self.presence_read(result, now),
             Report::ShiftPlanned(Ok((snapshot, plan, amount))) => {
                 self.loaded(snapshot.clone(), now);
                 self.propose_shift(snapshot, plan, amount);
@@ -301,6 +311,11 @@ impl App {
                 self.rollback = None;
                 self.selected.clear();
                 self.announce_rollback(&done, &selection, elapsed, first_asked);
+                if done.committed.is_some() {
+                    // Written is not applied: the status line counts the
+                    // regions down until every one acknowledged it.
+                    self.await_apply(done.revision, now);
+                }
             }
             Err(e) => {
                 pending.delay =

@@ -146,24 +146,32 @@ fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
     }
 }
 
-fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
-    let applied = {
-        let known: Vec<_> = app
-            .session
-            .regions
+/// "applied 2/3": the regions that apply the revision shown — by their
+/// syncs' acknowledgements where the store keeps them, else by their
+/// routers' metrics; when both are known and differ, the routers' count too.
+fn applied_text(app: &App) -> String {
+    let count =
+        |known: Vec<bool>| (!known.is_empty()).then(|| known.iter().filter(|a| **a).count());
+    let regions = &app.session.regions;
+    let all = regions.len();
+    let by_ack = count(regions.iter().filter_map(|r| app.applies(r)).collect());
+    let by_routers = count(
+        regions
             .iter()
-            .filter_map(|r| app.applies(r))
-            .collect();
-        if known.is_empty() {
-            "applied ?".to_string()
-        } else {
-            format!(
-                "applied {}/{}",
-                known.iter().filter(|a| **a).count(),
-                app.session.regions.len()
-            )
+            .filter_map(|r| app.routers_apply(r))
+            .collect(),
+    );
+    match (by_ack, by_routers) {
+        (None, _) => "applied ?".to_string(),
+        (Some(n), Some(m)) if app.session.acknowledgements && n != m => {
+            format!("applied {n}/{all} (routers {m}/{all})")
         }
-    };
+        (Some(n), _) => format!("applied {n}/{all}"),
+    }
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
+    let applied = applied_text(app);
     let env_style = if app.session.production {
         palette
             .fg(palette.production)
@@ -222,15 +230,24 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     let clock_width = clock.chars().count() as u16;
     let room = (area.width.saturating_sub(clock_width) as usize)
         .saturating_sub(spans.iter().map(Span::width).sum::<usize>());
+    // Who else has a console open on this store (etcd).
+    let others = match app.other_operators().as_slice() {
+        [] => String::new(),
+        [one] => format!(" + {one}"),
+        [one, rest @ ..] => format!(" + {one} +{}", rest.len()),
+    };
     let full = format!(
-        " {} · {} rev {revision} · {applied} · {}",
+        " {} · {} rev {revision} · {applied} · {}{others}",
         app.session.profile_name, app.session.store_label, app.session.operator
     );
     let shorter = format!(
-        " {} · {} rev {revision} · {applied}",
+        " {} · {} rev {revision} · {applied}{others}",
         app.session.profile_name, app.session.store_label
     );
-    let short = format!(" {} rev {revision} · {applied}", app.session.store_label);
+    let short = format!(
+        " {} rev {revision} · {applied}{others}",
+        app.session.store_label
+    );
     let shortest = format!(" rev {revision} · {applied}");
     let text = [full, shorter, short]
         .into_iter()

@@ -18,8 +18,11 @@ use super::app::{Pending, PendingKind};
 /// What the UI asks of the store.
 #[derive(Debug)]
 pub enum Request {
-    /// The current document (the 1 s refresh).
+    /// The current document (the 1 s refresh, and each change the store
+    /// tells of).
     Load,
+    /// The regions' acknowledgements and the operators connected.
+    Presence,
     PlanShift {
         selection: Selection,
         amount: ShiftAmount,
@@ -42,6 +45,7 @@ pub enum Request {
 #[derive(Debug)]
 pub enum Report {
     Loaded(Result<Snapshot, String>),
+    Presence(Result<crate::flags::Presence, String>),
     ShiftPlanned(Result<(Snapshot, ShiftPlan, ShiftAmount), String>),
     UndoPlanned(Result<UndoPlan, String>),
     Committed {
@@ -91,6 +95,10 @@ pub fn handle(console: &Console, request: Request) -> Report {
     let text = |e: OpsError| e.to_string();
     match request {
         Request::Load => Report::Loaded(console.store.load().map_err(|e| e.to_string())),
+        Request::Presence => Report::Presence(match console.store.presence() {
+            Some(result) => result.map_err(|e| e.to_string()),
+            None => Ok(crate::flags::Presence::default()),
+        }),
         Request::PlanShift {
             selection,
             amount,

@@ -173,6 +173,13 @@ impl Blocking {
         }
     }
 
+    /// Runs `task` in the background for as long as the connection lives.
+    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        if let Some(runtime) = &self.runtime {
+            runtime.spawn(task);
+        }
+    }
+
     /// Runs a future on the connection's runtime and waits for it.
     fn run<T: Send + 'static>(
         &self,

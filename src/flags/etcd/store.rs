@@ -3,11 +3,15 @@
 //! copy, written after the commit (its failure is a warning, never a lost
 //! commit).
 
+use std::time::Duration;
+
 use etcd_client::{
-    Compare, CompareOp, GetOptions, KeyValue, SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse,
+    Compare, CompareOp, GetOptions, KeyValue, PutOptions, SortOrder, SortTarget, Txn, TxnOp,
+    TxnOpResponse, WatchOptions,
 };
 
 use super::conn::{Blocking, Reach};
+use super::sync::Applied;
 use crate::config::EtcdConfig;
 use crate::domain::CellChange;
 use crate::flags::audit::{AuditEvent, AuditLog, RefusedAttempt};
@@ -15,11 +19,14 @@ use crate::flags::file::now_utc;
 use crate::flags::flagd::peek_revision;
 use crate::flags::store::{Fingerprint, changes_from_unknown, next_document, next_revision};
 use crate::flags::{
-    CommitRequest, Committed, Conflict, Document, FlagCodec, FlagStore, Snapshot, StoreError,
+    CommitRequest, Committed, Conflict, Document, FlagCodec, FlagStore, Presence, RegionAck,
+    Snapshot, StoreError,
 };
 
 /// A rollback that keeps losing races retries this often before it says so.
 const LATEST_ATTEMPTS: usize = 50;
+/// A console that stops renewing is gone from `operators/` after this.
+const OPERATOR_LEASE_SECONDS: i64 = 10;
 
 pub struct EtcdStore {
     config: EtcdConfig,
@@ -367,5 +374,149 @@ impl FlagStore for EtcdStore {
             "{} changed under every one of {LATEST_ATTEMPTS} attempts; nothing was written by this one",
             self.describe()
         )))
+    }
+
+    fn presence(&self) -> Option<Result<Presence, StoreError>> {
+        Some(self.read_presence())
+    }
+
+    fn announce_operator(&self, operator: &str) {
+        let key = self.config.operator_key(operator);
+        self.etcd
+            .spawn(keep_announcing(self.etcd.reach().clone(), key));
+    }
+
+    fn subscribe(&self, notify: Box<dyn Fn() + Send + Sync>) -> bool {
+        let task = keep_watching(
+            self.etcd.reach().clone(),
+            self.config.key.clone(),
+            self.config.prefix.clone(),
+            notify,
+        );
+        self.etcd.spawn(task);
+        true
+    }
+}
+
+/// A console's presence and the watch: background tasks on the store's
+/// runtime, each reconnecting by itself after etcd was away.
+impl EtcdStore {
+    fn read_presence(&self) -> Result<Presence, StoreError> {
+        let applied = self.config.applied_prefix();
+        let operators = self.config.operators_prefix();
+        let mut response =
+            self.etcd
+                .call("read who applied what from", move |mut client| async move {
+                    let all = || Some(GetOptions::new().with_prefix());
+                    let txn = Txn::new()
+                        .and_then([TxnOp::get(applied, all()), TxnOp::get(operators, all())]);
+                    client.txn(txn).await
+                })?;
+        let _ = response.take_header();
+        let mut gets = response.op_responses().into_iter().filter_map(|r| match r {
+            TxnOpResponse::Get(mut get) => Some(get.take_kvs()),
+            _ => None,
+        });
+        let last_part = |kv: &KeyValue| {
+            String::from_utf8_lossy(kv.key())
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        };
+        let applied = gets
+            .next()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|kv| {
+                let ack: Applied = serde_json::from_slice(kv.value()).ok()?;
+                Some(RegionAck {
+                    region: last_part(kv),
+                    revision: ack.revision,
+                    checked_at: ack.checked_at,
+                    host: ack.host,
+                    refused: ack.refused,
+                })
+            })
+            .collect();
+        let operators = gets
+            .next()
+            .unwrap_or_default()
+            .iter()
+            .map(last_part)
+            .collect();
+        Ok(Presence { applied, operators })
+    }
+}
+
+/// `PREFIX/operators/<user@host>` under a lease, renewed until the store is
+/// dropped; re-registered after etcd was away.
+async fn keep_announcing(reach: Reach, key: String) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        if let Ok(mut client) = reach.connect().await
+            && let Ok(lease) = client.lease_grant(OPERATOR_LEASE_SECONDS, None).await
+        {
+            let value = format!("{{\"since\":\"{}\"}}", now_utc());
+            let put = client
+                .put(
+                    key.clone(),
+                    value,
+                    Some(PutOptions::new().with_lease(lease.id())),
+                )
+                .await;
+            if put.is_ok()
+                && let Ok((mut keeper, mut answers)) = client.lease_keep_alive(lease.id()).await
+            {
+                backoff = Duration::from_millis(200);
+                loop {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    let alive = keeper.keep_alive().await.is_ok()
+                        && matches!(answers.message().await, Ok(Some(a)) if a.ttl() > 0);
+                    if !alive {
+                        break;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Watches the key and the prefix; `notify` on each change and after each
+/// reconnection (what changed meanwhile is unknown: read it all again).
+async fn keep_watching(
+    reach: Reach,
+    key: String,
+    prefix: String,
+    notify: Box<dyn Fn() + Send + Sync>,
+) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        if let Ok(mut client) = reach.connect().await
+            && let Ok(mut stream) = client.watch(key.clone(), None).await
+            && stream
+                .watch(
+                    format!("{prefix}/"),
+                    Some(WatchOptions::new().with_prefix()),
+                )
+                .await
+                .is_ok()
+        {
+            backoff = Duration::from_millis(200);
+            notify();
+            while let Ok(Some(response)) = stream.message().await {
+                if response.canceled() {
+                    break;
+                }
+                if !response.events().is_empty() {
+                    notify();
+                }
+            }
+            notify();
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
     }
 }

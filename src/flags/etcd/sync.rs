@@ -130,9 +130,17 @@ impl Mirror {
                 since.elapsed().as_secs()
             ));
         }
-        let from = got.header().map_or(0, etcd_client::ResponseHeader::revision) + 1;
-        if let Some(kv) = got.kvs().first() {
-            self.take(kv.value());
+        let from = got
+            .header()
+            .map_or(0, etcd_client::ResponseHeader::revision)
+            + 1;
+        match got.kvs().first() {
+            Some(kv) => self.take(kv.value()),
+            None => log(&format!(
+                "no routing document at {} yet; {} is left as it is",
+                self.config.key,
+                self.settings.to.display()
+            )),
         }
         self.acknowledge(&mut client, lease).await?;
         if self.settings.once {

@@ -1,0 +1,129 @@
+//! The console on an etcd store, in a real pseudo-terminal: another
+//! operator's change appears by the watch, with their name; the consoles
+//! connected are shown; a rollback is done only when every region's sync
+//! acknowledged it, and a region that does not is named in red.
+#![cfg(feature = "etcd")]
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+#[path = "common/etcd.rs"]
+mod etcd_server;
+#[path = "common/tmux.rs"]
+mod tmux;
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+use common::*;
+use etcd_server::{Etcd, etcd_profile};
+use tmux::Tmux;
+
+/// The console on `profile` as `operator`, at 80×24.
+fn console(profile: &Path, operator: &str) -> Tmux {
+    Tmux::run(&format!(
+        "LC_ALL=C.UTF-8 BEACON_OPERATOR={operator} {} --profile {}",
+        bin().display(),
+        profile.display()
+    ))
+}
+
+fn sync(profile: &Path, region: &str, dir: &Path) -> Child {
+    with_profile(profile)
+        .args(["sync", "--region", region, "--to"])
+        .arg(dir.join(format!("{region}.json")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn another_operators_change_arrives_by_the_watch_with_their_name() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = etcd_profile(dir.path(), &etcd, "");
+    let alice = console(&profile, "alice");
+    alice.wait_for("ROLLBACK");
+    // Bob's console is seen connected in Alice's header.
+    let bob = console(&profile, "bob");
+    bob.wait_for("ROLLBACK");
+    alice.wait_for("+ bob@");
+    // Carol shifts from the command line: Alice's console says who and why.
+    let mut carol = with_profile(&profile);
+    carol.env("BEACON_OPERATOR", "carol");
+    let args = [
+        "shift",
+        "--cell",
+        "m1/r2",
+        "--to",
+        "10",
+        "--reason",
+        "canary r2",
+        "--yes",
+    ];
+    ok(&mut carol, &args);
+    let screen = alice.wait_for("rev 1 by carol@");
+    assert!(flat(&screen).contains("\"canary r2\""), "{screen}");
+    // Bob quits: his presence goes (with its lease, at the latest).
+    bob.keys(&["q"]);
+    bob.wait_for("EXITED 0");
+    alice.wait_until("bob gone", |s| !s.contains("+ bob@"));
+    alice.keys(&["q"]);
+    alice.wait_for("EXITED 0");
+}
+
+#[test]
+fn a_rollback_is_done_when_every_region_applied_it_and_a_missing_one_is_named() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = etcd_profile(dir.path(), &etcd, "apply_deadline_ms = 1000\n");
+    let mut syncs = vec![
+        sync(&profile, "r1", dir.path()),
+        sync(&profile, "r2", dir.path()),
+    ];
+    ok(
+        &mut with_profile(&profile),
+        &["shift", "--all", "--to", "50", "--reason", "drill", "--yes"],
+    );
+    let alice = console(&profile, "alice");
+    alice.wait_for("applied 2/2");
+    alice.keys(&["X", "X"]);
+    // The status line (or the banner, when the fallback is failing) counts
+    // the regions until every one acknowledged the revision.
+    alice.wait_until("applied 2/2 in", |s| {
+        flat(s).contains("rev 2 ·") && flat(s).contains("applied 2/2 in")
+    });
+    // r2's sync dies: the next rollback waits for it, then names it.
+    let mut r2 = syncs.pop().unwrap();
+    r2.kill().unwrap();
+    r2.wait().unwrap();
+    ok(
+        &mut with_profile(&profile),
+        &[
+            "shift", "--cell", "m1/r1", "--to", "25", "--reason", "again", "--yes",
+        ],
+    );
+    alice.wait_for("rev 3 by tester@");
+    alice.keys(&["X", "X"]);
+    let screen = alice.wait_until("NOT APPLIED in r2", |s| {
+        flat(s).contains("NOT APPLIED in r2")
+    });
+    assert!(flat(&screen).contains("rev 4 ·"), "{screen}");
+    assert!(screen.contains("applied 1/2"), "{screen}");
+    alice.keys(&["q"]);
+    alice.wait_for("EXITED 0");
+    for mut s in syncs {
+        s.kill().unwrap();
+        s.wait().unwrap();
+    }
+}
+
+/// The screen as one line: a status line wrapped at 80 columns reads whole.
+fn flat(screen: &str) -> String {
+    screen
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
