@@ -5,6 +5,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[cfg(feature = "etcd")]
+#[path = "common/etcd.rs"]
+mod etcd_server;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -192,4 +195,45 @@ fn the_router_evaluator_agrees_key_by_key() {
         }
     }
     assert_eq!(compared, 9 * 10_000);
+}
+
+/// The document in etcd (`etcdctl get KEY`), read by the official evaluator:
+/// the shares the console meant.
+#[cfg(feature = "etcd")]
+#[test]
+fn the_document_in_etcd_splits_traffic_as_intended() {
+    let etcd = etcd_server::Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = etcd_server::etcd_profile(dir.path(), &etcd, "");
+    for (cell, pct) in [("m1/r1", "25"), ("m.2/r2", "99.9")] {
+        let args = [
+            "shift",
+            "--cell",
+            cell,
+            "--to",
+            pct,
+            "--reason",
+            "evaluator",
+            "--yes",
+        ];
+        ok(&mut with_profile(&profile), &args);
+    }
+    let document = dir.path().join("from-etcd.json");
+    std::fs::write(&document, etcd.get("/beacon/routes").unwrap()).unwrap();
+    const KEYS: usize = 10_000;
+    let result = evaluate(&document, KEYS, 11);
+    assert_eq!(result["flag_set_version"], "2");
+    for (key, intended) in [
+        ("route.m1@r1", 25.0),
+        ("route.m1@r2", 0.0),
+        ("route.m.2@r1", 0.0),
+        ("route.m.2@r2", 99.9),
+    ] {
+        let counts = &result["flags"][key];
+        let runpod = counts["runpod"].as_u64().unwrap_or(0) as f64 * 100.0 / KEYS as f64;
+        assert!(
+            (runpod - intended).abs() <= 1.5,
+            "{key}: intended {intended}%, got {runpod:.2}% ({counts})"
+        );
+    }
 }

@@ -285,7 +285,7 @@ pub struct StressArgs {
     /// Commits to make; 0 = until killed.
     #[arg(long, default_value_t = 0)]
     pub count: u64,
-    /// Retry on conflict (reload and re-apply).
+    /// Retry on conflict (reload and re-apply) and while the store is away.
     #[arg(long)]
     pub retry: bool,
     /// The cell to change (default: the first).

@@ -22,7 +22,15 @@ pub fn run(console: &Console, args: StressArgs) -> Result<(), OpsError> {
     let mut done = 0u64;
     let mut stdout = std::io::stdout().lock();
     while args.count == 0 || done < args.count {
-        let snapshot = console.store.load()?;
+        let snapshot = match console.store.load() {
+            Ok(s) => s,
+            Err(e) if args.retry => {
+                let _ = writeln!(std::io::stderr(), "retrying: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let current = snapshot
             .routes()
             .get(&cell)
@@ -46,6 +54,13 @@ pub fn run(console: &Console, args: StressArgs) -> Result<(), OpsError> {
                 let _ = stdout.flush();
             }
             Err(OpsError::Store(crate::flags::StoreError::Conflict(_))) if args.retry => continue,
+            // A store that is away (an etcd member down): try again; a
+            // commit whose answer was lost is found on the next read, and
+            // compare-and-swap keeps it from being made twice.
+            Err(OpsError::Store(e)) if args.retry => {
+                let _ = writeln!(std::io::stderr(), "retrying: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
             Err(e) => return Err(e),
         }
     }
