@@ -374,3 +374,20 @@ fn with_two_members_down_writes_fail_clearly_and_nothing_is_half_applied() {
     assert_eq!(stored_revision(&etcd), 1, "neither write landed");
     assert_eq!(audit_revisions(&etcd), vec![1]);
 }
+
+#[test]
+fn history_shows_every_operators_commits_from_etcd_not_only_this_bastions() {
+    let etcd = Etcd::start();
+    let (alice_dir, bob_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let alice = etcd_profile(alice_dir.path(), &etcd, "");
+    let bob = etcd_profile(bob_dir.path(), &etcd, "");
+    assert_eq!(shift(&alice, "m1/r1", "5").code, 0);
+    let mut as_bob = with_profile(&bob);
+    as_bob.env("BEACON_OPERATOR", "bob");
+    ok(&mut as_bob, &["shift", "--cell", "m1/r2", "--to", "10", "--reason", "from bastion 2", "--yes"]);
+    let text = ok(&mut with_profile(&alice), &["history"]).stdout;
+    assert!(text.contains("bob@") && text.contains("from bastion 2"), "{text}");
+    assert!(text.contains("tester@"), "{text}");
+    // Alice's local copy has only her own line.
+    assert_eq!(common::audit_revisions(&alice_dir.path().join("audit.jsonl")), vec![1]);
+}

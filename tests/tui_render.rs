@@ -270,7 +270,7 @@ fn history_view_lists_the_audit_newest_first() {
         app.on_key(key(KeyCode::Char('L')), Instant::now()),
         Effect::ShowHistory
     );
-    let history = ops::history(&c.audit, None).unwrap();
+    let history = ops::history(c.store.as_ref(), &c.audit, None).unwrap();
     // The real lines, with the wall-clock times and this machine's operator
     // pinned for the snapshot.
     let operator = c.operator.to_string();

@@ -86,7 +86,7 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
             // Reconciles a missing audit line before showing history (a
             // read-only store only reports the lag).
             let behind = c.store.load().map_or(0, |s| s.audit_behind);
-            let history = ops::history(&c.audit, args.limit)?;
+            let history = ops::history(c.store.as_ref(), &c.audit, args.limit)?;
             output::history(&history, json);
             if behind > 0 {
                 eprintln!(

@@ -13,5 +13,6 @@ pub(crate) mod store;
 pub use flagd::{Document, FlagCodec, flag_key};
 pub use record_text::RecordText;
 pub use store::{
-    CommitRequest, Committed, Conflict, FlagStore, Presence, RegionAck, Snapshot, StoreError,
+    AuditRead, CommitRequest, Committed, Conflict, FlagStore, Presence, RegionAck, Snapshot,
+    StoreError,
 };

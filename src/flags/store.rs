@@ -173,6 +173,9 @@ pub struct Presence {
     pub operators: Vec<String>,
 }
 
+/// Audit events, oldest first, and the entries that could not be read.
+pub type AuditRead = (Vec<super::audit::AuditEvent>, Vec<super::audit::BadLine>);
+
 /// A place that holds the routing document, with compare-and-swap commits.
 pub trait FlagStore {
     /// Where the document lives, for headers and messages (`file /var/lib/…`).
@@ -195,6 +198,13 @@ pub trait FlagStore {
     /// The emergency path: replaces a missing or unreadable document with
     /// `routes` (the bad file is kept as a backup) or commits over a good one.
     fn force_replace(&self, request: CommitRequest) -> Result<Committed, StoreError>;
+
+    /// The audit as the store keeps it, oldest first, where it keeps one
+    /// of its own (etcd: every operator's commits); `None`: the local file
+    /// is the audit.
+    fn audit_events(&self) -> Option<Result<AuditRead, StoreError>> {
+        None
+    }
 
     /// What the regions acknowledged and who is connected, where the store
     /// keeps that (etcd); `None` where it does not (the file store).

@@ -3,6 +3,7 @@
 
 use crate::domain::text::printable;
 use crate::domain::{CellId, ChangeRecord, Split};
+use crate::flags::FlagStore;
 use crate::flags::audit::{AuditEvent, AuditLog, BadLine};
 
 use super::OpsError;
@@ -14,10 +15,22 @@ pub struct History {
     pub bad_lines: Vec<BadLine>,
 }
 
-pub fn history(audit: &AuditLog, limit: Option<usize>) -> Result<History, OpsError> {
-    let (mut events, bad_lines) = audit.read_all().map_err(|e| {
-        crate::failure::Failure::new(format!("read the audit log {}", audit.path().display()), e)
-    })?;
+/// The store's own audit where it keeps one (etcd: every operator's
+/// commits), else the audit log file.
+pub fn history(
+    store: &dyn FlagStore,
+    audit: &AuditLog,
+    limit: Option<usize>,
+) -> Result<History, OpsError> {
+    let (mut events, bad_lines) = match store.audit_events() {
+        Some(read) => read?,
+        None => audit.read_all().map_err(|e| {
+            crate::failure::Failure::new(
+                format!("read the audit log {}", audit.path().display()),
+                e,
+            )
+        })?,
+    };
     events.reverse();
     if let Some(limit) = limit {
         events.truncate(limit);

@@ -187,7 +187,7 @@ fn rollback(console: &Console, selection: Selection, why: Option<String>) -> Rep
 }
 
 fn history(console: &Console) -> Result<Vec<String>, OpsError> {
-    let history = ops::history(&console.audit, Some(1000))?;
+    let history = ops::history(console.store.as_ref(), &console.audit, Some(1000))?;
     let mut lines = history.lines();
     if lines.is_empty() {
         lines.push("no changes recorded yet".into());
@@ -203,5 +203,5 @@ fn history(console: &Console) -> Result<Vec<String>, OpsError> {
 
 /// The commits that touched `cell`, each with that cell's line.
 fn cell_history(console: &Console, cell: &CellId) -> Result<Vec<String>, OpsError> {
-    Ok(ops::history(&console.audit, Some(1000))?.cell_lines(cell))
+    Ok(ops::history(console.store.as_ref(), &console.audit, Some(1000))?.cell_lines(cell))
 }

@@ -14,13 +14,13 @@ use super::conn::{Blocking, Reach};
 use super::sync::Applied;
 use crate::config::EtcdConfig;
 use crate::domain::CellChange;
-use crate::flags::audit::{AuditEvent, AuditLog, RefusedAttempt};
+use crate::flags::audit::{AuditEvent, AuditLog, BadLine, RefusedAttempt};
 use crate::flags::file::now_utc;
 use crate::flags::flagd::peek_revision;
 use crate::flags::store::{Fingerprint, changes_from_unknown, next_document, next_revision};
 use crate::flags::{
-    CommitRequest, Committed, Conflict, Document, FlagCodec, FlagStore, Presence, RegionAck,
-    Snapshot, StoreError,
+    AuditRead, CommitRequest, Committed, Conflict, Document, FlagCodec, FlagStore, Presence,
+    RegionAck, Snapshot, StoreError,
 };
 
 /// A rollback that keeps losing races retries this often before it says so.
@@ -380,6 +380,10 @@ impl FlagStore for EtcdStore {
         Some(self.read_presence())
     }
 
+    fn audit_events(&self) -> Option<Result<AuditRead, StoreError>> {
+        Some(self.read_audit())
+    }
+
     fn announce_operator(&self, operator: &str) {
         let key = self.config.operator_key(operator);
         self.etcd
@@ -401,6 +405,27 @@ impl FlagStore for EtcdStore {
 /// A console's presence and the watch: background tasks on the store's
 /// runtime, each reconnecting by itself after etcd was away.
 impl EtcdStore {
+    /// Every audit entry under the prefix, oldest first. (Refused attempts
+    /// are only in each bastion's local copy: they changed nothing.)
+    fn read_audit(&self) -> Result<AuditRead, StoreError> {
+        let prefix = self.config.audit_prefix();
+        let mut response = self.etcd.call("read the audit from", move |mut client| async move {
+            client.get(prefix, Some(GetOptions::new().with_prefix())).await
+        })?;
+        let mut events = Vec::new();
+        let mut bad = Vec::new();
+        for (i, kv) in response.take_kvs().iter().enumerate() {
+            match serde_json::from_slice::<AuditEvent>(kv.value()) {
+                Ok(event) => events.push(event),
+                Err(e) => bad.push(BadLine {
+                    line: i + 1,
+                    error: format!("{}: {e}", String::from_utf8_lossy(kv.key())),
+                }),
+            }
+        }
+        Ok((events, bad))
+    }
+
     fn read_presence(&self) -> Result<Presence, StoreError> {
         let applied = self.config.applied_prefix();
         let operators = self.config.operators_prefix();
