@@ -384,10 +384,28 @@ fn history_shows_every_operators_commits_from_etcd_not_only_this_bastions() {
     assert_eq!(shift(&alice, "m1/r1", "5").code, 0);
     let mut as_bob = with_profile(&bob);
     as_bob.env("BEACON_OPERATOR", "bob");
-    ok(&mut as_bob, &["shift", "--cell", "m1/r2", "--to", "10", "--reason", "from bastion 2", "--yes"]);
+    ok(
+        &mut as_bob,
+        &[
+            "shift",
+            "--cell",
+            "m1/r2",
+            "--to",
+            "10",
+            "--reason",
+            "from bastion 2",
+            "--yes",
+        ],
+    );
     let text = ok(&mut with_profile(&alice), &["history"]).stdout;
-    assert!(text.contains("bob@") && text.contains("from bastion 2"), "{text}");
+    assert!(
+        text.contains("bob@") && text.contains("from bastion 2"),
+        "{text}"
+    );
     assert!(text.contains("tester@"), "{text}");
     // Alice's local copy has only her own line.
-    assert_eq!(common::audit_revisions(&alice_dir.path().join("audit.jsonl")), vec![1]);
+    assert_eq!(
+        common::audit_revisions(&alice_dir.path().join("audit.jsonl")),
+        vec![1]
+    );
 }

@@ -21,6 +21,11 @@ pub struct Cli {
     /// Disable every write.
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Read the routing document from this file instead of the profile's
+    /// store: with etcd out of reach, the copy a `sync` keeps beside a
+    /// router. Needs --read-only (a copy is never written).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub store_file: Option<PathBuf>,
     /// The environment you mean to act on (demo, staging, production): a
     /// profile of another environment is refused. In production, `--yes` on
     /// a shift or undo needs `--environment production` spelled out.

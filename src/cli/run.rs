@@ -34,7 +34,15 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
     let json = cli.json;
     let environment = cli.environment.clone();
     let console = || {
-        let console = Console::open(&source, cli.read_only)?;
+        let console = match &cli.store_file {
+            Some(_) if !cli.read_only => {
+                return Err(OpsError::Invalid(
+                    "--store-file opens a copy of the routing document, which is never written: add --read-only".into(),
+                ));
+            }
+            Some(copy) => Console::open_copy(&source, copy)?,
+            None => Console::open(&source, cli.read_only)?,
+        };
         check_environment(&console, environment.as_deref())?;
         Ok::<_, OpsError>(console)
     };

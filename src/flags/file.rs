@@ -35,6 +35,9 @@ pub struct FileStore {
     lock_timeout: Duration,
     /// Never writes, not even to repair the audit log (`--read-only`).
     read_only: bool,
+    /// A copy of another store's document (`--store-file`): the local
+    /// audit log is not its audit, so no lag is counted against it.
+    copy: bool,
 }
 
 /// Where the audit log stands against a document, under the lock.
@@ -107,6 +110,7 @@ impl FileStore {
             codec,
             lock_timeout,
             read_only: false,
+            copy: false,
         }
     }
 
@@ -114,6 +118,14 @@ impl FileStore {
     #[must_use]
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
+        self
+    }
+
+    /// A read-only copy of another store's document (`--store-file`).
+    #[must_use]
+    pub fn as_copy(mut self) -> Self {
+        self.copy = true;
+        self.read_only = true;
         self
     }
 
@@ -230,7 +242,7 @@ impl FileStore {
 
     /// Whether the audit lags the document (checked without the lock), and by how much.
     fn audit_lag(&self, doc: &Document) -> u64 {
-        if doc.revision == 0 {
+        if doc.revision == 0 || self.copy {
             return 0;
         }
         match self.audit.last_committed_revision() {
@@ -386,6 +398,9 @@ impl FileStore {
 
 impl FlagStore for FileStore {
     fn describe(&self) -> String {
+        if self.copy {
+            return format!("copy {} (read-only)", self.path.display());
+        }
         format!("file {}", self.path.display())
     }
 

@@ -206,6 +206,11 @@ pub trait FlagStore {
         None
     }
 
+    /// Whether `presence` has anything to say (etcd), without asking it.
+    fn keeps_presence(&self) -> bool {
+        false
+    }
+
     /// What the regions acknowledged and who is connected, where the store
     /// keeps that (etcd); `None` where it does not (the file store).
     fn presence(&self) -> Option<Result<Presence, StoreError>> {

@@ -39,6 +39,26 @@ impl Console {
         })
     }
 
+    /// The profile's console on a copy of the routing document (the file a
+    /// `sync` keeps beside a router), read-only: for when the store itself
+    /// is out of reach.
+    pub fn open_copy(source: &ProfileSource, copy: &std::path::Path) -> Result<Console, OpsError> {
+        let profile = Profile::load(source)?;
+        let audit = AuditLog::new(profile.audit_path.clone());
+        let codec = FlagCodec::for_profile(&profile);
+        let lock_timeout = std::time::Duration::from_secs(5);
+        let store = FileStore::new(copy.to_path_buf(), audit.clone(), codec, lock_timeout)
+            .read_only(true)
+            .as_copy();
+        Ok(Console {
+            read_only: true,
+            profile,
+            store: Box::new(store),
+            audit,
+            operator: detect_operator(),
+        })
+    }
+
     /// Refuses writes in read-only mode.
     pub fn ensure_writable(&self, what: &str) -> Result<(), OpsError> {
         if self.read_only {

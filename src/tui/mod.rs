@@ -74,10 +74,14 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
                 .map(|p| p.id.clone())
         })
         .unwrap_or_else(|| profile.fallback.clone());
-    let store_label = match &profile.store {
-        StoreConfig::File { .. } => "file".to_string(),
-        StoreConfig::Etcd(_) => "etcd".to_string(),
-    };
+    // What the document is read from: `file`, `etcd`, or a `copy`.
+    let store_label = console
+        .store
+        .describe()
+        .split_whitespace()
+        .next()
+        .unwrap_or("store")
+        .to_string();
     Ok(App {
         session: Session {
             profile_name: profile.name.clone(),
@@ -104,7 +108,7 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
             themes: theme::names(),
             slo: profile.slo.clone(),
             sim_address: None,
-            acknowledgements: matches!(profile.store, StoreConfig::Etcd(_)),
+            acknowledgements: console.store.keeps_presence(),
             apply_deadline: match &profile.store {
                 StoreConfig::Etcd(etcd) => etcd.apply_deadline,
                 StoreConfig::File { .. } => presence::DEFAULT_APPLY_DEADLINE,

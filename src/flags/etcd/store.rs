@@ -376,6 +376,10 @@ impl FlagStore for EtcdStore {
         )))
     }
 
+    fn keeps_presence(&self) -> bool {
+        true
+    }
+
     fn presence(&self) -> Option<Result<Presence, StoreError>> {
         Some(self.read_presence())
     }
@@ -409,9 +413,13 @@ impl EtcdStore {
     /// are only in each bastion's local copy: they changed nothing.)
     fn read_audit(&self) -> Result<AuditRead, StoreError> {
         let prefix = self.config.audit_prefix();
-        let mut response = self.etcd.call("read the audit from", move |mut client| async move {
-            client.get(prefix, Some(GetOptions::new().with_prefix())).await
-        })?;
+        let mut response = self
+            .etcd
+            .call("read the audit from", move |mut client| async move {
+                client
+                    .get(prefix, Some(GetOptions::new().with_prefix()))
+                    .await
+            })?;
         let mut events = Vec::new();
         let mut bad = Vec::new();
         for (i, kv) in response.take_kvs().iter().enumerate() {
