@@ -50,6 +50,7 @@ fn mirror(
         to: args.to,
         once: args.once,
         host: crate::ops::detect_operator().host,
+        quiet: false,
     };
     let codec = crate::flags::FlagCodec::for_profile(profile);
     runtime.block_on(async {

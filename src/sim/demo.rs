@@ -1,10 +1,10 @@
 //! What the demo's in-process simulator needs wired up: its keys and a
 //! router per region.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{Profile, Secret};
+use crate::config::{EtcdConfig, Profile, Secret, StoreConfig};
 use crate::flags::fractional::Generation;
 use crate::providers::HttpClient;
 use crate::providers::modal::ModalClient;
@@ -45,7 +45,8 @@ pub struct RouterSettings {
 }
 
 /// A router per region of `profile`, against the simulator at `base`, reading
-/// the profile's flag document.
+/// the profile's flag document: the file store's, or — with etcd — the file
+/// a `sync` task beside each router mirrors, as on a real fleet.
 pub async fn start_routers(
     profile: &Profile,
     base: &str,
@@ -53,18 +54,14 @@ pub async fn start_routers(
     http: &HttpClient,
     settings: RouterSettings,
 ) -> std::io::Result<Vec<(String, SimRouter)>> {
-    let Some(document) = profile.store_path().map(Path::to_path_buf) else {
-        return Err(std::io::Error::other(
-            "the simulated routers read a file store's document",
-        ));
-    };
     let mut routers = Vec::new();
     for (i, region) in profile.region_ids().iter().enumerate() {
+        let document = router_document(profile, region)?;
         let config = RouterConfig {
             region: region.to_string(),
             profile: profile.clone(),
             sim_base: base.to_string(),
-            document: document.clone(),
+            document,
             requests_per_second: settings.requests_per_second,
             seed: settings.seed.wrapping_add(i as u64 + 1),
             generation: Generation::V3,
@@ -86,4 +83,42 @@ pub async fn start_routers(
         routers.push((region.to_string(), router));
     }
     Ok(routers)
+}
+
+/// The document `region`'s router reads.
+fn router_document(profile: &Profile, region: &str) -> std::io::Result<PathBuf> {
+    match &profile.store {
+        StoreConfig::File { path, .. } => Ok(path.clone()),
+        StoreConfig::Etcd(config) => start_sync(profile, config, region),
+    }
+}
+
+/// A `sync` task for `region` (quiet: its log would land on the console's
+/// screen), mirroring into a file of this process's own.
+#[cfg(feature = "etcd")]
+fn start_sync(profile: &Profile, config: &EtcdConfig, region: &str) -> std::io::Result<PathBuf> {
+    use crate::flags::etcd::sync::{self, SyncSettings};
+    let dir = std::env::temp_dir().join(format!("beacon-sim-sync-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let to = dir.join(format!("{region}.json"));
+    let settings = SyncSettings {
+        region: region.to_string(),
+        to: to.clone(),
+        once: false,
+        host: format!("sim-router-{region}"),
+        quiet: true,
+    };
+    let codec = crate::flags::FlagCodec::for_profile(profile);
+    let config = config.clone();
+    tokio::spawn(async move {
+        let _ = sync::run(&config, codec, settings).await;
+    });
+    Ok(to)
+}
+
+#[cfg(not(feature = "etcd"))]
+fn start_sync(_: &Profile, _: &EtcdConfig, _: &str) -> std::io::Result<PathBuf> {
+    Err(std::io::Error::other(
+        "this beacon-console was built without etcd support: build it with `cargo build --release --features etcd`",
+    ))
 }

@@ -31,6 +31,9 @@ pub struct SyncSettings {
     pub once: bool,
     /// Who runs it, for the acknowledgement (`host`).
     pub host: String,
+    /// No log lines (a task inside the console, whose screen they would
+    /// garble); the acknowledgement still says everything.
+    pub quiet: bool,
 }
 
 /// The acknowledgement at `PREFIX/applied/<region>`.
@@ -75,7 +78,7 @@ pub async fn run(
         refused: None,
     };
     if let Some((revision, _)) = &mirror.written {
-        log(&format!(
+        mirror.log(&format!(
             "{} holds revision {revision}",
             mirror.settings.to.display()
         ));
@@ -96,7 +99,7 @@ pub async fn run(
                     Some((revision, _)) => format!("serving revision {revision}"),
                     None => "no document written yet".to_string(),
                 };
-                log(&format!(
+                mirror.log(&format!(
                     "etcd away for {} s ({why}); {serving} from {}",
                     since.elapsed().as_secs(),
                     mirror.settings.to.display()
@@ -125,7 +128,7 @@ impl Mirror {
             .await
             .map_err(|e| e.to_string())?;
         if let Some(since) = away_since.take() {
-            log(&format!(
+            self.log(&format!(
                 "etcd is back after {} s",
                 since.elapsed().as_secs()
             ));
@@ -136,7 +139,7 @@ impl Mirror {
             + 1;
         match got.kvs().first() {
             Some(kv) => self.take(kv.value()),
-            None => log(&format!(
+            None => self.log(&format!(
                 "no routing document at {} yet; {} is left as it is",
                 self.config.key,
                 self.settings.to.display()
@@ -169,7 +172,7 @@ impl Mirror {
                     for event in response.events() {
                         match (event.event_type(), event.kv()) {
                             (EventType::Put, Some(kv)) => self.take(kv.value()),
-                            _ => log("the routing document was deleted in etcd; the file keeps the last one"),
+                            _ => self.log("the routing document was deleted in etcd; the file keeps the last one"),
                         }
                     }
                     self.acknowledge(&mut client, lease).await?;
@@ -186,6 +189,12 @@ impl Mirror {
         }
     }
 
+    fn log(&self, line: &str) {
+        if !self.settings.quiet {
+            log_line(line);
+        }
+    }
+
     /// Writes `bytes` to the file if they decode and are not there yet.
     fn take(&mut self, bytes: &[u8]) {
         let revision = match self.codec.decode(bytes) {
@@ -194,7 +203,7 @@ impl Mirror {
                 let why = format!(
                     "the document in etcd is unreadable ({e}); the file keeps the last good one"
                 );
-                log(&why);
+                self.log(&why);
                 self.refused = Some(why);
                 return;
             }
@@ -205,7 +214,7 @@ impl Mirror {
         }
         match replace_file(&self.settings.to, bytes) {
             Ok(()) => {
-                log(&format!(
+                self.log(&format!(
                     "wrote revision {revision} to {}",
                     self.settings.to.display()
                 ));
@@ -213,7 +222,7 @@ impl Mirror {
             }
             Err(e) => {
                 let why = format!("cannot write {}: {e}", self.settings.to.display());
-                log(&why);
+                self.log(&why);
                 self.refused = Some(why);
             }
         }
@@ -248,7 +257,7 @@ fn existing_revision(path: &std::path::Path, codec: &FlagCodec) -> Option<(u64, 
     Some((doc.revision, "before this sync started".to_string()))
 }
 
-fn log(line: &str) {
+fn log_line(line: &str) {
     eprintln!(
         "{} sync: {}",
         now_utc(),
