@@ -197,3 +197,45 @@ fn sync_once_writes_acknowledges_and_exits_and_bad_arguments_exit_2() {
         out.stderr
     );
 }
+
+/// The demo on etcd: each simulated router reads the file its own sync task
+/// mirrors; the share they serve follows what was committed to etcd.
+#[test]
+fn the_etcd_demo_routes_by_what_the_syncs_mirror() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = include_str!("../profiles/demo-etcd.toml")
+        .replace("[\"http://127.0.0.1:2379\"]", &etcd.endpoints_toml())
+        .replace("/tmp/beacon-demo-etcd/audit.jsonl", "audit.jsonl");
+    let profile = write_profile(dir.path(), &demo);
+    ok(
+        &mut with_profile(&profile),
+        &["shift", "--all", "--to", "100", "--reason", "all in", "--yes"],
+    );
+    let live = ok(
+        &mut with_profile(&profile),
+        &["--json", "status", "--live", "--seconds", "3", "--time-scale", "20"],
+    )
+    .stdout;
+    let live: serde_json::Value = serde_json::from_str(&live).unwrap();
+    for region in live["regions"].as_array().unwrap() {
+        assert_eq!(region["applied_revision"], 1, "{region}");
+    }
+    // Requests a router sent before its sync's first write went to the
+    // fallback (no document yet); the rest follow etcd's 100 %.
+    let (mut runpod, mut all) = (0.0, 0.0);
+    for cell in live["cells"].as_array().unwrap() {
+        let requests = cell["router_requests"].as_f64().unwrap_or(0.0);
+        let provider = cell["providers"].as_array().unwrap().iter().find(|p| p["provider"] == "runpod").unwrap();
+        runpod += requests * provider["observed_percent"].as_f64().unwrap_or(0.0) / 100.0;
+        all += requests;
+    }
+    assert!(all > 0.0, "the routers sent traffic: {live}");
+    assert!(runpod / all > 0.8, "{runpod} of {all} to RunPod: {live}");
+    // Each sync acknowledged the revision it wrote.
+    for region in ["us-east", "eu-west", "apac-sg"] {
+        let ack: serde_json::Value =
+            serde_json::from_str(&etcd.get(&format!("/beacon-demo/applied/{region}")).unwrap()).unwrap();
+        assert_eq!(ack["revision"], 1, "{region}: {ack}");
+    }
+}
