@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 
 use common::*;
-use etcd_server::{Etcd, etcd_profile};
+use etcd_server::{QUICK, Setup, setup, shift_on};
 use tmux::Tmux;
 
 /// The console on `profile` as `operator`, at 80×24.
@@ -40,9 +40,11 @@ fn sync(profile: &Path, region: &str, dir: &Path) -> Child {
 
 #[test]
 fn another_operators_change_arrives_by_the_watch_with_their_name() {
-    let etcd = Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(dir.path(), &etcd, "");
+    let Setup {
+        etcd: _etcd,
+        dir: _dir,
+        profile,
+    } = setup("");
     let alice = console(&profile, "alice");
     alice.wait_for("ROLLBACK");
     // Bob's console is seen connected in Alice's header.
@@ -75,9 +77,11 @@ fn another_operators_change_arrives_by_the_watch_with_their_name() {
 
 #[test]
 fn a_rollback_is_done_when_every_region_applied_it_and_a_missing_one_is_named() {
-    let etcd = Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(dir.path(), &etcd, "apply_deadline_ms = 1000\n");
+    let Setup {
+        etcd: _etcd,
+        dir,
+        profile,
+    } = setup("apply_deadline_ms = 1000\n");
     let mut syncs = vec![
         sync(&profile, "r1", dir.path()),
         sync(&profile, "r2", dir.path()),
@@ -98,12 +102,7 @@ fn a_rollback_is_done_when_every_region_applied_it_and_a_missing_one_is_named() 
     let mut r2 = syncs.pop().unwrap();
     r2.kill().unwrap();
     r2.wait().unwrap();
-    ok(
-        &mut with_profile(&profile),
-        &[
-            "shift", "--cell", "m1/r1", "--to", "25", "--reason", "again", "--yes",
-        ],
-    );
+    assert_eq!(shift_on(&profile, "m1/r1", "25", "again").code, 0);
     alice.wait_for("rev 3 by tester@");
     alice.keys(&["X", "X"]);
     let screen = alice.wait_until("NOT APPLIED in r2", |s| {
@@ -130,19 +129,12 @@ fn flat(screen: &str) -> String {
 
 #[test]
 fn etcd_lost_mid_session_is_said_and_a_rollback_waits_for_it_then_lands() {
-    let mut etcd = Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(
-        dir.path(),
-        &etcd,
-        "dial_timeout_ms = 300\nrequest_timeout_ms = 500\n",
-    );
-    ok(
-        &mut with_profile(&profile),
-        &[
-            "shift", "--cell", "m1/r1", "--to", "50", "--reason", "canary", "--yes",
-        ],
-    );
+    let Setup {
+        mut etcd,
+        dir: _dir,
+        profile,
+    } = setup(QUICK);
+    assert_eq!(shift_on(&profile, "m1/r1", "50", "canary").code, 0);
     let alice = console(&profile, "alice");
     alice.wait_for("rev 1");
     etcd.members[0].kill();
@@ -181,19 +173,12 @@ fn etcd_lost_mid_session_is_said_and_a_rollback_waits_for_it_then_lands() {
 
 #[test]
 fn with_etcd_out_of_reach_the_synced_copy_opens_read_only() {
-    let mut etcd = Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(
-        dir.path(),
-        &etcd,
-        "dial_timeout_ms = 300\nrequest_timeout_ms = 500\n",
-    );
-    ok(
-        &mut with_profile(&profile),
-        &[
-            "shift", "--cell", "m1/r1", "--to", "50", "--reason", "canary", "--yes",
-        ],
-    );
+    let Setup {
+        mut etcd,
+        dir,
+        profile,
+    } = setup(QUICK);
+    assert_eq!(shift_on(&profile, "m1/r1", "50", "canary").code, 0);
     let copy = dir.path().join("r1.json");
     let copy_arg = copy.display().to_string();
     ok(

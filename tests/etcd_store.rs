@@ -20,26 +20,14 @@ use beacon_console::domain::Action;
 use beacon_console::flags::StoreError;
 use beacon_console::ops::{Console, OpsError};
 use common::*;
-use etcd_server::{Etcd, etcd_profile};
+use etcd_server::{Etcd, Setup, etcd_profile, setup, shift_on};
 
 fn console(profile: &Path) -> Console {
     Console::open(&ProfileSource::File(profile.to_path_buf()), false).unwrap()
 }
 
 fn shift(profile: &Path, cell: &str, pct: &str) -> Run {
-    run(
-        &mut with_profile(profile),
-        &[
-            "shift",
-            "--cell",
-            cell,
-            "--to",
-            pct,
-            "--reason",
-            "etcd test",
-            "--yes",
-        ],
-    )
+    shift_on(profile, cell, pct, "etcd test")
 }
 
 /// The revision in the document at the key.
@@ -63,9 +51,7 @@ fn audit_revisions(etcd: &Etcd) -> Vec<u64> {
 
 #[test]
 fn a_shift_puts_the_document_and_its_audit_entry_together() {
-    let etcd = Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(dir.path(), &etcd, "");
+    let Setup { etcd, dir, profile } = setup("");
     assert!(etcd.get("/beacon/routes").is_none());
     let out = shift(&profile, "m1/r1", "25");
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -97,9 +83,11 @@ fn a_shift_puts_the_document_and_its_audit_entry_together() {
 
 #[test]
 fn a_stale_writer_is_refused_and_writes_nothing() {
-    let etcd = Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(dir.path(), &etcd, "");
+    let Setup {
+        etcd,
+        dir: _dir,
+        profile,
+    } = setup("");
     let alice = console(&profile);
     let seen = alice.store.load().unwrap();
     // Bob commits from another process meanwhile.
@@ -154,9 +142,11 @@ fn a_stale_writer_is_refused_and_writes_nothing() {
 
 #[test]
 fn rollback_never_conflicts_and_works_from_any_state() {
-    let etcd = Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(dir.path(), &etcd, "");
+    let Setup {
+        etcd,
+        dir: _dir,
+        profile,
+    } = setup("");
     for (cell, pct) in [("m1/r1", "50"), ("m1/r2", "25"), ("m.2/r1", "100")] {
         assert_eq!(shift(&profile, cell, pct).code, 0);
     }
@@ -202,9 +192,11 @@ fn rollback_never_conflicts_and_works_from_any_state() {
 
 #[test]
 fn a_damaged_document_is_an_error_and_force_replaces_it_keeping_the_bytes() {
-    let etcd = Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(dir.path(), &etcd, "");
+    let Setup {
+        etcd,
+        dir: _dir,
+        profile,
+    } = setup("");
     assert_eq!(shift(&profile, "m1/r1", "50").code, 0);
     assert!(
         etcd.etcdctl(&["put", "/beacon/routes", "{\"flags\": nope"])
@@ -227,9 +219,11 @@ fn a_damaged_document_is_an_error_and_force_replaces_it_keeping_the_bytes() {
 
 #[test]
 fn a_deleted_key_after_commits_is_missing_not_revision_0() {
-    let etcd = Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(dir.path(), &etcd, "");
+    let Setup {
+        etcd,
+        dir: _dir,
+        profile,
+    } = setup("");
     assert_eq!(shift(&profile, "m1/r1", "50").code, 0);
     assert!(etcd.etcdctl(&["del", "/beacon/routes"]).0);
     let out = run(&mut with_profile(&profile), &["status"]);
@@ -408,4 +402,37 @@ fn history_shows_every_operators_commits_from_etcd_not_only_this_bastions() {
         common::audit_revisions(&alice_dir.path().join("audit.jsonl")),
         vec![1]
     );
+}
+
+/// A writer killed at any instant (SIGKILL, 15 times at varied moments):
+/// the document and its audit entry are one transaction, so etcd holds both
+/// or neither — never a revision without its entry, or an entry ahead.
+#[test]
+fn a_writer_killed_at_any_instant_leaves_document_and_audit_together() {
+    let Setup {
+        etcd,
+        dir: _dir,
+        profile,
+    } = setup("");
+    for round in 0..15u64 {
+        let mut writer = with_profile(&profile)
+            .args(["stress-commit", "--retry"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Seeded spread of moments: early (start-up) to well into the loop.
+        std::thread::sleep(std::time::Duration::from_millis(5 + (round * 37) % 120));
+        writer.kill().unwrap();
+        writer.wait().unwrap();
+        let revision = etcd
+            .get("/beacon/routes")
+            .map_or(0, |_| stored_revision(&etcd));
+        assert_eq!(
+            audit_revisions(&etcd),
+            (1..=revision).collect::<Vec<_>>(),
+            "round {round}: audit entries = revisions"
+        );
+    }
+    assert!(stored_revision(&etcd) > 0, "some commits landed");
 }

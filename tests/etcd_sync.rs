@@ -16,7 +16,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use etcd_server::{Etcd, etcd_profile};
+use etcd_server::{Etcd, QUICK, Setup, setup, shift_on};
 
 /// `sync` as a separate process, its log in `log`.
 fn start_sync(profile: &Path, region: &str, to: &Path, log: &Path) -> Child {
@@ -50,26 +50,13 @@ fn applied(etcd: &Etcd, region: &str) -> Option<serde_json::Value> {
 }
 
 fn shift(profile: &Path, pct: &str) {
-    ok(
-        &mut with_profile(profile),
-        &[
-            "shift",
-            "--cell",
-            "m1/r1",
-            "--to",
-            pct,
-            "--reason",
-            "sync test",
-            "--yes",
-        ],
-    );
+    let out = shift_on(profile, "m1/r1", pct, "sync test");
+    assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
 #[test]
 fn sync_mirrors_each_revision_and_acknowledges_it_under_a_lease() {
-    let etcd = Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(dir.path(), &etcd, "");
+    let Setup { etcd, dir, profile } = setup("");
     shift(&profile, "5");
     let to = dir.path().join("r1-flags.json");
     let log = dir.path().join("sync.log");
@@ -116,13 +103,11 @@ fn sync_mirrors_each_revision_and_acknowledges_it_under_a_lease() {
 
 #[test]
 fn sync_keeps_the_last_document_while_etcd_is_away_and_catches_up() {
-    let mut etcd = Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(
-        dir.path(),
-        &etcd,
-        "dial_timeout_ms = 300\nrequest_timeout_ms = 500\n",
-    );
+    let Setup {
+        mut etcd,
+        dir,
+        profile,
+    } = setup(QUICK);
     shift(&profile, "5");
     let to = dir.path().join("r2-flags.json");
     let log = dir.path().join("sync.log");
@@ -158,9 +143,7 @@ fn sync_keeps_the_last_document_while_etcd_is_away_and_catches_up() {
 
 #[test]
 fn sync_once_writes_acknowledges_and_exits_and_bad_arguments_exit_2() {
-    let etcd = Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(dir.path(), &etcd, "");
+    let Setup { etcd, dir, profile } = setup("");
     shift(&profile, "10");
     let to = dir.path().join("once.json");
     let to_arg = to.display().to_string();
@@ -210,11 +193,21 @@ fn the_etcd_demo_routes_by_what_the_syncs_mirror() {
     let profile = write_profile(dir.path(), &demo);
     ok(
         &mut with_profile(&profile),
-        &["shift", "--all", "--to", "100", "--reason", "all in", "--yes"],
+        &[
+            "shift", "--all", "--to", "100", "--reason", "all in", "--yes",
+        ],
     );
     let live = ok(
         &mut with_profile(&profile),
-        &["--json", "status", "--live", "--seconds", "3", "--time-scale", "20"],
+        &[
+            "--json",
+            "status",
+            "--live",
+            "--seconds",
+            "3",
+            "--time-scale",
+            "20",
+        ],
     )
     .stdout;
     let live: serde_json::Value = serde_json::from_str(&live).unwrap();
@@ -226,7 +219,12 @@ fn the_etcd_demo_routes_by_what_the_syncs_mirror() {
     let (mut runpod, mut all) = (0.0, 0.0);
     for cell in live["cells"].as_array().unwrap() {
         let requests = cell["router_requests"].as_f64().unwrap_or(0.0);
-        let provider = cell["providers"].as_array().unwrap().iter().find(|p| p["provider"] == "runpod").unwrap();
+        let provider = cell["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["provider"] == "runpod")
+            .unwrap();
         runpod += requests * provider["observed_percent"].as_f64().unwrap_or(0.0) / 100.0;
         all += requests;
     }
@@ -235,7 +233,8 @@ fn the_etcd_demo_routes_by_what_the_syncs_mirror() {
     // Each sync acknowledged the revision it wrote.
     for region in ["us-east", "eu-west", "apac-sg"] {
         let ack: serde_json::Value =
-            serde_json::from_str(&etcd.get(&format!("/beacon-demo/applied/{region}")).unwrap()).unwrap();
+            serde_json::from_str(&etcd.get(&format!("/beacon-demo/applied/{region}")).unwrap())
+                .unwrap();
         assert_eq!(ack["revision"], 1, "{region}: {ack}");
     }
 }

@@ -8,6 +8,8 @@ mod common;
 #[cfg(feature = "etcd")]
 #[path = "common/etcd.rs"]
 mod etcd_server;
+#[cfg(feature = "etcd")]
+use etcd_server::{Setup, setup, shift_on};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -202,21 +204,9 @@ fn the_router_evaluator_agrees_key_by_key() {
 #[cfg(feature = "etcd")]
 #[test]
 fn the_document_in_etcd_splits_traffic_as_intended() {
-    let etcd = etcd_server::Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_server::etcd_profile(dir.path(), &etcd, "");
+    let Setup { etcd, dir, profile } = setup("");
     for (cell, pct) in [("m1/r1", "25"), ("m.2/r2", "99.9")] {
-        let args = [
-            "shift",
-            "--cell",
-            cell,
-            "--to",
-            pct,
-            "--reason",
-            "evaluator",
-            "--yes",
-        ];
-        ok(&mut with_profile(&profile), &args);
+        assert_eq!(shift_on(&profile, cell, pct, "evaluator").code, 0);
     }
     let document = dir.path().join("from-etcd.json");
     std::fs::write(&document, etcd.get("/beacon/routes").unwrap()).unwrap();

@@ -28,6 +28,9 @@ pub struct AwaitApply {
     /// The banner says it too (a rollback onto a failing fallback): it
     /// counts the regions as well.
     pub in_banner: bool,
+    /// What was last said of it: said again only when it changes, so that
+    /// a region that never applies does not drown other news.
+    pub last_said: Option<String>,
 }
 
 impl App {
@@ -93,6 +96,7 @@ impl App {
             said,
             tone,
             in_banner,
+            last_said: None,
         });
         self.check_apply(now);
     }
@@ -124,7 +128,7 @@ impl App {
                     "{} · NOT APPLIED in {} after {:.1} s (applied {applied}/{all})",
                     wait.said,
                     missing.join(", "),
-                    waited.as_secs_f64()
+                    self.session.apply_deadline.as_secs_f64()
                 ),
                 Tone::Bad,
             )
@@ -142,6 +146,12 @@ impl App {
     }
 
     fn tell_apply(&mut self, wait: &AwaitApply, text: String, tone: Tone) {
+        if wait.last_said.as_ref() == Some(&text) {
+            return;
+        }
+        if let Some(awaiting) = &mut self.awaiting {
+            awaiting.last_said = Some(text.clone());
+        }
         // Only while the banner is still up (not acknowledged).
         if wait.in_banner && self.banner.is_some() {
             self.banner = Some(text.clone());

@@ -198,3 +198,29 @@ pub fn etcd_profile(dir: &Path, etcd: &Etcd, extra: &str) -> PathBuf {
     );
     crate::common::write_profile(dir, &text)
 }
+
+/// Short timeouts, for the tests that take etcd away.
+pub const QUICK: &str = "dial_timeout_ms = 300\nrequest_timeout_ms = 500\n";
+
+/// A fresh etcd, a directory, and a profile on them (`extra`: more
+/// `[store]` lines).
+pub struct Setup {
+    pub etcd: Etcd,
+    pub dir: tempfile::TempDir,
+    pub profile: PathBuf,
+}
+
+pub fn setup(extra: &str) -> Setup {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = etcd_profile(dir.path(), &etcd, extra);
+    Setup { etcd, dir, profile }
+}
+
+/// `shift --cell CELL --to PCT --reason REASON --yes` on `profile`.
+pub fn shift_on(profile: &Path, cell: &str, pct: &str, reason: &str) -> crate::common::Run {
+    let args = [
+        "shift", "--cell", cell, "--to", pct, "--reason", reason, "--yes",
+    ];
+    crate::common::run(&mut crate::common::with_profile(profile), &args)
+}
