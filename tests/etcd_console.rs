@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 
 use common::*;
-use etcd_server::{QUICK, Setup, setup, shift_on};
+use etcd_server::{QUICK, Setup, setup, shift_as, shift_on};
 use tmux::Tmux;
 
 /// The console on `profile` as `operator`, at 80×24.
@@ -52,19 +52,10 @@ fn another_operators_change_arrives_by_the_watch_with_their_name() {
     bob.wait_for("ROLLBACK");
     alice.wait_for("+ bob@");
     // Carol shifts from the command line: Alice's console says who and why.
-    let mut carol = with_profile(&profile);
-    carol.env("BEACON_OPERATOR", "carol");
-    let args = [
-        "shift",
-        "--cell",
-        "m1/r2",
-        "--to",
-        "10",
-        "--reason",
-        "canary r2",
-        "--yes",
-    ];
-    ok(&mut carol, &args);
+    assert_eq!(
+        shift_as("carol", &profile, "m1/r2", "10", "canary r2").code,
+        0
+    );
     let screen = alice.wait_for("rev 1 by carol@");
     assert!(flat(&screen).contains("\"canary r2\""), "{screen}");
     // Bob quits: his presence goes (with its lease, at the latest).
@@ -158,14 +149,7 @@ fn etcd_lost_mid_session_is_said_and_a_rollback_waits_for_it_then_lands() {
     if flat(&alice.screen()).contains("Enter to acknowledge") {
         alice.keys(&["Enter"]);
     }
-    let mut carol = with_profile(&profile);
-    carol.env("BEACON_OPERATOR", "carol");
-    ok(
-        &mut carol,
-        &[
-            "shift", "--cell", "m.2/r1", "--to", "5", "--reason", "after", "--yes",
-        ],
-    );
+    assert_eq!(shift_as("carol", &profile, "m.2/r1", "5", "after").code, 0);
     alice.wait_for("rev 3 by carol@");
     alice.keys(&["q"]);
     alice.wait_for("EXITED 0");

@@ -20,7 +20,7 @@ use beacon_console::domain::Action;
 use beacon_console::flags::StoreError;
 use beacon_console::ops::{Console, OpsError};
 use common::*;
-use etcd_server::{Etcd, Setup, etcd_profile, setup, shift_on};
+use etcd_server::{Etcd, Setup, etcd_profile, setup, setup_cluster, shift_as, shift_on};
 
 fn console(profile: &Path) -> Console {
     Console::open(&ProfileSource::File(profile.to_path_buf()), false).unwrap()
@@ -290,13 +290,11 @@ fn writers(profile: &Path, each: u64) -> Vec<(Child, std::thread::JoinHandle<Vec
 
 #[test]
 fn a_three_member_cluster_loses_and_duplicates_nothing_while_a_member_restarts() {
-    let mut etcd = Etcd::cluster(3);
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(
-        dir.path(),
-        &etcd,
-        "dial_timeout_ms = 500\nrequest_timeout_ms = 1000\n",
-    );
+    let Setup {
+        mut etcd,
+        dir: _dir,
+        profile,
+    } = setup_cluster(3, "dial_timeout_ms = 500\nrequest_timeout_ms = 1000\n");
     let running = writers(&profile, 100);
     let stored = |etcd: &Etcd| {
         etcd.get("/beacon/routes")
@@ -342,13 +340,11 @@ fn a_three_member_cluster_loses_and_duplicates_nothing_while_a_member_restarts()
 
 #[test]
 fn with_two_members_down_writes_fail_clearly_and_nothing_is_half_applied() {
-    let mut etcd = Etcd::cluster(3);
-    let dir = tempfile::tempdir().unwrap();
-    let profile = etcd_profile(
-        dir.path(),
-        &etcd,
-        "dial_timeout_ms = 500\nrequest_timeout_ms = 1000\n",
-    );
+    let Setup {
+        mut etcd,
+        dir: _dir,
+        profile,
+    } = setup_cluster(3, "dial_timeout_ms = 500\nrequest_timeout_ms = 1000\n");
     assert_eq!(shift(&profile, "m1/r1", "25").code, 0);
     etcd.members[1].kill();
     etcd.members[2].kill();
@@ -376,21 +372,8 @@ fn history_shows_every_operators_commits_from_etcd_not_only_this_bastions() {
     let alice = etcd_profile(alice_dir.path(), &etcd, "");
     let bob = etcd_profile(bob_dir.path(), &etcd, "");
     assert_eq!(shift(&alice, "m1/r1", "5").code, 0);
-    let mut as_bob = with_profile(&bob);
-    as_bob.env("BEACON_OPERATOR", "bob");
-    ok(
-        &mut as_bob,
-        &[
-            "shift",
-            "--cell",
-            "m1/r2",
-            "--to",
-            "10",
-            "--reason",
-            "from bastion 2",
-            "--yes",
-        ],
-    );
+    let out = shift_as("bob", &bob, "m1/r2", "10", "from bastion 2");
+    assert_eq!(out.code, 0, "{}", out.stderr);
     let text = ok(&mut with_profile(&alice), &["history"]).stdout;
     assert!(
         text.contains("bob@") && text.contains("from bastion 2"),

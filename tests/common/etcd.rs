@@ -211,7 +211,12 @@ pub struct Setup {
 }
 
 pub fn setup(extra: &str) -> Setup {
-    let etcd = Etcd::start();
+    setup_cluster(1, extra)
+}
+
+/// As `setup`, on a cluster of `members`.
+pub fn setup_cluster(members: usize, extra: &str) -> Setup {
+    let etcd = Etcd::cluster(members);
     let dir = tempfile::tempdir().unwrap();
     let profile = etcd_profile(dir.path(), &etcd, extra);
     Setup { etcd, dir, profile }
@@ -219,8 +224,21 @@ pub fn setup(extra: &str) -> Setup {
 
 /// `shift --cell CELL --to PCT --reason REASON --yes` on `profile`.
 pub fn shift_on(profile: &Path, cell: &str, pct: &str, reason: &str) -> crate::common::Run {
+    shift_as("tester", profile, cell, pct, reason)
+}
+
+/// The same, by `operator`.
+pub fn shift_as(
+    operator: &str,
+    profile: &Path,
+    cell: &str,
+    pct: &str,
+    reason: &str,
+) -> crate::common::Run {
     let args = [
         "shift", "--cell", cell, "--to", pct, "--reason", reason, "--yes",
     ];
-    crate::common::run(&mut crate::common::with_profile(profile), &args)
+    let mut command = crate::common::with_profile(profile);
+    command.env("BEACON_OPERATOR", operator);
+    crate::common::run(&mut command, &args)
 }
