@@ -15,7 +15,7 @@ use beacon_console::providers::ErrorClass;
 use beacon_console::providers::runpod::{Health, HealthWorkers};
 use beacon_console::telemetry::Figures;
 use beacon_console::telemetry::probes::Probed;
-use beacon_console::tui::app::{App, Effect, Mode};
+use beacon_console::tui::app::{App, Effect, Mode, Tone};
 use beacon_console::tui::live::Live;
 use beacon_console::tui::modes::{Detail, History};
 use beacon_console::tui::new_app;
@@ -416,6 +416,40 @@ fn cold_fallback_regions_are_named_not_waited_for() {
     assert_eq!(
         app.live.cold_regions("runpod", &cells).regions,
         vec!["us-east".to_string()]
+    );
+}
+
+#[test]
+fn no_figures_is_not_warm_in_a_shift_dialog() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let c = console(dir.path(), false);
+    // RunPod in eu-west (which gains RunPod traffic) has never been probed.
+    let unprobed = CellId::new(Id::from("llama-3.2-1b"), Id::from("eu-west"));
+    app.live
+        .probed
+        .remove(&(unprobed.clone(), "runpod".to_string()));
+    let selection = beacon_console::domain::Selection::Row {
+        model: "llama-3.2-1b".into(),
+    };
+    let amount = ShiftAmount::To(beacon_console::domain::PerMille::new(50).unwrap());
+    let snapshot = c.store.load().unwrap();
+    let plan = ops::plan_shift(&c.profile, snapshot.routes(), &selection, amount, None).unwrap();
+    app.propose_shift(snapshot, plan, amount);
+    let Mode::Confirm(dialog) = &app.mode else {
+        panic!("a dialog");
+    };
+    let warnings = app.gaining_warnings(&dialog.pending);
+    let text: Vec<&str> = warnings.iter().map(|(w, _)| w.as_str()).collect();
+    assert!(
+        text.contains(&"runpod: no figures for 1 cell(s): warmth unknown"),
+        "{text:?}"
+    );
+    assert!(
+        !text
+            .iter()
+            .any(|w| w.contains("warm where") && w.contains("runpod")),
+        "{text:?}"
     );
 }
 
@@ -1323,4 +1357,67 @@ fn letters_never_act_on_the_dialogs_buttons() {
         panic!("a dialog");
     };
     assert_eq!(dialog.reason().as_deref(), Some("yes"));
+}
+
+/// On an etcd store: the others connected, "applied" by the syncs'
+/// acknowledgements (the routers' count beside it when they differ), and a
+/// rollback a region has not applied past the deadline, named in its column
+/// and the status line — in words, so that mono and ASCII say it too.
+#[test]
+fn a_region_that_has_not_applied_a_rollback_is_named() {
+    use beacon_console::flags::{Presence, RegionAck};
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    app.session.acknowledgements = true;
+    app.session.operator = "alice@bastion-1".into();
+    let revision = app.document.revision;
+    let ack = |region: &str, revision: u64| RegionAck {
+        region: region.into(),
+        revision,
+        checked_at: "2026-11-29T03:00:00.000Z".into(),
+        host: format!("router-{region}"),
+        refused: None,
+    };
+    let presence = Presence {
+        applied: vec![
+            ack("us-east", revision),
+            ack("eu-west", revision),
+            ack("apac-sg", revision - 1),
+        ],
+        operators: vec!["alice@bastion-1".into(), "bob@bastion-2".into()],
+    };
+    let now = Instant::now();
+    app.presence_read(Ok(presence), now);
+    app.say(
+        "ROLLED BACK 9 cell(s) to modal · rev 1 · 2.1 ms",
+        Tone::Good,
+    );
+    app.await_apply(revision, now - Duration::from_secs(3));
+    app.check_apply(now);
+    let (status, tone) = app.status.clone().unwrap();
+    assert!(
+        status.contains("NOT APPLIED in apac-sg after 2.0 s (applied 2/3)"),
+        "{status}"
+    );
+    assert_eq!(tone, Tone::Bad);
+    let screen = render(&app, 80, 24, true);
+    assert!(screen.contains("+ bob@bastion-2"), "{screen}");
+    assert!(screen.contains("apac-sg NOT APPLIED"), "{screen}");
+    insta::assert_snapshot!("not_applied_80x24", screen);
+    app.ascii = true;
+    insta::assert_snapshot!("not_applied_80x24_ascii_mono", render(&app, 80, 24, false));
+    insta::assert_snapshot!("not_applied_120x30", render(&app, 120, 30, true));
+    // Once it applies: done, with the time it took.
+    let all = Presence {
+        applied: vec![
+            ack("us-east", revision),
+            ack("eu-west", revision),
+            ack("apac-sg", revision),
+        ],
+        operators: vec!["alice@bastion-1".into()],
+    };
+    app.presence_read(Ok(all), now);
+    let (status, _) = app.status.clone().unwrap();
+    assert!(status.contains("applied 3/3 in"), "{status}");
+    assert!(!render(&app, 80, 24, true).contains("+ bob"));
 }

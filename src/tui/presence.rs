@@ -68,6 +68,18 @@ impl App {
             .collect()
     }
 
+    /// Whether `region` has not applied the awaited rollback past the
+    /// deadline (its column says so, in red).
+    pub fn is_late(&self, region: &str, now: Instant) -> bool {
+        self.awaiting.as_ref().is_some_and(|wait| {
+            now.saturating_duration_since(wait.since) >= self.session.apply_deadline
+                && self
+                    .regions_missing(wait.revision)
+                    .iter()
+                    .any(|r| r == region)
+        })
+    }
+
     /// A presence report from the worker.
     pub fn presence_read(&mut self, result: Result<Presence, String>, now: Instant) {
         self.presence.in_flight = false;

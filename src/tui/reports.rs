@@ -448,7 +448,9 @@ impl App {
             }
         }
         let mut out = Vec::new();
+        let mut warm = Vec::new();
         for (provider, cells) in &gaining {
+            let said = out.len();
             let failing = self.live.failing(provider, cells, &self.session.slo);
             if let Some(w) = failing.warning() {
                 out.push((w, Tone::Bad));
@@ -462,11 +464,24 @@ impl App {
             if let Some(w) = self.live.cold_regions(provider, &rest).warning() {
                 out.push((w, Tone::Warn));
             }
+            // No figures is not warm: said as unknown.
+            let unknown = rest
+                .iter()
+                .filter(|c| self.live.probed(c, provider).is_none())
+                .count();
+            if unknown > 0 {
+                out.push((
+                    format!("{provider}: no figures for {unknown} cell(s): warmth unknown"),
+                    Tone::Warn,
+                ));
+            }
+            if out.len() == said {
+                warm.push(provider.as_str());
+            }
         }
-        if out.is_empty() {
-            let names: Vec<&str> = gaining.iter().map(|(p, _)| p.as_str()).collect();
+        if !warm.is_empty() {
             out.push((
-                format!("{}: warm where it gains traffic", names.join(", ")),
+                format!("{}: warm where it gains traffic", warm.join(", ")),
                 Tone::Info,
             ));
         }

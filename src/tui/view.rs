@@ -132,7 +132,7 @@ fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
         draw_footer(frame, footer, app);
         return;
     }
-    draw_columns(frame, columns, app);
+    draw_columns(frame, columns, app, palette);
     draw_matrix(frame, body, app, palette);
     draw_status(frame, status, app, palette);
     draw_footer(frame, footer, app);
@@ -265,7 +265,8 @@ fn cell_width(area: Rect, app: &App) -> u16 {
     (area.width.saturating_sub(LABEL_WIDTH)) / app.visible_regions().len().max(1) as u16
 }
 
-fn draw_columns(frame: &mut Frame, area: Rect, app: &App) {
+fn draw_columns(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
+    let now = std::time::Instant::now();
     let w = cell_width(area, app);
     // The window every router figure below is counted over.
     let window = format!("traffic {}s", super::reading::TRAFFIC_WINDOW.as_secs());
@@ -275,7 +276,10 @@ fn draw_columns(frame: &mut Frame, area: Rect, app: &App) {
     )];
     for i in app.visible_regions() {
         let region = &app.session.regions[i];
+        let late = app.is_late(region, now);
         let mark = match (app.applies(region), app.ascii) {
+            // A rollback it has not applied past the deadline.
+            (Some(false), _) if late => "NOT APPLIED",
             (Some(true), false) => "✓",
             (Some(true), true) => "ok",
             (Some(false), false) => "…",
@@ -283,7 +287,9 @@ fn draw_columns(frame: &mut Frame, area: Rect, app: &App) {
             (None, _) => "?",
         };
         let text = format!("{region} {mark}");
-        let style = if i == app.cursor.1 {
+        let style = if late {
+            palette.tone(Tone::Bad).add_modifier(Modifier::BOLD)
+        } else if i == app.cursor.1 {
             Style::default().add_modifier(Modifier::BOLD)
         } else {
             Style::default()
