@@ -11,6 +11,7 @@ mod common;
 mod etcd_server;
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Instant;
@@ -418,4 +419,97 @@ fn a_writer_killed_at_any_instant_leaves_document_and_audit_together() {
         );
     }
     assert!(stored_revision(&etcd) > 0, "some commits landed");
+}
+
+#[test]
+fn over_tls_with_a_client_certificate_and_not_without() {
+    let etcd = Etcd::start_tls();
+    let dir = tempfile::tempdir().unwrap();
+    let tls = format!(
+        "[store.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n",
+        etcd_server::tls_fixture("ca.pem"),
+        etcd_server::tls_fixture("client.pem"),
+        etcd_server::tls_fixture("client.key"),
+    );
+    let profile = etcd_profile(dir.path(), &etcd, &tls);
+    let out = shift(&profile, "m1/r1", "25");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(stored_revision(&etcd), 1);
+    // Without the client certificate (or the CA) nothing is written.
+    let other = tempfile::tempdir().unwrap();
+    let ca_only = format!(
+        "[store.tls]\nca = {:?}\n",
+        etcd_server::tls_fixture("ca.pem")
+    );
+    for extra in [
+        "dial_timeout_ms = 500\nrequest_timeout_ms = 1000\n".to_string(),
+        ca_only,
+    ] {
+        let bad = etcd_profile(other.path(), &etcd, &extra);
+        let out = shift(&bad, "m1/r2", "25");
+        assert_eq!(out.code, 4, "{extra}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("etcd at https://127.0.0.1:"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(stored_revision(&etcd), 1);
+}
+
+#[test]
+fn with_user_and_password_from_secrets_that_never_show() {
+    let Setup {
+        etcd,
+        dir: _dir,
+        profile: _,
+    } = setup("");
+    let env = [("ETCDCTL_USER", "root:s3cret-CANARY")];
+    let (ok, _, err) = etcd.etcdctl_with(
+        &["user", "add", "root", "--new-user-password=s3cret-CANARY"],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = etcd.etcdctl_with(&["auth", "enable"], &[]);
+    assert!(ok, "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("etcd.password"), "s3cret-CANARY\n").unwrap();
+    let mode = std::fs::Permissions::from_mode(0o600);
+    std::fs::set_permissions(dir.path().join("etcd.password"), mode).unwrap();
+    let auth =
+        "user = { env = \"BEACON_TEST_ETCD_USER\" }\npassword = { file = \"etcd.password\" }\n";
+    let profile = etcd_profile(dir.path(), &etcd, auth);
+    let mut cmd = with_profile(&profile);
+    cmd.env("BEACON_TEST_ETCD_USER", "root");
+    let out = run(
+        &mut cmd,
+        &[
+            "shift", "--cell", "m1/r1", "--to", "5", "--reason", "auth", "--yes",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let (ok, value, _) = etcd.etcdctl_with(&["get", "/beacon/routes", "--print-value-only"], &env);
+    assert!(ok && value.contains("\"version\":\"1\""), "{value}");
+    // A wrong password: exit 4, and the password is not in the message.
+    std::fs::write(dir.path().join("etcd.password"), "wrong-CANARY\n").unwrap();
+    let mut cmd = with_profile(&profile);
+    cmd.env("BEACON_TEST_ETCD_USER", "root");
+    let out = run(&mut cmd, &["--json", "status"]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("etcd at http://127.0.0.1:"),
+        "{}",
+        out.stderr
+    );
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains("CANARY"), "{text}");
+    }
+    // The variable unset: said by name.
+    let out = run(&mut with_profile(&profile), &["status"]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("BEACON_TEST_ETCD_USER"),
+        "{}",
+        out.stderr
+    );
 }

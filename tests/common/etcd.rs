@@ -27,11 +27,14 @@ pub struct Member {
     cluster: String,
     child: Option<Child>,
     log: PathBuf,
+    /// Client connections over TLS with client certificates (the fixtures).
+    tls: bool,
 }
 
 impl Member {
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client)
     }
 
     /// Starts (or restarts) the member on its data directory.
@@ -56,11 +59,28 @@ impl Member {
             .args(["--initial-cluster-token", "beacon-test"])
             // A test cluster: small, quick elections.
             .args(["--heartbeat-interval", "50", "--election-timeout", "500"])
+            .args(self.tls_args())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("etcd is installed (scripts/test.sh installs etcd-server)");
         self.child = Some(child);
+    }
+
+    fn tls_args(&self) -> Vec<String> {
+        if !self.tls {
+            return Vec::new();
+        }
+        let f = |name: &str| tls_fixture(name).display().to_string();
+        vec![
+            "--cert-file".into(),
+            f("server.pem"),
+            "--key-file".into(),
+            f("server.key"),
+            "--trusted-ca-file".into(),
+            f("ca.pem"),
+            "--client-cert-auth".into(),
+        ]
     }
 
     pub fn kill(&mut self) {
@@ -94,6 +114,15 @@ impl Etcd {
 
     /// `n` members on loopback, ready (a leader elected).
     pub fn cluster(n: usize) -> Etcd {
+        Self::start_members(n, false)
+    }
+
+    /// One member that speaks TLS only and wants a client certificate.
+    pub fn start_tls() -> Etcd {
+        Self::start_members(1, true)
+    }
+
+    fn start_members(n: usize, tls: bool) -> Etcd {
         let dir = tempfile::tempdir().unwrap();
         let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
         let cluster = ports
@@ -113,6 +142,7 @@ impl Etcd {
                 cluster: cluster.clone(),
                 child: None,
                 log: dir.path().join(format!("m{i}.log")),
+                tls,
             })
             .collect();
         for m in &mut members {
@@ -151,16 +181,37 @@ impl Etcd {
 
     /// Runs etcdctl (v3 API) against every member: (success, stdout).
     pub fn etcdctl(&self, args: &[&str]) -> (bool, String) {
+        let (ok, stdout, _) = self.etcdctl_with(args, &[]);
+        (ok, stdout)
+    }
+
+    fn ctl_tls(&self) -> Vec<String> {
+        if !self.members.first().is_some_and(|m| m.tls) {
+            return Vec::new();
+        }
+        let f = |name: &str| tls_fixture(name).display().to_string();
+        vec![
+            format!("--cacert={}", f("ca.pem")),
+            format!("--cert={}", f("client.pem")),
+            format!("--key={}", f("client.key")),
+        ]
+    }
+
+    /// Runs etcdctl with more environment: (success, stdout, stderr).
+    pub fn etcdctl_with(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
         let out = Command::new("etcdctl")
             .env("ETCDCTL_API", "3")
+            .envs(env.iter().copied())
             .arg(format!("--endpoints={}", self.endpoints().join(",")))
             .args(["--command-timeout=2s", "--dial-timeout=1s"])
+            .args(self.ctl_tls())
             .args(args)
             .output()
             .expect("etcdctl is installed (Debian etcd-client)");
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     }
 
@@ -241,4 +292,11 @@ pub fn shift_as(
     let mut command = crate::common::with_profile(profile);
     command.env("BEACON_OPERATOR", operator);
     crate::common::run(&mut command, &args)
+}
+
+/// A file of `tests/fixtures/etcd-tls`.
+pub fn tls_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/etcd-tls")
+        .join(name)
 }
