@@ -199,3 +199,31 @@ fn with_etcd_out_of_reach_the_synced_copy_opens_read_only() {
     alice.wait_for("EXITED 0");
     assert_eq!(etcd.members.len(), 1);
 }
+
+#[test]
+fn over_an_unreadable_document_the_console_rolls_back_by_force() {
+    let Setup {
+        etcd,
+        dir: _dir,
+        profile,
+    } = setup(QUICK);
+    assert_eq!(shift_on(&profile, "m1/r1", "50", "canary").code, 0);
+    let alice = console(&profile, "alice");
+    alice.wait_for("rev 1");
+    assert!(etcd.etcdctl(&["put", "/beacon/routes", "garbage"]).0);
+    alice.wait_for("FLAG STORE");
+    alice.keys(&["X", "X"]);
+    // A plain rollback cannot read what it would change: it says what can.
+    alice.wait_until("the way out", |s| flat(s).contains(":rollback force"));
+    alice.keys(&[":"]);
+    alice.tmux(&["send-keys", "-l", "rollback force -- document unreadable"]);
+    alice.keys(&["Enter"]);
+    alice.wait_until("the forced rollback", |s| flat(s).contains("ROLLED BACK"));
+    alice.wait_until("the store line gone", |s| !s.contains("FLAG STORE"));
+    let doc: serde_json::Value =
+        serde_json::from_str(&etcd.get("/beacon/routes").unwrap()).unwrap();
+    assert_eq!(doc["metadata"]["version"], "2");
+    assert_eq!(doc["metadata"]["updateAction"], "forced rollback");
+    alice.keys(&["q"]);
+    alice.wait_for("EXITED 0");
+}

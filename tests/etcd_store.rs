@@ -504,12 +504,20 @@ fn with_user_and_password_from_secrets_that_never_show() {
     for text in [&out.stdout, &out.stderr] {
         assert!(!text.contains("CANARY"), "{text}");
     }
-    // The variable unset: said by name.
+    // The variable unset: said by name; check-config warns (exit 0).
     let out = run(&mut with_profile(&profile), &["status"]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
         out.stderr.contains("BEACON_TEST_ETCD_USER"),
         "{}",
         out.stderr
+    );
+    let out = run(&mut with_profile(&profile), &["check-config"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("store user: environment variable BEACON_TEST_ETCD_USER"),
+        "{}",
+        out.stdout
     );
 }

@@ -168,6 +168,18 @@ fn sync_once_writes_acknowledges_and_exits_and_bad_arguments_exit_2() {
         &["sync", "--region", "r1", "--to", "/no/such/dir/f.json"],
     );
     assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = run(
+        &mut with_profile(&profile),
+        &[
+            "sync",
+            "--region",
+            "r1",
+            "--to",
+            &dir.path().display().to_string(),
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("is a directory"), "{}", out.stderr);
     // The demo keeps its flags in a file: nothing to mirror.
     let out = run(
         &mut demo(dir.path()),

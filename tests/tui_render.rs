@@ -1407,6 +1407,26 @@ fn a_region_that_has_not_applied_a_rollback_is_named() {
     app.ascii = true;
     insta::assert_snapshot!("not_applied_80x24_ascii_mono", render(&app, 80, 24, false));
     insta::assert_snapshot!("not_applied_120x30", render(&app, 120, 30, true));
+    // A region with no acknowledgement at all has no sync: said so.
+    let no_sync = Presence {
+        applied: vec![ack("us-east", revision), ack("eu-west", revision)],
+        operators: vec![
+            "alice@bastion-1".into(),
+            "alice@bastion-1".into(),
+            "bob@bastion-2".into(),
+        ],
+    };
+    app.presence_read(Ok(no_sync), now);
+    let screen = render(&app, 80, 24, true);
+    assert!(
+        screen.contains("apac-sg NO SYNC") || screen.contains("apac-sg NOT APPLIED"),
+        "{screen}"
+    );
+    // Alice's other console counts; her own does not.
+    assert_eq!(
+        app.other_operators(),
+        vec!["alice@bastion-1", "bob@bastion-2"]
+    );
     // Once it applies: done, with the time it took.
     let all = Presence {
         applied: vec![
@@ -1420,4 +1440,18 @@ fn a_region_that_has_not_applied_a_rollback_is_named() {
     let (status, _) = app.status.clone().unwrap();
     assert!(status.contains("applied 3/3 in"), "{status}");
     assert!(!render(&app, 80, 24, true).contains("+ bob"));
+}
+
+/// The first `X` is answered on screen even while the store is out of
+/// reach (its red line does not hide the "press X again").
+#[test]
+fn the_rollback_prompt_shows_over_a_store_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    app.document.store_error =
+        Some("flag store unavailable: etcd at http://127.0.0.1:2379: tcp connect error".into());
+    app.on_key(key(KeyCode::Char('X')), Instant::now());
+    let screen = render(&app, 80, 24, false);
+    assert!(screen.contains("again"), "{screen}");
+    assert!(!screen.contains("FLAG STORE"), "the prompt first: {screen}");
 }

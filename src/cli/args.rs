@@ -83,6 +83,8 @@ pub enum Command {
     Warmup(WarmupArgs),
     /// Run the simulator alone (fake RunPod + Modal, and a router per region) until Ctrl-C.
     Sim(SimArgs),
+    /// The guardrails without a screen: check every cell against the SLO at each interval; alert, hold, or (armed) roll breaching cells back. One log line per check and per action on stderr.
+    Guard(GuardArgs),
     /// Beside a region's router: mirror the routing document from etcd into the flagd file it reads, and acknowledge each revision.
     Sync(SyncArgs),
     /// Commit in a loop (test harness for crash and concurrency tests).
@@ -309,4 +311,23 @@ pub struct SyncArgs {
     /// Mirror and acknowledge once, then exit (for scripts).
     #[arg(long)]
     pub once: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GuardArgs {
+    /// disarmed, observe (alert only), hold (alert, hold a plan), rollback (roll breaching cells back); default: the profile's `[guard] mode`.
+    #[arg(long, value_name = "MODE", value_parser = parse_guard_mode)]
+    pub mode: Option<crate::domain::guard::GuardMode>,
+    /// Stop after this many checks (for scripts; default: until stopped).
+    #[arg(long, value_name = "N")]
+    pub checks: Option<u64>,
+    /// The demo simulator's time scale (simulated seconds per second).
+    #[arg(long)]
+    pub time_scale: Option<f64>,
+}
+
+fn parse_guard_mode(text: &str) -> Result<crate::domain::guard::GuardMode, String> {
+    crate::config::parse_guard_mode(text).ok_or_else(|| {
+        format!("unknown mode {text:?}: expected disarmed, observe, hold or rollback")
+    })
 }

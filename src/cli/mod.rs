@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod guard;
 mod live;
 pub(crate) mod output;
 mod run;

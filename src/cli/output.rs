@@ -335,6 +335,15 @@ fn secret_text(s: &Option<SecretSource>, demo: bool) -> String {
 pub fn config_warnings(p: &Profile) -> Vec<String> {
     let cells = p.cells();
     let mut warnings = Vec::new();
+    if let crate::config::StoreConfig::Etcd(etcd) = &p.store {
+        for (name, source) in [("user", &etcd.user), ("password", &etcd.password)] {
+            if let Some(Err(why)) = source.as_ref().map(SecretSource::availability) {
+                warnings.push(format!(
+                    "store {name}: {why}: the flags in etcd cannot be read or written until it is set"
+                ));
+            }
+        }
+    }
     for pr in &p.providers {
         let named = [
             ("api_key", &pr.api_key),

@@ -118,6 +118,7 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
         Some(Command::Bench(args)) => super::bench::run(&console()?, args, json),
         Some(Command::Warmup(args)) => super::bench::warmup(&console()?, args, json),
         Some(Command::Sim(args)) => super::sim::run(&console()?, args, json),
+        Some(Command::Guard(args)) => super::guard::run(&console()?, args),
         Some(Command::Sync(args)) => super::sync::run(&Profile::load(&source)?, args),
     }
 }

@@ -30,6 +30,12 @@ pub fn run(profile: &Profile, args: SyncArgs) -> Result<(), OpsError> {
             args.to.display()
         )));
     }
+    if args.to.is_dir() {
+        return Err(OpsError::Invalid(format!(
+            "{} is a directory: --to names the flagd file the router reads",
+            args.to.display()
+        )));
+    }
     mirror(profile, config, args)
 }
 
@@ -55,7 +61,7 @@ fn mirror(
     let codec = crate::flags::FlagCodec::for_profile(profile);
     runtime.block_on(async {
         tokio::select! {
-            result = sync::run(config, codec, settings) => result.map_err(OpsError::Unavailable),
+            result = sync::run(config, codec, settings) => result.map_err(|why| OpsError::Unavailable(format!("flag store unavailable: {why}"))),
             _ = tokio::signal::ctrl_c() => Ok(()),
         }
     })

@@ -1,12 +1,14 @@
 //! Profile loading and validation. Every error names file:line:col.
 
 mod error;
+mod guard;
 mod profile;
 mod raw;
 mod secret;
 mod store;
 
 pub use error::{ConfigError, read_text};
+pub use guard::{GuardConfig, parse_mode as parse_guard_mode};
 pub use profile::{
     Endpoint, EndpointTemplate, Environment, Profile, ProfileSource, ProviderConfig, ProviderKind,
     SimulatorConfig, SloConfig, StoreConfig,

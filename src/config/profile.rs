@@ -169,6 +169,8 @@ pub struct Profile {
     /// Console key bindings from `[keys]`: (command, keys), each key in the
     /// canonical form of [`KEY_NAMES`] or one printable character.
     pub keys: Vec<(String, Vec<String>)>,
+    /// The guardrails: mode and check interval (limits from `[slo]`).
+    pub guard: super::guard::GuardConfig,
     /// Each region's router metrics endpoint (`[[routers]]`), in region order.
     pub routers: Vec<RouterEndpoint>,
 }
@@ -510,6 +512,7 @@ impl Validator<'_> {
         let telemetry = self.telemetry(&raw.telemetry)?;
         let routers = self.routers(&raw.routers, &regions, simulated)?;
         let keys = self.keys(&raw.keys)?;
+        let guard = self.guard(&raw.guard)?;
         Ok(Profile {
             origin: self.origin.to_string(),
             name,
@@ -534,6 +537,7 @@ impl Validator<'_> {
             telemetry,
             routers,
             keys,
+            guard,
         })
     }
 

@@ -37,6 +37,20 @@ pub struct RawProfile {
     /// Console key bindings: command name → a key or a list of keys.
     #[serde(default)]
     pub keys: indexmap::IndexMap<Spanned<String>, Spanned<RawKeys>>,
+    #[serde(default)]
+    pub guard: RawGuard,
+}
+
+/// `[guard]`: what the guardrails do, and how often they check.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGuard {
+    #[serde(default)]
+    pub mode: Option<Spanned<String>>,
+    #[serde(default)]
+    pub check_interval_ms: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub window_ms: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -60,9 +60,14 @@ impl EtcdConfig {
         format!("{}/applied/", self.prefix)
     }
 
-    /// `PREFIX/operators/<user@host>`: a console that is connected.
+    /// `PREFIX/operators/<user@host>/<pid>`: a console that is connected
+    /// (the pid tells two consoles of one user on one host apart).
     pub fn operator_key(&self, operator: &str) -> String {
-        format!("{}/operators/{operator}", self.prefix)
+        format!(
+            "{}/operators/{operator}/{}",
+            self.prefix,
+            std::process::id()
+        )
     }
 
     pub fn operators_prefix(&self) -> String {

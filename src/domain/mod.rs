@@ -2,6 +2,7 @@
 
 pub(crate) mod cell;
 pub(crate) mod change;
+pub mod guard;
 pub(crate) mod ladder;
 pub(crate) mod percent;
 pub(crate) mod routes;

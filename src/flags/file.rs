@@ -17,7 +17,7 @@ use super::audit::{AuditEvent, AuditLog, RefusedAttempt};
 use super::flagd::{Document, FlagCodec, peek_revision};
 use super::record_text::RecordText;
 use super::store::{
-    CommitRequest, Committed, Conflict, Fingerprint, FlagStore, Snapshot, StoreError,
+    CommitRequest, Committed, Conflict, Fingerprint, FlagStore, Held, Snapshot, StoreError,
     changes_from_unknown, next_document, next_revision,
 };
 use crate::domain::{Action, CellChange, ChangeRecord, Operator};
@@ -482,6 +482,44 @@ impl FlagStore for FileStore {
         let scratch = current.unwrap_or_default();
         self.write_revision(&document, &audit, request, changes, scratch)
             .map(Some)
+    }
+
+    fn hold(&self, name: &str, holder: &str) -> Result<Held, StoreError> {
+        fs::create_dir_all(self.dir()).map_err(|e| unavailable("create", self.dir(), e))?;
+        let mut lock_name = self
+            .lock_path
+            .file_name()
+            .unwrap_or_default()
+            .to_os_string();
+        lock_name.push(format!(".{name}"));
+        let path = self.lock_path.with_file_name(lock_name);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| unavailable("open", &path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut who = String::new();
+                let _ = file.read_to_string(&mut who);
+                return Err(StoreError::Held(format!(
+                    "the {name} is already running: held by {} ({})",
+                    crate::domain::text::printable(who.trim()),
+                    path.display()
+                )));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(unavailable("lock", &path, e)),
+        }
+        // Who holds it, for the one refused (the OS lets go if we die).
+        let text = format!("{holder} (pid {}) since {}", std::process::id(), now_utc());
+        let written = file
+            .set_len(0)
+            .and_then(|()| file.write_all(text.as_bytes()));
+        written.map_err(|e| unavailable("write", &path, e))?;
+        Ok(Box::new(file))
     }
 
     fn force_replace(&self, mut request: CommitRequest) -> Result<Committed, StoreError> {

@@ -13,6 +13,6 @@ pub(crate) mod store;
 pub use flagd::{Document, FlagCodec, flag_key};
 pub use record_text::RecordText;
 pub use store::{
-    AuditRead, CommitRequest, Committed, Conflict, FlagStore, Presence, RegionAck, Snapshot,
+    AuditRead, CommitRequest, Committed, Conflict, FlagStore, Held, Presence, RegionAck, Snapshot,
     StoreError,
 };

@@ -133,6 +133,9 @@ pub enum StoreError {
         /// " by WHO at WHEN", when the audit log says.
         by: String,
     },
+    /// A role (the guard) is held by another process. (exit 7)
+    #[error("{0}")]
+    Held(String),
     /// The document is there but is not a valid routing document.
     #[error(
         "flag document {path} is unreadable: {detail}; `rollback --all --force` replaces it with an all-fallback document (the bad file is kept)"
@@ -173,6 +176,9 @@ pub struct Presence {
     pub operators: Vec<String>,
 }
 
+/// A role held (see [`FlagStore::hold`]): let go when dropped.
+pub type Held = Box<dyn std::any::Any + Send>;
+
 /// Audit events, oldest first, and the entries that could not be read.
 pub type AuditRead = (Vec<super::audit::AuditEvent>, Vec<super::audit::BadLine>);
 
@@ -205,6 +211,11 @@ pub trait FlagStore {
     fn audit_events(&self) -> Option<Result<AuditRead, StoreError>> {
         None
     }
+
+    /// Holds the role `name` (the guard) for as long as the returned value
+    /// lives, so that two processes never both act; refused, naming the
+    /// holder, while another process holds it.
+    fn hold(&self, name: &str, holder: &str) -> Result<Held, StoreError>;
 
     /// Whether `presence` has anything to say (etcd), without asking it.
     fn keeps_presence(&self) -> bool {

@@ -39,6 +39,7 @@ impl OpsError {
         match self {
             OpsError::Invalid(_) | OpsError::Config(_) => 2,
             OpsError::Store(StoreError::Conflict(_)) => 3,
+            OpsError::Store(StoreError::Held(_)) => 7,
             OpsError::Store(_) | OpsError::Unavailable(_) | OpsError::Failed(_) => 4,
             OpsError::ReadOnly(_) => 5,
             OpsError::GatesFailed(_) => 6,

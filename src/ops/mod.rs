@@ -4,6 +4,7 @@
 pub(crate) mod bench;
 mod console;
 mod error;
+pub mod guard;
 mod history;
 pub mod monitor;
 mod operator;
@@ -15,6 +16,6 @@ pub use console::Console;
 pub use error::OpsError;
 pub use history::{History, history};
 pub use operator::detect_operator;
-pub use rollback::{Rollback, force_rollback, plan_rollback, rollback};
+pub use rollback::{Rollback, force_rollback, plan_rollback, rollback, rollback_as};
 pub use shift::{ShiftAmount, ShiftPlan, Skipped, plan_shift};
 pub use undo::plan_undo;

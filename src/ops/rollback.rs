@@ -73,6 +73,17 @@ pub fn rollback(
     selection: &Selection,
     reason: &str,
 ) -> Result<Rollback, OpsError> {
+    rollback_as(console, selection, reason, Action::Rollback)
+}
+
+/// A rollback audited as `action` (the guard's is `auto_rollback`): the same
+/// commit path, the same semantics.
+pub fn rollback_as(
+    console: &Console,
+    selection: &Selection,
+    reason: &str,
+    action: Action,
+) -> Result<Rollback, OpsError> {
     let started = Instant::now();
     let profile = &console.profile;
     let target = Target::of(profile, selection)?;
@@ -82,7 +93,7 @@ pub fn rollback(
         // Nothing to change is no new revision (rollback is safe to repeat):
         // the store commits nothing when the routes are the same.
         let routes = target.apply(&doc.routes);
-        Some(console.request(routes, Action::Rollback, reason, started))
+        Some(console.request(routes, action, reason, started))
     })?;
     Ok(Rollback {
         revision: committed

@@ -64,6 +64,8 @@ pub enum Effect {
     /// Send the demo simulator this whole list of fault rules.
     SetFaults(Vec<crate::sim::Fault>),
     Rollback(Selection),
+    /// Every cell to the fallback whatever the document's state (`:rollback force`).
+    ForceRollback,
     /// Switch to a theme by name (`:theme`).
     Theme(String),
 }
@@ -521,7 +523,10 @@ impl App {
                 };
                 let parsed = command::parse(line, &self.vocabulary());
                 if reason.is_some()
-                    && !matches!(parsed, Ok(Action::Shift(..) | Action::Rollback(_)))
+                    && !matches!(
+                        parsed,
+                        Ok(Action::Shift(..) | Action::Rollback(_) | Action::ForceRollback)
+                    )
                 {
                     self.say(
                         "a reason (after --) goes with shift and rollback",
@@ -543,7 +548,7 @@ impl App {
                 self.status = None;
                 let writes = matches!(
                     action,
-                    Action::Shift(..) | Action::Rollback(_) | Action::Undo
+                    Action::Shift(..) | Action::Rollback(_) | Action::ForceRollback | Action::Undo
                 );
                 if writes && self.session.read_only {
                     self.say("READ-ONLY: writes are disabled", Tone::Warn);
@@ -554,6 +559,7 @@ impl App {
                         Effect::PlanShift(selection, ShiftAmount::To(share))
                     }
                     Action::Rollback(selection) => Effect::Rollback(selection),
+                    Action::ForceRollback => Effect::ForceRollback,
                     Action::GiveUpRollback if self.rollback.is_none() => {
                         self.say("no rollback is pending", Tone::Info);
                         Effect::None

@@ -12,6 +12,8 @@ pub enum Action {
     Rollback(Selection),
     /// Give up a pending rollback's retries (a dialog asks first).
     GiveUpRollback,
+    /// Every cell to the fallback over a document that cannot be read.
+    ForceRollback,
     Warmup(Selection),
     Undo,
     Theme(String),
@@ -34,7 +36,7 @@ pub const COMMANDS: [(&str, &str); 10] = [
         "shift",
         "shift CELLS PERCENT   e.g. shift llama-3.2-1b/us-east 25",
     ),
-    ("rollback", "rollback CELLS|all|cancel [-- REASON]"),
+    ("rollback", "rollback CELLS|all|cancel|force [-- REASON]"),
     ("warmup", "warmup CELLS"),
     ("undo", "undo"),
     ("theme", "theme NAME"),
@@ -86,6 +88,7 @@ pub fn parse(line: &str, vocabulary: &Vocabulary) -> Result<Action, String> {
             Ok(Action::Shift(selection(cells, vocabulary)?, share))
         }
         "rollback" if args == ["cancel"] => Ok(Action::GiveUpRollback),
+        "rollback" if args == ["force"] => Ok(Action::ForceRollback),
         "rollback" if !args.is_empty() => Ok(Action::Rollback(selection(args, vocabulary)?)),
         "warmup" if !args.is_empty() => Ok(Action::Warmup(selection(args, vocabulary)?)),
         "theme" => match args {

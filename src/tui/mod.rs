@@ -185,7 +185,13 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
         };
         if let Some((provider, why)) = monitor.clients.unavailable().iter().next() {
             app.say(
-                format!("{provider} figures unavailable: {why} (rollback and shifts still work)"),
+                if console.read_only {
+                    format!("{provider} figures unavailable: {why}")
+                } else {
+                    format!(
+                        "{provider} figures unavailable: {why} (rollback and shifts still work)"
+                    )
+                },
                 Tone::Warn,
             );
         }
@@ -564,6 +570,15 @@ fn apply(ctx: &mut Ctx, app: &mut App, effect: Effect) -> Flow {
         Effect::Rollback(selection) => {
             app.say(format!("rolling back {selection}…"), Tone::Warn);
             if let Some(request) = app.request_rollback(selection, Instant::now()) {
+                ctx.send(request);
+            }
+        }
+        Effect::ForceRollback => {
+            app.say(
+                "rolling back all cells over the unreadable document…",
+                Tone::Warn,
+            );
+            if let Some(request) = app.request_force_rollback(Instant::now()) {
                 ctx.send(request);
             }
         }

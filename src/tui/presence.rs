@@ -47,15 +47,19 @@ impl App {
         )
     }
 
-    /// The other operators connected (not this console's).
+    /// The other consoles connected, by operator (this console's own entry
+    /// left out; another console of the same operator still counts).
     pub fn other_operators(&self) -> Vec<&str> {
-        self.presence.last.as_ref().map_or_else(Vec::new, |p| {
-            p.operators
-                .iter()
-                .map(String::as_str)
-                .filter(|o| *o != self.session.operator)
-                .collect()
-        })
+        let Some(presence) = &self.presence.last else {
+            return Vec::new();
+        };
+        let mut others: Vec<&str> = presence.operators.iter().map(String::as_str).collect();
+        if let Some(own) = others.iter().position(|o| *o == self.session.operator) {
+            others.remove(own);
+        }
+        others.sort_unstable();
+        others.dedup();
+        others
     }
 
     /// Regions that have not acknowledged `revision` (or later).

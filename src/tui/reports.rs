@@ -32,6 +32,8 @@ pub struct PendingRollback {
     pub reason: Option<String>,
     /// When it was first asked for (X X), for what the operator is told.
     pub first_asked: Instant,
+    /// Over a document that cannot be read (`:rollback force`).
+    pub force: bool,
 }
 
 /// Another operator's change, as the status line tells it.
@@ -62,10 +64,30 @@ impl App {
                 error: None,
                 reason,
                 first_asked: now,
+                force: false,
             },
         };
         self.rollback = Some(merged);
         self.due_rollback(now)
+    }
+
+    /// `:rollback force`: every cell, whatever the document's state; a
+    /// pending rollback becomes this one (it covers everything).
+    pub fn request_force_rollback(&mut self, now: Instant) -> Option<Request> {
+        let request = self.request_rollback(Selection::All, now);
+        if let Some(pending) = &mut self.rollback {
+            pending.force = true;
+        }
+        match request {
+            Some(Request::Rollback {
+                selection, reason, ..
+            }) => Some(Request::Rollback {
+                selection,
+                reason,
+                force: true,
+            }),
+            other => other,
+        }
     }
 
     /// The attempt that is due now, if any.
@@ -79,6 +101,7 @@ impl App {
         Some(Request::Rollback {
             selection: pending.selection.clone(),
             reason: pending.reason.clone(),
+            force: pending.force,
         })
     }
 
@@ -129,7 +152,16 @@ impl App {
         match report {
             Report::Loaded(result) => {
                 match result {
-                    Ok(snapshot) => self.loaded(snapshot, now),
+                    Ok(snapshot) => {
+                        self.loaded(snapshot, now);
+                        // The store reads again: a rollback waiting out its
+                        // back-off goes now, not seconds later.
+                        if let Some(pending) = &mut self.rollback
+                            && pending.error.is_some()
+                        {
+                            pending.next = now;
+                        }
+                    }
                     Err(e) => {
                         self.document.load_in_flight = false;
                         self.document.store_error = Some(e);
@@ -411,8 +443,15 @@ impl App {
         } else {
             format!("next try in {wait} s")
         };
+        // What is being done about it first: the cause may be long.
+        let unreadable = error.contains("unreadable") || error.contains("is missing");
+        let force = if unreadable && !pending.force {
+            "; :rollback force writes an all-fallback document"
+        } else {
+            ""
+        };
         Some(format!(
-            "ROLLBACK NOT WRITTEN ({}, attempt {}): {error} — {when}; :rollback cancel gives up",
+            "ROLLBACK NOT WRITTEN ({}, attempt {}; {when}; :rollback cancel gives up{force}): {error}",
             pending.selection, pending.attempts
         ))
     }

@@ -277,9 +277,13 @@ fn draw_columns(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     for i in app.visible_regions() {
         let region = &app.session.regions[i];
         let late = app.is_late(region, now);
+        // The store keeps acknowledgements and this region has none: no
+        // sync runs beside its router (not "still applying").
+        let no_sync = app.acknowledged(region) == Some(None);
         let mark = match (app.applies(region), app.ascii) {
             // A rollback it has not applied past the deadline.
             (Some(false), _) if late => "NOT APPLIED",
+            (Some(false), _) if no_sync => "NO SYNC",
             (Some(true), false) => "✓",
             (Some(true), true) => "ok",
             (Some(false), false) => "…",
@@ -287,7 +291,7 @@ fn draw_columns(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
             (None, _) => "?",
         };
         let text = format!("{region} {mark}");
-        let style = if late {
+        let style = if late || no_sync {
             palette.tone(Tone::Bad).add_modifier(Modifier::BOLD)
         } else if i == app.cursor.1 {
             Style::default().add_modifier(Modifier::BOLD)
@@ -873,7 +877,14 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         return;
     }
     // Messages can quote stored text (who changed what, and why): escaped.
-    let line = if let Some(text) = app.pending_rollback_text(std::time::Instant::now()) {
+    let armed = app.rollback_armed.is_some();
+    let line = if let (true, Some((text, tone))) = (armed, &app.status) {
+        // "Press X again": always seen, whatever else is wrong.
+        Line::from(Span::styled(
+            format!(" {}", printable(text)),
+            palette.tone(*tone).add_modifier(Modifier::BOLD),
+        ))
+    } else if let Some(text) = app.pending_rollback_text(std::time::Instant::now()) {
         Line::from(Span::styled(
             format!(" {}", printable(&text)),
             palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),

@@ -35,6 +35,8 @@ pub enum Request {
         selection: Selection,
         /// Why, as typed; else the audit says what the console did.
         reason: Option<String>,
+        /// Over a document that cannot be read (every cell).
+        force: bool,
     },
     History,
     /// The audit lines about one cell, for the detail view.
@@ -106,7 +108,11 @@ pub fn handle(console: &Console, request: Request) -> Report {
         } => Report::ShiftPlanned(plan_shift(console, &selection, amount, &provider).map_err(text)),
         Request::PlanUndo => Report::UndoPlanned(plan_undo(console).map_err(text)),
         Request::Commit(pending) => commit(console, pending),
-        Request::Rollback { selection, reason } => rollback(console, selection, reason),
+        Request::Rollback {
+            selection,
+            reason,
+            force,
+        } => rollback(console, selection, reason, force),
         Request::History => Report::History(history(console).map_err(text)),
         Request::CellHistory(cell) => {
             let lines = cell_history(console, &cell).unwrap_or_default();
@@ -171,13 +177,18 @@ fn commit(console: &Console, pending: Box<Pending>) -> Report {
     }
 }
 
-fn rollback(console: &Console, selection: Selection, why: Option<String>) -> Report {
+fn rollback(console: &Console, selection: Selection, why: Option<String>, force: bool) -> Report {
     let started = Instant::now();
+    let what = if force { "forced rollback" } else { "rollback" };
     let reason = match why {
-        Some(why) => format!("{why} (console: rollback of {selection})"),
-        None => format!("console: rollback of {selection}"),
+        Some(why) => format!("{why} (console: {what} of {selection})"),
+        None => format!("console: {what} of {selection}"),
     };
-    let result = ops::rollback(console, &selection, &reason);
+    let result = if force {
+        ops::force_rollback(console, &reason)
+    } else {
+        ops::rollback(console, &selection, &reason)
+    };
     Report::RolledBack {
         elapsed: started.elapsed(),
         after: console.store.load().ok(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 
-use crate::config::{EtcdConfig, EtcdTls};
+use crate::config::{EtcdConfig, EtcdTls, SecretSource};
 use crate::failure::Failure;
 use crate::flags::StoreError;
 
@@ -20,13 +20,15 @@ use crate::flags::StoreError;
 pub struct Reach {
     pub endpoints: Vec<String>,
     options: ConnectOptions,
+    /// Read when connecting (a store opens without them: `check-config`
+    /// reports them, and a file-less read-only copy never needs them).
+    credentials: Option<(SecretSource, SecretSource)>,
     pub request_timeout: Duration,
     pub dial_timeout: Duration,
 }
 
 impl Reach {
-    /// Reads the TLS files and the credentials (their errors name the
-    /// file or variable, never a value).
+    /// Reads the TLS files (their errors name the file).
     pub fn new(config: &EtcdConfig) -> Result<Reach, StoreError> {
         let mut options = ConnectOptions::new()
             .with_connect_timeout(config.dial_timeout)
@@ -36,25 +38,29 @@ impl Reach {
         if let Some(tls) = &config.tls {
             options = options.with_tls(tls_options(tls)?);
         }
-        if let (Some(user), Some(password)) = (&config.user, &config.password) {
-            let read = |s: &crate::config::SecretSource| {
-                s.read()
-                    .map_err(|why| StoreError::Unavailable(format!("etcd credentials: {why}")))
-            };
-            let (user, password) = (read(user)?, read(password)?);
-            options = options.with_user(user.expose(), password.expose());
-        }
         Ok(Reach {
             endpoints: config.endpoints.clone(),
             options,
+            credentials: config.user.clone().zip(config.password.clone()),
             request_timeout: config.request_timeout,
             dial_timeout: config.dial_timeout,
         })
     }
 
     /// A client (async); connecting authenticates when credentials are set.
+    /// The credentials are read here, each time: errors name the variable
+    /// or file, never a value.
     pub async fn connect(&self) -> Result<Client, StoreError> {
-        let connect = Client::connect(&self.endpoints, Some(self.options.clone()));
+        let mut options = self.options.clone();
+        if let Some((user, password)) = &self.credentials {
+            let read = |s: &SecretSource| {
+                s.read()
+                    .map_err(|why| StoreError::Unavailable(format!("etcd credentials: {why}")))
+            };
+            let (user, password) = (read(user)?, read(password)?);
+            options = options.with_user(user.expose(), password.expose());
+        }
+        let connect = Client::connect(&self.endpoints, Some(options));
         match tokio::time::timeout(self.dial_timeout + self.request_timeout, connect).await {
             Ok(Ok(client)) => Ok(client),
             Ok(Err(e)) => Err(self.failed("connect to", e)),
@@ -65,7 +71,7 @@ impl Reach {
     pub fn failed(&self, what: &str, e: etcd_client::Error) -> StoreError {
         StoreError::Failed(Failure::new(
             format!("{what} etcd at {}", self.endpoints.join(",")),
-            e,
+            Brief(e),
         ))
     }
 
@@ -211,4 +217,44 @@ enum Outcome {
     Store(StoreError),
     Etcd(etcd_client::Error),
     TimedOut,
+}
+
+/// An etcd client error told in a few words: the innermost cause ("Connection
+/// refused (os error 111)", "etcdserver: authentication failed"), not the
+/// transport's nested `Debug` text, which an 80-column line cannot hold.
+#[derive(Debug)]
+struct Brief(etcd_client::Error);
+
+impl std::fmt::Display for Brief {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", brief(&self.0))
+    }
+}
+
+/// The few words of an etcd client error (see [`Brief`]).
+pub fn brief(e: &etcd_client::Error) -> String {
+    if let etcd_client::Error::GRpcStatus(status) = e {
+        return status.message().to_string();
+    }
+    // Each cause's own words, without the Debug dump the outer ones
+    // embed: "tcp connect error".
+    let mut words = Vec::new();
+    let mut inner = std::error::Error::source(e);
+    while let Some(cause) = inner {
+        let text = cause.to_string();
+        if !text.contains('(') || text.contains("os error") {
+            words.push(text);
+        }
+        inner = cause.source();
+    }
+    if words.is_empty() {
+        return e.to_string();
+    }
+    words.join(": ")
+}
+
+impl std::error::Error for Brief {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
 }

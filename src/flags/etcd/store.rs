@@ -19,7 +19,7 @@ use crate::flags::file::now_utc;
 use crate::flags::flagd::peek_revision;
 use crate::flags::store::{Fingerprint, changes_from_unknown, next_document, next_revision};
 use crate::flags::{
-    AuditRead, CommitRequest, Committed, Conflict, Document, FlagCodec, FlagStore, Presence,
+    AuditRead, CommitRequest, Committed, Conflict, Document, FlagCodec, FlagStore, Held, Presence,
     RegionAck, Snapshot, StoreError,
 };
 
@@ -27,6 +27,8 @@ use crate::flags::{
 const LATEST_ATTEMPTS: usize = 50;
 /// A console that stops renewing is gone from `operators/` after this.
 const OPERATOR_LEASE_SECONDS: i64 = 10;
+/// A holder that stops renewing (its process died) lets go after this.
+const HOLD_LEASE_SECONDS: i64 = 10;
 
 pub struct EtcdStore {
     config: EtcdConfig,
@@ -380,6 +382,51 @@ impl FlagStore for EtcdStore {
         true
     }
 
+    fn hold(&self, name: &str, holder: &str) -> Result<Held, StoreError> {
+        let key = format!("{}/holds/{name}", self.config.prefix);
+        let text = format!("{holder} (pid {}) since {}", std::process::id(), now_utc());
+        let (k, t) = (key.clone(), text);
+        let taken = self
+            .etcd
+            .call("take a hold in", move |mut client| async move {
+                let lease = client.lease_grant(HOLD_LEASE_SECONDS, None).await?.id();
+                let txn = Txn::new()
+                    .when([Compare::create_revision(k.clone(), CompareOp::Equal, 0)])
+                    .and_then([TxnOp::put(
+                        k.clone(),
+                        t,
+                        Some(PutOptions::new().with_lease(lease)),
+                    )])
+                    .or_else([TxnOp::get(k, None)]);
+                let response = client.txn(txn).await?;
+                if response.succeeded() {
+                    return Ok(Ok(lease));
+                }
+                let _ = client.lease_revoke(lease).await;
+                let who = response.op_responses().into_iter().find_map(|r| match r {
+                    TxnOpResponse::Get(get) => get
+                        .kvs()
+                        .first()
+                        .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
+                    _ => None,
+                });
+                Ok(Err(who.unwrap_or_default()))
+            })?;
+        let lease = taken.map_err(|who| {
+            StoreError::Held(format!(
+                "the {name} is already running: held by {} ({key})",
+                crate::domain::text::printable(&who)
+            ))
+        })?;
+        let released = std::sync::Arc::new(tokio::sync::Notify::new());
+        self.etcd.spawn(keep_holding(
+            self.etcd.reach().clone(),
+            lease,
+            released.clone(),
+        ));
+        Ok(Box::new(Release(released)))
+    }
+
     fn presence(&self) -> Option<Result<Presence, StoreError>> {
         Some(self.read_presence())
     }
@@ -472,17 +519,27 @@ impl EtcdStore {
                 })
             })
             .collect();
+        // `user@host/pid` → `user@host`, one entry per console.
+        let prefix = self.config.operators_prefix();
         let operators = gets
             .next()
             .unwrap_or_default()
             .iter()
-            .map(last_part)
+            .filter_map(|kv| {
+                let key = String::from_utf8_lossy(kv.key());
+                let rest = key.strip_prefix(&prefix)?;
+                Some(
+                    rest.rsplit_once('/')
+                        .map_or(rest, |(who, _)| who)
+                        .to_string(),
+                )
+            })
             .collect();
         Ok(Presence { applied, operators })
     }
 }
 
-/// `PREFIX/operators/<user@host>` under a lease, renewed until the store is
+/// `PREFIX/operators/<user@host>/<pid>` under a lease, renewed until the store is
 /// dropped; re-registered after etcd was away.
 async fn keep_announcing(reach: Reach, key: String) {
     let mut backoff = Duration::from_millis(200);
@@ -551,5 +608,37 @@ async fn keep_watching(
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Lets a hold go when dropped: its lease is revoked, not left to expire.
+struct Release(std::sync::Arc<tokio::sync::Notify>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
+}
+
+/// Renews a hold's lease until it is let go, then revokes it.
+async fn keep_holding(reach: Reach, lease: i64, released: std::sync::Arc<tokio::sync::Notify>) {
+    let Ok(mut client) = reach.connect().await else {
+        return;
+    };
+    let Ok((mut keeper, mut answers)) = client.lease_keep_alive(lease).await else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            () = released.notified() => {
+                let _ = client.lease_revoke(lease).await;
+                return;
+            }
+            () = tokio::time::sleep(Duration::from_secs(3)) => {
+                if keeper.keep_alive().await.is_err() || answers.message().await.is_err() {
+                    return;
+                }
+            }
+        }
     }
 }

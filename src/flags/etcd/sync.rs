@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use etcd_client::{Client, EventType, PutOptions, WatchOptions};
 
-use super::conn::Reach;
+use super::conn::{Reach, brief};
 use crate::config::EtcdConfig;
 use crate::flags::FlagCodec;
 use crate::flags::file::{now_utc, replace_file};
@@ -121,12 +121,12 @@ impl Mirror {
         let lease = client
             .lease_grant(LEASE_TTL_SECONDS, None)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| brief(&e))?
             .id();
         let got = client
             .get(self.config.key.clone(), None)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| brief(&e))?;
         if let Some(since) = away_since.take() {
             self.log(&format!(
                 "etcd is back after {} s",
@@ -152,18 +152,18 @@ impl Mirror {
         let (mut keeper, mut kept) = client
             .lease_keep_alive(lease)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| brief(&e))?;
         let options = WatchOptions::new().with_start_revision(from);
         let mut watch = client
             .watch(self.config.key.clone(), Some(options))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| brief(&e))?;
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         heartbeat.tick().await;
         loop {
             tokio::select! {
                 message = watch.message() => {
-                    let Some(response) = message.map_err(|e| e.to_string())? else {
+                    let Some(response) = message.map_err(|e| brief(&e))? else {
                         return Err("the watch ended".into());
                     };
                     if response.canceled() {
@@ -178,8 +178,8 @@ impl Mirror {
                     self.acknowledge(&mut client, lease).await?;
                 }
                 _ = heartbeat.tick() => {
-                    keeper.keep_alive().await.map_err(|e| e.to_string())?;
-                    match kept.message().await.map_err(|e| e.to_string())? {
+                    keeper.keep_alive().await.map_err(|e| brief(&e))?;
+                    match kept.message().await.map_err(|e| brief(&e))? {
                         Some(answer) if answer.ttl() > 0 => {}
                         _ => return Err("the lease expired".into()),
                     }
@@ -245,7 +245,7 @@ impl Mirror {
         client
             .put(key, value, Some(PutOptions::new().with_lease(lease)))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| brief(&e))?;
         Ok(())
     }
 }

@@ -1,0 +1,187 @@
+//! `guard`: the guardrails without a screen, for a systemd unit on a
+//! bastion. One line per check and per action on stderr. Exit codes: 0
+//! stopped (SIGINT/SIGTERM, or `--checks` done), 2 bad profile or
+//! arguments, 4 the store or the metrics cannot be set up, 5 armed in
+//! read-only mode, 7 another guard holds the role.
+
+use std::time::Instant;
+
+use crate::domain::guard::{GuardMode, Verdict};
+use crate::failure::Failure;
+use crate::flags::file::now_utc;
+use crate::ops::guard::{Check, Guard};
+use crate::ops::monitor::Monitor;
+use crate::ops::{Console, OpsError};
+
+use super::args::GuardArgs;
+
+pub fn run(console: &Console, args: GuardArgs) -> Result<(), OpsError> {
+    let mut guard = Guard::for_profile(&console.profile, args.mode)?;
+    if guard.mode == GuardMode::Rollback {
+        console.ensure_writable("arm the guard (it would roll cells back)")?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new("start the async runtime", e))?;
+    runtime.block_on(async {
+        let monitor = Monitor::start(
+            &console.profile,
+            args.time_scale,
+            std::time::Duration::from_secs(30),
+        )
+        .await?;
+        let result = watch(console, &monitor, &mut guard, args.checks).await;
+        monitor.stop().await;
+        result
+    })
+}
+
+async fn watch(
+    console: &Console,
+    monitor: &Monitor,
+    guard: &mut Guard,
+    checks: Option<u64>,
+) -> Result<(), OpsError> {
+    let holder = format!("{}@{}", console.operator.user, console.operator.host);
+    let _held = console.store.hold("guard", &holder)?;
+    // On the demo: where its simulator's faults go (`status` tells).
+    let _announced = match (
+        monitor.clients.sim_base(),
+        console
+            .profile
+            .store_path()
+            .and_then(std::path::Path::parent),
+    ) {
+        (Some(base), Some(dir)) => crate::sim::announce::announce(dir, &base),
+        _ => None,
+    };
+    log(&format!(
+        "{} ({}): every {} s over the last {} s of router traffic, errors ≤ {}%, p95 ≤ {} ms, ≥ {} requests a check, {} breaches in a row; {}",
+        guard.mode.word(),
+        mode_says(guard.mode),
+        guard.interval.as_secs_f64(),
+        guard.window.as_secs_f64(),
+        guard.limits.max_error_percent,
+        guard.limits.max_p95_ms,
+        guard.limits.min_samples,
+        guard.limits.failures_in_a_row,
+        console.store.describe()
+    ));
+    let mut tick = tokio::time::interval(guard.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    let mut done = 0u64;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Failure::new("watch SIGTERM", e))?;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = term.recv() => return Ok(()),
+        }
+        if guard.mode != GuardMode::Disarmed {
+            one_check(console, monitor, guard).await;
+        }
+        done += 1;
+        if checks.is_some_and(|n| done >= n) {
+            return Ok(());
+        }
+    }
+}
+
+/// One check: its line, and the action's.
+async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard) {
+    let snapshot = match tokio::task::block_in_place(|| console.store.load()) {
+        Ok(s) => s,
+        Err(e) => {
+            log(&format!(
+                "no check: the flag store cannot be read ({e}); nothing counts as a pass"
+            ));
+            return;
+        }
+    };
+    let check = guard.check(&snapshot, monitor).await;
+    log(&check_line(&check, guard.limits.failures_in_a_row));
+    if check.triggered.is_empty() {
+        return;
+    }
+    let cells: Vec<&str> = check
+        .triggered
+        .iter()
+        .map(|(_, why)| why.as_str())
+        .collect();
+    match guard.mode {
+        GuardMode::Rollback => {
+            let started = Instant::now();
+            match tokio::task::block_in_place(|| guard.act(console, &check)) {
+                Ok(Some(done)) => log(&format!(
+                    "AUTO-ROLLBACK {} cell(s) to {} · rev {} · {:.1} ms: {}",
+                    check.triggered.len(),
+                    console.profile.fallback,
+                    done.revision,
+                    started.elapsed().as_secs_f64() * 1000.0,
+                    cells.join("; ")
+                )),
+                Ok(None) => {}
+                Err(e) => log(&format!(
+                    "AUTO-ROLLBACK FAILED ({e}); retried at the next check: {}",
+                    cells.join("; ")
+                )),
+            }
+        }
+        GuardMode::Hold => log(&format!(
+            "HOLD (the plan's next step waits): {}",
+            cells.join("; ")
+        )),
+        GuardMode::Observe | GuardMode::Disarmed => {
+            log(&format!(
+                "ALERT (observing: nothing rolled back): {}",
+                cells.join("; ")
+            ));
+        }
+    }
+}
+
+/// `rev 3 · 9 in the canary: 6 pass, 2 breach, 1 inconclusive, 0 no data · …`
+fn check_line(check: &Check, threshold: u32) -> String {
+    let count = |f: fn(&Verdict) -> bool| check.cells.iter().filter(|c| f(&c.verdict)).count();
+    let mut line = format!(
+        "rev {} · {} in the canary: {} pass, {} breach, {} inconclusive, {} no data",
+        check.revision,
+        check.cells.len(),
+        count(|v| matches!(v, Verdict::Pass)),
+        count(|v| matches!(v, Verdict::Breach(_))),
+        count(|v| matches!(v, Verdict::Inconclusive { .. })),
+        count(|v| matches!(v, Verdict::NoData(_))),
+    );
+    for c in check
+        .cells
+        .iter()
+        .filter(|c| !matches!(c.verdict, Verdict::Pass))
+    {
+        line.push_str(&format!(" · {} {}", c.cell, c.verdict));
+        if matches!(c.verdict, Verdict::Breach(_)) {
+            line.push_str(&format!(" ({}/{threshold})", c.streak));
+        }
+    }
+    line
+}
+
+fn mode_says(mode: GuardMode) -> &'static str {
+    match mode {
+        GuardMode::Disarmed => "no checks",
+        GuardMode::Observe => "alerts only",
+        GuardMode::Hold => "alerts and holds the plan",
+        GuardMode::Rollback => "rolls breaching cells back by itself",
+    }
+}
+
+fn log(line: &str) {
+    eprintln!(
+        "{} guard: {}",
+        now_utc(),
+        crate::domain::text::printable(line)
+    );
+}

@@ -1,0 +1,221 @@
+//! Guardrails, the pure part: each check judges a cell's traffic on the
+//! provider being shifted to against the SLO, and breaches in a row make a
+//! trigger. No data is neither a failure nor a pass (argo-rollouts #1905,
+//! #4479; flagger #1035): too few samples is inconclusive, a metrics source
+//! that is down is no data, and neither moves a cell towards a rollback nor
+//! away from one.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::CellId;
+
+/// What the guard does about a breach that reached the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GuardMode {
+    /// Off: no checks.
+    Disarmed,
+    /// Alert only.
+    Observe,
+    /// Alert, and hold a plan's next step.
+    Hold,
+    /// Alert, and roll the breaching cells back by itself.
+    Rollback,
+}
+
+impl GuardMode {
+    /// The word in the header.
+    pub fn word(self) -> &'static str {
+        match self {
+            GuardMode::Disarmed => "disarmed",
+            GuardMode::Observe => "observing",
+            GuardMode::Hold => "holding",
+            GuardMode::Rollback => "armed",
+        }
+    }
+}
+
+/// The limits a cell is checked against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    pub max_error_percent: f64,
+    pub max_p95_ms: f64,
+    /// Fewer requests in a check than this: inconclusive.
+    pub min_samples: u64,
+    /// Breaches in a row that make a trigger.
+    pub failures_in_a_row: u32,
+}
+
+/// A cell's traffic on the provider being shifted to, over one check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckFigures {
+    pub requests: f64,
+    pub error_percent: f64,
+    pub p95_ms: Option<f64>,
+}
+
+/// One check of one cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Pass,
+    /// What broke the limits, with the figures.
+    Breach(Vec<String>),
+    /// Too few requests to say.
+    Inconclusive {
+        requests: f64,
+        needed: u64,
+    },
+    /// The metrics source had nothing (down, or no scrape in the window).
+    NoData(String),
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Pass => write!(f, "pass"),
+            Verdict::Breach(why) => write!(f, "BREACH {}", why.join(", ")),
+            Verdict::Inconclusive { requests, needed } => {
+                write!(f, "inconclusive ({requests:.0} of {needed} requests)")
+            }
+            Verdict::NoData(why) => write!(f, "no data ({why})"),
+        }
+    }
+}
+
+/// Judges one check. `figures` is `None` when the source had nothing for
+/// the cell; `source_down` says why, when the source itself failed.
+pub fn judge(
+    figures: Option<&CheckFigures>,
+    source_down: Option<&str>,
+    limits: &Limits,
+) -> Verdict {
+    if let Some(why) = source_down {
+        return Verdict::NoData(why.to_string());
+    }
+    let Some(f) = figures else {
+        return Verdict::Inconclusive {
+            requests: 0.0,
+            needed: limits.min_samples,
+        };
+    };
+    if f.requests < limits.min_samples as f64 {
+        return Verdict::Inconclusive {
+            requests: f.requests,
+            needed: limits.min_samples,
+        };
+    }
+    let mut why = Vec::new();
+    if f.error_percent > limits.max_error_percent {
+        why.push(format!(
+            "errors {:.1}% > {}%",
+            f.error_percent, limits.max_error_percent
+        ));
+    }
+    if let Some(p95) = f.p95_ms.filter(|p| *p > limits.max_p95_ms) {
+        why.push(format!("p95 {p95:.0} ms > {} ms", limits.max_p95_ms));
+    }
+    if why.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Breach(why)
+    }
+}
+
+/// Breaches in a row per cell.
+#[derive(Debug, Clone, Default)]
+pub struct Streaks {
+    breaches: BTreeMap<CellId, u32>,
+}
+
+impl Streaks {
+    /// Counts a verdict; returns the breaches in a row so far. A pass
+    /// resets the count; inconclusive and no data leave it as it is.
+    pub fn record(&mut self, cell: &CellId, verdict: &Verdict) -> u32 {
+        match verdict {
+            Verdict::Pass => {
+                self.breaches.remove(cell);
+                0
+            }
+            Verdict::Breach(_) => {
+                let n = self.breaches.entry(cell.clone()).or_insert(0);
+                *n += 1;
+                *n
+            }
+            Verdict::Inconclusive { .. } | Verdict::NoData(_) => {
+                self.breaches.get(cell).copied().unwrap_or(0)
+            }
+        }
+    }
+
+    /// After the cell was rolled back (or left the canary): start again.
+    pub fn reset(&mut self, cell: &CellId) {
+        self.breaches.remove(cell);
+    }
+
+    pub fn get(&self, cell: &CellId) -> u32 {
+        self.breaches.get(cell).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Id;
+
+    fn limits() -> Limits {
+        Limits {
+            max_error_percent: 1.0,
+            max_p95_ms: 2000.0,
+            min_samples: 20,
+            failures_in_a_row: 3,
+        }
+    }
+
+    fn figures(requests: f64, error_percent: f64, p95_ms: f64) -> CheckFigures {
+        CheckFigures {
+            requests,
+            error_percent,
+            p95_ms: Some(p95_ms),
+        }
+    }
+
+    #[test]
+    fn breaches_name_the_figures_and_the_limits() {
+        let v = judge(Some(&figures(50.0, 40.0, 2500.0)), None, &limits());
+        assert_eq!(
+            v,
+            Verdict::Breach(vec![
+                "errors 40.0% > 1%".into(),
+                "p95 2500 ms > 2000 ms".into()
+            ])
+        );
+        assert_eq!(
+            judge(Some(&figures(50.0, 0.5, 900.0)), None, &limits()),
+            Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn too_few_samples_and_no_data_are_neither_pass_nor_breach() {
+        let few = judge(Some(&figures(5.0, 100.0, 9000.0)), None, &limits());
+        assert!(matches!(few, Verdict::Inconclusive { .. }), "{few}");
+        let down = judge(
+            Some(&figures(50.0, 100.0, 9000.0)),
+            Some("connection refused"),
+            &limits(),
+        );
+        assert!(matches!(down, Verdict::NoData(_)), "{down}");
+        let cell = CellId::new(Id::from("m"), Id::from("r"));
+        let mut streaks = Streaks::default();
+        let breach = judge(Some(&figures(50.0, 40.0, 900.0)), None, &limits());
+        assert_eq!(streaks.record(&cell, &breach), 1);
+        assert_eq!(
+            streaks.record(&cell, &few),
+            1,
+            "inconclusive keeps the count"
+        );
+        assert_eq!(streaks.record(&cell, &down), 1, "no data keeps the count");
+        assert_eq!(streaks.record(&cell, &breach), 2);
+        assert_eq!(streaks.record(&cell, &Verdict::Pass), 0, "a pass resets it");
+    }
+}

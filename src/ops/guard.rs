@@ -1,0 +1,174 @@
+//! The guard: at each interval, every cell with traffic shifted to the
+//! target provider is judged on the routers' real traffic there against the
+//! SLO; breaches in a row reach the threshold → an alert, a held plan, or
+//! (armed) exactly those cells rolled back through the same commit path,
+//! audited as `auto_rollback` with the rule and the failing figures. No data
+//! never acts: too few samples is inconclusive, a router that cannot be
+//! scraped is no data (DESIGN §1; flagger #1663: never silent).
+
+use std::time::Duration;
+
+use crate::config::Profile;
+use crate::domain::guard::{CheckFigures, GuardMode, Limits, Streaks, Verdict, judge};
+use crate::domain::{Action, CellId, Selection};
+use crate::flags::Snapshot;
+use crate::telemetry::CellTraffic;
+
+use super::monitor::{Monitor, RegionStatus};
+use super::{Console, OpsError, Rollback};
+
+/// One cell's check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellCheck {
+    pub cell: CellId,
+    pub verdict: Verdict,
+    /// Breaches in a row so far.
+    pub streak: u32,
+}
+
+/// One round of checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub revision: u64,
+    pub cells: Vec<CellCheck>,
+    /// Cells whose breaches reached the threshold, with why.
+    pub triggered: Vec<(CellId, String)>,
+}
+
+pub struct Guard {
+    pub mode: GuardMode,
+    pub limits: Limits,
+    pub interval: Duration,
+    /// The traffic each check judges.
+    pub window: Duration,
+    target: String,
+    streaks: Streaks,
+}
+
+impl Guard {
+    /// The profile's guard (`mode` overrides its `[guard] mode`).
+    pub fn for_profile(profile: &Profile, mode: Option<GuardMode>) -> Result<Guard, OpsError> {
+        let target = profile
+            .sole_target()
+            .ok_or_else(|| {
+                OpsError::Invalid("the guard needs a profile with two providers".into())
+            })?
+            .to_string();
+        Ok(Guard {
+            mode: mode.unwrap_or(profile.guard.mode),
+            limits: Limits {
+                max_error_percent: profile.slo.error_rate_percent,
+                max_p95_ms: profile.slo.latency_p95_ms,
+                min_samples: profile.slo.min_samples,
+                failures_in_a_row: profile.slo.failures_before_rollback,
+            },
+            interval: profile.guard.check_interval,
+            window: profile.guard.window,
+            target,
+            streaks: Streaks::default(),
+        })
+    }
+
+    /// Judges every cell with traffic shifted to the target, on what the
+    /// routers served it over the last interval under this revision.
+    pub async fn check(&mut self, snapshot: &Snapshot, monitor: &Monitor) -> Check {
+        let traffic = monitor
+            .traffic_since(self.window, snapshot.revision())
+            .await;
+        let regions = monitor.regions().await;
+        self.judge(snapshot, &traffic, &regions)
+    }
+
+    /// The pure part of `check`.
+    pub fn judge(
+        &mut self,
+        snapshot: &Snapshot,
+        traffic: &[CellTraffic],
+        regions: &[RegionStatus],
+    ) -> Check {
+        let mut cells = Vec::new();
+        let mut triggered = Vec::new();
+        for (cell, split) in snapshot.routes().iter() {
+            if split.share(&self.target).get() == 0 {
+                // Not in the canary: nothing to guard, and nothing carried over.
+                self.streaks.reset(cell);
+                continue;
+            }
+            let figures = traffic
+                .iter()
+                .find(|t| &t.cell == cell)
+                .and_then(|t| t.providers.get(&self.target))
+                .map(|p| CheckFigures {
+                    requests: p.requests,
+                    error_percent: p.error_percent().unwrap_or(0.0),
+                    p95_ms: p.p95_s.map(|s| s * 1000.0),
+                });
+            let down = source_down(regions, &cell.region, self.window);
+            let verdict = judge(figures.as_ref(), down.as_deref(), &self.limits);
+            let streak = self.streaks.record(cell, &verdict);
+            if let Verdict::Breach(why) = &verdict
+                && streak >= self.limits.failures_in_a_row
+            {
+                triggered.push((
+                    cell.clone(),
+                    format!("{cell} {} ({streak} checks in a row)", why.join(", ")),
+                ));
+            }
+            cells.push(CellCheck {
+                cell: cell.clone(),
+                verdict,
+                streak,
+            });
+        }
+        Check {
+            revision: snapshot.revision(),
+            cells,
+            triggered,
+        }
+    }
+
+    /// Armed: rolls exactly the triggered cells back, audited as
+    /// `auto_rollback` with the rule and the figures. Otherwise nothing.
+    pub fn act(&mut self, console: &Console, check: &Check) -> Result<Option<Rollback>, OpsError> {
+        if self.mode != GuardMode::Rollback || check.triggered.is_empty() {
+            return Ok(None);
+        }
+        let cells: Vec<CellId> = check.triggered.iter().map(|(c, _)| c.clone()).collect();
+        let why: Vec<&str> = check.triggered.iter().map(|(_, w)| w.as_str()).collect();
+        let reason = format!(
+            "guard: {} over the SLO (errors ≤ {}%, p95 ≤ {} ms, {} checks in a row): {}",
+            cells.len(),
+            self.limits.max_error_percent,
+            self.limits.max_p95_ms,
+            self.limits.failures_in_a_row,
+            why.join("; ")
+        );
+        let done = super::rollback_as(
+            console,
+            &Selection::Cells(cells.clone()),
+            &reason,
+            Action::AutoRollback,
+        )?;
+        for cell in &cells {
+            self.streaks.reset(cell);
+        }
+        Ok(Some(done))
+    }
+}
+
+/// Why the region's router gives no data now, if it does not: its last
+/// scrape failed, or is older than the window.
+fn source_down(regions: &[RegionStatus], region: &str, window: Duration) -> Option<String> {
+    let Some(status) = regions.iter().find(|r| &*r.region == region) else {
+        return Some(format!("no router metrics for {region}"));
+    };
+    match (&status.error, status.age) {
+        (Some(e), _) => Some(format!("router {region}: {e}")),
+        (None, None) => Some(format!("router {region}: not scraped yet")),
+        (None, Some(age)) if age > window => Some(format!(
+            "router {region}: last scraped {} s ago",
+            age.as_secs()
+        )),
+        _ => None,
+    }
+}
