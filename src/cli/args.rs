@@ -285,6 +285,9 @@ pub struct HistoryArgs {
     /// At most this many entries.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Only this kind: shift, rollback, forced_rollback, undo, auto_rollback, plan_step, refused.
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -94,7 +94,13 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
             // Reconciles a missing audit line before showing history (a
             // read-only store only reports the lag).
             let behind = c.store.load().map_or(0, |s| s.audit_behind);
-            let history = ops::history(c.store.as_ref(), &c.audit, args.limit)?;
+            let mut history = ops::history(c.store.as_ref(), &c.audit, None)?;
+            if let Some(action) = &args.action {
+                history.keep_only(action);
+            }
+            if let Some(limit) = args.limit {
+                history.events.truncate(limit);
+            }
             output::history(&history, json);
             if behind > 0 {
                 eprintln!(

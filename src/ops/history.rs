@@ -39,6 +39,21 @@ pub fn history(
 }
 
 impl History {
+    /// Keeps the events of one kind: an action as the audit spells it
+    /// (`auto_rollback`), or `refused`.
+    pub fn keep_only(&mut self, kind: &str) {
+        self.events.retain(|event| match event {
+            AuditEvent::Commit(c) => {
+                serde_json::to_value(c.action)
+                    .ok()
+                    .as_ref()
+                    .and_then(|v| v.as_str())
+                    == Some(kind)
+            }
+            AuditEvent::Refused(_) => kind == "refused",
+        });
+    }
+
     /// One line per event, then its cells' before → after. Stored text is
     /// anyone's: its control characters are escaped, never sent raw.
     pub fn lines(&self) -> Vec<String> {

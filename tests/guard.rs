@@ -1,0 +1,280 @@
+//! The guard on the time-scaled demo simulator (its own process, as a
+//! systemd unit would run it): a fault rolls back exactly the cells it hits,
+//! at the check where the breaches in a row reach the threshold; observing
+//! only alerts; a dead metrics source and too few samples never act; two
+//! guards never both act.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The demo profile in `dir`, with traffic and checks quick enough for a
+/// test: ~2 breaches of 10+ requests within a few seconds.
+fn quick_demo(dir: &Path, extra_slo: &str) -> PathBuf {
+    let text = include_str!("../profiles/demo.toml")
+        .replace("requests_per_second = 10", "requests_per_second = 60")
+        .replace(
+            "failures_before_rollback = 3",
+            &format!("failures_before_rollback = 2\n{extra_slo}"),
+        )
+        .replace("min_samples = 20", "min_samples = 10");
+    let text = format!("{text}\n[guard]\ncheck_interval_ms = 1000\nwindow_ms = 3000\n");
+    write_profile(dir, &text)
+}
+
+fn start_guard(profile: &Path, mode: &str, log: &Path, more: &[&str]) -> Child {
+    with_profile(profile)
+        .args(["guard", "--mode", mode, "--time-scale", "20"])
+        .args(more)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(120);
+    while !done() {
+        assert!(Instant::now() < until, "never saw {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// The guard's simulator, as `status` beside it tells.
+fn simulator(profile: &Path) -> String {
+    let mut base = None;
+    wait_until("the guard's simulator", || {
+        let out = run(&mut with_profile(profile), &["--json", "status"]);
+        let status: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        base = status["simulator"]["base"].as_str().map(str::to_string);
+        base.is_some()
+    });
+    base.unwrap()
+}
+
+/// POSTs fault rules to the simulator (plain HTTP/1.1 over loopback).
+fn set_faults(base: &str, rules: &str) {
+    let addr = base.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST /sim/faults HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{rules}",
+        rules.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// The audit lines of one action.
+fn audited(profile_dir: &Path, action: &str) -> Vec<serde_json::Value> {
+    read(&profile_dir.join("audit/beacon-audit.jsonl"))
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["action"] == action)
+        .collect()
+}
+
+fn shift_all(profile: &Path, pct: &str) {
+    ok(
+        &mut with_profile(profile),
+        &["shift", "--all", "--to", pct, "--reason", "canary", "--yes"],
+    );
+}
+
+#[test]
+fn an_outage_rolls_back_exactly_the_cells_it_hits() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = quick_demo(dir.path(), "");
+    shift_all(&profile, "50");
+    let log = dir.path().join("guard.log");
+    let mut guard = start_guard(&profile, "rollback", &log, &[]);
+    let base = simulator(&profile);
+    set_faults(
+        &base,
+        r#"[{"provider":"runpod","region":"us-east","outage":true}]"#,
+    );
+    wait_until("an auto-rollback", || {
+        !audited(dir.path(), "auto_rollback").is_empty()
+    });
+    guard.kill().unwrap();
+    guard.wait().unwrap();
+    let rollback = &audited(dir.path(), "auto_rollback")[0];
+    let cells: Vec<&str> = rollback["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| {
+            c["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+        })
+        .collect();
+    assert!(
+        !cells.is_empty() && cells.iter().all(|c| c.ends_with("/us-east")),
+        "{rollback}"
+    );
+    let reason = rollback["reason"].as_str().unwrap();
+    assert!(reason.starts_with("guard: "), "{reason}");
+    assert!(reason.contains("errors 100.0% > 1%"), "{reason}");
+    assert!(reason.contains("2 checks in a row"), "{reason}");
+    // The other regions stay as they were.
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&mut with_profile(&profile), &["--json", "status"]).stdout)
+            .unwrap();
+    for cell in status["cells"].as_array().unwrap() {
+        let region = cell["region"].as_str().unwrap();
+        let runpod = cell["split_percent"]["runpod"].as_f64().unwrap_or(0.0);
+        if region != "us-east" {
+            assert_eq!(runpod, 50.0, "{cell}");
+        }
+    }
+    // Said when the streak reached the threshold: the check line with
+    // "(2/2)" is followed by the action's.
+    let log = read(&log);
+    let lines: Vec<&str> = log.lines().collect();
+    let action = lines
+        .iter()
+        .position(|l| l.contains("AUTO-ROLLBACK"))
+        .expect(&log);
+    assert!(lines[action - 1].contains("(2/2)"), "{log}");
+    assert!(
+        !lines[..action - 1].iter().any(|l| l.contains("(2/2)")),
+        "{log}"
+    );
+    // And `history --action auto_rollback` lists it.
+    let history = ok(
+        &mut with_profile(&profile),
+        &["history", "--action", "auto_rollback"],
+    )
+    .stdout;
+    assert!(
+        history.contains("auto-rollback") && history.contains("us-east"),
+        "{history}"
+    );
+}
+
+#[test]
+fn observing_only_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = quick_demo(dir.path(), "");
+    shift_all(&profile, "50");
+    let log = dir.path().join("guard.log");
+    let mut guard = start_guard(&profile, "observe", &log, &[]);
+    let base = simulator(&profile);
+    set_faults(
+        &base,
+        r#"[{"provider":"runpod","region":"eu-west","outage":true}]"#,
+    );
+    wait_until("an alert", || read(&log).contains("ALERT (observing"));
+    guard.kill().unwrap();
+    guard.wait().unwrap();
+    assert!(
+        audited(dir.path(), "auto_rollback").is_empty(),
+        "{}",
+        read(&log)
+    );
+}
+
+#[test]
+fn a_dead_metrics_source_and_too_few_samples_never_act() {
+    let dir = tempfile::tempdir().unwrap();
+    // Routers nobody runs: every check is "no data".
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let routers: String = ["r1", "r2"]
+        .iter()
+        .map(|r| format!("\n[[routers]]\nregion = \"{r}\"\nmetrics_url = \"http://127.0.0.1:{port}/metrics\"\n"))
+        .collect();
+    let text = format!(
+        "{SMALL_PROFILE}\n[guard]\ncheck_interval_ms = 200\nwindow_ms = 600\n[slo]\nfailures_before_rollback = 1\n{routers}"
+    );
+    let profile = write_profile(dir.path(), &text);
+    ok(
+        &mut with_profile(&profile),
+        &[
+            "shift", "--all", "--to", "50", "--reason", "canary", "--yes",
+        ],
+    );
+    let out = run(
+        &mut with_profile(&profile),
+        &["guard", "--mode", "rollback", "--checks", "5"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let checks: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("in the canary"))
+        .collect();
+    assert_eq!(checks.len(), 5, "{}", out.stderr);
+    for line in &checks {
+        assert!(
+            line.contains("0 pass, 0 breach, 0 inconclusive, 4 no data"),
+            "{line}"
+        );
+    }
+    assert!(!out.stderr.contains("AUTO-ROLLBACK"), "{}", out.stderr);
+    // Too few samples: a failing provider, but never enough requests.
+    let demo_dir = tempfile::tempdir().unwrap();
+    let demo = quick_demo(demo_dir.path(), "").to_path_buf();
+    let text = read(&demo).replace("min_samples = 10", "min_samples = 100000");
+    let demo = write_profile(demo_dir.path(), &text);
+    shift_all(&demo, "50");
+    let log = demo_dir.path().join("guard.log");
+    let mut guard = start_guard(&demo, "rollback", &log, &["--checks", "6"]);
+    let base = simulator(&demo);
+    set_faults(&base, r#"[{"provider":"runpod","outage":true}]"#);
+    assert!(guard.wait().unwrap().success());
+    let log = read(&log);
+    assert!(log.contains("inconclusive"), "{log}");
+    assert!(
+        !log.contains("BREACH") && !log.contains("AUTO-ROLLBACK"),
+        "{log}"
+    );
+    assert!(audited(demo_dir.path(), "auto_rollback").is_empty());
+}
+
+#[test]
+fn two_guards_never_both_act() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = quick_demo(dir.path(), "");
+    let log = dir.path().join("guard.log");
+    let mut first = start_guard(&profile, "rollback", &log, &[]);
+    wait_until("the first guard armed", || read(&log).contains("armed ("));
+    let out = run(
+        &mut with_profile(&profile),
+        &["guard", "--mode", "rollback", "--checks", "1"],
+    );
+    assert_eq!(out.code, 7, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the guard is already running: held by tester@"),
+        "{}",
+        out.stderr
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // Its hold went with it.
+    let out = run(
+        &mut with_profile(&profile),
+        &["guard", "--mode", "observe", "--checks", "1"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
