@@ -521,3 +521,30 @@ fn with_user_and_password_from_secrets_that_never_show() {
         out.stdout
     );
 }
+
+/// Two guards on one etcd: the role is a key under a lease, so the second
+/// is refused, naming the first, and can take it once the first lets go.
+#[test]
+fn one_guard_at_a_time_on_etcd() {
+    let Setup {
+        etcd,
+        dir: _dir,
+        profile,
+    } = setup("");
+    let (first, second) = (console(&profile), console(&profile));
+    let held = first.store.hold("guard", "alice@bastion-1").unwrap();
+    let refused = second.store.hold("guard", "bob@bastion-2").err().unwrap();
+    assert!(matches!(refused, StoreError::Held(_)), "{refused}");
+    assert!(refused.to_string().contains("held by alice@bastion-1"), "{refused}");
+    assert_eq!(etcd.keys("/beacon/holds/").len(), 1);
+    drop(held);
+    let until = Instant::now() + std::time::Duration::from_secs(30);
+    let taken = loop {
+        match second.store.hold("guard", "bob@bastion-2") {
+            Ok(taken) => break taken,
+            Err(e) => assert!(Instant::now() < until, "never let go: {e}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    drop(taken);
+}
