@@ -535,7 +535,10 @@ fn one_guard_at_a_time_on_etcd() {
     let held = first.store.hold("guard", "alice@bastion-1").unwrap();
     let refused = second.store.hold("guard", "bob@bastion-2").err().unwrap();
     assert!(matches!(refused, StoreError::Held(_)), "{refused}");
-    assert!(refused.to_string().contains("held by alice@bastion-1"), "{refused}");
+    assert!(
+        refused.to_string().contains("held by alice@bastion-1"),
+        "{refused}"
+    );
     assert_eq!(etcd.keys("/beacon/holds/").len(), 1);
     drop(held);
     let until = Instant::now() + std::time::Duration::from_secs(30);

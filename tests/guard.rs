@@ -24,8 +24,13 @@ fn quick_demo(dir: &Path, extra_slo: &str) -> PathBuf {
             "failures_before_rollback = 3",
             &format!("failures_before_rollback = 2\n{extra_slo}"),
         )
-        .replace("min_samples = 20", "min_samples = 10");
-    let text = format!("{text}\n[guard]\ncheck_interval_ms = 1000\nwindow_ms = 3000\n");
+        .replace("min_samples = 20", "min_samples = 10")
+        .replace("check_interval_ms = 5000", "check_interval_ms = 1000")
+        .replace("window_ms = 20000", "window_ms = 3000");
+    assert!(
+        text.contains("window_ms = 3000"),
+        "the demo's [guard] moved"
+    );
     write_profile(dir, &text)
 }
 

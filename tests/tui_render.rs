@@ -1455,3 +1455,68 @@ fn the_rollback_prompt_shows_over_a_store_error() {
     assert!(screen.contains("again"), "{screen}");
     assert!(!screen.contains("FLAG STORE"), "the prompt first: {screen}");
 }
+
+/// The console's guard: armed (with the role), a trigger is a rollback of
+/// exactly those cells through the worker, audited as `auto_rollback`, then
+/// a banner and the bell; observing, a banner and the bell, nothing written.
+#[test]
+fn the_consoles_guard_rolls_back_the_triggered_cells_loudly() {
+    use beacon_console::domain::guard::{GuardMode, Verdict};
+    use beacon_console::ops::guard::{CellCheck, Check, Guard};
+    let dir = tempfile::tempdir().unwrap();
+    let c = console(dir.path(), false);
+    let mut app = app(dir.path(), false);
+    let now = Instant::now();
+    let cell = CellId::new(Id::from("llama-3.2-1b"), Id::from("us-east"));
+    let why = "errors 100.0% > 1%".to_string();
+    let check = Check {
+        revision: app.document.revision,
+        cells: vec![CellCheck {
+            cell: cell.clone(),
+            verdict: Verdict::Breach(vec![why.clone()]),
+            streak: 3,
+        }],
+        triggered: vec![(cell.clone(), format!("{cell} {why} (3 checks in a row)"))],
+    };
+    // Observing: loud, and nothing asked of the store.
+    app.guard.guard = Some(Guard::for_profile(&c.profile, Some(GuardMode::Observe)).unwrap());
+    assert!(app.guard_checked(&check).is_none());
+    assert!(
+        app.banner
+            .as_deref()
+            .unwrap()
+            .starts_with("GUARD ALERT (observing")
+    );
+    assert!(std::mem::take(&mut app.bell));
+    app.banner = None;
+    // Armed, but another process holds the role: it does not act here.
+    app.guard.guard = Some(Guard::for_profile(&c.profile, Some(GuardMode::Rollback)).unwrap());
+    app.guard.role = Some(Err("held by bob@bastion-2".into()));
+    assert!(app.guard_checked(&check).is_none());
+    assert!(render(&app, 120, 30, false).contains("guard elsewhere"));
+    // Armed with the role: exactly that cell, audited as the guard's.
+    app.guard.role = Some(Ok(()));
+    let Some(request) = app.guard_checked(&check) else {
+        panic!("a rollback asked of the worker");
+    };
+    let report = worker::handle(&c, request);
+    app.on_report(report, now);
+    let banner = app.banner.clone().unwrap();
+    assert!(
+        banner.starts_with("AUTO-ROLLBACK 1 cell(s) to modal · rev 2 · guard: 1 over the SLO"),
+        "{banner}"
+    );
+    assert!(app.bell);
+    let record = c
+        .store
+        .load()
+        .unwrap()
+        .document
+        .last_change()
+        .cloned()
+        .unwrap();
+    assert_eq!(record.action, beacon_console::domain::Action::AutoRollback);
+    assert_eq!(record.changes.len(), 1);
+    assert_eq!(record.changes[0].cell, cell);
+    assert!(render(&app, 120, 30, false).contains("guard ARMED"));
+}

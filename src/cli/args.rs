@@ -45,6 +45,9 @@ pub struct Cli {
     /// ~/.config/beacon-console/themes/, or a path (else the profile's `theme`).
     #[arg(long, global = true, value_name = "NAME|PATH")]
     pub theme: Option<String>,
+    /// The console's guard: disarmed, observe, hold or rollback (default: the profile's `[guard] mode`).
+    #[arg(long, global = true, value_name = "MODE", value_parser = parse_guard_mode)]
+    pub guard: Option<crate::domain::guard::GuardMode>,
     /// The demo simulator's time scale for the console (simulated seconds per second).
     #[arg(long, global = true, hide = true)]
     pub time_scale: Option<f64>,

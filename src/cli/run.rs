@@ -68,6 +68,7 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
                     depth,
                     time_scale: cli.time_scale,
                     ascii: cli.ascii,
+                    guard: cli.guard,
                 },
             )
         }

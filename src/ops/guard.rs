@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::config::Profile;
 use crate::domain::guard::{CheckFigures, GuardMode, Limits, Streaks, Verdict, judge};
-use crate::domain::{Action, CellId, Selection};
+use crate::domain::{Action, CellId, Routes, Selection};
 use crate::flags::Snapshot;
 use crate::telemetry::CellTraffic;
 
@@ -70,25 +70,35 @@ impl Guard {
     }
 
     /// Judges every cell with traffic shifted to the target, on what the
-    /// routers served it over the last interval under this revision.
+    /// routers served it over the last window under this revision.
     pub async fn check(&mut self, snapshot: &Snapshot, monitor: &Monitor) -> Check {
-        let traffic = monitor
-            .traffic_since(self.window, snapshot.revision())
-            .await;
+        self.check_routes(snapshot.routes(), snapshot.revision(), monitor)
+            .await
+    }
+
+    /// `check` on routes as the console last read them.
+    pub async fn check_routes(
+        &mut self,
+        routes: &Routes,
+        revision: u64,
+        monitor: &Monitor,
+    ) -> Check {
+        let traffic = monitor.traffic_since(self.window, revision).await;
         let regions = monitor.regions().await;
-        self.judge(snapshot, &traffic, &regions)
+        self.judge(routes, revision, &traffic, &regions)
     }
 
     /// The pure part of `check`.
     pub fn judge(
         &mut self,
-        snapshot: &Snapshot,
+        routes: &Routes,
+        revision: u64,
         traffic: &[CellTraffic],
         regions: &[RegionStatus],
     ) -> Check {
         let mut cells = Vec::new();
         let mut triggered = Vec::new();
-        for (cell, split) in snapshot.routes().iter() {
+        for (cell, split) in routes.iter() {
             if split.share(&self.target).get() == 0 {
                 // Not in the canary: nothing to guard, and nothing carried over.
                 self.streaks.reset(cell);
@@ -121,7 +131,7 @@ impl Guard {
             });
         }
         Check {
-            revision: snapshot.revision(),
+            revision,
             cells,
             triggered,
         }
@@ -133,6 +143,13 @@ impl Guard {
         if self.mode != GuardMode::Rollback || check.triggered.is_empty() {
             return Ok(None);
         }
+        let (cells, reason) = self.rollback_of(check);
+        auto_rollback(console, &cells, &reason).map(Some)
+    }
+
+    /// The cells a check triggered and the audit's reason for rolling them
+    /// back (their streaks start again).
+    pub fn rollback_of(&mut self, check: &Check) -> (Vec<CellId>, String) {
         let cells: Vec<CellId> = check.triggered.iter().map(|(c, _)| c.clone()).collect();
         let why: Vec<&str> = check.triggered.iter().map(|(_, w)| w.as_str()).collect();
         let reason = format!(
@@ -143,17 +160,25 @@ impl Guard {
             self.limits.failures_in_a_row,
             why.join("; ")
         );
-        let done = super::rollback_as(
-            console,
-            &Selection::Cells(cells.clone()),
-            &reason,
-            Action::AutoRollback,
-        )?;
         for cell in &cells {
             self.streaks.reset(cell);
         }
-        Ok(Some(done))
+        (cells, reason)
     }
+}
+
+/// The guard's rollback: the same commit path, audited as `auto_rollback`.
+pub fn auto_rollback(
+    console: &Console,
+    cells: &[CellId],
+    reason: &str,
+) -> Result<Rollback, OpsError> {
+    super::rollback_as(
+        console,
+        &Selection::Cells(cells.to_vec()),
+        reason,
+        Action::AutoRollback,
+    )
 }
 
 /// Why the region's router gives no data now, if it does not: its last

@@ -164,6 +164,10 @@ pub struct App {
     pub presence: super::presence::PresenceView,
     /// A rollback written and not yet applied everywhere.
     pub awaiting: Option<super::presence::AwaitApply>,
+    /// The guardrails as this console runs them.
+    pub guard: super::guarding::GuardView,
+    /// Ring the terminal's bell at the next frame (an automatic action).
+    pub bell: bool,
 }
 
 impl App {

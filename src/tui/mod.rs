@@ -8,6 +8,7 @@ pub mod app;
 pub(crate) mod ascii;
 pub(crate) mod command;
 pub(crate) mod faults;
+pub(crate) mod guarding;
 pub(crate) mod keymap;
 pub mod live;
 pub mod modes;
@@ -48,6 +49,8 @@ pub struct Options {
     pub time_scale: Option<f64>,
     /// `--ascii`: ASCII even where the locale says UTF-8.
     pub ascii: bool,
+    /// `--guard MODE`: the guard's mode for this console (else the profile's).
+    pub guard: Option<crate::domain::guard::GuardMode>,
 }
 
 /// The state the matrix starts from, for a console.
@@ -116,6 +119,11 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
         },
         presence: presence::PresenceView::default(),
         awaiting: None,
+        guard: guarding::GuardView {
+            guard: crate::ops::guard::Guard::for_profile(profile, None).ok(),
+            ..guarding::GuardView::default()
+        },
+        bell: false,
         cursor: (0, 0),
         selected: Vec::new(),
         mode: Mode::Matrix,
@@ -163,6 +171,10 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
         .map_err(|e| Failure::new("start the async runtime", e))?;
     let mut app = new_app(&console)?;
     app.ascii |= options.ascii;
+    if options.guard.is_some() {
+        app.guard.guard =
+            crate::ops::guard::Guard::for_profile(&console.profile, options.guard).ok();
+    }
     let console = Arc::new(console);
     runtime.block_on(async {
         let monitor = Monitor::start(
@@ -306,6 +318,13 @@ async fn event_loop(
         warming: false,
     };
     let (_keep, mut changes) = follow_store(console, &app.session.operator);
+    if app.guard.mode() == crate::domain::guard::GuardMode::Rollback {
+        if console.read_only {
+            app.guard.role = Some(Err("read-only: this console cannot roll back".into()));
+        } else {
+            ctx.send(worker::Request::TakeGuard);
+        }
+    }
     let mut dirty = true;
     let mut typeahead = std::collections::VecDeque::new();
     // Fault injection for the tests of the panic path (terminal restored
@@ -325,6 +344,13 @@ async fn event_loop(
         if dirty {
             draw(terminal, app, palette)?;
             dirty = false;
+        }
+        if std::mem::take(&mut app.bell) {
+            // An automatic action: the bell, after the frame that says it.
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            let _ = out.write_all(b"\x07");
+            let _ = out.flush();
         }
         tokio::select! {
             event = input.recv() => {
@@ -424,6 +450,17 @@ async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
     app.clock = clock();
     read_again(ctx, app);
     app.check_apply(now);
+    if app.guard_due(now)
+        && let Some(mut guard) = app.guard.guard.take()
+    {
+        let check = guard
+            .check_routes(&app.document.routes, app.document.revision, ctx.monitor)
+            .await;
+        app.guard.guard = Some(guard);
+        if let Some(request) = app.guard_checked(&check) {
+            ctx.send(request);
+        }
+    }
     if app.rollback_armed.is_some() && !app.rollback_is_armed(now) {
         app.rollback_armed = None;
         app.say("rollback not confirmed: nothing written", Tone::Info);

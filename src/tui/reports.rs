@@ -218,6 +218,13 @@ impl App {
                 after,
                 elapsed,
             } => return self.rolled_back(selection, result, after, elapsed, now),
+            Report::GuardTaken(result) => {
+                if let Err(who) = &result {
+                    self.say(format!("guard not armed here: {who}"), Tone::Warn);
+                }
+                self.guard.role = Some(result);
+            }
+            Report::AutoRolledBack { result, after } => self.auto_rolled_back(result, after, now),
             Report::History(Ok(lines)) => self.mode = Mode::History(History::new(lines)),
             Report::History(Err(e)) => self.say(e, Tone::Bad),
             Report::CellHistory(cell, lines) => {
@@ -309,7 +316,16 @@ impl App {
                 snapshot.revision()
             ),
         };
-        self.say(text, Tone::Warn);
+        let automatic = snapshot
+            .document
+            .last_change()
+            .is_some_and(|c| c.action == crate::domain::Action::AutoRollback);
+        if automatic {
+            // The guard acted (elsewhere): never silent.
+            self.alert(format!("AUTO-ROLLBACK {text}"));
+        } else {
+            self.say(text, Tone::Warn);
+        }
         self.document.news = Some(News {
             cells,
             until: now + NEWS_MARK,
@@ -361,6 +377,43 @@ impl App {
 }
 
 impl App {
+    /// The guard's rollback landed (or not): loud either way.
+    fn auto_rolled_back(
+        &mut self,
+        result: Result<crate::ops::Rollback, crate::ops::OpsError>,
+        after: Option<Snapshot>,
+        now: Instant,
+    ) {
+        match result {
+            Ok(done) => {
+                if let Some(c) = &done.committed {
+                    self.remember_own(c.record.revision);
+                }
+                if let Some(s) = after {
+                    self.loaded(s, now);
+                }
+                let reason = done
+                    .committed
+                    .as_ref()
+                    .map_or_else(String::new, |c| c.record.reason.clone());
+                let cells = done
+                    .committed
+                    .as_ref()
+                    .map_or(0, |c| c.record.changes.len());
+                self.alert(format!(
+                    "AUTO-ROLLBACK {cells} cell(s) to {} · rev {} · {reason}",
+                    self.session.fallback, done.revision
+                ));
+                if done.committed.is_some() {
+                    self.await_apply(done.revision, now);
+                }
+            }
+            Err(e) => self.alert(format!(
+                "AUTO-ROLLBACK FAILED ({e}); the guard tries again at its next check"
+            )),
+        }
+    }
+
     /// The status after a rollback landed: written first, then what the
     /// operator must know about where the traffic went.
     fn announce_rollback(

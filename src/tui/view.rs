@@ -236,20 +236,36 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         [one] => format!(" + {one}"),
         [one, rest @ ..] => format!(" + {one} +{}", rest.len()),
     };
+    let guard = app.guard.word();
+    // Observing and disarmed are quiet: on a narrow screen only a guard that
+    // acts (or holds, or is elsewhere) takes the operator's place.
+    let acting = !matches!(
+        app.guard.mode(),
+        crate::domain::guard::GuardMode::Observe | crate::domain::guard::GuardMode::Disarmed
+    );
+    let guard_short = if acting {
+        format!(" · {guard}")
+    } else {
+        String::new()
+    };
     let full = format!(
-        " {} · {} rev {revision} · {applied} · {}{others}",
+        " {} · {} rev {revision} · {applied} · {guard} · {}{others}",
+        app.session.profile_name, app.session.store_label, app.session.operator
+    );
+    let full_quiet = format!(
+        " {} · {} rev {revision} · {applied}{guard_short} · {}{others}",
         app.session.profile_name, app.session.store_label, app.session.operator
     );
     let shorter = format!(
-        " {} · {} rev {revision} · {applied}{others}",
+        " {} · {} rev {revision} · {applied}{guard_short}{others}",
         app.session.profile_name, app.session.store_label
     );
     let short = format!(
-        " {} rev {revision} · {applied}{others}",
+        " {} rev {revision} · {applied}{guard_short}{others}",
         app.session.store_label
     );
     let shortest = format!(" rev {revision} · {applied}");
-    let text = [full, shorter, short]
+    let text = [full, full_quiet, shorter, short]
         .into_iter()
         .find(|t| t.chars().count() <= room)
         .unwrap_or(shortest);

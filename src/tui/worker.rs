@@ -39,6 +39,13 @@ pub enum Request {
         force: bool,
     },
     History,
+    /// Take the guard's role (armed): held by this thread until the end.
+    TakeGuard,
+    /// The guard's rollback of exactly these cells, audited as `auto_rollback`.
+    AutoRollback {
+        cells: Vec<CellId>,
+        reason: String,
+    },
     /// The audit lines about one cell, for the detail view.
     CellHistory(CellId),
 }
@@ -64,6 +71,12 @@ pub enum Report {
         elapsed: Duration,
     },
     History(Result<Vec<String>, String>),
+    /// `Err`: who holds the guard's role.
+    GuardTaken(Result<(), String>),
+    AutoRolledBack {
+        result: Result<Rollback, OpsError>,
+        after: Option<Snapshot>,
+    },
     CellHistory(CellId, Vec<String>),
 }
 
@@ -83,8 +96,24 @@ pub fn spawn(
 ) -> std::sync::mpsc::Sender<Request> {
     let (tx, rx) = std::sync::mpsc::channel::<Request>();
     std::thread::spawn(move || {
+        // The guard's role, once taken: let go when the console ends.
+        let mut role = None;
         while let Ok(request) = rx.recv() {
-            if reports.send(handle(&console, request)).is_err() {
+            let report = match request {
+                Request::TakeGuard => {
+                    let holder = format!("{}@{}", console.operator.user, console.operator.host);
+                    match console.store.hold("guard", &holder) {
+                        Ok(held) => {
+                            role = Some(held);
+                            Report::GuardTaken(Ok(()))
+                        }
+                        Err(e) => Report::GuardTaken(Err(e.to_string())),
+                    }
+                }
+                other => handle(&console, other),
+            };
+            if reports.send(report).is_err() {
+                drop(role);
                 return;
             }
         }
@@ -114,6 +143,13 @@ pub fn handle(console: &Console, request: Request) -> Report {
             force,
         } => rollback(console, selection, reason, force),
         Request::History => Report::History(history(console).map_err(text)),
+        Request::TakeGuard => {
+            Report::GuardTaken(Err("the guard's role is taken by the worker loop".into()))
+        }
+        Request::AutoRollback { cells, reason } => Report::AutoRolledBack {
+            result: ops::guard::auto_rollback(console, &cells, &reason),
+            after: console.store.load().ok(),
+        },
         Request::CellHistory(cell) => {
             let lines = cell_history(console, &cell).unwrap_or_default();
             Report::CellHistory(cell, lines)

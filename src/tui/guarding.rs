@@ -1,0 +1,119 @@
+//! The console's guard: the same checks as `beacon-console guard`, on the
+//! router figures the console already gathers. Armed (it holds the role,
+//! taken by the store worker), it asks the worker to roll the triggered
+//! cells back; observing, it alerts. Never silent: a banner and the bell.
+//! Pure state here; the runner gathers the figures and sends the requests.
+
+use std::time::Instant;
+
+use crate::domain::guard::GuardMode;
+use crate::ops::guard::{Check, Guard};
+
+use super::app::{App, Tone};
+use super::worker::Request;
+
+/// The guard as the console runs it.
+#[derive(Default)]
+pub struct GuardView {
+    /// `None` where the profile cannot have one (not two providers).
+    pub guard: Option<Guard>,
+    /// Armed only: `Ok` once the role is ours; `Err(who holds it)`.
+    pub role: Option<Result<(), String>>,
+    pub next: Option<Instant>,
+    /// The last check, in a few words.
+    pub last: Option<String>,
+}
+
+impl GuardView {
+    pub fn mode(&self) -> GuardMode {
+        self.guard.as_ref().map_or(GuardMode::Disarmed, |g| g.mode)
+    }
+
+    /// The header's word: armed only once the role is ours.
+    pub fn word(&self) -> String {
+        match (self.mode(), &self.role) {
+            (GuardMode::Rollback, Some(Ok(()))) => "guard ARMED".into(),
+            (GuardMode::Rollback, Some(Err(_))) => "guard elsewhere".into(),
+            (GuardMode::Rollback, None) => "guard arming".into(),
+            (mode, _) => format!("guard {}", mode.word()),
+        }
+    }
+}
+
+impl App {
+    /// Whether a check is due (the runner then gathers the figures).
+    pub fn guard_due(&mut self, now: Instant) -> bool {
+        let Some(guard) = &self.guard.guard else {
+            return false;
+        };
+        if guard.mode == GuardMode::Disarmed || self.document.store_error.is_some() {
+            return false;
+        }
+        if self.guard.next.is_some_and(|next| now < next) {
+            return false;
+        }
+        self.guard.next = Some(now + guard.interval);
+        true
+    }
+
+    /// What a check found: said, and — armed, with the role — the
+    /// rollback asked of the worker.
+    pub fn guard_checked(&mut self, check: &Check) -> Option<Request> {
+        let breaches = check
+            .cells
+            .iter()
+            .filter(|c| matches!(c.verdict, crate::domain::guard::Verdict::Breach(_)))
+            .count();
+        self.guard.last = Some(format!(
+            "{} in the canary, {breaches} breaching",
+            check.cells.len()
+        ));
+        if check.triggered.is_empty() {
+            return None;
+        }
+        let why: Vec<&str> = check.triggered.iter().map(|(_, w)| w.as_str()).collect();
+        let guard = self.guard.guard.as_mut()?;
+        match (guard.mode, &self.guard.role) {
+            (GuardMode::Rollback, Some(Ok(()))) => {
+                let (cells, reason) = guard.rollback_of(check);
+                self.say(
+                    format!(
+                        "AUTO-ROLLBACK of {} cell(s) going in: {}",
+                        cells.len(),
+                        why.join("; ")
+                    ),
+                    Tone::Bad,
+                );
+                Some(Request::AutoRollback { cells, reason })
+            }
+            (GuardMode::Rollback, _) => {
+                self.say(
+                    format!("SLO BREACH (the guard elsewhere acts): {}", why.join("; ")),
+                    Tone::Bad,
+                );
+                None
+            }
+            (GuardMode::Hold, _) => {
+                self.alert(format!(
+                    "GUARD HOLD (a plan's next step waits): {}",
+                    why.join("; ")
+                ));
+                None
+            }
+            _ => {
+                self.alert(format!(
+                    "GUARD ALERT (observing, nothing rolled back): {}",
+                    why.join("; ")
+                ));
+                None
+            }
+        }
+    }
+
+    /// A banner that stays until acknowledged, and the bell.
+    pub fn alert(&mut self, text: String) {
+        self.say(text.clone(), Tone::Bad);
+        self.banner = Some(text);
+        self.bell = true;
+    }
+}
