@@ -18,6 +18,11 @@ use common::*;
 /// The demo profile in `dir`, with traffic and checks quick enough for a
 /// test: ~2 breaches of 10+ requests within a few seconds.
 fn quick_demo(dir: &Path, extra_slo: &str) -> PathBuf {
+    quick_demo_with(dir, extra_slo, "")
+}
+
+/// As `quick_demo`, with more sections at the end.
+fn quick_demo_with(dir: &Path, extra_slo: &str, more: &str) -> PathBuf {
     let text = include_str!("../profiles/demo.toml")
         .replace("requests_per_second = 10", "requests_per_second = 60")
         .replace(
@@ -31,7 +36,73 @@ fn quick_demo(dir: &Path, extra_slo: &str) -> PathBuf {
         text.contains("window_ms = 3000"),
         "the demo's [guard] moved"
     );
-    write_profile(dir, &text)
+    write_profile(dir, &format!("{text}\n{more}"))
+}
+
+/// A webhook receiver on loopback: every body POSTed to it, answered `ok`
+/// as Slack does.
+struct Receiver {
+    url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://{}/services/T0/B0/CANARY-webhook-secret",
+            listener.local_addr().unwrap()
+        );
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                if let Some(body) = read_request(stream) {
+                    seen.lock().unwrap().push(body);
+                }
+            }
+        });
+        Receiver { url, bodies }
+    }
+
+    fn events(&self, event: &str) -> Vec<serde_json::Value> {
+        let bodies = self.bodies.lock().unwrap();
+        bodies
+            .iter()
+            .filter(|b| b["beacon"]["event"] == event)
+            .cloned()
+            .collect()
+    }
+}
+
+/// One HTTP/1.1 request's JSON body, answered `200 ok`.
+fn read_request(mut stream: std::net::TcpStream) -> Option<serde_json::Value> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                );
+                return serde_json::from_str(&body[..length]).ok();
+            }
+        }
+    }
 }
 
 fn start_guard(profile: &Path, mode: &str, log: &Path, more: &[&str]) -> Child {
@@ -99,13 +170,27 @@ fn shift_all(profile: &Path, pct: &str) {
     );
 }
 
+const WEBHOOK: &str = "[notify]\nwebhook = { env = \"BEACON_TEST_WEBHOOK\" }\n";
+
+/// The guard with notifications to `receiver`.
+fn start_notifying_guard(profile: &Path, mode: &str, log: &Path, receiver: &Receiver) -> Child {
+    with_profile(profile)
+        .args(["guard", "--mode", mode, "--time-scale", "20"])
+        .env("BEACON_TEST_WEBHOOK", &receiver.url)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn an_outage_rolls_back_exactly_the_cells_it_hits() {
     let dir = tempfile::tempdir().unwrap();
-    let profile = quick_demo(dir.path(), "");
+    let profile = quick_demo_with(dir.path(), "", WEBHOOK);
+    let receiver = Receiver::start();
     shift_all(&profile, "50");
     let log = dir.path().join("guard.log");
-    let mut guard = start_guard(&profile, "rollback", &log, &[]);
+    let mut guard = start_notifying_guard(&profile, "rollback", &log, &receiver);
     let base = simulator(&profile);
     set_faults(
         &base,
@@ -161,6 +246,28 @@ fn an_outage_rolls_back_exactly_the_cells_it_hits() {
         !lines[..action - 1].iter().any(|l| l.contains("(2/2)")),
         "{log}"
     );
+    // One notification, the rollback's (it says the breach too): the
+    // environment, the cells with their shares before → after, the figures,
+    // who acted; the webhook's secret URL is nowhere in the log.
+    wait_until("the notification", || {
+        !receiver.events("auto_rollback").is_empty()
+    });
+    let sent = &receiver.events("auto_rollback")[0];
+    let text = sent["text"].as_str().unwrap();
+    assert!(text.starts_with("[demo] AUTO-ROLLBACK in "), "{text}");
+    assert!(
+        text.contains("/us-east modal 50% runpod 50% → modal 100%"),
+        "{text}"
+    );
+    assert!(
+        text.contains("errors 100.0% > 1%") && text.contains("by tester@"),
+        "{text}"
+    );
+    assert!(
+        receiver.events("breach").is_empty(),
+        "said once, by the rollback"
+    );
+    assert!(!log.contains("CANARY"), "{log}");
     // And `history --action auto_rollback` lists it.
     let history = ok(
         &mut with_profile(&profile),
@@ -174,24 +281,48 @@ fn an_outage_rolls_back_exactly_the_cells_it_hits() {
 }
 
 #[test]
-fn observing_only_alerts() {
+fn observing_only_alerts_and_says_a_breach_once() {
     let dir = tempfile::tempdir().unwrap();
-    let profile = quick_demo(dir.path(), "");
+    let profile = quick_demo_with(dir.path(), "", WEBHOOK);
+    let receiver = Receiver::start();
     shift_all(&profile, "50");
     let log = dir.path().join("guard.log");
-    let mut guard = start_guard(&profile, "observe", &log, &[]);
+    let mut guard = start_notifying_guard(&profile, "observe", &log, &receiver);
     let base = simulator(&profile);
     set_faults(
         &base,
         r#"[{"provider":"runpod","region":"eu-west","outage":true}]"#,
     );
-    wait_until("an alert", || read(&log).contains("ALERT (observing"));
+    // Three alerting checks: each cell's breach is said once, not thrice.
+    wait_until("three alerts", || {
+        read(&log).matches("ALERT (observing").count() >= 3
+    });
     guard.kill().unwrap();
     guard.wait().unwrap();
     assert!(
         audited(dir.path(), "auto_rollback").is_empty(),
         "{}",
         read(&log)
+    );
+    let breaches = receiver.events("breach");
+    assert!(!breaches.is_empty(), "{}", read(&log));
+    let mut cells: Vec<String> = breaches
+        .iter()
+        .flat_map(|b| {
+            b["beacon"]["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+        })
+        .collect();
+    let all = cells.len();
+    cells.sort();
+    cells.dedup();
+    assert_eq!(
+        cells.len(),
+        all,
+        "each cell's breach said once: {breaches:?}"
     );
 }
 

@@ -11,6 +11,7 @@ use crate::failure::Failure;
 use crate::flags::file::now_utc;
 use crate::ops::guard::{Check, Guard};
 use crate::ops::monitor::Monitor;
+use crate::ops::notify::{self, Message, Notifier};
 use crate::ops::{Console, OpsError};
 
 use super::args::GuardArgs;
@@ -69,6 +70,7 @@ async fn watch(
         guard.limits.failures_in_a_row,
         console.store.describe()
     ));
+    let mut alerts = Alerts::new(console, monitor, holder);
     let mut tick = tokio::time::interval(guard.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -82,7 +84,7 @@ async fn watch(
             _ = term.recv() => return Ok(()),
         }
         if guard.mode != GuardMode::Disarmed {
-            one_check(console, monitor, guard).await;
+            one_check(console, monitor, guard, &mut alerts).await;
         }
         done += 1;
         if checks.is_some_and(|n| done >= n) {
@@ -91,8 +93,53 @@ async fn watch(
     }
 }
 
-/// One check: its line, and the action's.
-async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard) {
+/// Notifications of the guard's state changes, where `[notify]` has a
+/// webhook (its URL a secret: never logged).
+struct Alerts {
+    notifier: Notifier,
+    webhook: Option<(crate::providers::HttpClient, crate::providers::ProviderUrl)>,
+    who: String,
+}
+
+impl Alerts {
+    fn new(console: &Console, monitor: &Monitor, who: String) -> Alerts {
+        let webhook = console.profile.webhook.as_ref().and_then(|source| {
+            let url = source
+                .read()
+                .map_err(|why| format!("no webhook: {why}"))
+                .and_then(|s| {
+                    crate::providers::ProviderUrl::parse(s.expose())
+                        .map_err(|_| "no webhook: its URL is not a valid http(s) URL".to_string())
+                });
+            match url {
+                Ok(url) => Some((monitor.clients.http(), url)),
+                Err(why) => {
+                    log(&format!("{why}; notifications are off"));
+                    None
+                }
+            }
+        });
+        Alerts {
+            notifier: Notifier::new(&console.profile),
+            webhook,
+            who,
+        }
+    }
+
+    async fn send(&self, messages: &[Message]) {
+        let Some((http, url)) = &self.webhook else {
+            return;
+        };
+        for m in messages {
+            if let Err(why) = notify::send(http, url, m).await {
+                log(&format!("notification not sent ({why}): {}", m.text));
+            }
+        }
+    }
+}
+
+/// One check: its line, the action's, and the notifications.
+async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard, alerts: &mut Alerts) {
     let snapshot = match tokio::task::block_in_place(|| console.store.load()) {
         Ok(s) => s,
         Err(e) => {
@@ -104,7 +151,9 @@ async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard) {
     };
     let check = guard.check(&snapshot, monitor).await;
     log(&check_line(&check, guard.limits.failures_in_a_row));
+    let mut messages = alerts.notifier.after_check(&check, &alerts.who);
     if check.triggered.is_empty() {
+        alerts.send(&messages).await;
         return;
     }
     let cells: Vec<&str> = check
@@ -116,14 +165,19 @@ async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard) {
         GuardMode::Rollback => {
             let started = Instant::now();
             match tokio::task::block_in_place(|| guard.act(console, &check)) {
-                Ok(Some(done)) => log(&format!(
-                    "AUTO-ROLLBACK {} cell(s) to {} · rev {} · {:.1} ms: {}",
-                    check.triggered.len(),
-                    console.profile.fallback,
-                    done.revision,
-                    started.elapsed().as_secs_f64() * 1000.0,
-                    cells.join("; ")
-                )),
+                Ok(Some(done)) => {
+                    log(&format!(
+                        "AUTO-ROLLBACK {} cell(s) to {} · rev {} · {:.1} ms: {}",
+                        check.triggered.len(),
+                        console.profile.fallback,
+                        done.revision,
+                        started.elapsed().as_secs_f64() * 1000.0,
+                        cells.join("; ")
+                    ));
+                    // One message: the rollback says the breach too.
+                    messages.retain(|m| m.event != notify::Event::Breach);
+                    messages.push(rolled_back_message(alerts, &check, &done));
+                }
                 Ok(None) => {}
                 Err(e) => log(&format!(
                     "AUTO-ROLLBACK FAILED ({e}); retried at the next check: {}",
@@ -142,6 +196,7 @@ async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard) {
             ));
         }
     }
+    alerts.send(&messages).await;
 }
 
 /// `rev 3 · 9 in the canary: 6 pass, 2 breach, 1 inconclusive, 0 no data · …`
@@ -184,4 +239,32 @@ fn log(line: &str) {
         now_utc(),
         crate::domain::text::printable(line)
     );
+}
+
+/// The notification of an automatic rollback: the cells, their shares
+/// before → after, the failing figures and who acted.
+fn rolled_back_message(alerts: &mut Alerts, check: &Check, done: &crate::ops::Rollback) -> Message {
+    let cells: Vec<crate::domain::CellId> =
+        check.triggered.iter().map(|(c, _)| c.clone()).collect();
+    let (reason, shares) = match &done.committed {
+        Some(c) => (
+            c.record.reason.clone(),
+            c.record
+                .changes
+                .iter()
+                .map(|ch| {
+                    let before = ch
+                        .before
+                        .as_ref()
+                        .map_or_else(|| "?".to_string(), crate::domain::Split::words);
+                    format!("{} {before} → {}", ch.cell, ch.after.words())
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        None => (String::new(), String::new()),
+    };
+    alerts
+        .notifier
+        .rolled_back(&cells, &reason, &alerts.who, done.revision, &shares)
 }

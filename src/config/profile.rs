@@ -171,6 +171,8 @@ pub struct Profile {
     pub keys: Vec<(String, Vec<String>)>,
     /// The guardrails: mode and check interval (limits from `[slo]`).
     pub guard: super::guard::GuardConfig,
+    /// `[notify] webhook`: where state changes are sent (a secret URL).
+    pub webhook: Option<SecretSource>,
     /// Each region's router metrics endpoint (`[[routers]]`), in region order.
     pub routers: Vec<RouterEndpoint>,
 }
@@ -513,6 +515,10 @@ impl Validator<'_> {
         let routers = self.routers(&raw.routers, &regions, simulated)?;
         let keys = self.keys(&raw.keys)?;
         let guard = self.guard(&raw.guard)?;
+        let webhook = match &raw.notify {
+            Some(n) => self.secret(&n.webhook)?,
+            None => None,
+        };
         Ok(Profile {
             origin: self.origin.to_string(),
             name,
@@ -538,6 +544,7 @@ impl Validator<'_> {
             routers,
             keys,
             guard,
+            webhook,
         })
     }
 

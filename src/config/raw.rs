@@ -39,6 +39,16 @@ pub struct RawProfile {
     pub keys: indexmap::IndexMap<Spanned<String>, Spanned<RawKeys>>,
     #[serde(default)]
     pub guard: RawGuard,
+    #[serde(default)]
+    pub notify: Option<RawNotify>,
+}
+
+/// `[notify]`: where state changes are sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    /// A Slack-compatible incoming-webhook URL (a secret: it is the key).
+    pub webhook: Option<Spanned<RawSecret>>,
 }
 
 /// `[guard]`: what the guardrails do, and how often they check.

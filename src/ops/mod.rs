@@ -7,6 +7,7 @@ mod error;
 pub mod guard;
 mod history;
 pub mod monitor;
+pub mod notify;
 mod operator;
 mod rollback;
 mod shift;

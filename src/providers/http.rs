@@ -271,6 +271,22 @@ impl HttpClient {
         }
     }
 
+    /// POSTs `body` (a webhook): the status when it is 2xx; the answer's
+    /// body is not read as JSON (Slack answers `ok`).
+    pub async fn post(
+        &self,
+        url: &ProviderUrl,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<u16, ProviderError> {
+        let answer = self.exchange(Method::POST, url, headers, body).await?;
+        if (200..300).contains(&answer.status) {
+            return Ok(answer.status);
+        }
+        let text = redact(&String::from_utf8_lossy(&answer.body), headers);
+        Err(ProviderError::from_status(answer.status, &text))
+    }
+
     async fn once<T: DeserializeOwned>(
         &self,
         method: Method,
