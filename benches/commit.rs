@@ -45,6 +45,7 @@ fn request(routes: Routes) -> CommitRequest {
         },
         started: Instant::now(),
         note: None,
+        plan: None,
     }
 }
 

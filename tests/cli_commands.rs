@@ -420,6 +420,7 @@ fn a_commit_racing_another_is_refused_with_who_and_when() {
                 operator: console.operator.clone(),
                 started: std::time::Instant::now(),
                 note: None,
+                plan: None,
             },
         )
         .unwrap_err();
@@ -487,6 +488,7 @@ fn a_hand_edit_while_a_change_is_pending_is_refused() {
                 operator: console.operator.clone(),
                 started: std::time::Instant::now(),
                 note: None,
+                plan: None,
             },
         )
         .unwrap_err();

@@ -776,6 +776,7 @@ fn commit_as_bob(c: &Console, reason: &str) {
         operator: bob,
         started: Instant::now(),
         note: None,
+        plan: None,
     };
     c.store.commit(&snapshot, request).unwrap();
 }

@@ -86,6 +86,8 @@ pub enum Command {
     Warmup(WarmupArgs),
     /// Run the simulator alone (fake RunPod + Modal, and a router per region) until Ctrl-C.
     Sim(SimArgs),
+    /// The cutover plan: status, start PLAN.toml, promote [--full], pause, resume, abort.
+    Plan(PlanArgs),
     /// The guardrails without a screen: check every cell against the SLO at each interval; alert, hold, or (armed) roll breaching cells back. One log line per check and per action on stderr.
     Guard(GuardArgs),
     /// Beside a region's router: mirror the routing document from etcd into the flagd file it reads, and acknowledge each revision.
@@ -336,4 +338,36 @@ fn parse_guard_mode(text: &str) -> Result<crate::domain::guard::GuardMode, Strin
     crate::config::parse_guard_mode(text).ok_or_else(|| {
         format!("unknown mode {text:?}: expected disarmed, observe, hold or rollback")
     })
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(subcommand)]
+    pub verb: PlanVerb,
+    /// Why, for the audit.
+    #[arg(long, global = true, default_value = "")]
+    pub reason: String,
+    /// Apply without asking (needed without a terminal; in production with --environment production).
+    #[arg(long, global = true)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanVerb {
+    /// Where the plan stands: stage, step, share, the hold's countdown.
+    Status,
+    /// Start a plan (TOML: stages of regions, steps of share and hold).
+    Start {
+        path: PathBuf,
+    },
+    /// The next step now (`--full`: every remaining step, to the end).
+    Promote {
+        #[arg(long)]
+        full: bool,
+    },
+    /// Stay at this step until resumed.
+    Pause,
+    Resume,
+    /// Roll every cell of the plan back to the fallback at once.
+    Abort,
 }

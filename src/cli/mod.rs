@@ -6,6 +6,7 @@ mod bench;
 mod guard;
 mod live;
 pub(crate) mod output;
+mod plan;
 mod run;
 mod sim;
 mod stress;

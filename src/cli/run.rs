@@ -125,6 +125,10 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
         Some(Command::Bench(args)) => super::bench::run(&console()?, args, json),
         Some(Command::Warmup(args)) => super::bench::warmup(&console()?, args, json),
         Some(Command::Sim(args)) => super::sim::run(&console()?, args, json),
+        Some(Command::Plan(args)) => {
+            let c = console()?;
+            super::plan::run(&c, args, json, cli.environment.as_deref())
+        }
         Some(Command::Guard(args)) => super::guard::run(&console()?, args),
         Some(Command::Sync(args)) => super::sync::run(&Profile::load(&source)?, args),
     }
@@ -195,7 +199,11 @@ fn check_environment(console: &Console, wanted: Option<&str>) -> Result<(), OpsE
 /// `--yes` for a change forward: in production it also needs
 /// `--environment production` (like kubectl's explicit context), since a
 /// script's `--yes` aimed at staging must not move production traffic.
-fn check_forward_yes(console: &Console, yes: bool, wanted: Option<&str>) -> Result<(), OpsError> {
+pub(super) fn check_forward_yes(
+    console: &Console,
+    yes: bool,
+    wanted: Option<&str>,
+) -> Result<(), OpsError> {
     let production = console.profile.environment == crate::config::Environment::Production;
     if yes && production && wanted.is_none() {
         return Err(OpsError::Invalid(format!(
@@ -208,7 +216,11 @@ fn check_forward_yes(console: &Console, yes: bool, wanted: Option<&str>) -> Resu
 
 /// Asks on a terminal; without one, only `--yes` lets a write through. In
 /// production a change forward is confirmed by typing the environment's name.
-fn confirm_forward(console: &Console, yes: bool, question: &str) -> Result<(), OpsError> {
+pub(super) fn confirm_forward(
+    console: &Console,
+    yes: bool,
+    question: &str,
+) -> Result<(), OpsError> {
     if console.profile.environment != crate::config::Environment::Production {
         return confirm(yes, question);
     }

@@ -2,6 +2,7 @@
 
 mod error;
 mod guard;
+mod plan;
 mod profile;
 mod raw;
 mod secret;
@@ -9,6 +10,7 @@ mod store;
 
 pub use error::{ConfigError, read_text};
 pub use guard::{GuardConfig, parse_mode as parse_guard_mode};
+pub use plan::{load_plan, parse_plan};
 pub use profile::{
     Endpoint, EndpointTemplate, Environment, Profile, ProfileSource, ProviderConfig, ProviderKind,
     SimulatorConfig, SloConfig, StoreConfig,

@@ -5,6 +5,7 @@ pub(crate) mod change;
 pub mod guard;
 pub(crate) mod ladder;
 pub(crate) mod percent;
+pub mod plan;
 pub(crate) mod routes;
 pub(crate) mod selection;
 pub(crate) mod split;

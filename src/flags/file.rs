@@ -476,7 +476,9 @@ impl FlagStore for FileStore {
             return Ok(None);
         };
         let changes = document.routes.diff(&request.routes);
-        if changes.is_empty() {
+        // Nothing to change is no new revision — unless the plan's state
+        // changes (a pause, a resume).
+        if changes.is_empty() && request.plan.is_none() {
             return Ok(None);
         }
         let scratch = current.unwrap_or_default();

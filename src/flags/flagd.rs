@@ -58,7 +58,18 @@ pub struct Document {
     pub pending_audit: Option<String>,
 }
 
+/// The `metadata` entry that carries the cutover plan's state (JSON).
+pub const PLAN_KEY: &str = "beaconPlan";
+
 impl Document {
+    /// The cutover plan's state, as JSON text, when one is under way.
+    pub fn plan(&self) -> Option<&str> {
+        self.metadata_extra
+            .iter()
+            .find(|(key, _)| key == PLAN_KEY)
+            .map(|(_, json)| json.as_str())
+    }
+
     /// The record of the change that made this revision, when it has one.
     pub fn last_change(&self) -> Option<&ChangeRecord> {
         self.change_record

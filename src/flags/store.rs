@@ -54,6 +54,9 @@ pub struct CommitRequest {
     /// When the operation began (after any confirmation), for `elapsed_ms`.
     pub started: Instant,
     pub note: Option<String>,
+    /// The cutover plan's state to write with this revision: `Some(Some)`
+    /// sets it, `Some(None)` clears it, `None` keeps the document's.
+    pub plan: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -274,20 +277,27 @@ pub(crate) fn next_document(
         revision,
         previous_revision: base.revision,
         time: super::file::now_utc(),
-        operator: request.operator,
+        operator: request.operator.clone(),
         action: request.action,
         reason: request.reason,
         changes,
         elapsed_ms: request.started.elapsed().as_secs_f64() * 1000.0,
         note: request.note,
     };
+    let mut metadata_extra = base.metadata_extra.clone();
+    if let Some(plan) = request.plan {
+        metadata_extra.retain(|(key, _)| key != super::flagd::PLAN_KEY);
+        if let Some(json) = plan {
+            metadata_extra.push((super::flagd::PLAN_KEY.to_string(), json));
+        }
+    }
     Document {
         revision,
         routes: request.routes,
         change_record: Some(super::RecordText::new(record)),
         foreign: base.foreign.clone(),
         extra: base.extra.clone(),
-        metadata_extra: base.metadata_extra.clone(),
+        metadata_extra,
         pending_audit: None,
     }
 }

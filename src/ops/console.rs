@@ -87,6 +87,7 @@ impl Console {
             operator: self.operator.clone(),
             started,
             note: None,
+            plan: None,
         }
     }
 

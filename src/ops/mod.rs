@@ -9,6 +9,7 @@ mod history;
 pub mod monitor;
 pub mod notify;
 mod operator;
+pub mod plan;
 mod rollback;
 mod shift;
 mod undo;

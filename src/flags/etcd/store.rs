@@ -315,7 +315,9 @@ impl FlagStore for EtcdStore {
                 return Ok(None);
             };
             let changes = document.routes.diff(&request.routes);
-            if changes.is_empty() {
+            // Nothing to change is no new revision — unless the plan's state
+            // changes (a pause, a resume).
+            if changes.is_empty() && request.plan.is_none() {
                 return Ok(None);
             }
             let revision = next_revision(document.revision)?;

@@ -1,0 +1,116 @@
+//! `plan status | start PLAN.toml | promote [--full] | pause | resume | abort`.
+
+use std::time::SystemTime;
+
+use crate::domain::plan::{PlanState, PlanStatus};
+use crate::ops::plan::{self, Verb};
+use crate::ops::{Console, OpsError};
+
+use super::args::{PlanArgs, PlanVerb};
+use super::run::{check_forward_yes, confirm_forward};
+
+pub fn run(
+    console: &Console,
+    args: PlanArgs,
+    json: bool,
+    environment: Option<&str>,
+) -> Result<(), OpsError> {
+    let verb = match args.verb {
+        PlanVerb::Status => return status(console, json),
+        PlanVerb::Start { path } => Verb::Start(crate::config::load_plan(&path, &console.profile)?),
+        PlanVerb::Promote { full } => Verb::Promote { full },
+        PlanVerb::Pause => Verb::Pause,
+        PlanVerb::Resume => Verb::Resume,
+        PlanVerb::Abort => Verb::Abort,
+    };
+    console.ensure_writable("change the plan")?;
+    // Forward (start, promote, resume) is confirmed as a shift is; pause and
+    // abort only ever stop or go back: not asked.
+    if matches!(verb, Verb::Start(_) | Verb::Promote { .. } | Verb::Resume) {
+        check_forward_yes(console, args.yes, environment)?;
+        confirm_forward(console, args.yes, &format!("{}?", verb_words(&verb)))?;
+    }
+    let done = plan::act(console, &verb, &args.reason)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "revision": done.revision, "changed": done.changed, "plan": done.state })
+        );
+    } else {
+        println!(
+            "rev {} · {} cell(s) changed · {}",
+            done.revision,
+            done.changed,
+            plan::step_words(&done.state)
+        );
+    }
+    Ok(())
+}
+
+fn verb_words(verb: &Verb) -> String {
+    match verb {
+        Verb::Start(p) => format!("start plan {} ({} stage(s))", p.name, p.stages.len()),
+        Verb::Promote { full: true } => "promote the plan to its end".into(),
+        Verb::Promote { full: false } => "promote the plan to its next step".into(),
+        Verb::Pause => "pause the plan".into(),
+        Verb::Resume => "resume the plan".into(),
+        Verb::Abort => "abort the plan".into(),
+    }
+}
+
+fn status(console: &Console, json: bool) -> Result<(), OpsError> {
+    let snapshot = console.store.load()?;
+    let state = plan::state_of(&snapshot.document)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "revision": snapshot.revision(), "plan": state })
+        );
+        return Ok(());
+    }
+    match state {
+        None => println!("no plan has been started (plan start PLAN.toml)"),
+        Some(s) => println!("{}{}", plan::step_words(&s), hold_words(&s)),
+    }
+    Ok(())
+}
+
+/// `· hold 4 min 10 s left, then stage EU`.
+fn hold_words(state: &PlanState) -> String {
+    if state.status != PlanStatus::Running {
+        return String::new();
+    }
+    let Some(step) = state
+        .plan
+        .stages
+        .get(state.stage)
+        .and_then(|s| s.steps.get(state.step))
+    else {
+        return String::new();
+    };
+    let since = humantime::parse_rfc3339(&state.since).unwrap_or(SystemTime::now());
+    let held = SystemTime::now()
+        .duration_since(since)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let next = match state.plan.next(state.stage, state.step) {
+        Some((stage, step)) => format!(
+            "then stage {} step {}",
+            state
+                .plan
+                .stages
+                .get(stage)
+                .map_or("?", |s| s.name.as_str()),
+            step + 1
+        ),
+        None => "then the plan is done (plan promote)".into(),
+    };
+    if held >= step.hold_ms {
+        format!(" · hold over: plan promote for the next step ({next})")
+    } else {
+        format!(
+            " · hold {} s left, {next}",
+            (step.hold_ms - held).div_ceil(1000)
+        )
+    }
+}

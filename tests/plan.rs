@@ -1,0 +1,154 @@
+//! The cutover plan on the demo through the real binary: start → promote →
+//! pause → resume → full promote, every step audited as `plan_step`; abort
+//! at any step restores the fallback for the plan's cells at once; the
+//! state lives in the document, so any later process continues the plan.
+// Tests and tools unwrap to fail loudly at the line that broke.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn plan(state: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["plan"];
+    all.extend_from_slice(args);
+    run(&mut demo(state), &all)
+}
+
+fn shipped() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("plans/research-order.toml")
+        .display()
+        .to_string()
+}
+
+/// Each cell's RunPod share in percent, from `status --json`.
+fn shares(state: &Path) -> Vec<(String, f64)> {
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&mut demo(state), &["--json", "status"]).stdout).unwrap();
+    status["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let share = c["split_percent"]["runpod"].as_f64().unwrap_or(0.0);
+            (c["cell"].as_str().unwrap().to_string(), share)
+        })
+        .collect()
+}
+
+fn plan_json(state: &Path) -> serde_json::Value {
+    let out = ok(&mut demo(state), &["--json", "plan", "status"]).stdout;
+    serde_json::from_str::<serde_json::Value>(&out).unwrap()["plan"].clone()
+}
+
+#[test]
+fn a_plan_runs_start_promote_pause_resume_full_promote() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    assert!(
+        plan(state, &["status"])
+            .stdout
+            .contains("no plan has been started")
+    );
+    let out = plan(state, &["start", &shipped(), "--yes", "--reason", "day 1"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for (cell, share) in shares(state) {
+        let expected = if cell.ends_with("/us-east") { 5.0 } else { 0.0 };
+        assert_eq!(share, expected, "{cell}");
+    }
+    let text = plan(state, &["status"]).stdout;
+    assert!(
+        text.contains("stage US step 1/4 (5%), running · hold 600 s left"),
+        "{text}"
+    );
+    assert_eq!(plan(state, &["promote", "--yes"]).code, 0);
+    assert_eq!(plan_json(state)["step"], 1);
+    // Paused: promote is refused (exit 2), nothing written.
+    assert_eq!(plan(state, &["pause"]).code, 0);
+    let refused = plan(state, &["promote", "--yes"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("paused: plan resume first"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(plan_json(state)["status"], "paused");
+    assert_eq!(plan(state, &["resume", "--yes"]).code, 0);
+    // A second start while one runs is refused.
+    let again = plan(state, &["start", &shipped(), "--yes"]);
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert_eq!(plan(state, &["promote", "--full", "--yes"]).code, 0);
+    assert_eq!(plan_json(state)["status"], "done");
+    assert!(shares(state).iter().all(|(_, s)| *s == 100.0));
+    // Every verb that wrote is one plan_step line.
+    let steps = ok(
+        &mut demo(state),
+        &["--json", "history", "--action", "plan_step"],
+    )
+    .stdout;
+    let steps: serde_json::Value = serde_json::from_str(&steps).unwrap();
+    // start, promote, pause, resume, full promote
+    assert_eq!(steps.as_array().map_or(0, Vec::len), 5, "{steps}");
+    // Without a terminal a forward step needs --yes.
+    let out = plan(state, &["start", &shipped()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}
+
+#[test]
+fn abort_at_any_step_restores_the_fallback_for_the_plans_cells() {
+    for promotions in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path();
+        // A cell outside the plan keeps its own split.
+        shift_cell(state, "llama-3.2-1b/eu-west", "10", "not the plan's");
+        let text = std::fs::read_to_string(shipped()).unwrap();
+        let us_only = text.split("[[stages]]\nname = \"EU\"").next().unwrap();
+        let path = dir.path().join("us.toml");
+        std::fs::write(&path, us_only).unwrap();
+        assert_eq!(
+            plan(state, &["start", &path.display().to_string(), "--yes"]).code,
+            0
+        );
+        for _ in 0..promotions {
+            assert_eq!(plan(state, &["promote", "--yes"]).code, 0);
+        }
+        if promotions == 2 {
+            assert_eq!(plan(state, &["pause"]).code, 0);
+        }
+        let out = plan(state, &["abort", "--reason", "p95 regression"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(plan_json(state)["status"], "aborted");
+        for (cell, share) in shares(state) {
+            let expected = if cell == "llama-3.2-1b/eu-west" {
+                10.0
+            } else {
+                0.0
+            };
+            assert_eq!(share, expected, "after {promotions} promotion(s): {cell}");
+        }
+        // Aborted is not under way: promote says so; a new start may begin.
+        assert_eq!(plan(state, &["promote", "--yes"]).code, 2);
+    }
+}
+
+#[test]
+fn a_bad_plan_is_refused_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "name = \"x\"\n[[stages]]\nname = \"US\"\nregions = [\"us-moon\"]\nsteps = [{ share = 5 }]\n").unwrap();
+    let out = plan(dir.path(), &["start", &path.display().to_string(), "--yes"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("bad.toml:4:"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unknown region \"us-moon\""),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(&path, "name = \"x\"\n[[stages]]\nname = \"US\"\nregions = [\"us-east\"]\nsteps = [{ share = 150 }]\n").unwrap();
+    let out = plan(dir.path(), &["start", &path.display().to_string(), "--yes"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("bad.toml:5:"), "{}", out.stderr);
+}
