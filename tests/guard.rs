@@ -414,3 +414,85 @@ fn two_guards_never_both_act() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+/// A plan of one stage (us-east) at `shares`, each held `hold_s`.
+fn us_plan(dir: &Path, shares: &[(u32, u32)]) -> String {
+    let steps: Vec<String> = shares
+        .iter()
+        .map(|(s, h)| format!("{{ share = {s}, hold_s = {h} }}"))
+        .collect();
+    let path = dir.join("us.toml");
+    let text = format!(
+        "name = \"us\"\n[[stages]]\nname = \"US\"\nregions = [\"us-east\"]\nsteps = [{}]\n",
+        steps.join(", ")
+    );
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn plan_status(profile: &Path) -> serde_json::Value {
+    let out = ok(&mut with_profile(profile), &["--json", "plan", "status"]).stdout;
+    serde_json::from_str::<serde_json::Value>(&out).unwrap()["plan"].clone()
+}
+
+#[test]
+fn the_guard_promotes_a_plan_whose_stage_passes_over_each_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    // Limits the healthy demo meets (its RunPod cold starts stay under them).
+    let profile = quick_demo(dir.path(), "");
+    let text = read(&profile).replace("latency_p95_ms = 2000", "latency_p95_ms = 600000");
+    let profile = write_profile(dir.path(), &text);
+    let plan = us_plan(dir.path(), &[(50, 1), (100, 1)]);
+    ok(
+        &mut with_profile(&profile),
+        &["plan", "start", &plan, "--yes"],
+    );
+    let log = dir.path().join("guard.log");
+    let mut guard = start_guard(&profile, "hold", &log, &[]);
+    wait_until("the plan done by the guard", || {
+        plan_status(&profile)["status"] == "done"
+    });
+    guard.kill().unwrap();
+    guard.wait().unwrap();
+    let log = read(&log);
+    assert_eq!(log.matches("guard: the gate passed").count(), 2, "{log}");
+    let steps = ok(
+        &mut with_profile(&profile),
+        &["history", "--action", "plan_step"],
+    )
+    .stdout;
+    assert_eq!(
+        steps.matches("guard: the gate passed").count(),
+        2,
+        "{steps}"
+    );
+}
+
+#[test]
+fn an_auto_rollback_holds_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = quick_demo(dir.path(), "");
+    let plan = us_plan(dir.path(), &[(50, 3600)]);
+    ok(
+        &mut with_profile(&profile),
+        &["plan", "start", &plan, "--yes"],
+    );
+    let log = dir.path().join("guard.log");
+    let mut guard = start_guard(&profile, "rollback", &log, &[]);
+    let base = simulator(&profile);
+    set_faults(
+        &base,
+        r#"[{"provider":"runpod","region":"us-east","outage":true}]"#,
+    );
+    wait_until("the plan paused", || {
+        plan_status(&profile)["status"] == "paused"
+    });
+    guard.kill().unwrap();
+    guard.wait().unwrap();
+    assert!(
+        !audited(dir.path(), "auto_rollback").is_empty(),
+        "{}",
+        read(&log)
+    );
+    assert!(read(&log).contains("the plan holds"), "{}", read(&log));
+}

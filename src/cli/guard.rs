@@ -97,6 +97,8 @@ async fn watch(
 /// webhook (its URL a secret: never logged).
 struct Alerts {
     notifier: Notifier,
+    /// The plan's gate over the checks.
+    gate: crate::ops::guard::PlanGate,
     webhook: Option<(crate::providers::HttpClient, crate::providers::ProviderUrl)>,
     who: String,
 }
@@ -121,6 +123,7 @@ impl Alerts {
         });
         Alerts {
             notifier: Notifier::new(&console.profile),
+            gate: crate::ops::guard::PlanGate::default(),
             webhook,
             who,
         }
@@ -153,9 +156,19 @@ async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard, aler
     log(&check_line(&check, guard.limits.failures_in_a_row));
     let mut messages = alerts.notifier.after_check(&check, &alerts.who);
     if check.triggered.is_empty() {
+        steer_plan(
+            console,
+            guard.mode,
+            &snapshot,
+            &check,
+            false,
+            alerts,
+            &mut messages,
+        );
         alerts.send(&messages).await;
         return;
     }
+    let mut rolled_back = false;
     let cells: Vec<&str> = check
         .triggered
         .iter()
@@ -177,6 +190,7 @@ async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard, aler
                     // One message: the rollback says the breach too.
                     messages.retain(|m| m.event != notify::Event::Breach);
                     messages.push(rolled_back_message(alerts, &check, &done));
+                    rolled_back = true;
                 }
                 Ok(None) => {}
                 Err(e) => log(&format!(
@@ -196,7 +210,81 @@ async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard, aler
             ));
         }
     }
+    steer_plan(
+        console,
+        guard.mode,
+        &snapshot,
+        &check,
+        rolled_back,
+        alerts,
+        &mut messages,
+    );
     alerts.send(&messages).await;
+}
+
+/// The plan, where one runs: paused when the guard rolled its cells back or
+/// (holding) when they breach; promoted when its stage passed every check
+/// over a whole hold. Observing, only said.
+fn steer_plan(
+    console: &Console,
+    mode: GuardMode,
+    snapshot: &crate::flags::Snapshot,
+    check: &Check,
+    rolled_back: bool,
+    alerts: &mut Alerts,
+    messages: &mut Vec<Message>,
+) {
+    use crate::ops::guard::Gate;
+    use crate::ops::plan::{self, Verb};
+    let Ok(Some(state)) = plan::state_of(&snapshot.document) else {
+        return;
+    };
+    let gate = alerts
+        .gate
+        .after_check(&state, check, std::time::SystemTime::now());
+    let acts = matches!(mode, GuardMode::Hold | GuardMode::Rollback);
+    let (verb, why, event) = match gate {
+        _ if rolled_back && state.status == crate::domain::plan::PlanStatus::Running => (
+            Verb::Pause,
+            "guard: its cells were rolled back; the plan holds".to_string(),
+            notify::Event::PlanPaused,
+        ),
+        Gate::Hold(why) => (
+            Verb::Pause,
+            format!("guard holds the plan: {why}"),
+            notify::Event::PlanPaused,
+        ),
+        Gate::Promote { checks } => (
+            Verb::Promote { full: false },
+            format!("guard: the gate passed ({checks} checks over the hold)"),
+            notify::Event::PlanStep,
+        ),
+        Gate::Wait => return,
+    };
+    if !acts {
+        log(&format!("PLAN (observing, not acted on): {why}"));
+        return;
+    }
+    match tokio::task::block_in_place(|| plan::act(console, &verb, &why)) {
+        Ok(done) => {
+            let text = plan::step_words(&done.state);
+            log(&format!("PLAN rev {} · {text} · {why}", done.revision));
+            let cells = state
+                .plan
+                .stages
+                .get(state.stage)
+                .map(|s| s.cells.clone())
+                .unwrap_or_default();
+            messages.push(alerts.notifier.plan(
+                event,
+                &cells,
+                format!("{text} · {why}"),
+                &alerts.who,
+                done.revision,
+            ));
+        }
+        Err(e) => log(&format!("PLAN not moved ({e}): {why}")),
+    }
 }
 
 /// `rev 3 · 9 in the canary: 6 pass, 2 breach, 1 inconclusive, 0 no data · …`

@@ -197,3 +197,78 @@ fn source_down(regions: &[RegionStatus], region: &str, window: Duration) -> Opti
         _ => None,
     }
 }
+
+/// The plan's gate, as the guard keeps it: the current step passes when
+/// its stage's cells passed every check over a whole hold. A check that is
+/// not a pass (breach, inconclusive, no data) starts the hold again.
+#[derive(Debug, Default)]
+pub struct PlanGate {
+    /// (stage, step, since) of the step being judged.
+    step: Option<(usize, usize, String)>,
+    /// The last check that was not a pass, if any since the step began.
+    unclean_at: Option<std::time::SystemTime>,
+    /// Passing checks since then.
+    checks: u32,
+}
+
+/// What the gate says after a check.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gate {
+    /// Nothing to do (no plan running, or the hold not over yet).
+    Wait,
+    /// The stage's cells passed every check over a whole hold.
+    Promote { checks: u32 },
+    /// A breach reached the threshold in the stage: the plan holds.
+    Hold(String),
+}
+
+impl PlanGate {
+    pub fn after_check(
+        &mut self,
+        state: &crate::domain::plan::PlanState,
+        check: &Check,
+        now: std::time::SystemTime,
+    ) -> Gate {
+        use crate::domain::plan::PlanStatus;
+        if state.status != PlanStatus::Running {
+            self.step = None;
+            return Gate::Wait;
+        }
+        let key = (state.stage, state.step, state.since.clone());
+        if self.step.as_ref() != Some(&key) {
+            self.step = Some(key);
+            self.unclean_at = None;
+            self.checks = 0;
+        }
+        let Some(stage) = state.plan.stages.get(state.stage) else {
+            return Gate::Wait;
+        };
+        let in_stage = |cell: &CellId| stage.cells.iter().any(|c| *c == cell.to_string());
+        let breaching: Vec<&str> = check
+            .triggered
+            .iter()
+            .filter(|(c, _)| in_stage(c))
+            .map(|(_, why)| why.as_str())
+            .collect();
+        let judged: Vec<&CellCheck> = check.cells.iter().filter(|c| in_stage(&c.cell)).collect();
+        if judged.is_empty() || judged.iter().any(|c| c.verdict != Verdict::Pass) {
+            self.unclean_at = Some(now);
+            self.checks = 0;
+        } else {
+            self.checks += 1;
+        }
+        if !breaching.is_empty() {
+            return Gate::Hold(breaching.join("; "));
+        }
+        let since = humantime::parse_rfc3339(&state.since).unwrap_or(now);
+        let from = self.unclean_at.map_or(since, |at| at.max(since));
+        let held = now.duration_since(from).unwrap_or_default();
+        let hold = stage.steps.get(state.step).map_or(0, |s| s.hold_ms);
+        if self.checks > 0 && held.as_millis() >= u128::from(hold) {
+            return Gate::Promote {
+                checks: self.checks,
+            };
+        }
+        Gate::Wait
+    }
+}

@@ -17,6 +17,8 @@ pub enum Event {
     Breach,
     Recovery,
     AutoRollback,
+    PlanStep,
+    PlanPaused,
 }
 
 impl Event {
@@ -25,6 +27,8 @@ impl Event {
             Event::Breach => "breach",
             Event::Recovery => "recovery",
             Event::AutoRollback => "auto_rollback",
+            Event::PlanStep => "plan_step",
+            Event::PlanPaused => "plan_paused",
         }
     }
 }
@@ -116,6 +120,18 @@ impl Notifier {
         m
     }
 
+    /// The plan moved (or stopped) by the guard's hand.
+    pub fn plan(
+        &self,
+        event: Event,
+        cells: &[String],
+        what: String,
+        who: &str,
+        revision: u64,
+    ) -> Message {
+        self.message(event, cells, what, who, revision)
+    }
+
     fn message(
         &self,
         event: Event,
@@ -128,6 +144,8 @@ impl Notifier {
             Event::Breach => "SLO BREACH",
             Event::Recovery => "RECOVERED",
             Event::AutoRollback => "AUTO-ROLLBACK",
+            Event::PlanStep => "PLAN STEP",
+            Event::PlanPaused => "PLAN PAUSED",
         };
         let text = format!(
             "[{}] {headline} in {} cell(s): {} — {detail} (by {who}, rev {revision})",
