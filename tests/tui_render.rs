@@ -1521,3 +1521,61 @@ fn the_consoles_guard_rolls_back_the_triggered_cells_loudly() {
     assert_eq!(record.changes[0].cell, cell);
     assert!(render(&app, 120, 30, false).contains("guard ARMED"));
 }
+
+/// `p`: the plan as the document carries it — its steps with the current
+/// one marked, the hold's countdown, the gate per cell; `:plan pause`
+/// through the worker.
+#[test]
+fn the_plan_view_shows_the_steps_the_hold_and_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = console(dir.path(), false);
+    let plan = beacon_console::config::load_plan(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/research-order.toml"),
+        &c.profile,
+    )
+    .unwrap();
+    ops::plan::act(&c, &ops::plan::Verb::Start(plan), "day 1").unwrap();
+    let mut app = new_app(&c).unwrap();
+    app.ascii = false;
+    app.clock = "03:12:09Z".into();
+    let now = Instant::now();
+    app.on_key(key(KeyCode::Char('p')), now);
+    let Mode::Plan(view) = &app.mode else {
+        panic!("the plan view");
+    };
+    let text = view.lines.join("\n");
+    assert!(
+        text.starts_with("plan research-order: stage US step 1/4 (5%), running"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hold 600 s left") || text.contains("hold 599 s left"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gate: this console's guard is disarmed"),
+        "{text}"
+    );
+    let screen = render(&app, 80, 24, true);
+    assert!(screen.contains(" plan · "), "{screen}");
+    app.on_key(key(KeyCode::Esc), now);
+    type_text(&mut app, ":plan pause -- p95 looks odd", now);
+    let effect = app.on_key(key(KeyCode::Enter), now);
+    let Effect::Plan(command) = effect else {
+        panic!("a plan verb: {effect:?}");
+    };
+    let report = worker::handle(
+        &c,
+        worker::Request::Plan {
+            command,
+            reason: Some("p95 looks odd".into()),
+        },
+    );
+    app.on_report(report, now);
+    let (said, _) = app.status.clone().unwrap();
+    assert!(said.contains("stage US step 1/4 (5%), paused"), "{said}");
+    assert_eq!(
+        app.document.plan.as_ref().unwrap().status,
+        beacon_console::domain::plan::PlanStatus::Paused
+    );
+}

@@ -1149,7 +1149,7 @@ impl Validator<'_> {
 }
 
 /// Commands `[keys]` may bind (the console's keymap names them the same).
-pub const KEY_COMMANDS: [&str; 20] = [
+pub const KEY_COMMANDS: [&str; 21] = [
     "up",
     "down",
     "left",
@@ -1168,6 +1168,7 @@ pub const KEY_COMMANDS: [&str; 20] = [
     "command_line",
     "filter",
     "faults",
+    "plan",
     "help",
     "quit",
 ];

@@ -33,6 +33,8 @@ pub enum Mode {
     Detail(Detail),
     /// The audit history as lines, scrolled.
     History(History),
+    /// The cutover plan as lines (`p`), scrolled.
+    Plan(History),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +68,8 @@ pub enum Effect {
     Rollback(Selection),
     /// Every cell to the fallback whatever the document's state (`:rollback force`).
     ForceRollback,
+    /// A cutover plan's verb (`:plan …`).
+    Plan(super::command::PlanCommand),
     /// Switch to a theme by name (`:theme`).
     Theme(String),
 }
@@ -120,6 +124,8 @@ pub struct DocumentView {
     pub own_revisions: Vec<u64>,
     /// The cells another operator just changed, marked for a few seconds.
     pub news: Option<super::reports::News>,
+    /// The cutover plan's state, as the document carries it.
+    pub plan: Option<crate::domain::plan::PlanState>,
 }
 
 /// The matrix and everything shown around it.
@@ -243,7 +249,7 @@ impl App {
             Mode::Help(h) => h.on_key(key),
             Mode::Input(l) => l.on_key(key),
             Mode::Detail(d) => d.on_key(key),
-            Mode::History(h) => h.on_key(key),
+            Mode::History(h) | Mode::Plan(h) => h.on_key(key),
         };
         self.on_reply(reply)
     }
@@ -379,6 +385,10 @@ impl App {
                 );
             }
             Command::Faults => self.mode = Mode::Faults(FaultMenu { cursor: 0 }),
+            Command::Plan => {
+                let lines = self.plan_lines(std::time::SystemTime::now());
+                self.mode = Mode::Plan(History::new(lines));
+            }
             Command::Colon => {
                 self.status = None;
                 self.mode = Mode::Input(Line::new(Prompt::Command, ""));
@@ -529,7 +539,10 @@ impl App {
                 if reason.is_some()
                     && !matches!(
                         parsed,
-                        Ok(Action::Shift(..) | Action::Rollback(_) | Action::ForceRollback)
+                        Ok(Action::Shift(..)
+                            | Action::Rollback(_)
+                            | Action::ForceRollback
+                            | Action::Plan(_))
                     )
                 {
                     self.say(
@@ -552,7 +565,11 @@ impl App {
                 self.status = None;
                 let writes = matches!(
                     action,
-                    Action::Shift(..) | Action::Rollback(_) | Action::ForceRollback | Action::Undo
+                    Action::Shift(..)
+                        | Action::Rollback(_)
+                        | Action::ForceRollback
+                        | Action::Undo
+                        | Action::Plan(_)
                 );
                 if writes && self.session.read_only {
                     self.say("READ-ONLY: writes are disabled", Tone::Warn);
@@ -564,6 +581,19 @@ impl App {
                     }
                     Action::Rollback(selection) => Effect::Rollback(selection),
                     Action::ForceRollback => Effect::ForceRollback,
+                    // Forward in production: confirmed by typing, on the
+                    // command line (`plan promote`), not by one Enter here.
+                    Action::Plan(
+                        command @ (command::PlanCommand::Promote | command::PlanCommand::Resume),
+                    ) if self.session.production => {
+                        let _ = command;
+                        self.say(
+                            "PRODUCTION: plan promote and resume are confirmed on the command line (beacon-console plan …)",
+                            Tone::Warn,
+                        );
+                        Effect::None
+                    }
+                    Action::Plan(command) => Effect::Plan(command),
                     Action::GiveUpRollback if self.rollback.is_none() => {
                         self.say("no rollback is pending", Tone::Info);
                         Effect::None
@@ -756,7 +786,7 @@ impl App {
             Mode::Help(h) => h.footer(),
             Mode::Input(l) => l.footer(),
             Mode::Detail(d) => d.footer(),
-            Mode::History(h) => h.footer(),
+            Mode::History(h) | Mode::Plan(h) => h.footer(),
             Mode::Matrix => {
                 let k = |c| self.session.keymap.label(c);
                 let mut keys = vec![

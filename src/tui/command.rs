@@ -14,6 +14,8 @@ pub enum Action {
     GiveUpRollback,
     /// Every cell to the fallback over a document that cannot be read.
     ForceRollback,
+    /// A cutover plan's verb.
+    Plan(PlanCommand),
     Warmup(Selection),
     Undo,
     Theme(String),
@@ -21,6 +23,16 @@ pub enum Action {
     History,
     Help,
     Quit,
+}
+
+/// The plan's verbs the console offers (a plan is started from the
+/// command line, where its file is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanCommand {
+    Promote,
+    Pause,
+    Resume,
+    Abort,
 }
 
 /// The ids a line may name.
@@ -31,7 +43,7 @@ pub struct Vocabulary<'a> {
 }
 
 /// (name, usage) of every command, for errors and completion.
-pub const COMMANDS: [(&str, &str); 10] = [
+pub const COMMANDS: [(&str, &str); 11] = [
     (
         "shift",
         "shift CELLS PERCENT   e.g. shift llama-3.2-1b/us-east 25",
@@ -39,6 +51,7 @@ pub const COMMANDS: [(&str, &str); 10] = [
     ("rollback", "rollback CELLS|all|cancel|force [-- REASON]"),
     ("warmup", "warmup CELLS"),
     ("undo", "undo"),
+    ("plan", "plan promote|pause|resume|abort [-- REASON]"),
     ("theme", "theme NAME"),
     ("filter", "filter TEXT"),
     ("history", "history"),
@@ -89,6 +102,13 @@ pub fn parse(line: &str, vocabulary: &Vocabulary) -> Result<Action, String> {
         }
         "rollback" if args == ["cancel"] => Ok(Action::GiveUpRollback),
         "rollback" if args == ["force"] => Ok(Action::ForceRollback),
+        "plan" => match args {
+            ["promote"] => Ok(Action::Plan(PlanCommand::Promote)),
+            ["pause"] => Ok(Action::Plan(PlanCommand::Pause)),
+            ["resume"] => Ok(Action::Plan(PlanCommand::Resume)),
+            ["abort"] => Ok(Action::Plan(PlanCommand::Abort)),
+            _ => Err("usage: plan promote|pause|resume|abort".into()),
+        },
         "rollback" if !args.is_empty() => Ok(Action::Rollback(selection(args, vocabulary)?)),
         "warmup" if !args.is_empty() => Ok(Action::Warmup(selection(args, vocabulary)?)),
         "theme" => match args {

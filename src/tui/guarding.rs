@@ -22,6 +22,8 @@ pub struct GuardView {
     pub next: Option<Instant>,
     /// The last check, in a few words.
     pub last: Option<String>,
+    /// The last check itself (the plan view's gate per cell).
+    pub last_check: Option<Check>,
 }
 
 impl GuardView {
@@ -68,6 +70,7 @@ impl App {
             "{} in the canary, {breaches} breaching",
             check.cells.len()
         ));
+        self.guard.last_check = Some(check.clone());
         if check.triggered.is_empty() {
             return None;
         }

@@ -25,6 +25,7 @@ pub enum Command {
     Colon,
     Filter,
     Faults,
+    Plan,
     Help,
     Quit,
 }
@@ -50,6 +51,7 @@ impl Command {
             Command::Colon => "command line: shift, rollback, warmup, theme… (Tab completes)",
             Command::Filter => "filter cells by model/region text (Esc clears)",
             Command::Faults => "demo: break a provider in the cursor's region (fault menu)",
+            Command::Plan => "the cutover plan: steps, the hold left, the gate per cell",
             Command::Help => "this help",
             Command::Quit => "quit",
         }
@@ -76,6 +78,7 @@ impl Command {
             Command::Colon => "command_line",
             Command::Filter => "filter",
             Command::Faults => "faults",
+            Command::Plan => "plan",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -127,6 +130,7 @@ impl Default for Keymap {
                 (Char(':'), Colon),
                 (Char('/'), Filter),
                 (Char('F'), Faults),
+                (Char('p'), Plan),
                 (Char('?'), Help),
                 (Char('q'), Quit),
             ],

@@ -12,6 +12,7 @@ pub(crate) mod guarding;
 pub(crate) mod keymap;
 pub mod live;
 pub mod modes;
+pub(crate) mod plan_view;
 pub(crate) mod presence;
 pub(crate) mod reading;
 pub(crate) mod reports;
@@ -150,6 +151,9 @@ pub fn new_app(console: &Console) -> Result<App, OpsError> {
             store_error,
             load_in_flight: false,
             reload_wanted: false,
+            plan: snapshot
+                .as_ref()
+                .and_then(|s| crate::ops::plan::state_of(&s.document).ok().flatten()),
             loaded_at: snapshot.as_ref().map(|_| std::time::Instant::now()),
             loaded_once: true,
             own_revisions: Vec::new(),
@@ -609,6 +613,10 @@ fn apply(ctx: &mut Ctx, app: &mut App, effect: Effect) -> Flow {
             if let Some(request) = app.request_rollback(selection, Instant::now()) {
                 ctx.send(request);
             }
+        }
+        Effect::Plan(command) => {
+            let reason = app.typed_reason.take();
+            ctx.send(Request::Plan { command, reason });
         }
         Effect::ForceRollback => {
             app.say(

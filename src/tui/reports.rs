@@ -225,6 +225,7 @@ impl App {
                 self.guard.role = Some(result);
             }
             Report::AutoRolledBack { result, after } => self.auto_rolled_back(result, after, now),
+            Report::Planned { result, after } => self.planned(result, after, now),
             Report::History(Ok(lines)) => self.mode = Mode::History(History::new(lines)),
             Report::History(Err(e)) => self.say(e, Tone::Bad),
             Report::CellHistory(cell, lines) => {
@@ -282,6 +283,9 @@ impl App {
             self.live.served_requests.clear();
         }
         self.document.loaded_once = true;
+        self.document.plan = crate::ops::plan::state_of(&snapshot.document)
+            .ok()
+            .flatten();
         self.document.routes = snapshot.routes().clone();
         self.document.revision = snapshot.revision();
     }
@@ -377,6 +381,37 @@ impl App {
 }
 
 impl App {
+    /// A plan verb from the console landed (or was refused).
+    fn planned(
+        &mut self,
+        result: Result<crate::ops::plan::Outcome, String>,
+        after: Option<Snapshot>,
+        now: Instant,
+    ) {
+        if let Ok(done) = &result {
+            self.remember_own(done.revision);
+        }
+        if let Some(s) = after {
+            self.loaded(s, now);
+        }
+        match result {
+            Ok(done) => self.say(
+                format!(
+                    "{} · rev {} · {} cell(s) changed",
+                    crate::ops::plan::step_words(&done.state),
+                    done.revision,
+                    done.changed
+                ),
+                Tone::Good,
+            ),
+            Err(e) => self.say(e, Tone::Bad),
+        }
+        if let Mode::Plan(_) = self.mode {
+            let lines = self.plan_lines(std::time::SystemTime::now());
+            self.mode = Mode::Plan(History::new(lines));
+        }
+    }
+
     /// The guard's rollback landed (or not): loud either way.
     fn auto_rolled_back(
         &mut self,

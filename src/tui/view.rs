@@ -96,7 +96,12 @@ fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
         area.height.saturating_sub(4),
     );
     draw_header(frame, header, app, palette);
-    if let Mode::History(modes::History { lines, offset }) = &app.mode {
+    let scrolled = match &app.mode {
+        Mode::History(h) => Some((h, "history")),
+        Mode::Plan(h) => Some((h, "plan")),
+        _ => None,
+    };
+    if let Some((modes::History { lines, offset }, name)) = scrolled {
         let rect = Rect::new(
             area.x,
             area.y + 1,
@@ -109,7 +114,7 @@ fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
             .take(rect.height.saturating_sub(2) as usize)
             .map(|l| Line::from(l.as_str()))
             .collect();
-        let title = format!(" history · {} line(s) · from {} ", lines.len(), offset + 1);
+        let title = format!(" {name} · {} line(s) · from {} ", lines.len(), offset + 1);
         // Long reasons wrap instead of being cut at the edge.
         let text = Paragraph::new(shown).wrap(ratatui::widgets::Wrap { trim: false });
         frame.render_widget(
@@ -142,7 +147,11 @@ fn draw_frame(frame: &mut Frame, app: &App, palette: Theme) {
         Mode::Faults(f) => draw_faults(frame, area, app, f.cursor, palette),
         Mode::Help(modes::Help { page: Page::Keys }) => draw_help(frame, area, app),
         Mode::Help(modes::Help { page: Page::Legend }) => draw_legend(frame, area, app),
-        Mode::Matrix | Mode::History { .. } | Mode::Input { .. } | Mode::Detail { .. } => {}
+        Mode::Matrix
+        | Mode::History { .. }
+        | Mode::Plan { .. }
+        | Mode::Input { .. }
+        | Mode::Detail { .. } => {}
     }
 }
 

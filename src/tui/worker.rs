@@ -41,6 +41,11 @@ pub enum Request {
     History,
     /// Take the guard's role (armed): held by this thread until the end.
     TakeGuard,
+    /// A cutover plan's verb.
+    Plan {
+        command: super::command::PlanCommand,
+        reason: Option<String>,
+    },
     /// The guard's rollback of exactly these cells, audited as `auto_rollback`.
     AutoRollback {
         cells: Vec<CellId>,
@@ -73,6 +78,10 @@ pub enum Report {
     History(Result<Vec<String>, String>),
     /// `Err`: who holds the guard's role.
     GuardTaken(Result<(), String>),
+    Planned {
+        result: Result<ops::plan::Outcome, String>,
+        after: Option<Snapshot>,
+    },
     AutoRolledBack {
         result: Result<Rollback, OpsError>,
         after: Option<Snapshot>,
@@ -146,6 +155,7 @@ pub fn handle(console: &Console, request: Request) -> Report {
         Request::TakeGuard => {
             Report::GuardTaken(Err("the guard's role is taken by the worker loop".into()))
         }
+        Request::Plan { command, reason } => plan(console, command, reason),
         Request::AutoRollback { cells, reason } => Report::AutoRolledBack {
             result: ops::guard::auto_rollback(console, &cells, &reason),
             after: console.store.load().ok(),
@@ -251,4 +261,20 @@ fn history(console: &Console) -> Result<Vec<String>, OpsError> {
 /// The commits that touched `cell`, each with that cell's line.
 fn cell_history(console: &Console, cell: &CellId) -> Result<Vec<String>, OpsError> {
     Ok(ops::history(console.store.as_ref(), &console.audit, Some(1000))?.cell_lines(cell))
+}
+
+/// A cutover plan's verb from the console.
+fn plan(console: &Console, command: super::command::PlanCommand, reason: Option<String>) -> Report {
+    use super::command::PlanCommand;
+    let verb = match command {
+        PlanCommand::Promote => ops::plan::Verb::Promote { full: false },
+        PlanCommand::Pause => ops::plan::Verb::Pause,
+        PlanCommand::Resume => ops::plan::Verb::Resume,
+        PlanCommand::Abort => ops::plan::Verb::Abort,
+    };
+    let why = reason.unwrap_or_else(|| "from the console".into());
+    Report::Planned {
+        result: ops::plan::act(console, &verb, &why).map_err(|e| e.to_string()),
+        after: console.store.load().ok(),
+    }
 }
