@@ -16,6 +16,8 @@ command -v tmux >/dev/null || need_apt+=(tmux)
 command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
 command -v etcd >/dev/null || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null || need_apt+=(etcd-client)
+# Prometheus as the metrics source: a real server scraping the simulated routers.
+command -v prometheus >/dev/null || need_apt+=(prometheus)
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

@@ -12,8 +12,8 @@ pub use error::{ConfigError, read_text};
 pub use guard::{GuardConfig, parse_mode as parse_guard_mode};
 pub use plan::{load_plan, parse_plan};
 pub use profile::{
-    Endpoint, EndpointTemplate, Environment, Profile, ProfileSource, ProviderConfig, ProviderKind,
-    SimulatorConfig, SloConfig, StoreConfig,
+    Endpoint, EndpointTemplate, Environment, MetricsSource, Profile, ProfileSource, ProviderConfig,
+    ProviderKind, SimulatorConfig, SloConfig, StoreConfig,
 };
 pub use profile::{KEY_COMMANDS, KEY_NAMES, check_url};
 pub use secret::{Secret, SecretSource};

@@ -178,7 +178,7 @@ pub struct Profile {
 }
 
 /// How the console measures: probes and router scrapes.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TelemetryConfig {
     pub probe_interval: Duration,
     /// ± this share of the interval, at random.
@@ -187,6 +187,21 @@ pub struct TelemetryConfig {
     /// RunPod `/health` per endpoint at most this often.
     pub health_interval: Duration,
     pub scrape_interval: Duration,
+    /// Where the routers' figures come from.
+    pub source: MetricsSource,
+}
+
+/// Where the routers' figures come from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum MetricsSource {
+    /// Each region's router's `/metrics` (`[[routers]]`, or the demo's).
+    #[default]
+    Routers,
+    /// A Prometheus server that scrapes the routers: its HTTP API.
+    Prometheus {
+        url: String,
+        token: Option<SecretSource>,
+    },
 }
 
 impl Default for TelemetryConfig {
@@ -197,6 +212,7 @@ impl Default for TelemetryConfig {
             probe_concurrency: 16,
             health_interval: Duration::from_secs(5),
             scrape_interval: Duration::from_secs(2),
+            source: MetricsSource::Routers,
         }
     }
 }
@@ -1144,7 +1160,37 @@ impl Validator<'_> {
                 d.scrape_interval,
                 "telemetry.scrape_interval_ms",
             )?,
+            source: self.metrics_source(raw)?,
         })
+    }
+
+    /// `[telemetry] source`: the routers themselves, or Prometheus.
+    fn metrics_source(&self, raw: &RawTelemetry) -> Result<MetricsSource, ConfigError> {
+        let Some(source) = &raw.source else {
+            return Ok(MetricsSource::Routers);
+        };
+        match source.get_ref().as_str() {
+            "routers" => Ok(MetricsSource::Routers),
+            "prometheus" => {
+                let Some(url) = &raw.prometheus_url else {
+                    return Err(self.err(
+                        source.span(),
+                        "a prometheus source needs prometheus_url = \"http://…:9090\"",
+                    ));
+                };
+                check_url(url.get_ref()).map_err(|m| self.err(url.span(), m))?;
+                Ok(MetricsSource::Prometheus {
+                    url: url.get_ref().trim_end_matches('/').to_string(),
+                    token: self.secret(&raw.prometheus_token)?,
+                })
+            }
+            other => Err(self.err(
+                source.span(),
+                format!(
+                    "unknown telemetry source {other:?}: expected \"routers\" or \"prometheus\""
+                ),
+            )),
+        }
     }
 }
 

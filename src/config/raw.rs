@@ -78,6 +78,13 @@ pub struct RawTelemetry {
     pub probe_concurrency: Option<Spanned<i64>>,
     pub health_interval_ms: Option<Spanned<i64>>,
     pub scrape_interval_ms: Option<Spanned<i64>>,
+    /// "routers" (scrape each `[[routers]]`) or "prometheus".
+    #[serde(default)]
+    pub source: Option<Spanned<String>>,
+    #[serde(default)]
+    pub prometheus_url: Option<Spanned<String>>,
+    #[serde(default)]
+    pub prometheus_token: Option<Spanned<RawSecret>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -98,6 +98,15 @@ impl Monitor {
                 regions.push(Region::new(r.region.clone(), &r.metrics_url));
             }
         }
+        let prometheus = prometheus_source(profile)?;
+        if let Some((base, _)) = &prometheus {
+            // Every region is read from Prometheus, by its `region` label.
+            regions = profile
+                .region_ids()
+                .iter()
+                .map(|r| Region::new(r.clone(), base))
+                .collect();
+        }
         let regions = Arc::new(Mutex::new(regions));
 
         let telemetry = Arc::new(Telemetry::new());
@@ -109,12 +118,17 @@ impl Monitor {
             telemetry.clone(),
             stopped.clone(),
         ));
-        let scraper = tokio::spawn(scrape_loop(
-            http,
-            regions.clone(),
-            profile.telemetry.scrape_interval,
-            stopped,
-        ));
+        let every = profile.telemetry.scrape_interval;
+        let scraper = match prometheus {
+            Some((base, token)) => tokio::spawn(prometheus_loop(
+                http,
+                regions.clone(),
+                every,
+                (base, token),
+                stopped,
+            )),
+            None => tokio::spawn(scrape_loop(http, regions.clone(), every, stopped)),
+        };
         Ok(Monitor {
             clients,
             telemetry,
@@ -216,6 +230,20 @@ impl Monitor {
 }
 
 impl Region {
+    /// A scrape's outcome: the snapshot kept (bounded), or why there is none.
+    fn record(&mut self, at: Instant, result: Result<RouterSnapshot, String>) {
+        match result {
+            Ok(snapshot) => {
+                if self.scrapes.len() == SCRAPES_KEPT {
+                    self.scrapes.pop_front();
+                }
+                self.scrapes.push_back((at, snapshot));
+                self.error = None;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
     fn new(region: Id, url: &str) -> Self {
         Self {
             region,
@@ -263,16 +291,61 @@ async fn scrape_loop(
                 continue;
             };
             region.attempts += 1;
-            match result {
-                Ok(snapshot) => {
-                    if region.scrapes.len() == SCRAPES_KEPT {
-                        region.scrapes.pop_front();
-                    }
-                    region.scrapes.push_back((now, snapshot));
-                    region.error = None;
-                }
-                Err(e) => region.error = Some(e),
-            }
+            region.record(now, result);
+        }
+    }
+}
+
+/// `[telemetry] source = "prometheus"`: its URL and token (read now: a
+/// token that cannot be read is said at start).
+fn prometheus_source(
+    profile: &Profile,
+) -> Result<Option<(String, Option<crate::config::Secret>)>, OpsError> {
+    let crate::config::MetricsSource::Prometheus { url, token } = &profile.telemetry.source else {
+        return Ok(None);
+    };
+    let token = token
+        .as_ref()
+        .map(|t| {
+            t.read()
+                .map_err(|why| OpsError::Invalid(format!("telemetry.prometheus_token: {why}")))
+        })
+        .transpose()?;
+    Ok(Some((url.clone(), token)))
+}
+
+/// The regions' snapshots from Prometheus at each interval (one query for
+/// all); a region without fresh series has no data, said why.
+async fn prometheus_loop(
+    http: HttpClient,
+    regions: Arc<Mutex<Vec<Region>>>,
+    every: Duration,
+    (base, token): (String, Option<crate::config::Secret>),
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let answer =
+            crate::telemetry::prometheus::query(&http, &base, token.as_ref(), every * 3).await;
+        let now = Instant::now();
+        let mut regions = regions.lock().await;
+        for region in regions.iter_mut() {
+            region.attempts += 1;
+            let result = match &answer {
+                Ok(by_region) => by_region.get(&*region.region).cloned().unwrap_or_else(|| {
+                    Err(format!(
+                        "Prometheus has no series of router {}",
+                        region.region
+                    ))
+                }),
+                Err(e) => Err(e.clone()),
+            };
+            region.record(now, result);
         }
     }
 }

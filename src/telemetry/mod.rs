@@ -2,6 +2,7 @@
 //! samples come next.)
 
 pub mod probes;
+pub mod prometheus;
 pub mod scrape;
 pub(crate) mod window;
 
