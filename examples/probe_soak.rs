@@ -77,6 +77,9 @@ async fn main() {
         cold_bound: Duration::from_millis(500),
         // The profile default: RunPod /health once per 5 s per endpoint.
         health_interval: Duration::from_secs(5),
+        // A soak: every target every second, whatever it costs.
+        max_per_second: f64::INFINITY,
+        skip_with_traffic: false,
     };
     let runner = tokio::spawn(run_probes(
         clients,

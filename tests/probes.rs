@@ -162,6 +162,8 @@ fn start_probes(
         deadline: Duration::from_secs(5),
         cold_bound: Duration::from_millis(500),
         health_interval: health_every,
+        max_per_second: f64::INFINITY,
+        skip_with_traffic: false,
     };
     let runner = tokio::spawn(run_probes(
         clients.clone(),
@@ -171,4 +173,78 @@ fn start_probes(
         stopped,
     ));
     (telemetry, stop, runner)
+}
+
+/// The probe budget: at most `max_per_second` over every target, however
+/// short the interval; and no probe where the routers see traffic, unless
+/// asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_keep_to_their_budget_and_skip_cells_with_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = Profile::load(&ProfileSource::Demo {
+        state_dir: dir.path().to_path_buf(),
+    })
+    .unwrap();
+    let clients = Arc::new(
+        Clients::for_profile(
+            &profile,
+            Some(200.0),
+            Duration::from_secs(5),
+            RetryPolicy::ONCE,
+        )
+        .await
+        .unwrap(),
+    );
+    let targets = clients.targets(&profile, &Selection::All, None).unwrap();
+    let telemetry = Arc::new(Telemetry::new());
+    // Every RunPod endpoint has traffic: only Modal's are probed.
+    telemetry.set_traffic(
+        targets
+            .iter()
+            .filter(|t| t.provider == "runpod")
+            .map(|t| (t.cell.clone(), t.provider.clone())),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let config = ProbeConfig {
+        interval: Duration::from_millis(10),
+        jitter: 0.0,
+        concurrency: 64,
+        deadline: Duration::from_secs(5),
+        cold_bound: Duration::from_millis(500),
+        health_interval: Duration::from_secs(60),
+        max_per_second: 9.0,
+        skip_with_traffic: true,
+    };
+    let started = Instant::now();
+    let runner = tokio::spawn(run_probes(
+        clients.clone(),
+        targets.clone(),
+        config,
+        telemetry.clone(),
+        stopped,
+    ));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let _ = stop.send(true);
+    let _ = runner.await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let probed: Vec<_> = targets
+        .iter()
+        .filter(|t| {
+            telemetry
+                .figures(&t.cell, &t.provider, Duration::from_secs(60))
+                .is_some_and(|f| f.requests > 0)
+        })
+        .collect();
+    assert!(
+        probed.iter().all(|t| t.provider == "modal"),
+        "RunPod had traffic: not probed"
+    );
+    assert!(!probed.is_empty(), "Modal's endpoints were probed");
+    // 18 targets at 9/s: each every 2 s at most (the budget, not the 10 ms
+    // interval); the skipped ones count against it too.
+    let total = telemetry.recorded() as f64;
+    assert!(
+        total <= 9.0 * elapsed + 9.0,
+        "{total} probes in {elapsed:.1} s"
+    );
 }

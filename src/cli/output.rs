@@ -426,6 +426,12 @@ fn check_config_json(p: &Profile, cells: &[CellId], warnings: &[String]) -> serd
         "store": p.store_text(),
         "audit": p.audit_path.display().to_string(),
         "simulator": p.simulator.is_some(),
+        "probes": {
+            "max_per_second": ProbeBudget::of(p).per_second,
+            "endpoints": ProbeBudget::of(p).endpoints,
+            "cost_per_hour": ProbeBudget::of(p).cost_per_hour,
+            "with_traffic": p.telemetry.probe_with_traffic,
+        },
     })
 }
 
@@ -530,6 +536,19 @@ fn gates_and_storage(p: &Profile) {
         s.cost_vs_fallback,
         s.min_samples,
     );
+    let probes = ProbeBudget::of(p);
+    println!(
+        "  probes: at most {:.1}/s over {} endpoints (each every {:.0} s) · ≈ ${:.2}/hour at 1 s of provider time each{}",
+        probes.per_second,
+        probes.endpoints,
+        probes.every_s,
+        probes.cost_per_hour,
+        match (p.simulator.is_some(), p.telemetry.probe_with_traffic) {
+            (true, _) => " on real providers (the demo's simulator costs nothing)",
+            (false, true) => "",
+            (false, false) => " (cells with router traffic are not probed)",
+        }
+    );
     println!("  store: {}", p.store_text());
     println!("  audit: {}", p.audit_path.display());
     if let Some(sim) = &p.simulator {
@@ -537,5 +556,47 @@ fn gates_and_storage(p: &Profile) {
             "  simulator: seed {} · {} req/s · time scale {}",
             sim.seed, sim.requests_per_second, sim.time_scale
         );
+    }
+}
+
+/// What probing costs at most: each probe is an inference.
+struct ProbeBudget {
+    endpoints: usize,
+    per_second: f64,
+    every_s: f64,
+    /// At the providers' prices, taking a probe as 1 s of provider time.
+    cost_per_hour: f64,
+}
+
+impl ProbeBudget {
+    fn of(p: &Profile) -> ProbeBudget {
+        let cells = p.cells();
+        let mut endpoints = 0;
+        let mut price = 0.0;
+        for provider in &p.providers {
+            let n = cells
+                .iter()
+                .filter(|c| p.has_endpoint(c, &provider.id))
+                .count();
+            endpoints += n;
+            price += provider.price_per_second * n as f64;
+        }
+        let wanted = endpoints as f64 / p.telemetry.probe_interval.as_secs_f64().max(0.001);
+        let per_second = wanted.min(p.telemetry.max_probes_per_second);
+        let mean_price = if endpoints == 0 {
+            0.0
+        } else {
+            price / endpoints as f64
+        };
+        ProbeBudget {
+            endpoints,
+            per_second,
+            every_s: if per_second > 0.0 {
+                endpoints as f64 / per_second
+            } else {
+                0.0
+            },
+            cost_per_hour: per_second * 3600.0 * mean_price,
+        }
     }
 }

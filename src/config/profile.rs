@@ -189,6 +189,11 @@ pub struct TelemetryConfig {
     pub scrape_interval: Duration,
     /// Where the routers' figures come from.
     pub source: MetricsSource,
+    /// Probes a second at most (each is an inference: it costs money).
+    pub max_probes_per_second: f64,
+    /// Probe where the routers see traffic too (default: not — the
+    /// routers' figures are the truer ones, and cost nothing).
+    pub probe_with_traffic: bool,
 }
 
 /// Where the routers' figures come from.
@@ -213,6 +218,8 @@ impl Default for TelemetryConfig {
             health_interval: Duration::from_secs(5),
             scrape_interval: Duration::from_secs(2),
             source: MetricsSource::Routers,
+            max_probes_per_second: 2.0,
+            probe_with_traffic: false,
         }
     }
 }
@@ -1161,6 +1168,13 @@ impl Validator<'_> {
                 "telemetry.scrape_interval_ms",
             )?,
             source: self.metrics_source(raw)?,
+            max_probes_per_second: self.positive(
+                &raw.max_probes_per_second,
+                d.max_probes_per_second,
+                "telemetry.max_probes_per_second",
+                10_000.0,
+            )?,
+            probe_with_traffic: raw.probe_with_traffic.unwrap_or(d.probe_with_traffic),
         })
     }
 

@@ -78,6 +78,12 @@ pub struct RawTelemetry {
     pub probe_concurrency: Option<Spanned<i64>>,
     pub health_interval_ms: Option<Spanned<i64>>,
     pub scrape_interval_ms: Option<Spanned<i64>>,
+    /// Probes a second at most, over every (cell, provider).
+    #[serde(default)]
+    pub max_probes_per_second: Option<Spanned<f64>>,
+    /// Probe cells that have router traffic too (default: only those without).
+    #[serde(default)]
+    pub probe_with_traffic: Option<bool>,
     /// "routers" (scrape each `[[routers]]`) or "prometheus".
     #[serde(default)]
     pub source: Option<Spanned<String>>,

@@ -122,12 +122,17 @@ impl Monitor {
         let scraper = match prometheus {
             Some((base, token)) => tokio::spawn(prometheus_loop(
                 http,
-                regions.clone(),
+                (regions.clone(), telemetry.clone()),
                 every,
                 (base, token),
                 stopped,
             )),
-            None => tokio::spawn(scrape_loop(http, regions.clone(), every, stopped)),
+            None => tokio::spawn(scrape_loop(
+                http,
+                (regions.clone(), telemetry.clone()),
+                every,
+                stopped,
+            )),
         };
         Ok(Monitor {
             clients,
@@ -257,7 +262,7 @@ impl Region {
 
 async fn scrape_loop(
     http: HttpClient,
-    regions: Arc<Mutex<Vec<Region>>>,
+    (regions, telemetry): (Arc<Mutex<Vec<Region>>>, Arc<Telemetry>),
     every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -293,6 +298,7 @@ async fn scrape_loop(
             region.attempts += 1;
             region.record(now, result);
         }
+        telemetry.set_traffic(served(&regions));
     }
 }
 
@@ -318,7 +324,7 @@ fn prometheus_source(
 /// all); a region without fresh series has no data, said why.
 async fn prometheus_loop(
     http: HttpClient,
-    regions: Arc<Mutex<Vec<Region>>>,
+    (regions, telemetry): (Arc<Mutex<Vec<Region>>>, Arc<Telemetry>),
     every: Duration,
     (base, token): (String, Option<crate::config::Secret>),
     mut stop: watch::Receiver<bool>,
@@ -347,5 +353,26 @@ async fn prometheus_loop(
             };
             region.record(now, result);
         }
+        telemetry.set_traffic(served(&regions));
     }
+}
+
+/// The (cell, provider) pairs the routers served between their last two
+/// scrapes: the probes leave them be (their figures are the routers').
+fn served(regions: &[Region]) -> Vec<(crate::domain::CellId, String)> {
+    let mut out = Vec::new();
+    for region in regions {
+        let mut last = region.scrapes.iter().rev();
+        let (Some((_, newest)), Some((_, before))) = (last.next(), last.next()) else {
+            continue;
+        };
+        for cell in newest.since(before) {
+            for (provider, traffic) in &cell.providers {
+                if traffic.requests > 0.0 {
+                    out.push((cell.cell.clone(), provider.clone()));
+                }
+            }
+        }
+    }
+    out
 }

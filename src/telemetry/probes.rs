@@ -26,6 +26,8 @@ impl ProbeConfig {
             jitter: t.probe_jitter,
             concurrency: t.probe_concurrency,
             health_interval: t.health_interval,
+            max_per_second: t.max_probes_per_second,
+            skip_with_traffic: !t.probe_with_traffic,
             deadline,
             cold_bound: Duration::from_millis(profile.slo.cold_start_ms as u64),
         }
@@ -41,6 +43,10 @@ pub struct ProbeConfig {
     pub concurrency: usize,
     /// RunPod `/health` per endpoint at most this often.
     pub health_interval: Duration,
+    /// Probes a second at most, over every target: the interval stretches.
+    pub max_per_second: f64,
+    /// No probe where the routers see traffic to that provider.
+    pub skip_with_traffic: bool,
     pub deadline: Duration,
     /// A cold start is a queue delay at or above this.
     pub cold_bound: Duration,
@@ -65,6 +71,8 @@ pub struct Telemetry {
     // Plain locks, never held across an await; Fx hashing, as every probe
     // looks its window up.
     windows: Mutex<FxHashMap<(CellId, String), Windows>>,
+    /// (cell, provider) the routers served in their last scrape.
+    with_traffic: Mutex<rustc_hash::FxHashSet<(CellId, String)>>,
     /// Samples recorded since the start.
     recorded: AtomicU64,
     health: Mutex<FxHashMap<(CellId, String), Health>>,
@@ -81,11 +89,30 @@ impl Telemetry {
         Self::with_clock_scale(1.0)
     }
 
+    /// The (cell, provider) pairs the routers just served (each scrape
+    /// replaces them): probes there are skipped unless asked for.
+    pub fn set_traffic(&self, served: impl IntoIterator<Item = (CellId, String)>) {
+        let mut seen = self
+            .with_traffic
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        seen.clear();
+        seen.extend(served);
+    }
+
+    pub fn has_traffic(&self, key: &(CellId, String)) -> bool {
+        self.with_traffic
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(key)
+    }
+
     pub fn with_clock_scale(clock_scale: f64) -> Self {
         Self {
             started: Instant::now(),
             clock_scale: clock_scale.max(1e-9),
             windows: Mutex::default(),
+            with_traffic: Mutex::default(),
             recorded: Default::default(),
             health: Mutex::default(),
         }
@@ -177,6 +204,11 @@ pub async fn run_probes(
 ) {
     let gate = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let epoch = Instant::now();
+    // The budget: every target once per interval, at most so many a second.
+    let mut config = config;
+    config.interval = config.interval.max(Duration::from_secs_f64(
+        targets.len() as f64 / config.max_per_second.max(0.001),
+    ));
     // A JoinSet: if this task is aborted, every probe task goes with it.
     let mut tasks = tokio::task::JoinSet::new();
     for (i, target) in targets.into_iter().enumerate() {
@@ -206,6 +238,10 @@ pub async fn run_probes(
                     return;
                 }
                 spread = 1.0 + config.jitter * (rng.f64() * 2.0 - 1.0);
+                // Real traffic says more than a probe, and costs nothing.
+                if config.skip_with_traffic && telemetry.has_traffic(&key) {
+                    continue;
+                }
                 let Ok(_permit) = gate.clone().acquire_owned().await else {
                     return;
                 };
