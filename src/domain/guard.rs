@@ -40,6 +40,8 @@ impl GuardMode {
 pub struct Limits {
     pub max_error_percent: f64,
     pub max_p95_ms: f64,
+    /// Cold starts, percent of requests (100 − the SLO's fast share).
+    pub max_cold_percent: f64,
     /// Fewer requests in a check than this: inconclusive.
     pub min_samples: u64,
     /// Breaches in a row that make a trigger.
@@ -52,6 +54,7 @@ pub struct CheckFigures {
     pub requests: f64,
     pub error_percent: f64,
     pub p95_ms: Option<f64>,
+    pub cold_percent: f64,
 }
 
 /// One check of one cell.
@@ -114,6 +117,12 @@ pub fn judge(
     if let Some(p95) = f.p95_ms.filter(|p| *p > limits.max_p95_ms) {
         why.push(format!("p95 {p95:.0} ms > {} ms", limits.max_p95_ms));
     }
+    if f.cold_percent > limits.max_cold_percent {
+        why.push(format!(
+            "cold starts {:.1}% > {}%",
+            f.cold_percent, limits.max_cold_percent
+        ));
+    }
     if why.is_empty() {
         Verdict::Pass
     } else {
@@ -166,6 +175,7 @@ mod tests {
         Limits {
             max_error_percent: 1.0,
             max_p95_ms: 2000.0,
+            max_cold_percent: 20.0,
             min_samples: 20,
             failures_in_a_row: 3,
         }
@@ -176,6 +186,7 @@ mod tests {
             requests,
             error_percent,
             p95_ms: Some(p95_ms),
+            cold_percent: 0.0,
         }
     }
 
@@ -192,6 +203,12 @@ mod tests {
         assert_eq!(
             judge(Some(&figures(50.0, 0.5, 900.0)), None, &limits()),
             Verdict::Pass
+        );
+        let mut cold = figures(50.0, 0.0, 900.0);
+        cold.cold_percent = 35.0;
+        assert_eq!(
+            judge(Some(&cold), None, &limits()),
+            Verdict::Breach(vec!["cold starts 35.0% > 20%".into()])
         );
     }
 

@@ -59,6 +59,7 @@ impl Guard {
             limits: Limits {
                 max_error_percent: profile.slo.error_rate_percent,
                 max_p95_ms: profile.slo.latency_p95_ms,
+                max_cold_percent: 100.0 - profile.slo.cold_start_fast_percent,
                 min_samples: profile.slo.min_samples,
                 failures_in_a_row: profile.slo.failures_before_rollback,
             },
@@ -112,6 +113,7 @@ impl Guard {
                     requests: p.requests,
                     error_percent: p.error_percent().unwrap_or(0.0),
                     p95_ms: p.p95_s.map(|s| s * 1000.0),
+                    cold_percent: p.cold_percent().unwrap_or(0.0),
                 });
             let down = source_down(regions, &cell.region, self.window);
             let verdict = judge(figures.as_ref(), down.as_deref(), &self.limits);
@@ -153,10 +155,11 @@ impl Guard {
         let cells: Vec<CellId> = check.triggered.iter().map(|(c, _)| c.clone()).collect();
         let why: Vec<&str> = check.triggered.iter().map(|(_, w)| w.as_str()).collect();
         let reason = format!(
-            "guard: {} over the SLO (errors ≤ {}%, p95 ≤ {} ms, {} checks in a row): {}",
+            "guard: {} over the SLO (errors ≤ {}%, p95 ≤ {} ms, cold starts ≤ {}%, {} checks in a row): {}",
             cells.len(),
             self.limits.max_error_percent,
             self.limits.max_p95_ms,
+            self.limits.max_cold_percent,
             self.limits.failures_in_a_row,
             why.join("; ")
         );
