@@ -322,13 +322,7 @@ async fn event_loop(
         warming: false,
     };
     let (_keep, mut changes) = follow_store(console, &app.session.operator);
-    if app.guard.mode() == crate::domain::guard::GuardMode::Rollback {
-        if console.read_only {
-            app.guard.role = Some(Err("read-only: this console cannot roll back".into()));
-        } else {
-            ctx.send(worker::Request::TakeGuard);
-        }
-    }
+    arm_guard(&ctx, app);
     let mut dirty = true;
     let mut typeahead = std::collections::VecDeque::new();
     // Fault injection for the tests of the panic path (terminal restored
@@ -350,11 +344,7 @@ async fn event_loop(
             dirty = false;
         }
         if std::mem::take(&mut app.bell) {
-            // An automatic action: the bell, after the frame that says it.
-            use std::io::Write;
-            let mut out = std::io::stdout();
-            let _ = out.write_all(b"\x07");
-            let _ = out.flush();
+            ring_bell();
         }
         tokio::select! {
             event = input.recv() => {
@@ -475,6 +465,27 @@ async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
     if let Some(request) = app.due_rollback(now) {
         ctx.send(request);
     }
+}
+
+/// Armed, the console's guard needs the role (the store worker takes it
+/// and keeps it); read-only it cannot act.
+fn arm_guard(ctx: &Ctx<'_>, app: &mut App) {
+    if app.guard.mode() != crate::domain::guard::GuardMode::Rollback {
+        return;
+    }
+    if ctx.console.read_only {
+        app.guard.role = Some(Err("read-only: this console cannot roll back".into()));
+    } else {
+        ctx.send(worker::Request::TakeGuard);
+    }
+}
+
+/// An automatic action: the bell, after the frame that says it.
+fn ring_bell() {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = out.write_all(b"\x07");
+    let _ = out.flush();
 }
 
 /// Changes the store tells of (etcd's watch), and this console announced as
