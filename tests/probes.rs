@@ -16,20 +16,7 @@ use beacon_console::telemetry::probes::{ProbeConfig, Telemetry, run_probes};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_cover_every_endpoint_and_stay_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let profile = Profile::load(&ProfileSource::Demo {
-        state_dir: dir.path().to_path_buf(),
-    })
-    .unwrap();
-    let clients = Arc::new(
-        Clients::for_profile(
-            &profile,
-            Some(200.0),
-            Duration::from_secs(5),
-            RetryPolicy::default(),
-        )
-        .await
-        .unwrap(),
-    );
+    let (profile, clients) = demo_clients(dir.path(), RetryPolicy::default()).await;
     let targets = clients.targets(&profile, &Selection::All, None).unwrap();
     assert_eq!(targets.len(), 18);
     let (telemetry, stop, runner) = start_probes(&clients, &targets, Duration::from_millis(20));
@@ -181,20 +168,7 @@ fn start_probes(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_keep_to_their_budget_and_skip_cells_with_traffic() {
     let dir = tempfile::tempdir().unwrap();
-    let profile = Profile::load(&ProfileSource::Demo {
-        state_dir: dir.path().to_path_buf(),
-    })
-    .unwrap();
-    let clients = Arc::new(
-        Clients::for_profile(
-            &profile,
-            Some(200.0),
-            Duration::from_secs(5),
-            RetryPolicy::ONCE,
-        )
-        .await
-        .unwrap(),
-    );
+    let (profile, clients) = demo_clients(dir.path(), RetryPolicy::ONCE).await;
     let targets = clients.targets(&profile, &Selection::All, None).unwrap();
     let telemetry = Arc::new(Telemetry::new());
     // Every RunPod endpoint has traffic: only Modal's are probed.
@@ -247,4 +221,16 @@ async fn probes_keep_to_their_budget_and_skip_cells_with_traffic() {
         total <= 9.0 * elapsed + 9.0,
         "{total} probes in {elapsed:.1} s"
     );
+}
+
+/// The demo profile in `dir` and its clients on a fresh simulator (200×).
+async fn demo_clients(dir: &std::path::Path, retry: RetryPolicy) -> (Profile, Arc<Clients>) {
+    let profile = Profile::load(&ProfileSource::Demo {
+        state_dir: dir.to_path_buf(),
+    })
+    .unwrap();
+    let clients = Clients::for_profile(&profile, Some(200.0), Duration::from_secs(5), retry)
+        .await
+        .unwrap();
+    (profile, Arc::new(clients))
 }

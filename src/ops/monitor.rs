@@ -267,13 +267,8 @@ async fn scrape_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let urls: Vec<_> = regions.lock().await.iter().map(|r| r.url.clone()).collect();
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
+    let mut tick = ticker(every);
+    while next_tick(&mut tick, &mut stop).await {
         // All regions at once: one slow router does not hold up the others.
         let mut scrapes = JoinSet::new();
         for (i, url) in urls.iter().enumerate() {
@@ -329,13 +324,8 @@ async fn prometheus_loop(
     (base, token): (String, Option<crate::config::Secret>),
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
+    let mut tick = ticker(every);
+    while next_tick(&mut tick, &mut stop).await {
         let answer =
             crate::telemetry::prometheus::query(&http, &base, token.as_ref(), every * 3).await;
         let now = Instant::now();
@@ -375,4 +365,19 @@ fn served(regions: &[Region]) -> Vec<(crate::domain::CellId, String)> {
         }
     }
     out
+}
+
+/// An interval that does not bunch up missed ticks.
+fn ticker(every: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
+/// The next tick; `false` once the monitor is stopped.
+async fn next_tick(tick: &mut tokio::time::Interval, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tick.tick() => true,
+        _ = stop.changed() => false,
+    }
 }
