@@ -1578,4 +1578,11 @@ fn the_plan_view_shows_the_steps_the_hold_and_the_gate() {
         app.document.plan.as_ref().unwrap().status,
         beacon_console::domain::plan::PlanStatus::Paused
     );
+    // Paused, the guard has nothing to hold; running, a hold pauses it.
+    assert!(app.hold_plan("guard").is_none());
+    app.document.plan.as_mut().unwrap().status = beacon_console::domain::plan::PlanStatus::Running;
+    assert!(matches!(
+        app.hold_plan("guard: its cells were rolled back"),
+        Some(worker::Request::Plan { .. })
+    ));
 }

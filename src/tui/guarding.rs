@@ -97,11 +97,9 @@ impl App {
                 None
             }
             (GuardMode::Hold, _) => {
-                self.alert(format!(
-                    "GUARD HOLD (a plan's next step waits): {}",
-                    why.join("; ")
-                ));
-                None
+                let why = why.join("; ");
+                self.alert(format!("GUARD HOLD: {why}"));
+                self.hold_plan(&format!("guard holds the plan: {why}"))
             }
             _ => {
                 self.alert(format!(
@@ -111,6 +109,19 @@ impl App {
                 None
             }
         }
+    }
+
+    /// The plan, if one runs, paused (the operator resumes it).
+    pub fn hold_plan(&self, why: &str) -> Option<Request> {
+        let running = self
+            .document
+            .plan
+            .as_ref()
+            .is_some_and(|p| p.status == crate::domain::plan::PlanStatus::Running);
+        running.then(|| Request::Plan {
+            command: super::command::PlanCommand::Pause,
+            reason: Some(why.to_string()),
+        })
     }
 
     /// A banner that stays until acknowledged, and the bell.

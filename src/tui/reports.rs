@@ -224,7 +224,12 @@ impl App {
                 }
                 self.guard.role = Some(result);
             }
-            Report::AutoRolledBack { result, after } => self.auto_rolled_back(result, after, now),
+            Report::AutoRolledBack { result, after } => {
+                if self.auto_rolled_back(result, after, now) {
+                    // Its cells went back: the plan holds.
+                    return self.hold_plan("guard: its cells were rolled back; the plan holds");
+                }
+            }
             Report::Planned { result, after } => self.planned(result, after, now),
             Report::History(Ok(lines)) => self.mode = Mode::History(History::new(lines)),
             Report::History(Err(e)) => self.say(e, Tone::Bad),
@@ -413,12 +418,13 @@ impl App {
     }
 
     /// The guard's rollback landed (or not): loud either way.
+    /// Whether it rolled cells back.
     fn auto_rolled_back(
         &mut self,
         result: Result<crate::ops::Rollback, crate::ops::OpsError>,
         after: Option<Snapshot>,
         now: Instant,
-    ) {
+    ) -> bool {
         match result {
             Ok(done) => {
                 if let Some(c) = &done.committed {
@@ -442,10 +448,14 @@ impl App {
                 if done.committed.is_some() {
                     self.await_apply(done.revision, now);
                 }
+                done.committed.is_some()
             }
-            Err(e) => self.alert(format!(
-                "AUTO-ROLLBACK FAILED ({e}); the guard tries again at its next check"
-            )),
+            Err(e) => {
+                self.alert(format!(
+                    "AUTO-ROLLBACK FAILED ({e}); the guard tries again at its next check"
+                ));
+                false
+            }
         }
     }
 
