@@ -227,3 +227,23 @@ fn the_document_in_etcd_splits_traffic_as_intended() {
         );
     }
 }
+
+/// A plan's state rides in the document's metadata as a string (flagd's
+/// metadata values are scalars): the official evaluator still reads it.
+#[test]
+fn a_document_carrying_a_plan_is_still_valid_flagd() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let plan = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/research-order.toml");
+    ok(
+        &mut demo(state),
+        &["plan", "start", &plan.display().to_string(), "--yes"],
+    );
+    let result = evaluate(&doc_path(state), 2_000, 9);
+    let counts = &result["flags"]["route.llama-3.2-1b@us-east"];
+    let runpod = counts["runpod"].as_u64().unwrap_or(0) as f64 / 20.0;
+    assert!((runpod - 5.0).abs() <= 2.0, "{counts}");
+    // And a plain shift after it keeps the document valid.
+    shift_cell(state, "qwen-2.5-1.5b/eu-west", "10", "after the plan");
+    evaluate(&doc_path(state), 500, 10);
+}

@@ -138,7 +138,7 @@ fn abort_at_any_step_restores_the_fallback_for_the_plans_cells() {
 fn a_bad_plan_is_refused_at_its_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(&path, "name = \"x\"\n[[stages]]\nname = \"US\"\nregions = [\"us-moon\"]\nsteps = [{ share = 5 }]\n").unwrap();
+    std::fs::write(&path, "name = \"x\"\n[[stages]]\nname = \"US\"\nregions = [\"us-moon\"]\nsteps = [{ share = 5, hold_s = 60 }]\n").unwrap();
     let out = plan(dir.path(), &["start", &path.display().to_string(), "--yes"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("bad.toml:4:"), "{}", out.stderr);
@@ -147,8 +147,104 @@ fn a_bad_plan_is_refused_at_its_place() {
         "{}",
         out.stderr
     );
-    std::fs::write(&path, "name = \"x\"\n[[stages]]\nname = \"US\"\nregions = [\"us-east\"]\nsteps = [{ share = 150 }]\n").unwrap();
+    // Each of these is refused where it stands (exit 2, file:line:col).
+    for (steps, says) in [
+        ("[{ share = 150, hold_s = 60 }]", "share"),
+        ("[{ share = 5 }]", "hold_s"),
+        ("[{ share = 0, hold_s = 60 }]", "above 0"),
+        (
+            "[{ share = 50, hold_s = 60 }, { share = 25, hold_s = 60 }]",
+            "rise",
+        ),
+        ("[{ share = 5, hold_s = 9223372036854775807 }]", "at most"),
+    ] {
+        std::fs::write(&path, format!("name = \"x\"\n[[stages]]\nname = \"US\"\nregions = [\"us-east\"]\nsteps = {steps}\n")).unwrap();
+        let out = plan(dir.path(), &["start", &path.display().to_string(), "--yes"]);
+        assert_eq!(out.code, 2, "{steps}: {}", out.stderr);
+        assert!(out.stderr.contains("bad.toml:"), "{steps}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{steps}: {}", out.stderr);
+    }
+    // A region in two stages: they would fight over its cells.
+    std::fs::write(&path, "name = \"x\"\n[[stages]]\nname = \"A\"\nregions = [\"us-east\"]\nsteps = [{ share = 5, hold_s = 1 }]\n[[stages]]\nname = \"B\"\nregions = [\"us-east\"]\nsteps = [{ share = 50, hold_s = 1 }]\n").unwrap();
     let out = plan(dir.path(), &["start", &path.display().to_string(), "--yes"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("bad.toml:5:"), "{}", out.stderr);
+    assert!(out.stderr.contains("in an earlier stage"), "{}", out.stderr);
+}
+
+/// A plan's cells rolled back by an operator: the plan holds in the same
+/// revision (it must not promote them forward again as if nothing
+/// happened); resuming writes the step's shares again.
+#[test]
+fn a_rollback_of_the_plans_cells_pauses_it_and_resume_restores_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    assert_eq!(plan(state, &["start", &shipped(), "--yes"]).code, 0);
+    assert_eq!(plan(state, &["promote", "--yes"]).code, 0);
+    ok(
+        &mut demo(state),
+        &["rollback", "--all", "--yes", "--reason", "p95"],
+    );
+    assert_eq!(plan_json(state)["status"], "paused");
+    let refused = plan(state, &["promote", "--yes"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    let out = plan(state, &["resume", "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The preview said what it would write, cell by cell.
+    assert!(
+        out.stderr.contains("resume the plan, based on revision"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("llama-3.2-1b/us-east"),
+        "{}",
+        out.stderr
+    );
+    for (cell, share) in shares(state) {
+        let expected = if cell.ends_with("/us-east") {
+            25.0
+        } else {
+            0.0
+        };
+        assert_eq!(share, expected, "{cell}");
+    }
+}
+
+/// A hand-edited plan state is never acted on: forward verbs are refused,
+/// and `plan abort` clears it without touching a cell.
+#[test]
+fn a_damaged_plan_state_is_refused_and_abort_clears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    assert_eq!(plan(state, &["start", &shipped(), "--yes"]).code, 0);
+    let path = doc_path(state);
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let inner = doc["metadata"]["beaconPlan"].as_str().unwrap().to_string();
+    let mut plan_state: serde_json::Value = serde_json::from_str(&inner).unwrap();
+    plan_state["stage"] = serde_json::json!(7);
+    doc["metadata"]["beaconPlan"] = serde_json::Value::String(plan_state.to_string());
+    std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+    let before = shares(state);
+    let out = plan(state, &["promote", "--yes"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("damaged: stage 8 of 3"),
+        "{}",
+        out.stderr
+    );
+    let out = plan(state, &["abort"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("the damaged plan state is cleared; no cell changed"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(shares(state), before);
+    assert!(
+        plan(state, &["status"])
+            .stdout
+            .contains("no plan has been started")
+    );
 }

@@ -204,6 +204,9 @@ api_key = {{ env = "T_RUNPOD_KEY" }}
 [telemetry]
 probe_interval_ms = 200
 scrape_interval_ms = 200
+# Probes here too (a cell with traffic is not probed by default).
+probe_with_traffic = true
+max_probes_per_second = 1000
 
 {routers}
 [store]

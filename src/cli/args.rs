@@ -49,7 +49,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "MODE", value_parser = parse_guard_mode)]
     pub guard: Option<crate::domain::guard::GuardMode>,
     /// The demo simulator's time scale for the console (simulated seconds per second).
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, global = true, hide = true, value_parser = parse_time_scale)]
     pub time_scale: Option<f64>,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -222,7 +222,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 30_000)]
     pub timeout_ms: u64,
     /// Simulated seconds per real second (demo simulator only).
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", value_parser = parse_time_scale)]
     pub time_scale: Option<f64>,
 }
 
@@ -243,7 +243,7 @@ pub struct WarmupArgs {
     #[arg(long, default_value_t = 30_000)]
     pub timeout_ms: u64,
     /// Simulated seconds per real second (demo simulator only).
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", value_parser = parse_time_scale)]
     pub time_scale: Option<f64>,
 }
 
@@ -253,7 +253,7 @@ pub struct SimArgs {
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub bind: std::net::SocketAddr,
     /// Simulated seconds per real second.
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", value_parser = parse_time_scale)]
     pub time_scale: Option<f64>,
     /// Synthetic requests per second per region router (default: the profile's).
     #[arg(long, value_name = "RPS")]
@@ -281,7 +281,7 @@ pub struct StatusArgs {
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub seconds: f64,
     /// Simulated seconds per real second (demo simulator only).
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", value_parser = parse_time_scale)]
     pub time_scale: Option<f64>,
 }
 
@@ -330,8 +330,18 @@ pub struct GuardArgs {
     #[arg(long, value_name = "N")]
     pub checks: Option<u64>,
     /// The demo simulator's time scale (simulated seconds per second).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_time_scale)]
     pub time_scale: Option<f64>,
+}
+
+/// A time scale the simulator can keep: finite, above 0, at most 1,000,000.
+pub fn parse_time_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= 1_000_000.0 => Ok(x),
+        _ => Err(format!(
+            "expected a time scale above 0 and at most 1000000, got {text:?}"
+        )),
+    }
 }
 
 fn parse_guard_mode(text: &str) -> Result<crate::domain::guard::GuardMode, String> {

@@ -18,8 +18,9 @@ use super::args::GuardArgs;
 
 pub fn run(console: &Console, args: GuardArgs) -> Result<(), OpsError> {
     let mut guard = Guard::for_profile(&console.profile, args.mode)?;
-    if guard.mode == GuardMode::Rollback {
-        console.ensure_writable("arm the guard (it would roll cells back)")?;
+    if matches!(guard.mode, GuardMode::Rollback | GuardMode::Hold) {
+        console
+            .ensure_writable("run an acting guard (it would roll cells back or hold the plan)")?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -46,7 +47,12 @@ async fn watch(
     checks: Option<u64>,
 ) -> Result<(), OpsError> {
     let holder = format!("{}@{}", console.operator.user, console.operator.host);
-    let _held = console.store.hold("guard", &holder)?;
+    // Only a guard that acts takes the role: observers may be many.
+    let _held = if matches!(guard.mode, GuardMode::Rollback | GuardMode::Hold) {
+        Some(console.store.hold("guard", &holder)?)
+    } else {
+        None
+    };
     // On the demo: where its simulator's faults go (`status` tells).
     let _announced = match (
         monitor.clients.sim_base(),
@@ -161,14 +167,14 @@ async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard, aler
             guard.mode,
             &snapshot,
             &check,
-            false,
+            None,
             alerts,
             &mut messages,
         );
         alerts.send(&messages).await;
         return;
     }
-    let mut rolled_back = false;
+    let mut rolled_back = None;
     let cells: Vec<&str> = check
         .triggered
         .iter()
@@ -190,7 +196,7 @@ async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard, aler
                     // One message: the rollback says the breach too.
                     messages.retain(|m| m.event != notify::Event::Breach);
                     messages.push(rolled_back_message(alerts, &check, &done));
-                    rolled_back = true;
+                    rolled_back = Some(done.revision);
                 }
                 Ok(None) => {}
                 Err(e) => log(&format!(
@@ -230,7 +236,7 @@ fn steer_plan(
     mode: GuardMode,
     snapshot: &crate::flags::Snapshot,
     check: &Check,
-    rolled_back: bool,
+    rolled_back: Option<u64>,
     alerts: &mut Alerts,
     messages: &mut Vec<Message>,
 ) {
@@ -239,16 +245,39 @@ fn steer_plan(
     let Ok(Some(state)) = plan::state_of(&snapshot.document) else {
         return;
     };
+    if let Some(revision) = rolled_back
+        && state.status == crate::domain::plan::PlanStatus::Running
+    {
+        // The rollback's own revision paused it (a rollback of a plan's
+        // cells always does): said, not written again.
+        log(&format!(
+            "PLAN holds: plan {} paused with the rollback",
+            state.plan.name
+        ));
+        let cells = state
+            .plan
+            .stages
+            .get(state.stage)
+            .map(|s| s.cells.clone())
+            .unwrap_or_default();
+        let what = format!(
+            "plan {} paused: its cells were rolled back",
+            state.plan.name
+        );
+        messages.push(alerts.notifier.plan(
+            notify::Event::PlanPaused,
+            &cells,
+            what,
+            &alerts.who,
+            revision,
+        ));
+        return;
+    }
     let gate = alerts
         .gate
         .after_check(&state, check, std::time::SystemTime::now());
     let acts = matches!(mode, GuardMode::Hold | GuardMode::Rollback);
     let (verb, why, event) = match gate {
-        _ if rolled_back && state.status == crate::domain::plan::PlanStatus::Running => (
-            Verb::Pause,
-            "guard: its cells were rolled back; the plan holds".to_string(),
-            notify::Event::PlanPaused,
-        ),
         Gate::Hold(why) => (
             Verb::Pause,
             format!("guard holds the plan: {why}"),
@@ -265,9 +294,15 @@ fn steer_plan(
         log(&format!("PLAN (observing, not acted on): {why}"));
         return;
     }
-    match tokio::task::block_in_place(|| plan::act(console, &verb, &why)) {
+    // A promotion only over the document the check judged; a pause on the
+    // latest (it never needs to wait).
+    let acted = tokio::task::block_in_place(|| match verb {
+        Verb::Promote { .. } => plan::act_on(console, snapshot, &verb, &why),
+        _ => plan::act(console, &verb, &why),
+    });
+    match acted {
         Ok(done) => {
-            let text = plan::step_words(&done.state);
+            let text = plan::outcome_words(done.state.as_ref());
             log(&format!("PLAN rev {} · {text} · {why}", done.revision));
             let cells = state
                 .plan

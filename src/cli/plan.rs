@@ -24,24 +24,47 @@ pub fn run(
         PlanVerb::Abort => Verb::Abort,
     };
     console.ensure_writable("change the plan")?;
-    // Forward (start, promote, resume) is confirmed as a shift is; pause and
-    // abort only ever stop or go back: not asked.
-    if matches!(verb, Verb::Start(_) | Verb::Promote { .. } | Verb::Resume) {
+    // Forward (start, promote, resume) is shown cell by cell, confirmed as a
+    // shift is, and written only over the document that was shown; pause
+    // and abort only ever stop or go back: not asked, never refused.
+    let done = if matches!(verb, Verb::Start(_) | Verb::Promote { .. } | Verb::Resume) {
         check_forward_yes(console, args.yes, environment)?;
-        confirm_forward(console, args.yes, &format!("{}?", verb_words(&verb)))?;
-    }
-    let done = plan::act(console, &verb, &args.reason)?;
+        let base = console.store.load()?;
+        let (routes, _) = plan::preview(console, &base.document, &verb)?;
+        eprintln!(
+            "{}, based on revision {}:",
+            verb_words(&verb),
+            base.revision()
+        );
+        for change in base.routes().diff(&routes) {
+            let before = change
+                .before
+                .as_ref()
+                .map_or_else(|| "?".to_string(), crate::domain::Split::words);
+            eprintln!(
+                "  {:<28} {before}  →  {}",
+                change.cell.to_string(),
+                change.after.words()
+            );
+        }
+        confirm_forward(console, args.yes, "Apply?")?;
+        plan::act_on(console, &base, &verb, &args.reason)?
+    } else {
+        plan::act(console, &verb, &args.reason)?
+    };
     if json {
         println!(
             "{}",
             serde_json::json!({ "revision": done.revision, "changed": done.changed, "plan": done.state })
         );
     } else {
+        // A hand-edited state could carry anything: escaped.
+        let words = plan::outcome_words(done.state.as_ref());
         println!(
             "rev {} · {} cell(s) changed · {}",
             done.revision,
             done.changed,
-            plan::step_words(&done.state)
+            crate::domain::text::printable(&words)
         );
     }
     Ok(())
@@ -70,7 +93,10 @@ fn status(console: &Console, json: bool) -> Result<(), OpsError> {
     }
     match state {
         None => println!("no plan has been started (plan start PLAN.toml)"),
-        Some(s) => println!("{}{}", plan::step_words(&s), hold_words(&s)),
+        Some(s) => println!(
+            "{}",
+            crate::domain::text::printable(&format!("{}{}", plan::step_words(&s), hold_words(&s)))
+        ),
     }
     Ok(())
 }

@@ -34,10 +34,13 @@ struct RawStage {
 struct RawStep {
     /// Percent of the cell's traffic to the target provider (0.1 % steps).
     share: Spanned<f64>,
-    /// Seconds to hold before the next step.
-    #[serde(default)]
-    hold_s: Option<Spanned<u64>>,
+    /// Seconds to hold before the next step (required: 0 says "none"
+    /// out loud, a forgotten hold is not a zero one).
+    hold_s: Spanned<u64>,
 }
+
+/// The longest hold a step may ask for: thirty days.
+const MAX_HOLD_S: u64 = 30 * 24 * 3600;
 
 /// Reads and checks a plan against the profile's models and regions.
 pub fn load_plan(path: &Path, profile: &Profile) -> Result<Plan, ConfigError> {
@@ -51,24 +54,18 @@ pub fn parse_plan(origin: &str, text: &str, profile: &Profile) -> Result<Plan, C
     };
     let raw: RawPlan = toml::from_str(text)
         .map_err(|e| ConfigError::at(origin, text, e.span(), e.message().trim_end().to_string()))?;
-    let mut stages = Vec::new();
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut taken: Vec<String> = Vec::new();
+    named(&raw.name, "plan", &err)?;
     for stage in &raw.stages {
-        let models: Vec<String> = match &stage.models {
-            Some(list) => {
-                for model in list.get_ref() {
-                    if !profile.model_ids().iter().any(|m| **m == **model.get_ref()) {
-                        let what = format!("unknown model {:?}", model.get_ref());
-                        return Err(err(model.span(), what));
-                    }
-                }
-                list.get_ref().iter().map(|m| m.get_ref().clone()).collect()
-            }
-            None => profile
-                .model_ids()
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-        };
+        named(&stage.name, "stage", &err)?;
+        let models = stage_models(stage, profile, &err)?;
+        if stage.regions.get_ref().is_empty() {
+            return Err(err(
+                stage.regions.span(),
+                "a stage needs at least one region".into(),
+            ));
+        }
         let mut cells = Vec::new();
         for region in stage.regions.get_ref() {
             if !profile
@@ -81,24 +78,20 @@ pub fn parse_plan(origin: &str, text: &str, profile: &Profile) -> Result<Plan, C
                     format!("unknown region {:?}", region.get_ref()),
                 ));
             }
-            cells.extend(models.iter().map(|m| format!("{m}/{}", region.get_ref())));
+            for model in &models {
+                let cell = format!("{model}/{}", region.get_ref());
+                // A cell moves in one stage only: two would fight over it.
+                if taken.contains(&cell) {
+                    return Err(err(
+                        region.span(),
+                        format!("cell {cell} is in an earlier stage (or twice here)"),
+                    ));
+                }
+                taken.push(cell.clone());
+                cells.push(cell);
+            }
         }
-        if stage.steps.get_ref().is_empty() {
-            return Err(err(
-                stage.steps.span(),
-                "a stage needs at least one step".into(),
-            ));
-        }
-        let mut steps = Vec::new();
-        for step in stage.steps.get_ref() {
-            let pct = *step.share.get_ref();
-            let share = PerMille::parse_percent(&pct.to_string())
-                .map_err(|e| err(step.share.span(), format!("share: {e}")))?;
-            steps.push(Step {
-                share: share.get(),
-                hold_ms: step.hold_s.as_ref().map_or(0, |h| *h.get_ref()) * 1000,
-            });
-        }
+        let steps = stage_steps(stage, &err)?;
         stages.push(Stage {
             name: stage.name.get_ref().clone(),
             cells,
@@ -115,4 +108,90 @@ pub fn parse_plan(origin: &str, text: &str, profile: &Profile) -> Result<Plan, C
         name: raw.name.get_ref().clone(),
         stages,
     })
+}
+
+type Err<'a> = &'a dyn Fn(std::ops::Range<usize>, String) -> ConfigError;
+
+/// A name that is shown: not empty, no control characters.
+fn named(name: &Spanned<String>, what: &str, err: Err<'_>) -> Result<(), ConfigError> {
+    if name.get_ref().trim().is_empty() {
+        return Err(err(name.span(), format!("the {what} needs a name")));
+    }
+    if let Some((_, c)) = crate::domain::text::first_unsafe(name.get_ref()) {
+        return Err(err(
+            name.span(),
+            format!("the {what}'s name has a control character {c:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The stage's models (default: every model of the profile), each known.
+fn stage_models(
+    stage: &RawStage,
+    profile: &Profile,
+    err: Err<'_>,
+) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = &stage.models else {
+        return Ok(profile
+            .model_ids()
+            .iter()
+            .map(ToString::to_string)
+            .collect());
+    };
+    if list.get_ref().is_empty() {
+        return Err(err(
+            list.span(),
+            "models is empty: leave it out for every model".into(),
+        ));
+    }
+    for model in list.get_ref() {
+        if !profile.model_ids().iter().any(|m| **m == **model.get_ref()) {
+            return Err(err(
+                model.span(),
+                format!("unknown model {:?}", model.get_ref()),
+            ));
+        }
+    }
+    Ok(list.get_ref().iter().map(|m| m.get_ref().clone()).collect())
+}
+
+/// Steps of share (0.1 % steps, above 0, rising) and hold (≤ 30 days).
+fn stage_steps(stage: &RawStage, err: Err<'_>) -> Result<Vec<Step>, ConfigError> {
+    if stage.steps.get_ref().is_empty() {
+        return Err(err(
+            stage.steps.span(),
+            "a stage needs at least one step".into(),
+        ));
+    }
+    let mut steps: Vec<Step> = Vec::new();
+    for step in stage.steps.get_ref() {
+        let pct = *step.share.get_ref();
+        let share = PerMille::parse_percent(&pct.to_string())
+            .map_err(|e| err(step.share.span(), format!("share: {e}")))?;
+        if share.get() == 0 {
+            return Err(err(
+                step.share.span(),
+                "share must be above 0 % (a plan moves traffic)".into(),
+            ));
+        }
+        if steps.last().is_some_and(|last| last.share >= share.get()) {
+            return Err(err(
+                step.share.span(),
+                "shares must rise from step to step".into(),
+            ));
+        }
+        let hold = *step.hold_s.get_ref();
+        if hold > MAX_HOLD_S {
+            return Err(err(
+                step.hold_s.span(),
+                format!("hold_s must be at most {MAX_HOLD_S} (30 days), got {hold}"),
+            ));
+        }
+        steps.push(Step {
+            share: share.get(),
+            hold_ms: hold * 1000,
+        });
+    }
+    Ok(steps)
 }

@@ -63,11 +63,16 @@ pub const PLAN_KEY: &str = "beaconPlan";
 
 impl Document {
     /// The cutover plan's state, as JSON text, when one is under way.
-    pub fn plan(&self) -> Option<&str> {
-        self.metadata_extra
+    ///
+    /// flagd allows only scalars as metadata values (its schema, and the
+    /// official evaluator, refuse an object): the state is a JSON string
+    /// inside the string.
+    pub fn plan(&self) -> Option<String> {
+        let (_, raw) = self
+            .metadata_extra
             .iter()
-            .find(|(key, _)| key == PLAN_KEY)
-            .map(|(_, json)| json.as_str())
+            .find(|(key, _)| key == PLAN_KEY)?;
+        serde_json::from_str::<String>(raw).ok()
     }
 
     /// The record of the change that made this revision, when it has one.

@@ -288,7 +288,9 @@ pub(crate) fn next_document(
     if let Some(plan) = request.plan {
         metadata_extra.retain(|(key, _)| key != super::flagd::PLAN_KEY);
         if let Some(json) = plan {
-            metadata_extra.push((super::flagd::PLAN_KEY.to_string(), json));
+            // A string: flagd's metadata values are scalars.
+            let text = serde_json::to_string(&json).unwrap_or_default();
+            metadata_extra.push((super::flagd::PLAN_KEY.to_string(), text));
         }
     }
     Document {

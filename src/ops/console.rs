@@ -121,6 +121,16 @@ impl Console {
             .commit(base, self.request(routes, action, reason, started))?)
     }
 
+    /// Commits a prepared request, compare-and-swap on `base`.
+    pub fn commit_request(
+        &self,
+        base: &Snapshot,
+        request: CommitRequest,
+    ) -> Result<Committed, OpsError> {
+        self.ensure_writable(&format!("commit a {}", request.action))?;
+        Ok(self.store.commit(base, request)?)
+    }
+
     /// Reads and commits under one lock (rollbacks: they never conflict).
     pub fn commit_latest(
         &self,

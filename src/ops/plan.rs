@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use crate::domain::plan::{Plan, PlanState, PlanStatus};
 use crate::domain::{Action, CellId, PerMille, Routes, Split, SplitError};
-use crate::flags::Document;
 use crate::flags::file::now_utc;
+use crate::flags::{Document, Snapshot};
 
 use super::{Console, OpsError};
 
@@ -29,7 +29,8 @@ pub enum Verb {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub revision: u64,
-    pub state: PlanState,
+    /// `None`: a damaged state was cleared.
+    pub state: Option<PlanState>,
     /// Cells whose split changed.
     pub changed: usize,
 }
@@ -38,7 +39,7 @@ pub struct Outcome {
 pub fn state_of(doc: &Document) -> Result<Option<PlanState>, OpsError> {
     doc.plan()
         .map(|json| {
-            serde_json::from_str(json).map_err(|e| {
+            serde_json::from_str(&json).map_err(|e| {
                 OpsError::Invalid(format!(
                     "the plan's state in the document is unreadable: {e}"
                 ))
@@ -47,16 +48,15 @@ pub fn state_of(doc: &Document) -> Result<Option<PlanState>, OpsError> {
         .transpose()
 }
 
+/// `verb` on the latest document (one read, one commit: never a conflict).
+/// For pause and abort, which only ever stop or go back.
 pub fn act(console: &Console, verb: &Verb, reason: &str) -> Result<Outcome, OpsError> {
     let started = Instant::now();
     let mut refused = None;
     let mut written = None;
     let committed = console.commit_latest(&mut |doc| match next(console, doc, verb) {
         Ok((routes, state)) => {
-            let json = serde_json::to_string(&state).ok()?;
-            let why = format!("{}{}", step_words(&state), reason_suffix(reason));
-            let mut request = console.request(routes, Action::PlanStep, &why, started);
-            request.plan = Some(Some(json));
+            let request = request(console, routes, state.as_ref(), reason, started)?;
             written = Some(state);
             Some(request)
         }
@@ -78,12 +78,85 @@ pub fn act(console: &Console, verb: &Verb, reason: &str) -> Result<Outcome, OpsE
     })
 }
 
+/// `verb` on exactly the document the operator was shown (`base`): if
+/// anyone changed it since, refused (exit 3), never applied on top. For
+/// the verbs that move traffic forward: start, promote, resume.
+pub fn act_on(
+    console: &Console,
+    base: &Snapshot,
+    verb: &Verb,
+    reason: &str,
+) -> Result<Outcome, OpsError> {
+    let started = Instant::now();
+    let (routes, state) = next(console, &base.document, verb)?;
+    let request = request(console, routes, state.as_ref(), reason, started)
+        .ok_or_else(|| OpsError::Invalid("the plan's state cannot be written".into()))?;
+    let committed = console.commit_request(base, request)?;
+    Ok(Outcome {
+        revision: committed.record.revision,
+        changed: committed.record.changes.len(),
+        state,
+    })
+}
+
+/// What `verb` would write on `doc` (the routes; the state, or `None`
+/// where a damaged state is cleared), for a preview before it is confirmed.
+pub fn preview(
+    console: &Console,
+    doc: &Document,
+    verb: &Verb,
+) -> Result<(Routes, Option<PlanState>), OpsError> {
+    next(console, doc, verb)
+}
+
+fn request(
+    console: &Console,
+    routes: Routes,
+    state: Option<&PlanState>,
+    reason: &str,
+    started: Instant,
+) -> Option<crate::flags::CommitRequest> {
+    let json = match state {
+        Some(state) => Some(serde_json::to_string(state).ok()?),
+        None => None,
+    };
+    let what = state.map_or_else(
+        || "plan state cleared (it was damaged)".to_string(),
+        step_words,
+    );
+    let why = format!("{what}{}", reason_suffix(reason));
+    let mut request = console.request(routes, Action::PlanStep, &why, started);
+    request.plan = Some(json);
+    Some(request)
+}
+
 /// The routes and the state after `verb`, or why it cannot be done now.
-fn next(console: &Console, doc: &Document, verb: &Verb) -> Result<(Routes, PlanState), OpsError> {
-    let current = state_of(doc)?;
-    let active = current
-        .as_ref()
-        .filter(|s| matches!(s.status, PlanStatus::Running | PlanStatus::Paused));
+fn next(
+    console: &Console,
+    doc: &Document,
+    verb: &Verb,
+) -> Result<(Routes, Option<PlanState>), OpsError> {
+    // A state that cannot be read, or that does not fit the profile, is
+    // never acted on: only `abort` clears it (changing no cell).
+    let current = match state_of(doc).and_then(|s| checked(console, s)) {
+        Ok(state) => state,
+        Err(e) if matches!(verb, Verb::Abort) => {
+            let _ = e;
+            return Ok((doc.routes.clone(), None));
+        }
+        Err(e) => {
+            return Err(OpsError::Invalid(format!(
+                "{e}; `plan abort` clears it (no cell changes)"
+            )));
+        }
+    };
+    // Under way: running or paused — and, for an abort, done too (a plan
+    // that reached its end can still be sent back at once).
+    let active = current.as_ref().filter(|s| match s.status {
+        PlanStatus::Running | PlanStatus::Paused => true,
+        PlanStatus::Done => matches!(verb, Verb::Abort),
+        PlanStatus::Aborted => false,
+    });
     let now = now_utc();
     match (verb, active) {
         (Verb::Start(plan), None) => {
@@ -95,7 +168,7 @@ fn next(console: &Console, doc: &Document, verb: &Verb) -> Result<(Routes, PlanS
                 status: PlanStatus::Running,
                 since: now,
             };
-            Ok((routes, state))
+            Ok((routes, Some(state)))
         }
         (Verb::Start(_), Some(s)) => Err(OpsError::Invalid(format!(
             "plan {} is {} at {}; abort it first",
@@ -128,14 +201,17 @@ fn next(console: &Console, doc: &Document, verb: &Verb) -> Result<(Routes, PlanS
                 None => state.status = PlanStatus::Done,
             }
             let routes = routes_at(console, &state.plan, &doc.routes, state.stage, state.step)?;
-            Ok((routes, state))
+            Ok((routes, Some(state)))
         }
-        (Verb::Pause, Some(s)) => Ok((doc.routes.clone(), with(s, PlanStatus::Paused, None))),
+        (Verb::Pause, Some(s)) => Ok((doc.routes.clone(), Some(with(s, PlanStatus::Paused, None)))),
         (Verb::Resume, Some(s)) if s.status == PlanStatus::Running => Err(OpsError::Invalid(
             format!("plan {} is running, not paused", s.plan.name),
         )),
+        // Resuming writes the step's shares again (a rollback may have taken
+        // its cells back meanwhile) and starts its hold afresh.
         (Verb::Resume, Some(s)) => {
-            Ok((doc.routes.clone(), with(s, PlanStatus::Running, Some(now))))
+            let routes = routes_at(console, &s.plan, &doc.routes, s.stage, s.step)?;
+            Ok((routes, Some(with(s, PlanStatus::Running, Some(now)))))
         }
         (Verb::Abort, Some(s)) => {
             let mut routes = doc.routes.clone();
@@ -144,9 +220,31 @@ fn next(console: &Console, doc: &Document, verb: &Verb) -> Result<(Routes, PlanS
                     routes.set(id, Split::all(console.profile.fallback.as_str()));
                 }
             }
-            Ok((routes, with(s, PlanStatus::Aborted, None)))
+            Ok((routes, Some(with(s, PlanStatus::Aborted, None))))
         }
     }
+}
+
+/// The plan's state paused, as JSON, when `routes` take any of the running
+/// plan's cells (those it has reached) off the shares it gave them.
+pub(crate) fn paused_by(doc: &Document, routes: &Routes) -> Option<String> {
+    let state = state_of(doc).ok().flatten()?;
+    if state.status != PlanStatus::Running {
+        return None;
+    }
+    let reached: Vec<String> = state
+        .plan
+        .stages
+        .iter()
+        .take(state.stage + 1)
+        .flat_map(|s| s.cells.iter().cloned())
+        .collect();
+    let touched = doc
+        .routes
+        .diff(routes)
+        .iter()
+        .any(|change| reached.contains(&change.cell.to_string()));
+    touched.then(|| serde_json::to_string(&with(&state, PlanStatus::Paused, None)).ok())?
 }
 
 fn with(state: &PlanState, status: PlanStatus, since: Option<String>) -> PlanState {
@@ -189,6 +287,17 @@ fn cell_id(cell: &str) -> Option<CellId> {
     ))
 }
 
+/// What an outcome's state says: its step, or that a damaged one was cleared.
+pub fn outcome_words(state: Option<&PlanState>) -> String {
+    state.map_or_else(
+        || {
+            "the damaged plan state is cleared; no cell changed (rollback sends cells back)"
+                .to_string()
+        },
+        step_words,
+    )
+}
+
 /// `plan research-order: stage US step 2/4 (25 %), running`.
 pub fn step_words(state: &PlanState) -> String {
     let stage = state.plan.stages.get(state.stage);
@@ -225,4 +334,46 @@ fn reason_suffix(reason: &str) -> String {
     } else {
         format!(" — {reason}")
     }
+}
+
+/// The state, if it fits the profile: its stage and step exist, its cells
+/// are the profile's. A hand-edited state is not trusted.
+fn checked(console: &Console, state: Option<PlanState>) -> Result<Option<PlanState>, OpsError> {
+    let Some(s) = state else {
+        return Ok(None);
+    };
+    let damaged = |why: String| {
+        Err(OpsError::Invalid(format!(
+            "the plan's state in the document is damaged: {why}"
+        )))
+    };
+    let Some(stage) = s.plan.stages.get(s.stage) else {
+        return damaged(format!("stage {} of {}", s.stage + 1, s.plan.stages.len()));
+    };
+    if s.step >= stage.steps.len() {
+        return damaged(format!(
+            "step {} of {} in stage {}",
+            s.step + 1,
+            stage.steps.len(),
+            stage.name
+        ));
+    }
+    let cells: Vec<String> = console
+        .profile
+        .cells()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if let Some(unknown) = s.plan.cells().into_iter().find(|c| !cells.contains(c)) {
+        return damaged(format!("cell {unknown:?} is not the profile's"));
+    }
+    if s.plan
+        .stages
+        .iter()
+        .flat_map(|st| &st.steps)
+        .any(|st| st.share > 1000)
+    {
+        return damaged("a share over 100 %".into());
+    }
+    Ok(Some(s))
 }

@@ -93,7 +93,12 @@ pub fn rollback_as(
         // Nothing to change is no new revision (rollback is safe to repeat):
         // the store commits nothing when the routes are the same.
         let routes = target.apply(&doc.routes);
-        Some(console.request(routes, action, reason, started))
+        // A plan whose cells this rolls back holds, in the same revision:
+        // it must not promote them forward again as if nothing happened.
+        let paused = super::plan::paused_by(doc, &routes);
+        let mut request = console.request(routes, action, reason, started);
+        request.plan = paused.map(Some);
+        Some(request)
     })?;
     Ok(Rollback {
         revision: committed

@@ -24,9 +24,27 @@ pub struct GuardView {
     pub last: Option<String>,
     /// The last check itself (the plan view's gate per cell).
     pub last_check: Option<Check>,
+    /// When to ask for the role again, held elsewhere (its holder may die).
+    pub role_retry: Option<Instant>,
 }
 
+/// How often an armed console asks again for a role held elsewhere.
+const ROLE_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl GuardView {
+    /// Armed without the role (another process had it): time to ask again?
+    pub fn role_retry_due(&mut self, now: Instant) -> bool {
+        if self.mode() != GuardMode::Rollback || !matches!(self.role, Some(Err(_))) {
+            return false;
+        }
+        if self.role_retry.is_some_and(|at| now < at) {
+            return false;
+        }
+        let first = self.role_retry.is_none();
+        self.role_retry = Some(now + ROLE_RETRY);
+        !first
+    }
+
     pub fn mode(&self) -> GuardMode {
         self.guard.as_ref().map_or(GuardMode::Disarmed, |g| g.mode)
     }

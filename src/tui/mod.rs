@@ -444,6 +444,9 @@ async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
     app.clock = clock();
     read_again(ctx, app);
     app.check_apply(now);
+    if !ctx.console.read_only && app.guard.role_retry_due(now) {
+        ctx.send(worker::Request::TakeGuard);
+    }
     if app.guard_due(now)
         && let Some(mut guard) = app.guard.guard.take()
     {

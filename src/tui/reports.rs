@@ -219,8 +219,18 @@ impl App {
                 elapsed,
             } => return self.rolled_back(selection, result, after, elapsed, now),
             Report::GuardTaken(result) => {
-                if let Err(who) = &result {
-                    self.say(format!("guard not armed here: {who}"), Tone::Warn);
+                match &result {
+                    // Said once, not at every retry.
+                    Err(who) if !matches!(self.guard.role, Some(Err(_))) => {
+                        self.say(format!("guard not armed here: {who}"), Tone::Warn);
+                    }
+                    Ok(()) if matches!(self.guard.role, Some(Err(_))) => {
+                        self.say(
+                            "guard ARMED here: the role was let go elsewhere",
+                            Tone::Good,
+                        );
+                    }
+                    _ => {}
                 }
                 self.guard.role = Some(result);
             }
@@ -403,7 +413,7 @@ impl App {
             Ok(done) => self.say(
                 format!(
                     "{} · rev {} · {} cell(s) changed",
-                    crate::ops::plan::step_words(&done.state),
+                    crate::ops::plan::outcome_words(done.state.as_ref()),
                     done.revision,
                     done.changed
                 ),
