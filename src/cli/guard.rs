@@ -254,21 +254,15 @@ fn steer_plan(
             "PLAN holds: plan {} paused with the rollback",
             state.plan.name
         ));
-        let cells = state
-            .plan
-            .stages
-            .get(state.stage)
-            .map(|s| s.cells.clone())
-            .unwrap_or_default();
         let what = format!(
             "plan {} paused: its cells were rolled back",
             state.plan.name
         );
-        messages.push(alerts.notifier.plan(
+        messages.push(plan_message(
+            alerts,
+            &state,
             notify::Event::PlanPaused,
-            &cells,
             what,
-            &alerts.who,
             revision,
         ));
         return;
@@ -304,19 +298,8 @@ fn steer_plan(
         Ok(done) => {
             let text = plan::outcome_words(done.state.as_ref());
             log(&format!("PLAN rev {} · {text} · {why}", done.revision));
-            let cells = state
-                .plan
-                .stages
-                .get(state.stage)
-                .map(|s| s.cells.clone())
-                .unwrap_or_default();
-            messages.push(alerts.notifier.plan(
-                event,
-                &cells,
-                format!("{text} · {why}"),
-                &alerts.who,
-                done.revision,
-            ));
+            let what = format!("{text} · {why}");
+            messages.push(plan_message(alerts, &state, event, what, done.revision));
         }
         Err(e) => log(&format!("PLAN not moved ({e}): {why}")),
     }
@@ -390,4 +373,23 @@ fn rolled_back_message(alerts: &mut Alerts, check: &Check, done: &crate::ops::Ro
     alerts
         .notifier
         .rolled_back(&cells, &reason, &alerts.who, done.revision, &shares)
+}
+
+/// The notification of a plan's step or pause, about its current stage's cells.
+fn plan_message(
+    alerts: &Alerts,
+    state: &crate::domain::plan::PlanState,
+    event: notify::Event,
+    what: String,
+    revision: u64,
+) -> Message {
+    let cells = state
+        .plan
+        .stages
+        .get(state.stage)
+        .map(|s| s.cells.clone())
+        .unwrap_or_default();
+    alerts
+        .notifier
+        .plan(event, &cells, what, &alerts.who, revision)
 }
