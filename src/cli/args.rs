@@ -339,7 +339,7 @@ pub fn parse_time_scale(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(x) if x.is_finite() && x > 0.0 && x <= 1_000_000.0 => Ok(x),
         _ => Err(format!(
-            "expected a time scale above 0 and at most 1000000, got {text:?}"
+            "expected a positive, finite time scale of at most 1000000, got {text:?}"
         )),
     }
 }
