@@ -472,3 +472,33 @@ fn config_refused(cmd: &mut std::process::Command, flags: &[&str], needle: &str)
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stderr.contains(needle), "{needle:?} in {}", r.stderr);
 }
+
+#[test]
+fn a_cell_may_have_limits_of_its_own() {
+    use beacon_console::domain::Id;
+    let text = format!(
+        "{SMALL_PROFILE}\n[[slo.cells]]\ncell = \"m.2/r2\"\nlatency_p95_ms = 5000\nerror_rate_percent = 2.5\n"
+    );
+    let p = Profile::parse("p.toml", &text, Path::new("/tmp")).unwrap();
+    let own = p.slo.for_cell(&beacon_console::domain::CellId::new(
+        Id::from("m.2"),
+        Id::from("r2"),
+    ));
+    assert_eq!((own.latency_p95_ms, own.error_rate_percent), (5000.0, 2.5));
+    assert_eq!(own.cold_start_fast_percent, p.slo.cold_start_fast_percent);
+    let other = p.slo.for_cell(&beacon_console::domain::CellId::new(
+        Id::from("m1"),
+        Id::from("r2"),
+    ));
+    assert_eq!(other.latency_p95_ms, p.slo.latency_p95_ms);
+    // An unknown cell, a cell twice, a limit out of range: at their place.
+    let bad = format!("{SMALL_PROFILE}\n[[slo.cells]]\ncell = \"m9/r2\"\nlatency_p95_ms = 5000\n");
+    expect_error(&bad, "\"m9/r2\"", 0, "unknown model \"m9\"");
+    let twice = format!(
+        "{SMALL_PROFILE}\n[[slo.cells]]\ncell = \"m1/r1\"\n[[slo.cells]]\ncell = \"m1/r1\"\n"
+    );
+    expect_error(&twice, "\"m1/r1\"", 1, "limits of its own twice");
+    let range =
+        format!("{SMALL_PROFILE}\n[[slo.cells]]\ncell = \"m1/r1\"\nerror_rate_percent = 400\n");
+    expect_error(&range, "400", 0, "slo.cells.error_rate_percent");
+}

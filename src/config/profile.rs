@@ -103,6 +103,32 @@ pub struct SloConfig {
     pub cost_vs_fallback: f64,
     pub min_samples: u64,
     pub failures_before_rollback: u32,
+    /// Cells with limits of their own (`[[slo.cells]]`).
+    pub overrides: Vec<(CellId, SloOverride)>,
+}
+
+/// A cell's own limits; the rest are the profile's.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SloOverride {
+    pub cold_start_fast_percent: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+    pub error_rate_percent: Option<f64>,
+}
+
+impl SloConfig {
+    /// The limits that hold for `cell`: the profile's, with its overrides.
+    pub fn for_cell(&self, cell: &CellId) -> SloConfig {
+        let mut slo = self.clone();
+        if let Some((_, o)) = self.overrides.iter().find(|(c, _)| c == cell) {
+            slo.cold_start_fast_percent = o
+                .cold_start_fast_percent
+                .unwrap_or(slo.cold_start_fast_percent);
+            slo.latency_p95_ms = o.latency_p95_ms.unwrap_or(slo.latency_p95_ms);
+            slo.error_rate_percent = o.error_rate_percent.unwrap_or(slo.error_rate_percent);
+        }
+        slo.overrides = Vec::new();
+        slo
+    }
 }
 
 impl Default for SloConfig {
@@ -116,6 +142,7 @@ impl Default for SloConfig {
             cost_vs_fallback: 1.0,
             min_samples: 20,
             failures_before_rollback: 3,
+            overrides: Vec::new(),
         }
     }
 }
@@ -524,6 +551,7 @@ impl Validator<'_> {
         self.fallback_everywhere(&raw.fallback, &providers, cells, &endpoints)?;
         let ladder = self.ladder(raw.ladder.as_ref())?;
         let slo = self.slo(&raw.slo)?;
+        self.slo_cells_known(&raw.slo.cells, &models, &regions)?;
         let store = self.store(&raw.store)?;
         let audit_path = self.audit_path(raw.audit.as_ref(), &store);
         let yearly_inferences = self.count(
@@ -989,7 +1017,80 @@ impl Validator<'_> {
                 1,
                 100,
             )? as u32,
+            overrides: self.slo_overrides(&s.cells)?,
         })
+    }
+
+    /// Each `[[slo.cells]]` names a cell of this profile.
+    fn slo_cells_known(
+        &self,
+        cells: &[super::raw::RawSloCell],
+        models: &[Named],
+        regions: &[Named],
+    ) -> Result<(), ConfigError> {
+        for c in cells {
+            let (model, region) = c.cell.get_ref().split_once('/').unwrap_or_default();
+            if !models.iter().any(|m| &*m.id == model) {
+                return Err(self.err(c.cell.span(), format!("unknown model {model:?}")));
+            }
+            if !regions.iter().any(|r| &*r.id == region) {
+                return Err(self.err(c.cell.span(), format!("unknown region {region:?}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// `[[slo.cells]]`: a cell, each at most once, limits in range.
+    fn slo_overrides(
+        &self,
+        cells: &[super::raw::RawSloCell],
+    ) -> Result<Vec<(CellId, SloOverride)>, ConfigError> {
+        let mut out: Vec<(CellId, SloOverride)> = Vec::new();
+        for c in cells {
+            let text = c.cell.get_ref();
+            let id = text
+                .split_once('/')
+                .filter(|(m, r)| is_valid_id(m) && is_valid_id(r))
+                .map(|(m, r)| CellId::new(Id::from(m), Id::from(r)))
+                .ok_or_else(|| {
+                    self.err(
+                        c.cell.span(),
+                        format!("expected a cell MODEL/REGION, got {text:?}"),
+                    )
+                })?;
+            if out.iter().any(|(o, _)| *o == id) {
+                return Err(self.err(c.cell.span(), format!("{text} has limits of its own twice")));
+            }
+            let limit = |v: &Option<Spanned<f64>>,
+                         what: &str,
+                         max: f64|
+             -> Result<Option<f64>, ConfigError> {
+                v.as_ref()
+                    .map(|_| self.positive(v, 0.0, what, max))
+                    .transpose()
+            };
+            out.push((
+                id,
+                SloOverride {
+                    cold_start_fast_percent: limit(
+                        &c.cold_start_fast_percent,
+                        "slo.cells.cold_start_fast_percent",
+                        100.0,
+                    )?,
+                    latency_p95_ms: limit(
+                        &c.latency_p95_ms,
+                        "slo.cells.latency_p95_ms",
+                        600_000.0,
+                    )?,
+                    error_rate_percent: limit(
+                        &c.error_rate_percent,
+                        "slo.cells.error_rate_percent",
+                        100.0,
+                    )?,
+                },
+            ));
+        }
+        Ok(out)
     }
 
     /// `[store]`: a file store (the only kind in this build) with its path.

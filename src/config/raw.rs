@@ -166,6 +166,18 @@ pub struct RawSlo {
     pub cost_vs_fallback: Option<Spanned<f64>>,
     pub min_samples: Option<Spanned<i64>>,
     pub failures_before_rollback: Option<Spanned<i64>>,
+    /// Per-cell overrides: `[[slo.cells]] cell = "m/r"` and any limit.
+    #[serde(default)]
+    pub cells: Vec<RawSloCell>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSloCell {
+    pub cell: Spanned<String>,
+    pub cold_start_fast_percent: Option<Spanned<f64>>,
+    pub latency_p95_ms: Option<Spanned<f64>>,
+    pub error_rate_percent: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -43,6 +43,8 @@ pub struct Guard {
     pub window: Duration,
     target: String,
     streaks: Streaks,
+    /// The profile's SLO, for cells with limits of their own.
+    slo: crate::config::SloConfig,
 }
 
 impl Guard {
@@ -56,13 +58,8 @@ impl Guard {
             .to_string();
         Ok(Guard {
             mode: mode.unwrap_or(profile.guard.mode),
-            limits: Limits {
-                max_error_percent: profile.slo.error_rate_percent,
-                max_p95_ms: profile.slo.latency_p95_ms,
-                max_cold_percent: 100.0 - profile.slo.cold_start_fast_percent,
-                min_samples: profile.slo.min_samples,
-                failures_in_a_row: profile.slo.failures_before_rollback,
-            },
+            limits: limits(&profile.slo),
+            slo: profile.slo.clone(),
             interval: profile.guard.check_interval,
             window: profile.guard.window,
             target,
@@ -116,7 +113,11 @@ impl Guard {
                     cold_percent: p.cold_percent().unwrap_or(0.0),
                 });
             let down = source_down(regions, &cell.region, self.window);
-            let verdict = judge(figures.as_ref(), down.as_deref(), &self.limits);
+            let verdict = judge(
+                figures.as_ref(),
+                down.as_deref(),
+                &limits(&self.slo.for_cell(cell)),
+            );
             let streak = self.streaks.record(cell, &verdict);
             if let Verdict::Breach(why) = &verdict
                 && streak >= self.limits.failures_in_a_row
@@ -273,5 +274,16 @@ impl PlanGate {
             };
         }
         Gate::Wait
+    }
+}
+
+/// The guard's limits from an SLO (a cell's own, or the profile's).
+fn limits(slo: &crate::config::SloConfig) -> Limits {
+    Limits {
+        max_error_percent: slo.error_rate_percent,
+        max_p95_ms: slo.latency_p95_ms,
+        max_cold_percent: 100.0 - slo.cold_start_fast_percent,
+        min_samples: slo.min_samples,
+        failures_in_a_row: slo.failures_before_rollback,
     }
 }

@@ -582,7 +582,9 @@ fn provider_line<'a>(
             palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
         ));
     }
-    let (latency, errors) = (r.latency(&app.session.slo), r.errors(&app.session.slo));
+    // The cell's own limits where the profile gives it some.
+    let slo = app.session.slo.for_cell(cell);
+    let (latency, errors) = (r.latency(&slo), r.errors(&slo));
     let p95 = ms(r.p95_ms.map(|v| v.round() as u64));
     let err = r
         .error_percent
@@ -611,7 +613,7 @@ fn cold_line<'a>(app: &App, cell: &CellId, palette: Theme) -> Vec<Span<'a>> {
     let mut spans = vec![Span::raw(" cold")];
     for provider in [&app.session.target, &app.session.fallback] {
         let r = app.live.reading(cell, provider);
-        let severity = r.cold(&app.session.slo);
+        let severity = r.cold(&app.session.slo.for_cell(cell));
         let text = r
             .cold_percent
             .filter(|_| !r.stale)
