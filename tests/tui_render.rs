@@ -1480,8 +1480,24 @@ fn the_consoles_guard_rolls_back_the_triggered_cells_loudly() {
         triggered: vec![(cell.clone(), format!("{cell} {why} (3 checks in a row)"))],
     };
     // Observing: loud, and nothing asked of the store.
+    app.guard.notifier = Some(beacon_console::ops::notify::Notifier::new(&c.profile));
     app.guard.guard = Some(Guard::for_profile(&c.profile, Some(GuardMode::Observe)).unwrap());
     assert!(app.guard_checked(&check).is_none());
+    // One notification of the breach; the same check again says nothing.
+    let events = |app: &App| -> Vec<&'static str> {
+        app.guard
+            .outbox
+            .iter()
+            .map(|m| match m.event {
+                beacon_console::ops::notify::Event::Breach => "breach",
+                beacon_console::ops::notify::Event::AutoRollback => "auto_rollback",
+                _ => "other",
+            })
+            .collect()
+    };
+    assert_eq!(events(&app), vec!["breach"]);
+    app.guard_checked(&check);
+    assert_eq!(events(&app), vec!["breach"]);
     assert!(
         app.banner
             .as_deref()
@@ -1520,6 +1536,13 @@ fn the_consoles_guard_rolls_back_the_triggered_cells_loudly() {
     assert_eq!(record.changes.len(), 1);
     assert_eq!(record.changes[0].cell, cell);
     assert!(render(&app, 120, 30, false).contains("guard ARMED"));
+    // The rollback's notification replaces the breach's (it says it too).
+    assert_eq!(events(&app), vec!["auto_rollback"]);
+    assert!(
+        app.guard.outbox[0].text.contains("modal 100%"),
+        "{}",
+        app.guard.outbox[0].text
+    );
 }
 
 /// `p`: the plan as the document carries it — its steps with the current

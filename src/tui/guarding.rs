@@ -26,6 +26,10 @@ pub struct GuardView {
     pub last_check: Option<Check>,
     /// When to ask for the role again, held elsewhere (its holder may die).
     pub role_retry: Option<Instant>,
+    /// What changed, to notify (`[notify] webhook`): one message per state
+    /// change, deduplicated; the runner sends them off the UI task.
+    pub notifier: Option<crate::ops::notify::Notifier>,
+    pub outbox: Vec<crate::ops::notify::Message>,
 }
 
 /// How often an armed console asks again for a role held elsewhere.
@@ -89,6 +93,11 @@ impl App {
             check.cells.len()
         ));
         self.guard.last_check = Some(check.clone());
+        let who = self.session.operator.clone();
+        if let Some(notifier) = &mut self.guard.notifier {
+            let messages = notifier.after_check(check, &who);
+            self.guard.outbox.extend(messages);
+        }
         if check.triggered.is_empty() {
             return None;
         }

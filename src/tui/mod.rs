@@ -317,6 +317,7 @@ async fn event_loop(
     let mut ctx = Ctx {
         console,
         monitor,
+        webhook: webhook(console, app),
         store: worker::spawn(console.clone(), report_tx),
         warmups: warm_tx,
         warming: false,
@@ -458,6 +459,7 @@ async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
             ctx.send(request);
         }
     }
+    send_notifications(ctx, app);
     if app.rollback_armed.is_some() && !app.rollback_is_armed(now) {
         app.rollback_armed = None;
         app.say("rollback not confirmed: nothing written", Tone::Info);
@@ -481,6 +483,47 @@ fn arm_guard(ctx: &Ctx<'_>, app: &mut App) {
     } else {
         ctx.send(worker::Request::TakeGuard);
     }
+}
+
+/// The webhook the guard's notifications go to, where the profile has one
+/// that can be read (else said once, and notifications are off).
+fn webhook(console: &Console, app: &mut App) -> Option<crate::providers::ProviderUrl> {
+    let source = console.profile.webhook.as_ref()?;
+    let url = source
+        .read()
+        .map_err(|why| format!("no notifications: webhook {why}"))
+        .and_then(|s| {
+            crate::providers::ProviderUrl::parse(s.expose())
+                .map_err(|_| "no notifications: the webhook is not a valid http(s) URL".to_string())
+        });
+    match url {
+        Ok(url) => {
+            app.guard.notifier = Some(crate::ops::notify::Notifier::new(&console.profile));
+            Some(url)
+        }
+        Err(why) => {
+            app.say(why, Tone::Warn);
+            None
+        }
+    }
+}
+
+/// The guard's notifications, posted by a task of their own (network I/O
+/// never runs on the UI task); a failure is said without the URL.
+fn send_notifications(ctx: &Ctx<'_>, app: &mut App) {
+    let messages = std::mem::take(&mut app.guard.outbox);
+    let Some(url) = ctx.webhook.clone() else {
+        return;
+    };
+    if messages.is_empty() {
+        return;
+    }
+    let http = ctx.monitor.clients.http();
+    tokio::spawn(async move {
+        for message in &messages {
+            let _ = crate::ops::notify::send(&http, &url, message).await;
+        }
+    });
 }
 
 /// An automatic action: the bell, after the frame that says it.
@@ -566,6 +609,8 @@ enum Flow {
 struct Ctx<'a> {
     console: &'a Arc<Console>,
     monitor: &'a Monitor,
+    /// `[notify] webhook`, when set and readable.
+    webhook: Option<crate::providers::ProviderUrl>,
     store: std::sync::mpsc::Sender<worker::Request>,
     warmups: mpsc::UnboundedSender<WarmupEvent>,
     warming: bool,
