@@ -111,22 +111,13 @@ struct Alerts {
 
 impl Alerts {
     fn new(console: &Console, monitor: &Monitor, who: String) -> Alerts {
-        let webhook = console.profile.webhook.as_ref().and_then(|source| {
-            let url = source
-                .read()
-                .map_err(|why| format!("no webhook: {why}"))
-                .and_then(|s| {
-                    crate::providers::ProviderUrl::parse(s.expose())
-                        .map_err(|_| "no webhook: its URL is not a valid http(s) URL".to_string())
-                });
-            match url {
-                Ok(url) => Some((monitor.clients.http(), url)),
-                Err(why) => {
-                    log(&format!("{why}; notifications are off"));
-                    None
-                }
+        let webhook = match notify::webhook_url(&console.profile) {
+            Ok(url) => url.map(|url| (monitor.clients.http(), url)),
+            Err(why) => {
+                log(&format!("{why}; notifications are off"));
+                None
             }
-        });
+        };
         Alerts {
             notifier: Notifier::new(&console.profile),
             gate: crate::ops::guard::PlanGate::default(),
@@ -195,7 +186,7 @@ async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard, aler
                     ));
                     // One message: the rollback says the breach too.
                     messages.retain(|m| m.event != notify::Event::Breach);
-                    messages.push(rolled_back_message(alerts, &check, &done));
+                    messages.extend(rolled_back_message(alerts, &done));
                     rolled_back = Some(done.revision);
                 }
                 Ok(None) => {}
@@ -347,32 +338,10 @@ fn log(line: &str) {
     );
 }
 
-/// The notification of an automatic rollback: the cells, their shares
-/// before → after, the failing figures and who acted.
-fn rolled_back_message(alerts: &mut Alerts, check: &Check, done: &crate::ops::Rollback) -> Message {
-    let cells: Vec<crate::domain::CellId> =
-        check.triggered.iter().map(|(c, _)| c.clone()).collect();
-    let (reason, shares) = match &done.committed {
-        Some(c) => (
-            c.record.reason.clone(),
-            c.record
-                .changes
-                .iter()
-                .map(|ch| {
-                    let before = ch
-                        .before
-                        .as_ref()
-                        .map_or_else(|| "?".to_string(), crate::domain::Split::words);
-                    format!("{} {before} → {}", ch.cell, ch.after.words())
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        None => (String::new(), String::new()),
-    };
-    alerts
-        .notifier
-        .rolled_back(&cells, &reason, &alerts.who, done.revision, &shares)
+/// The notification of an automatic rollback (from its record).
+fn rolled_back_message(alerts: &mut Alerts, done: &crate::ops::Rollback) -> Option<Message> {
+    let record = &done.committed.as_ref()?.record;
+    Some(alerts.notifier.rollback_record(record, &alerts.who))
 }
 
 /// The notification of a plan's step or pause, about its current stage's cells.

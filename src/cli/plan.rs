@@ -37,15 +37,7 @@ pub fn run(
             base.revision()
         );
         for change in base.routes().diff(&routes) {
-            let before = change
-                .before
-                .as_ref()
-                .map_or_else(|| "?".to_string(), crate::domain::Split::words);
-            eprintln!(
-                "  {:<28} {before}  →  {}",
-                change.cell.to_string(),
-                change.after.words()
-            );
+            eprintln!("  {}", change.words());
         }
         confirm_forward(console, args.yes, "Apply?")?;
         plan::act_on(console, &base, &verb, &args.reason)?

@@ -59,6 +59,18 @@ pub struct CellChange {
     pub after: Split,
 }
 
+impl CellChange {
+    /// `llama-3.2-1b/us-east modal 50% runpod 50% → modal 100%` (`?` for a
+    /// split nobody could read).
+    pub fn words(&self) -> String {
+        let before = self
+            .before
+            .as_ref()
+            .map_or_else(|| "?".to_string(), Split::words);
+        format!("{} {before} → {}", self.cell, self.after.words())
+    }
+}
+
 /// Everything about one committed revision. The document carries the record of
 /// its own last change, and the audit log has one line per record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

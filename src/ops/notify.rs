@@ -168,6 +168,38 @@ impl Notifier {
     }
 }
 
+/// The webhook's URL from the profile (`Ok(None)`: none is set); the error
+/// names the secret's source, never its value.
+pub fn webhook_url(profile: &Profile) -> Result<Option<ProviderUrl>, String> {
+    let Some(source) = &profile.webhook else {
+        return Ok(None);
+    };
+    let secret = source.read().map_err(|why| format!("no webhook: {why}"))?;
+    ProviderUrl::parse(secret.expose())
+        .map(Some)
+        .map_err(|_| "no webhook: its URL is not a valid http(s) URL".to_string())
+}
+
+impl Notifier {
+    /// The message of an automatic rollback from its record: the cells,
+    /// their shares before → after, the rule and figures, who acted.
+    pub fn rollback_record(&mut self, record: &crate::domain::ChangeRecord, who: &str) -> Message {
+        let cells: Vec<CellId> = record.changes.iter().map(|c| c.cell.clone()).collect();
+        let shares: Vec<String> = record
+            .changes
+            .iter()
+            .map(crate::domain::CellChange::words)
+            .collect();
+        self.rolled_back(
+            &cells,
+            &record.reason,
+            who,
+            record.revision,
+            &shares.join("; "),
+        )
+    }
+}
+
 /// Sends a message; a failure is said without the URL (the secret).
 pub async fn send(http: &HttpClient, url: &ProviderUrl, message: &Message) -> Result<(), String> {
     let mut headers = http::HeaderMap::new();

@@ -488,21 +488,15 @@ fn arm_guard(ctx: &Ctx<'_>, app: &mut App) {
 /// The webhook the guard's notifications go to, where the profile has one
 /// that can be read (else said once, and notifications are off).
 fn webhook(console: &Console, app: &mut App) -> Option<crate::providers::ProviderUrl> {
-    let source = console.profile.webhook.as_ref()?;
-    let url = source
-        .read()
-        .map_err(|why| format!("no notifications: webhook {why}"))
-        .and_then(|s| {
-            crate::providers::ProviderUrl::parse(s.expose())
-                .map_err(|_| "no notifications: the webhook is not a valid http(s) URL".to_string())
-        });
-    match url {
+    match crate::ops::notify::webhook_url(&console.profile) {
         Ok(url) => {
-            app.guard.notifier = Some(crate::ops::notify::Notifier::new(&console.profile));
-            Some(url)
+            if url.is_some() {
+                app.guard.notifier = Some(crate::ops::notify::Notifier::new(&console.profile));
+            }
+            url
         }
         Err(why) => {
-            app.say(why, Tone::Warn);
+            app.say(format!("{why}; notifications are off"), Tone::Warn);
             None
         }
     }

@@ -397,36 +397,15 @@ impl App {
 
 impl App {
     /// The guard's rollback, to notify: one message (it says the breach too).
-    fn notify_rollback(&mut self, done: &crate::ops::Rollback, reason: &str) {
+    fn notify_rollback(&mut self, done: &crate::ops::Rollback) {
         let who = self.session.operator.clone();
-        let Some(notifier) = &mut self.guard.notifier else {
+        let (Some(notifier), Some(committed)) = (&mut self.guard.notifier, &done.committed) else {
             return;
         };
-        let Some(committed) = &done.committed else {
-            return;
-        };
-        let cells: Vec<CellId> = committed
-            .record
-            .changes
-            .iter()
-            .map(|c| c.cell.clone())
-            .collect();
-        let shares: Vec<String> = committed
-            .record
-            .changes
-            .iter()
-            .map(|c| {
-                let before = c
-                    .before
-                    .as_ref()
-                    .map_or_else(|| "?".to_string(), crate::domain::Split::words);
-                format!("{} {before} → {}", c.cell, c.after.words())
-            })
-            .collect();
+        let message = notifier.rollback_record(&committed.record, &who);
         self.guard
             .outbox
             .retain(|m| m.event != crate::ops::notify::Event::Breach);
-        let message = notifier.rolled_back(&cells, reason, &who, done.revision, &shares.join("; "));
         self.guard.outbox.push(message);
     }
 
@@ -489,7 +468,7 @@ impl App {
                     "AUTO-ROLLBACK {cells} cell(s) to {} · rev {} · {reason}",
                     self.session.fallback, done.revision
                 ));
-                self.notify_rollback(&done, &reason);
+                self.notify_rollback(&done);
                 if done.committed.is_some() {
                     self.await_apply(done.revision, now);
                 }
