@@ -117,17 +117,20 @@ pub struct SloOverride {
 
 impl SloConfig {
     /// The limits that hold for `cell`: the profile's, with its overrides.
-    pub fn for_cell(&self, cell: &CellId) -> SloConfig {
+    /// Borrowed where the cell has none (the common case, read per cell
+    /// on every frame: no copy).
+    pub fn for_cell(&self, cell: &CellId) -> std::borrow::Cow<'_, SloConfig> {
+        let Some((_, o)) = self.overrides.iter().find(|(c, _)| c == cell) else {
+            return std::borrow::Cow::Borrowed(self);
+        };
         let mut slo = self.clone();
-        if let Some((_, o)) = self.overrides.iter().find(|(c, _)| c == cell) {
-            slo.cold_start_fast_percent = o
-                .cold_start_fast_percent
-                .unwrap_or(slo.cold_start_fast_percent);
-            slo.latency_p95_ms = o.latency_p95_ms.unwrap_or(slo.latency_p95_ms);
-            slo.error_rate_percent = o.error_rate_percent.unwrap_or(slo.error_rate_percent);
-        }
+        slo.cold_start_fast_percent = o
+            .cold_start_fast_percent
+            .unwrap_or(slo.cold_start_fast_percent);
+        slo.latency_p95_ms = o.latency_p95_ms.unwrap_or(slo.latency_p95_ms);
+        slo.error_rate_percent = o.error_rate_percent.unwrap_or(slo.error_rate_percent);
         slo.overrides = Vec::new();
-        slo
+        std::borrow::Cow::Owned(slo)
     }
 }
 
