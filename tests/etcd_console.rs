@@ -120,14 +120,7 @@ fn flat(screen: &str) -> String {
 
 #[test]
 fn etcd_lost_mid_session_is_said_and_a_rollback_waits_for_it_then_lands() {
-    let Setup {
-        mut etcd,
-        dir: _dir,
-        profile,
-    } = setup(QUICK);
-    assert_eq!(shift_on(&profile, "m1/r1", "50", "canary").code, 0);
-    let alice = console(&profile, "alice");
-    alice.wait_for("rev 1");
+    let (mut etcd, _dir, profile, alice) = canary_with_alice();
     etcd.members[0].kill();
     alice.wait_for("FLAG STORE");
     alice.keys(&["X", "X"]);
@@ -202,14 +195,7 @@ fn with_etcd_out_of_reach_the_synced_copy_opens_read_only() {
 
 #[test]
 fn over_an_unreadable_document_the_console_rolls_back_by_force() {
-    let Setup {
-        etcd,
-        dir: _dir,
-        profile,
-    } = setup(QUICK);
-    assert_eq!(shift_on(&profile, "m1/r1", "50", "canary").code, 0);
-    let alice = console(&profile, "alice");
-    alice.wait_for("rev 1");
+    let (etcd, _dir, _profile, alice) = canary_with_alice();
     assert!(etcd.etcdctl(&["put", "/beacon/routes", "garbage"]).0);
     alice.wait_for("FLAG STORE");
     alice.keys(&["X", "X"]);
@@ -226,4 +212,19 @@ fn over_an_unreadable_document_the_console_rolls_back_by_force() {
     assert_eq!(doc["metadata"]["updateAction"], "forced rollback");
     alice.keys(&["q"]);
     alice.wait_for("EXITED 0");
+}
+
+/// etcd with quick timeouts, a canary at revision 1, and alice's console
+/// showing it.
+fn canary_with_alice() -> (
+    etcd_server::Etcd,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Tmux,
+) {
+    let Setup { etcd, dir, profile } = setup(QUICK);
+    assert_eq!(shift_on(&profile, "m1/r1", "50", "canary").code, 0);
+    let alice = console(&profile, "alice");
+    alice.wait_for("rev 1");
+    (etcd, dir, profile, alice)
 }
