@@ -551,3 +551,37 @@ fn one_guard_at_a_time_on_etcd() {
     };
     drop(taken);
 }
+
+/// A guard cut off from etcd longer than its lease loses the role without
+/// being told: its lease runs out (here: revoked, as etcd does at expiry),
+/// another guard takes the role, and the first must see that it no longer
+/// holds it before it acts (`still_holds`), rather than act beside it.
+#[test]
+fn a_guard_whose_lease_ran_out_knows_it_holds_nothing() {
+    let Setup {
+        etcd,
+        dir: _dir,
+        profile,
+    } = setup("");
+    let (first, second) = (console(&profile), console(&profile));
+    let held = first.store.hold("guard", "alice@bastion-1").unwrap();
+    assert!(first.store.still_holds(&held).unwrap());
+    let (ok, json) = etcd.etcdctl(&["get", "/beacon/holds/guard", "-w", "json"]);
+    assert!(ok, "{json}");
+    let lease = serde_json::from_str::<serde_json::Value>(&json).unwrap()["kvs"][0]["lease"]
+        .as_i64()
+        .expect("the hold is under a lease");
+    let (ok, out) = etcd.etcdctl(&["lease", "revoke", &format!("{lease:x}")]);
+    assert!(ok, "{out}");
+    let taken = second.store.hold("guard", "bob@bastion-2").unwrap();
+    assert!(
+        !first.store.still_holds(&held).unwrap(),
+        "the first must know it lost the role"
+    );
+    assert!(second.store.still_holds(&taken).unwrap());
+    drop(held);
+    assert!(
+        second.store.still_holds(&taken).unwrap(),
+        "the first letting go later takes nothing from the second"
+    );
+}

@@ -36,6 +36,8 @@ fn quick_demo_with(dir: &Path, extra_slo: &str, more: &str) -> PathBuf {
             "cold_start_fast_percent = 80",
             "cold_start_fast_percent = 0",
         )
+        // Nor the cost, a ratio of medians near 0.85 here (its own test).
+        .replace("cost_vs_fallback = 1.0", "cost_vs_fallback = 100")
         .replace("check_interval_ms = 5000", "check_interval_ms = 1000")
         .replace("window_ms = 20000", "window_ms = 3000");
     assert!(
@@ -507,5 +509,118 @@ fn an_auto_rollback_holds_the_plan() {
         read(&log).contains("paused with the rollback"),
         "{}",
         read(&log)
+    );
+}
+
+/// The cost rule (RunPod's cost per request against Modal's in the same
+/// cell) holds by default: over the limit, a plan pauses and nothing rolls
+/// back, even with the guard armed.
+#[test]
+fn a_dearer_provider_holds_the_plan_and_rolls_nothing_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = quick_demo(dir.path(), "");
+    // A cost limit no provider meets; p95 out of the way.
+    let text = read(&profile)
+        .replace("cost_vs_fallback = 100", "cost_vs_fallback = 0.01")
+        .replace("latency_p95_ms = 2000", "latency_p95_ms = 600000");
+    let profile = write_profile(dir.path(), &text);
+    let plan = us_plan(dir.path(), &[(50, 3600)]);
+    ok(
+        &mut with_profile(&profile),
+        &["plan", "start", &plan, "--yes"],
+    );
+    let log = dir.path().join("guard.log");
+    let mut guard = start_guard(&profile, "rollback", &log, &[]);
+    wait_until("the plan paused", || {
+        plan_status(&profile)["status"] == "paused"
+    });
+    guard.kill().unwrap();
+    guard.wait().unwrap();
+    let log = read(&log);
+    assert!(log.contains("HOLD (the plan's next step waits)"), "{log}");
+    assert!(log.contains("× the fallback's > 0.01×"), "{log}");
+    assert!(!log.contains("AUTO-ROLLBACK"), "{log}");
+    assert!(audited(dir.path(), "auto_rollback").is_empty(), "{log}");
+}
+
+/// A promotion is refused while the guard's last check finds the stage
+/// breaching (exit 6, nothing written), goes over it with `--ignore-gate`
+/// (the audit says so), and is not gated by a check gone stale. The rules
+/// here only observe: the breach holds nothing by itself.
+#[test]
+fn a_promotion_is_refused_while_the_stage_breaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = quick_demo_with(
+        dir.path(),
+        "",
+        "[guard.rules]\nerrors = \"observe\"\np95 = \"observe\"\ncold_starts = \"observe\"\ncost = \"observe\"\n",
+    );
+    let plan = us_plan(dir.path(), &[(50, 3600), (100, 0)]);
+    ok(
+        &mut with_profile(&profile),
+        &["plan", "start", &plan, "--yes"],
+    );
+    let log = dir.path().join("guard.log");
+    let mut guard = start_guard(&profile, "hold", &log, &[]);
+    let base = simulator(&profile);
+    set_faults(
+        &base,
+        r#"[{"provider":"runpod","region":"us-east","outage":true}]"#,
+    );
+    let published = dir.path().join("flags/beacon-routes.json.guard-check");
+    wait_until("a breach in us-east published", || {
+        std::fs::read_to_string(&published).is_ok_and(|t| t.contains("us-east\",\"BREACH"))
+    });
+    let before = plan_status(&profile);
+    let out = run(&mut with_profile(&profile), &["plan", "promote", "--yes"]);
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("promote refused: the stage breaches its SLO"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(plan_status(&profile), before, "nothing written");
+    assert_eq!(before["status"], "running", "observing rules hold nothing");
+    let out = ok(
+        &mut with_profile(&profile),
+        &[
+            "plan",
+            "promote",
+            "--yes",
+            "--ignore-gate",
+            "--reason",
+            "known bad probe",
+        ],
+    );
+    assert!(
+        out.stderr.contains("PROMOTING OVER THE GATE"),
+        "{}",
+        out.stderr
+    );
+    guard.kill().unwrap();
+    guard.wait().unwrap();
+    let steps = ok(
+        &mut with_profile(&profile),
+        &["history", "--action", "plan_step"],
+    )
+    .stdout;
+    assert!(
+        steps.contains("known bad probe [promoted over the gate: "),
+        "{steps}"
+    );
+    assert!(!log.exists() || !read(&log).contains("AUTO-ROLLBACK"));
+    // A check older than a few intervals is no verdict: said, not gating.
+    let old =
+        std::fs::read_to_string(&published)
+            .unwrap()
+            .replacen("\"at\":\"20", "\"at\":\"19", 1);
+    std::fs::write(&published, old).unwrap();
+    let out = run(&mut with_profile(&profile), &["plan", "promote", "--yes"]);
+    assert!(
+        out.stderr
+            .contains("no gate: the guard's last check (by tester@"),
+        "{}",
+        out.stderr
     );
 }

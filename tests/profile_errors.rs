@@ -502,3 +502,24 @@ fn a_cell_may_have_limits_of_its_own() {
         format!("{SMALL_PROFILE}\n[[slo.cells]]\ncell = \"m1/r1\"\nerror_rate_percent = 400\n");
     expect_error(&range, "400", 0, "slo.cells.error_rate_percent");
 }
+
+/// `[guard.rules]`: a mode per rule, each spelled as `[guard] mode` is.
+#[test]
+fn guard_rule_modes() {
+    let text =
+        format!("{SMALL_PROFILE}\n[guard.rules]\nerrors = \"observe\"\ncost = \"sometimes\"\n");
+    expect_error(
+        &text,
+        "\"sometimes\"",
+        0,
+        "unknown guard.rules.cost \"sometimes\": expected \"disarmed\", \"observe\", \"hold\" or \"rollback\"",
+    );
+    let text = format!("{SMALL_PROFILE}\n[guard.rules]\nerrors = \"observe\"\nspeed = \"hold\"\n");
+    expect_error(&text, "speed", 0, "unknown field `speed`");
+    let text = format!("{SMALL_PROFILE}\n[guard.rules]\nerrors = \"observe\"\n");
+    let p = Profile::parse("p.toml", &text, Path::new("/tmp")).unwrap();
+    assert_eq!(
+        p.guard.rules.words(),
+        "errors observe, p95 rollback, cold_starts rollback, cost hold"
+    );
+}

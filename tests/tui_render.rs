@@ -1168,13 +1168,26 @@ fn the_demo_fault_menu_sets_rules_for_the_cursors_region() {
     assert_eq!(rules.len(), 1);
     assert!(rules[0].outage);
     assert_eq!(rules[0].scope.region.as_deref(), Some("us-east"));
-    let screen = render(&app, 80, 24, false);
+    let screen = render(&app, 120, 24, false);
     assert!(
         screen.contains("FAULTS: runpod outage in us-east"),
         "{screen}"
     );
-    // The header gives way by need: the applied count stays.
-    assert!(screen.contains("applied 2/3"), "{screen}");
+    // At 80 columns the badge is a word (the menu names the faults) and the
+    // header gives way by need: the applied count and an acting guard stay.
+    app.guard.guard = Some(
+        beacon_console::ops::guard::Guard::for_profile(
+            &console(dir.path(), false).profile,
+            Some(beacon_console::domain::guard::GuardMode::Rollback),
+        )
+        .unwrap(),
+    );
+    app.guard.role = Some(Ok(()));
+    let screen = render(&app, 80, 24, false);
+    let header = screen.lines().next().unwrap();
+    assert!(header.contains(" FAULTS "), "{header}");
+    assert!(header.contains("applied 2/3"), "{header}");
+    assert!(header.contains("guard ARMED"), "{header}");
     app.on_key(key(KeyCode::Char('?')), now);
     assert!(render(&app, 80, 24, false).contains("simulator    http://127.0.0.1:40000"));
 }
@@ -1462,8 +1475,8 @@ fn the_rollback_prompt_shows_over_a_store_error() {
 /// a banner and the bell; observing, a banner and the bell, nothing written.
 #[test]
 fn the_consoles_guard_rolls_back_the_triggered_cells_loudly() {
-    use beacon_console::domain::guard::{GuardMode, Verdict};
-    use beacon_console::ops::guard::{CellCheck, Check, Guard};
+    use beacon_console::domain::guard::{Broken, GuardMode, Rule, Verdict};
+    use beacon_console::ops::guard::{CellCheck, Check, Guard, Trigger};
     let dir = tempfile::tempdir().unwrap();
     let c = console(dir.path(), false);
     let mut app = app(dir.path(), false);
@@ -1474,15 +1487,22 @@ fn the_consoles_guard_rolls_back_the_triggered_cells_loudly() {
         revision: app.document.revision,
         cells: vec![CellCheck {
             cell: cell.clone(),
-            verdict: Verdict::Breach(vec![why.clone()]),
+            verdict: Verdict::Breach(vec![Broken {
+                rule: Rule::Errors,
+                text: why.clone(),
+            }]),
             streak: 3,
         }],
-        triggered: vec![(cell.clone(), format!("{cell} {why} (3 checks in a row)"))],
+        triggered: vec![Trigger {
+            cell: cell.clone(),
+            why: format!("{cell} {why} (3 checks in a row)"),
+            action: GuardMode::Rollback,
+        }],
     };
     // Observing: loud, and nothing asked of the store.
     app.guard.notifier = Some(beacon_console::ops::notify::Notifier::new(&c.profile));
     app.guard.guard = Some(Guard::for_profile(&c.profile, Some(GuardMode::Observe)).unwrap());
-    assert!(app.guard_checked(&check).is_none());
+    assert!(app.guard_checked(&check).is_empty());
     // One notification of the breach; the same check again says nothing.
     let events = |app: &App| -> Vec<&'static str> {
         app.guard
@@ -1509,13 +1529,16 @@ fn the_consoles_guard_rolls_back_the_triggered_cells_loudly() {
     // Armed, but another process holds the role: it does not act here.
     app.guard.guard = Some(Guard::for_profile(&c.profile, Some(GuardMode::Rollback)).unwrap());
     app.guard.role = Some(Err("held by bob@bastion-2".into()));
-    assert!(app.guard_checked(&check).is_none());
+    assert!(app.guard_checked(&check).is_empty());
     assert!(render(&app, 120, 30, false).contains("guard elsewhere"));
     // Armed with the role: exactly that cell, audited as the guard's.
     app.guard.role = Some(Ok(()));
-    let Some(request) = app.guard_checked(&check) else {
-        panic!("a rollback asked of the worker");
-    };
+    let requests = app.guard_checked(&check);
+    assert!(
+        matches!(requests[0], worker::Request::PublishCheck(_)),
+        "the check published first: {requests:?}"
+    );
+    let [_, request] = <[_; 2]>::try_from(requests).expect("a rollback asked of the worker");
     let report = worker::handle(&c, request);
     app.on_report(report, now);
     let banner = app.banner.clone().unwrap();
@@ -1608,4 +1631,76 @@ fn the_plan_view_shows_the_steps_the_hold_and_the_gate() {
         app.hold_plan("guard: its cells were rolled back"),
         Some(worker::Request::Plan { .. })
     ));
+}
+
+/// The console's guard steers a plan too, holding the role: a stage that
+/// passed a whole hold is promoted — over the revision the check judged
+/// only — and each cell in the canary shows the guard's verdict.
+#[test]
+fn the_consoles_guard_promotes_a_plan_by_its_gate() {
+    use beacon_console::domain::guard::{GuardMode, Verdict};
+    use beacon_console::ops::guard::{CellCheck, Check, Guard};
+    let dir = tempfile::tempdir().unwrap();
+    let c = console(dir.path(), false);
+    let path = dir.path().join("us.toml");
+    std::fs::write(
+        &path,
+        "name = \"us\"\n[[stages]]\nname = \"US\"\nregions = [\"us-east\"]\nsteps = [{ share = 50, hold_s = 0 }, { share = 100, hold_s = 0 }]\n",
+    )
+    .unwrap();
+    let plan = beacon_console::config::load_plan(&path, &c.profile).unwrap();
+    ops::plan::act(&c, &ops::plan::Verb::Start(plan), "day 1").unwrap();
+    let mut app = new_app(&c).unwrap();
+    app.guard.guard = Some(Guard::for_profile(&c.profile, Some(GuardMode::Hold)).unwrap());
+    app.guard.role = Some(Ok(()));
+    app.clock = "03:12:09Z".into();
+    app.session.operator = "alice@bastion-1".into();
+    let cell = CellId::new(Id::from("llama-3.2-1b"), Id::from("us-east"));
+    let check = |revision, verdict| Check {
+        revision,
+        cells: vec![CellCheck {
+            cell: cell.clone(),
+            verdict,
+            streak: 0,
+        }],
+        triggered: Vec::new(),
+    };
+    // Too few requests is not a pass: the gate stays shut.
+    let few = Verdict::Inconclusive {
+        requests: 3.0,
+        needed: 20,
+    };
+    let requests = app.guard_checked(&check(app.document.revision, few));
+    assert!(
+        matches!(requests[..], [worker::Request::PublishCheck(_)]),
+        "{requests:?}"
+    );
+    assert!(render(&app, 120, 30, false).contains("G few"));
+    // A pass over the (zero) hold: promoted, over the judged revision.
+    let requests = app.guard_checked(&check(app.document.revision, Verdict::Pass));
+    let [_, request] = <[_; 2]>::try_from(requests).expect("published, then promoted");
+    assert!(matches!(request, worker::Request::PlanOver { .. }));
+    assert!(render(&app, 120, 30, false).contains("G ok"));
+    insta::assert_snapshot!("guard_marks_80x24", render(&app, 80, 24, false));
+    app.on_report(worker::handle(&c, request), Instant::now());
+    let state = app.document.plan.clone().unwrap();
+    assert_eq!((state.stage, state.step), (0, 1), "{state:?}");
+    let steps = ops::history(c.store.as_ref(), &c.audit, None)
+        .unwrap()
+        .lines()
+        .join("\n");
+    assert!(steps.contains("guard: the gate passed"), "{steps}");
+    // A promotion over a revision that has moved on is refused, unwritten.
+    let revision = app.document.revision;
+    let stale = worker::handle(
+        &c,
+        worker::Request::PlanOver {
+            revision: revision - 1,
+            reason: "guard: the gate passed".into(),
+        },
+    );
+    app.on_report(stale, Instant::now());
+    assert_eq!(c.store.load().unwrap().revision(), revision);
+    let (said, _) = app.status.clone().unwrap();
+    assert!(said.contains("not promoted"), "{said}");
 }

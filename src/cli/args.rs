@@ -371,9 +371,13 @@ pub enum PlanVerb {
         path: PathBuf,
     },
     /// The next step now (`--full`: every remaining step, to the end).
+    /// Refused while the guard's last check finds the stage breaching.
     Promote {
         #[arg(long)]
         full: bool,
+        /// Promote although the guard finds the stage breaching (audited).
+        #[arg(long)]
+        ignore_gate: bool,
     },
     /// Stay at this step until resumed.
     Pause,

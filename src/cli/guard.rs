@@ -48,10 +48,14 @@ async fn watch(
 ) -> Result<(), OpsError> {
     let holder = format!("{}@{}", console.operator.user, console.operator.host);
     // Only a guard that acts takes the role: observers may be many.
-    let _held = if matches!(guard.mode, GuardMode::Rollback | GuardMode::Hold) {
-        Some(console.store.hold("guard", &holder)?)
-    } else {
-        None
+    let wanted = matches!(guard.mode, GuardMode::Rollback | GuardMode::Hold);
+    let mut role = Role {
+        wanted,
+        held: if wanted {
+            Some(console.store.hold("guard", &holder)?)
+        } else {
+            None
+        },
     };
     // On the demo: where its simulator's faults go (`status` tells).
     let _announced = match (
@@ -65,15 +69,18 @@ async fn watch(
         _ => None,
     };
     log(&format!(
-        "{} ({}): every {} s over the last {} s of router traffic, errors ≤ {}%, p95 ≤ {} ms, ≥ {} requests a check, {} breaches in a row; {}",
+        "{} ({}): every {} s over the last {} s of router traffic, errors ≤ {}%, p95 ≤ {} ms, cold starts ≤ {}%, cost ≤ {}× the fallback's, ≥ {} requests a check, {} breaches in a row; rules: {}; {}",
         guard.mode.word(),
         mode_says(guard.mode),
         guard.interval.as_secs_f64(),
         guard.window.as_secs_f64(),
         guard.limits.max_error_percent,
         guard.limits.max_p95_ms,
+        guard.limits.max_cold_percent,
+        guard.limits.max_cost_ratio,
         guard.limits.min_samples,
         guard.limits.failures_in_a_row,
+        guard.rules.words(),
         console.store.describe()
     ));
     let mut alerts = Alerts::new(console, monitor, holder);
@@ -90,11 +97,62 @@ async fn watch(
             _ = term.recv() => return Ok(()),
         }
         if guard.mode != GuardMode::Disarmed {
-            one_check(console, monitor, guard, &mut alerts).await;
+            let mode = guard.mode;
+            let acting = tokio::task::block_in_place(|| may_act(console, &mut role, &alerts.who));
+            if role.wanted && !acting {
+                // Another guard may hold the role now: judge, never act.
+                guard.mode = GuardMode::Observe;
+            }
+            one_check(console, monitor, guard, &mut alerts, acting).await;
+            guard.mode = mode;
         }
         done += 1;
         if checks.is_some_and(|n| done >= n) {
             return Ok(());
+        }
+    }
+}
+
+/// The guard's role: wanted by a guard that acts, held while it may.
+struct Role {
+    wanted: bool,
+    held: Option<crate::flags::Held>,
+}
+
+/// Whether this guard may act now: it wants the role and still holds it.
+/// An etcd hold is lost when its lease ran out while etcd was out of reach
+/// (another guard may have taken it meanwhile): this one then stands down,
+/// judging without acting, until it can take the role again.
+fn may_act(console: &Console, role: &mut Role, holder: &str) -> bool {
+    if !role.wanted {
+        return false;
+    }
+    if let Some(held) = &role.held {
+        match console.store.still_holds(held) {
+            Ok(true) => return true,
+            Ok(false) => {
+                log(
+                    "the guard's role was lost (its lease ran out while the store was out of reach): not acting until it is ours again",
+                );
+                role.held = None;
+            }
+            Err(e) => {
+                log(&format!(
+                    "not acting this time: the role cannot be checked ({e})"
+                ));
+                return false;
+            }
+        }
+    }
+    match console.store.hold("guard", holder) {
+        Ok(held) => {
+            log("the guard's role is ours again: acting");
+            role.held = Some(held);
+            true
+        }
+        Err(e) => {
+            log(&format!("not acting: {e}"));
+            false
         }
     }
 }
@@ -139,7 +197,13 @@ impl Alerts {
 }
 
 /// One check: its line, the action's, and the notifications.
-async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard, alerts: &mut Alerts) {
+async fn one_check(
+    console: &Console,
+    monitor: &Monitor,
+    guard: &mut Guard,
+    alerts: &mut Alerts,
+    acting: bool,
+) {
     let snapshot = match tokio::task::block_in_place(|| console.store.load()) {
         Ok(s) => s,
         Err(e) => {
@@ -151,6 +215,17 @@ async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard, aler
     };
     let check = guard.check(&snapshot, monitor).await;
     log(&check_line(&check, guard.limits.failures_in_a_row));
+    if acting {
+        // For a `plan promote` anywhere to see (the role holder's only).
+        let published = crate::ops::gate::Published::of(&check, &alerts.who, guard.interval);
+        if let Err(e) =
+            tokio::task::block_in_place(|| crate::ops::gate::publish(console, &published))
+        {
+            log(&format!(
+                "the check is not published ({e}): a promote cannot see it"
+            ));
+        }
+    }
     let mut messages = alerts.notifier.after_check(&check, &alerts.who);
     if check.triggered.is_empty() {
         steer_plan(
@@ -165,48 +240,7 @@ async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard, aler
         alerts.send(&messages).await;
         return;
     }
-    let mut rolled_back = None;
-    let cells: Vec<&str> = check
-        .triggered
-        .iter()
-        .map(|(_, why)| why.as_str())
-        .collect();
-    match guard.mode {
-        GuardMode::Rollback => {
-            let started = Instant::now();
-            match tokio::task::block_in_place(|| guard.act(console, &check)) {
-                Ok(Some(done)) => {
-                    log(&format!(
-                        "AUTO-ROLLBACK {} cell(s) to {} · rev {} · {:.1} ms: {}",
-                        check.triggered.len(),
-                        console.profile.fallback,
-                        done.revision,
-                        started.elapsed().as_secs_f64() * 1000.0,
-                        cells.join("; ")
-                    ));
-                    // One message: the rollback says the breach too.
-                    messages.retain(|m| m.event != notify::Event::Breach);
-                    messages.extend(rolled_back_message(alerts, &done));
-                    rolled_back = Some(done.revision);
-                }
-                Ok(None) => {}
-                Err(e) => log(&format!(
-                    "AUTO-ROLLBACK FAILED ({e}); retried at the next check: {}",
-                    cells.join("; ")
-                )),
-            }
-        }
-        GuardMode::Hold => log(&format!(
-            "HOLD (the plan's next step waits): {}",
-            cells.join("; ")
-        )),
-        GuardMode::Observe | GuardMode::Disarmed => {
-            log(&format!(
-                "ALERT (observing: nothing rolled back): {}",
-                cells.join("; ")
-            ));
-        }
-    }
+    let rolled_back = act_on_triggers(console, guard, &check, alerts, &mut messages);
     steer_plan(
         console,
         guard.mode,
@@ -217,6 +251,62 @@ async fn one_check(console: &Console, monitor: &Monitor, guard: &mut Guard, aler
         &mut messages,
     );
     alerts.send(&messages).await;
+}
+
+/// What the triggers call for, each by its rules' modes: the cells whose
+/// rules roll back rolled back (armed), a hold said (the plan then holds),
+/// an alert said. Returns the rollback's revision.
+fn act_on_triggers(
+    console: &Console,
+    guard: &mut Guard,
+    check: &Check,
+    alerts: &mut Alerts,
+    messages: &mut Vec<Message>,
+) -> Option<u64> {
+    let whys = |action| {
+        let why: Vec<&str> = check.calling_for(action).map(|t| t.why.as_str()).collect();
+        why.join("; ")
+    };
+    if check.calling_for(GuardMode::Observe).next().is_some() {
+        log(&format!(
+            "ALERT (observing: nothing rolled back): {}",
+            whys(GuardMode::Observe)
+        ));
+    }
+    if check.calling_for(GuardMode::Hold).next().is_some() {
+        log(&format!(
+            "HOLD (the plan's next step waits): {}",
+            whys(GuardMode::Hold)
+        ));
+    }
+    let rolled = check.calling_for(GuardMode::Rollback).count();
+    if rolled == 0 {
+        return None;
+    }
+    let started = Instant::now();
+    match tokio::task::block_in_place(|| guard.act(console, check)) {
+        Ok(Some(done)) => {
+            log(&format!(
+                "AUTO-ROLLBACK {rolled} cell(s) to {} · rev {} · {:.1} ms: {}",
+                console.profile.fallback,
+                done.revision,
+                started.elapsed().as_secs_f64() * 1000.0,
+                whys(GuardMode::Rollback)
+            ));
+            // One message: the rollback says the breach too.
+            messages.retain(|m| m.event != notify::Event::Breach);
+            messages.extend(rolled_back_message(alerts, &done));
+            Some(done.revision)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            log(&format!(
+                "AUTO-ROLLBACK FAILED ({e}); retried at the next check: {}",
+                whys(GuardMode::Rollback)
+            ));
+            None
+        }
+    }
 }
 
 /// The plan, where one runs: paused when the guard rolled its cells back or

@@ -426,6 +426,15 @@ fn check_config_json(p: &Profile, cells: &[CellId], warnings: &[String]) -> serd
         "store": p.store_text(),
         "audit": p.audit_path.display().to_string(),
         "simulator": p.simulator.is_some(),
+        "guard": {
+            "mode": p.guard.mode.name(),
+            "check_interval_ms": p.guard.check_interval.as_millis() as u64,
+            "window_ms": p.guard.window.as_millis() as u64,
+            "rules": crate::domain::guard::Rule::ALL
+                .iter()
+                .map(|&r| (r.name().to_string(), serde_json::Value::from(p.guard.rules.of(r).name())))
+                .collect::<serde_json::Map<_, _>>(),
+        },
         "probes": {
             "max_per_second": ProbeBudget::of(p).per_second,
             "endpoints": ProbeBudget::of(p).endpoints,
@@ -548,6 +557,14 @@ fn gates_and_storage(p: &Profile) {
             (false, true) => "",
             (false, false) => " (cells with router traffic are not probed)",
         }
+    );
+    let g = &p.guard;
+    println!(
+        "  guard: {} · every {} s over the last {} s · rules: {} (never more than the mode)",
+        g.mode.name(),
+        g.check_interval.as_secs_f64(),
+        g.window.as_secs_f64(),
+        g.rules.words()
     );
     println!("  store: {}", p.store_text());
     println!("  audit: {}", p.audit_path.display());

@@ -15,10 +15,14 @@ pub fn run(
     json: bool,
     environment: Option<&str>,
 ) -> Result<(), OpsError> {
+    let mut reason = args.reason.clone();
     let verb = match args.verb {
         PlanVerb::Status => return status(console, json),
         PlanVerb::Start { path } => Verb::Start(crate::config::load_plan(&path, &console.profile)?),
-        PlanVerb::Promote { full } => Verb::Promote { full },
+        PlanVerb::Promote { full, ignore_gate } => {
+            reason = gate(console, ignore_gate, reason)?;
+            Verb::Promote { full }
+        }
         PlanVerb::Pause => Verb::Pause,
         PlanVerb::Resume => Verb::Resume,
         PlanVerb::Abort => Verb::Abort,
@@ -40,9 +44,9 @@ pub fn run(
             eprintln!("  {}", change.words());
         }
         confirm_forward(console, args.yes, "Apply?")?;
-        plan::act_on(console, &base, &verb, &args.reason)?
+        plan::act_on(console, &base, &verb, &reason)?
     } else {
-        plan::act(console, &verb, &args.reason)?
+        plan::act(console, &verb, &reason)?
     };
     if json {
         println!(
@@ -60,6 +64,36 @@ pub fn run(
         );
     }
     Ok(())
+}
+
+/// A promotion against the guard's last check of the stage: refused while
+/// it breaches (exit 6) unless `--ignore-gate`, which the audit's reason
+/// then says; without a recent check, said, and promoted on the word given.
+fn gate(console: &Console, ignore: bool, reason: String) -> Result<String, OpsError> {
+    use crate::ops::gate::{StageVerdict, stage_verdict};
+    let doc = console.store.load()?.document;
+    let Some(state) = plan::state_of(&doc)? else {
+        return Ok(reason);
+    };
+    match stage_verdict(console, &state, SystemTime::now()) {
+        StageVerdict::Breaching(why) if !ignore => Err(OpsError::GatesFailed(format!(
+            "promote refused: the stage breaches its SLO: {why}; `plan promote --ignore-gate` promotes over it (the audit says so)"
+        ))),
+        StageVerdict::Breaching(why) => {
+            eprintln!("PROMOTING OVER THE GATE: {why}");
+            Ok(format!("{reason} [promoted over the gate: {why}]")
+                .trim_start()
+                .to_string())
+        }
+        StageVerdict::Clear { by, age_s } => {
+            eprintln!("gate: the stage passed the guard's last check ({by}, {age_s} s ago)");
+            Ok(reason)
+        }
+        StageVerdict::Unjudged(why) => {
+            eprintln!("no gate: {why}: promoting on your word");
+            Ok(reason)
+        }
+    }
 }
 
 fn verb_words(verb: &Verb) -> String {

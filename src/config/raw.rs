@@ -61,6 +61,23 @@ pub struct RawGuard {
     pub check_interval_ms: Option<Spanned<i64>>,
     #[serde(default)]
     pub window_ms: Option<Spanned<i64>>,
+    /// `[guard.rules]`: what each rule's breach does.
+    #[serde(default)]
+    pub rules: RawRuleModes,
+}
+
+/// `[guard.rules]`: a mode per SLO rule (capped by the guard's mode).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRuleModes {
+    #[serde(default)]
+    pub errors: Option<Spanned<String>>,
+    #[serde(default)]
+    pub p95: Option<Spanned<String>>,
+    #[serde(default)]
+    pub cold_starts: Option<Spanned<String>>,
+    #[serde(default)]
+    pub cost: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

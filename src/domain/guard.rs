@@ -24,6 +24,16 @@ pub enum GuardMode {
 }
 
 impl GuardMode {
+    /// As the profile and `--mode` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            GuardMode::Disarmed => "disarmed",
+            GuardMode::Observe => "observe",
+            GuardMode::Hold => "hold",
+            GuardMode::Rollback => "rollback",
+        }
+    }
+
     /// The word in the header.
     pub fn word(self) -> &'static str {
         match self {
@@ -35,6 +45,97 @@ impl GuardMode {
     }
 }
 
+/// The SLO's rules, each with a mode of its own (`[guard.rules]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rule {
+    Errors,
+    P95,
+    ColdStarts,
+    /// Cost per request against the fallback's in the same cell.
+    Cost,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 4] = [Rule::Errors, Rule::P95, Rule::ColdStarts, Rule::Cost];
+
+    /// As the profile spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Errors => "errors",
+            Rule::P95 => "p95",
+            Rule::ColdStarts => "cold_starts",
+            Rule::Cost => "cost",
+        }
+    }
+}
+
+/// What a breach of each rule does, capped by the guard's own mode: a
+/// guard that observes never acts, whatever a rule says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleModes {
+    pub errors: GuardMode,
+    pub p95: GuardMode,
+    pub cold_starts: GuardMode,
+    pub cost: GuardMode,
+}
+
+impl Default for RuleModes {
+    /// Errors, latency and cold starts hurt users now: rolled back. A cost
+    /// over the fallback's hurts the budget: the plan holds.
+    fn default() -> Self {
+        RuleModes {
+            errors: GuardMode::Rollback,
+            p95: GuardMode::Rollback,
+            cold_starts: GuardMode::Rollback,
+            cost: GuardMode::Hold,
+        }
+    }
+}
+
+impl RuleModes {
+    pub fn of(&self, rule: Rule) -> GuardMode {
+        match rule {
+            Rule::Errors => self.errors,
+            Rule::P95 => self.p95,
+            Rule::ColdStarts => self.cold_starts,
+            Rule::Cost => self.cost,
+        }
+    }
+
+    /// `errors rollback, p95 rollback, cold_starts rollback, cost hold`.
+    pub fn words(&self) -> String {
+        let each: Vec<String> = Rule::ALL
+            .iter()
+            .map(|&r| format!("{} {}", r.name(), self.of(r).name()))
+            .collect();
+        each.join(", ")
+    }
+
+    /// What a breach of `broken` does under a guard in `ceiling` mode: the
+    /// most any broken rule asks, never more than the guard's mode.
+    pub fn action(&self, ceiling: GuardMode, broken: &[Broken]) -> GuardMode {
+        broken
+            .iter()
+            .map(|b| self.of(b.rule))
+            .max()
+            .unwrap_or(GuardMode::Disarmed)
+            .min(ceiling)
+    }
+}
+
+/// One rule a check broke, with the figure and the limit in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Broken {
+    pub rule: Rule,
+    pub text: String,
+}
+
+impl fmt::Display for Broken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// The limits a cell is checked against.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
@@ -42,6 +143,8 @@ pub struct Limits {
     pub max_p95_ms: f64,
     /// Cold starts, percent of requests (100 − the SLO's fast share).
     pub max_cold_percent: f64,
+    /// Cost per request, as a multiple of the fallback's in the cell.
+    pub max_cost_ratio: f64,
     /// Fewer requests in a check than this: inconclusive.
     pub min_samples: u64,
     /// Breaches in a row that make a trigger.
@@ -55,6 +158,9 @@ pub struct CheckFigures {
     pub error_percent: f64,
     pub p95_ms: Option<f64>,
     pub cold_percent: f64,
+    /// Cost per request against the fallback's (price per second × the
+    /// median latency, each); `None` without fallback traffic to compare.
+    pub cost_ratio: Option<f64>,
 }
 
 /// One check of one cell.
@@ -62,7 +168,7 @@ pub struct CheckFigures {
 pub enum Verdict {
     Pass,
     /// What broke the limits, with the figures.
-    Breach(Vec<String>),
+    Breach(Vec<Broken>),
     /// Too few requests to say.
     Inconclusive {
         requests: f64,
@@ -76,7 +182,7 @@ impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Verdict::Pass => write!(f, "pass"),
-            Verdict::Breach(why) => write!(f, "BREACH {}", why.join(", ")),
+            Verdict::Breach(why) => write!(f, "BREACH {}", words(why)),
             Verdict::Inconclusive { requests, needed } => {
                 write!(f, "inconclusive ({requests:.0} of {needed} requests)")
             }
@@ -108,26 +214,51 @@ pub fn judge(
         };
     }
     let mut why = Vec::new();
+    let mut broke = |rule, text| why.push(Broken { rule, text });
     if f.error_percent > limits.max_error_percent {
-        why.push(format!(
-            "errors {:.1}% > {}%",
-            f.error_percent, limits.max_error_percent
-        ));
+        broke(
+            Rule::Errors,
+            format!(
+                "errors {:.1}% > {}%",
+                f.error_percent, limits.max_error_percent
+            ),
+        );
     }
     if let Some(p95) = f.p95_ms.filter(|p| *p > limits.max_p95_ms) {
-        why.push(format!("p95 {p95:.0} ms > {} ms", limits.max_p95_ms));
+        broke(
+            Rule::P95,
+            format!("p95 {p95:.0} ms > {} ms", limits.max_p95_ms),
+        );
     }
     if f.cold_percent > limits.max_cold_percent {
-        why.push(format!(
-            "cold starts {:.1}% > {}%",
-            f.cold_percent, limits.max_cold_percent
-        ));
+        broke(
+            Rule::ColdStarts,
+            format!(
+                "cold starts {:.1}% > {}%",
+                f.cold_percent, limits.max_cold_percent
+            ),
+        );
+    }
+    if let Some(ratio) = f.cost_ratio.filter(|r| *r > limits.max_cost_ratio) {
+        broke(
+            Rule::Cost,
+            format!(
+                "cost {ratio:.2}× the fallback's > {}×",
+                limits.max_cost_ratio
+            ),
+        );
     }
     if why.is_empty() {
         Verdict::Pass
     } else {
         Verdict::Breach(why)
     }
+}
+
+/// Broken rules in words: "errors 40.0% > 1%, p95 2500 ms > 2000 ms".
+pub fn words(broken: &[Broken]) -> String {
+    let texts: Vec<&str> = broken.iter().map(|b| b.text.as_str()).collect();
+    texts.join(", ")
 }
 
 /// Breaches in a row per cell.
@@ -176,6 +307,7 @@ mod tests {
             max_error_percent: 1.0,
             max_p95_ms: 2000.0,
             max_cold_percent: 20.0,
+            max_cost_ratio: 1.0,
             min_samples: 20,
             failures_in_a_row: 3,
         }
@@ -187,19 +319,21 @@ mod tests {
             error_percent,
             p95_ms: Some(p95_ms),
             cold_percent: 0.0,
+            cost_ratio: Some(0.9),
+        }
+    }
+
+    fn texts(v: &Verdict) -> Vec<&str> {
+        match v {
+            Verdict::Breach(b) => b.iter().map(|b| b.text.as_str()).collect(),
+            _ => Vec::new(),
         }
     }
 
     #[test]
     fn breaches_name_the_figures_and_the_limits() {
         let v = judge(Some(&figures(50.0, 40.0, 2500.0)), None, &limits());
-        assert_eq!(
-            v,
-            Verdict::Breach(vec![
-                "errors 40.0% > 1%".into(),
-                "p95 2500 ms > 2000 ms".into()
-            ])
-        );
+        assert_eq!(texts(&v), ["errors 40.0% > 1%", "p95 2500 ms > 2000 ms"]);
         assert_eq!(
             judge(Some(&figures(50.0, 0.5, 900.0)), None, &limits()),
             Verdict::Pass
@@ -207,8 +341,50 @@ mod tests {
         let mut cold = figures(50.0, 0.0, 900.0);
         cold.cold_percent = 35.0;
         assert_eq!(
-            judge(Some(&cold), None, &limits()),
-            Verdict::Breach(vec!["cold starts 35.0% > 20%".into()])
+            texts(&judge(Some(&cold), None, &limits())),
+            ["cold starts 35.0% > 20%"]
+        );
+        let mut dear = figures(50.0, 0.0, 900.0);
+        dear.cost_ratio = Some(1.3);
+        assert_eq!(
+            texts(&judge(Some(&dear), None, &limits())),
+            ["cost 1.30× the fallback's > 1×"]
+        );
+        dear.cost_ratio = None;
+        assert_eq!(
+            judge(Some(&dear), None, &limits()),
+            Verdict::Pass,
+            "no fallback traffic to compare: the cost rule says nothing"
+        );
+    }
+
+    #[test]
+    fn a_breach_does_what_its_rules_ask_never_more_than_the_guard() {
+        let modes = RuleModes::default();
+        let broken = |rules: &[Rule]| -> Vec<Broken> {
+            rules
+                .iter()
+                .map(|&rule| Broken {
+                    rule,
+                    text: rule.name().into(),
+                })
+                .collect()
+        };
+        use GuardMode::*;
+        assert_eq!(modes.action(Rollback, &broken(&[Rule::Cost])), Hold);
+        assert_eq!(
+            modes.action(Rollback, &broken(&[Rule::Cost, Rule::Errors])),
+            Rollback
+        );
+        assert_eq!(modes.action(Hold, &broken(&[Rule::P95])), Hold);
+        assert_eq!(modes.action(Observe, &broken(&[Rule::Errors])), Observe);
+        let quiet = RuleModes {
+            cold_starts: Observe,
+            ..modes
+        };
+        assert_eq!(
+            quiet.action(Rollback, &broken(&[Rule::ColdStarts])),
+            Observe
         );
     }
 

@@ -281,6 +281,13 @@ impl FileStore {
         Ok((bytes, document))
     }
 
+    /// `NAME.json` → `NAME.json.<name>` beside the document.
+    fn published_path(&self, name: &str) -> PathBuf {
+        let mut file = self.path.file_name().unwrap_or_default().to_os_string();
+        file.push(format!(".{name}"));
+        self.path.with_file_name(file)
+    }
+
     /// temp + fsync + rename + fsync(dir).
     fn write_atomic(&self, bytes: &[u8]) -> Result<(), StoreError> {
         // One fixed temp name is enough: only the lock holder writes, and a temp
@@ -522,6 +529,27 @@ impl FlagStore for FileStore {
             .and_then(|()| file.write_all(text.as_bytes()));
         written.map_err(|e| unavailable("write", &path, e))?;
         Ok(Box::new(file))
+    }
+
+    fn publish(&self, name: &str, text: &str) -> Result<(), StoreError> {
+        if self.read_only {
+            return Ok(());
+        }
+        let path = self.published_path(name);
+        replace_file(&path, text.as_bytes()).map_err(|e| unavailable("write", &path, e))
+    }
+
+    fn published(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let path = self.published_path(name);
+        match fs::read(&path) {
+            // Bounded: a record is a few kB; anything larger is not ours.
+            Ok(bytes) if bytes.len() <= 1 << 20 => {
+                Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+            }
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(unavailable("read", &path, e)),
+        }
     }
 
     fn force_replace(&self, mut request: CommitRequest) -> Result<Committed, StoreError> {

@@ -220,6 +220,21 @@ pub trait FlagStore {
     /// holder, while another process holds it.
     fn hold(&self, name: &str, holder: &str) -> Result<Held, StoreError>;
 
+    /// Whether `held` (from [`FlagStore::hold`]) is still ours. A file
+    /// store's OS lock cannot be lost while the process lives; an etcd
+    /// hold can, when its lease ran out while etcd was out of reach —
+    /// another process may have the role now, so the first must not act.
+    fn still_holds(&self, _held: &Held) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    /// Publishes a small record under `name` beside the document (the
+    /// guard's last check), for other processes to read; not audited.
+    fn publish(&self, name: &str, text: &str) -> Result<(), StoreError>;
+
+    /// The record last published under `name`, if any.
+    fn published(&self, name: &str) -> Result<Option<String>, StoreError>;
+
     /// Whether `presence` has anything to say (etcd), without asking it.
     fn keeps_presence(&self) -> bool {
         false

@@ -9,13 +9,18 @@
 use std::time::Duration;
 
 use crate::config::Profile;
-use crate::domain::guard::{CheckFigures, GuardMode, Limits, Streaks, Verdict, judge};
+use crate::domain::guard::{
+    CheckFigures, GuardMode, Limits, RuleModes, Streaks, Verdict, judge, words,
+};
 use crate::domain::{Action, CellId, Routes, Selection};
 use crate::flags::Snapshot;
 use crate::telemetry::CellTraffic;
 
 use super::monitor::{Monitor, RegionStatus};
 use super::{Console, OpsError, Rollback};
+
+/// The cost rule judges over this many of the guard's windows.
+const COST_WINDOWS: u32 = 4;
 
 /// One cell's check.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,13 +31,31 @@ pub struct CellCheck {
     pub streak: u32,
 }
 
+/// A cell whose breaches reached the threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub cell: CellId,
+    /// The cell, the broken rules with their figures, the streak.
+    pub why: String,
+    /// What it calls for: the most its broken rules ask (`[guard.rules]`),
+    /// capped by the guard's mode.
+    pub action: GuardMode,
+}
+
 /// One round of checks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Check {
     pub revision: u64,
     pub cells: Vec<CellCheck>,
-    /// Cells whose breaches reached the threshold, with why.
-    pub triggered: Vec<(CellId, String)>,
+    /// Cells whose breaches reached the threshold.
+    pub triggered: Vec<Trigger>,
+}
+
+impl Check {
+    /// The triggers that call for `action`.
+    pub fn calling_for(&self, action: GuardMode) -> impl Iterator<Item = &Trigger> {
+        self.triggered.iter().filter(move |t| t.action == action)
+    }
 }
 
 pub struct Guard {
@@ -41,7 +64,12 @@ pub struct Guard {
     pub interval: Duration,
     /// The traffic each check judges.
     pub window: Duration,
+    /// What each rule's breach does, capped by `mode`.
+    pub rules: RuleModes,
     target: String,
+    fallback: String,
+    /// Price per second of the target and the fallback (the cost rule).
+    prices: (f64, f64),
     streaks: Streaks,
     /// The profile's SLO, for cells with limits of their own.
     slo: crate::config::SloConfig,
@@ -56,12 +84,22 @@ impl Guard {
                 OpsError::Invalid("the guard needs a profile with two providers".into())
             })?
             .to_string();
+        let price = |id: &str| {
+            profile
+                .providers
+                .iter()
+                .find(|p| p.id == id)
+                .map_or(0.0, |p| p.price_per_second)
+        };
         Ok(Guard {
             mode: mode.unwrap_or(profile.guard.mode),
             limits: limits(&profile.slo),
             slo: profile.slo.clone(),
             interval: profile.guard.check_interval,
             window: profile.guard.window,
+            rules: profile.guard.rules,
+            prices: (price(&target), price(&profile.fallback)),
+            fallback: profile.fallback.clone(),
             target,
             streaks: Streaks::default(),
         })
@@ -82,8 +120,14 @@ impl Guard {
         monitor: &Monitor,
     ) -> Check {
         let traffic = monitor.traffic_since(self.window, revision).await;
+        // Cost is no emergency and its figure is a ratio of two medians:
+        // judged over a longer stretch, so the noise of a short window does
+        // not make a breach (as far back as the monitor keeps scrapes).
+        let cost_traffic = monitor
+            .traffic_since(self.window.saturating_mul(COST_WINDOWS), revision)
+            .await;
         let regions = monitor.regions().await;
-        self.judge(routes, revision, &traffic, &regions)
+        self.judge(routes, revision, &traffic, &cost_traffic, &regions)
     }
 
     /// The pure part of `check`.
@@ -92,6 +136,7 @@ impl Guard {
         routes: &Routes,
         revision: u64,
         traffic: &[CellTraffic],
+        cost_traffic: &[CellTraffic],
         regions: &[RegionStatus],
     ) -> Check {
         let mut cells = Vec::new();
@@ -105,12 +150,13 @@ impl Guard {
             let figures = traffic
                 .iter()
                 .find(|t| &t.cell == cell)
-                .and_then(|t| t.providers.get(&self.target))
-                .map(|p| CheckFigures {
-                    requests: p.requests,
-                    error_percent: p.error_percent().unwrap_or(0.0),
-                    p95_ms: p.p95_s.map(|s| s * 1000.0),
-                    cold_percent: p.cold_percent().unwrap_or(0.0),
+                .and_then(|t| self.figures(t))
+                .map(|mut f| {
+                    f.cost_ratio = cost_traffic
+                        .iter()
+                        .find(|t| &t.cell == cell)
+                        .and_then(|t| self.cost_ratio(t));
+                    f
                 });
             let down = source_down(regions, &cell.region, self.window);
             let verdict = judge(
@@ -119,13 +165,14 @@ impl Guard {
                 &limits(&self.slo.for_cell(cell)),
             );
             let streak = self.streaks.record(cell, &verdict);
-            if let Verdict::Breach(why) = &verdict
+            if let Verdict::Breach(broken) = &verdict
                 && streak >= self.limits.failures_in_a_row
             {
-                triggered.push((
-                    cell.clone(),
-                    format!("{cell} {} ({streak} checks in a row)", why.join(", ")),
-                ));
+                triggered.push(Trigger {
+                    cell: cell.clone(),
+                    why: format!("{cell} {} ({streak} checks in a row)", words(broken)),
+                    action: self.rules.action(self.mode, broken),
+                });
             }
             cells.push(CellCheck {
                 cell: cell.clone(),
@@ -140,21 +187,56 @@ impl Guard {
         }
     }
 
-    /// Armed: rolls exactly the triggered cells back, audited as
-    /// `auto_rollback` with the rule and the figures. Otherwise nothing.
+    /// A cell's figures on the target over one window (the cost apart).
+    fn figures(&self, t: &CellTraffic) -> Option<CheckFigures> {
+        let p = t.providers.get(&self.target)?;
+        Some(CheckFigures {
+            requests: p.requests,
+            error_percent: p.error_percent().unwrap_or(0.0),
+            p95_ms: p.p95_s.map(|s| s * 1000.0),
+            cold_percent: p.cold_percent().unwrap_or(0.0),
+            cost_ratio: None,
+        })
+    }
+
+    /// Cost per request on the target against the fallback's in the same
+    /// cell: price per second × the median latency (what a serverless
+    /// request is billed for, queueing included: an upper bound), each side
+    /// with enough requests; `None` otherwise.
+    fn cost_ratio(&self, t: &CellTraffic) -> Option<f64> {
+        let p50 = |provider: &str| {
+            t.providers
+                .get(provider)
+                .filter(|f| f.requests >= self.limits.min_samples as f64)
+                .and_then(|f| f.p50_s)
+        };
+        match (p50(&self.target), p50(&self.fallback)) {
+            (Some(ours), Some(theirs)) if theirs > 0.0 && self.prices.1 > 0.0 => {
+                Some(self.prices.0 * ours / (self.prices.1 * theirs))
+            }
+            _ => None,
+        }
+    }
+
+    /// Armed: rolls exactly the cells whose breach calls for a rollback
+    /// back, audited as `auto_rollback` with the rule and the figures.
+    /// Otherwise nothing.
     pub fn act(&mut self, console: &Console, check: &Check) -> Result<Option<Rollback>, OpsError> {
-        if self.mode != GuardMode::Rollback || check.triggered.is_empty() {
+        if self.mode != GuardMode::Rollback
+            || check.calling_for(GuardMode::Rollback).next().is_none()
+        {
             return Ok(None);
         }
         let (cells, reason) = self.rollback_of(check);
         auto_rollback(console, &cells, &reason).map(Some)
     }
 
-    /// The cells a check triggered and the audit's reason for rolling them
-    /// back (their streaks start again).
+    /// The cells a check calls to roll back and the audit's reason (their
+    /// streaks start again).
     pub fn rollback_of(&mut self, check: &Check) -> (Vec<CellId>, String) {
-        let cells: Vec<CellId> = check.triggered.iter().map(|(c, _)| c.clone()).collect();
-        let why: Vec<&str> = check.triggered.iter().map(|(_, w)| w.as_str()).collect();
+        let rolled: Vec<&Trigger> = check.calling_for(GuardMode::Rollback).collect();
+        let cells: Vec<CellId> = rolled.iter().map(|t| t.cell.clone()).collect();
+        let why: Vec<&str> = rolled.iter().map(|t| t.why.as_str()).collect();
         let reason = format!(
             "guard: {} over the SLO (errors ≤ {}%, p95 ≤ {} ms, cold starts ≤ {}%, {} checks in a row): {}",
             cells.len(),
@@ -248,11 +330,13 @@ impl PlanGate {
             return Gate::Wait;
         };
         let in_stage = |cell: &CellId| stage.cells.iter().any(|c| *c == cell.to_string());
+        // Breaches that hold or roll back stop the plan; one whose rules
+        // only observe keeps the gate shut (not a pass) but stops nothing.
         let breaching: Vec<&str> = check
             .triggered
             .iter()
-            .filter(|(c, _)| in_stage(c))
-            .map(|(_, why)| why.as_str())
+            .filter(|t| in_stage(&t.cell) && t.action >= GuardMode::Hold)
+            .map(|t| t.why.as_str())
             .collect();
         let judged: Vec<&CellCheck> = check.cells.iter().filter(|c| in_stage(&c.cell)).collect();
         if judged.is_empty() || judged.iter().any(|c| c.verdict != Verdict::Pass) {
@@ -283,6 +367,7 @@ fn limits(slo: &crate::config::SloConfig) -> Limits {
         max_error_percent: slo.error_rate_percent,
         max_p95_ms: slo.latency_p95_ms,
         max_cold_percent: 100.0 - slo.cold_start_fast_percent,
+        max_cost_ratio: slo.cost_vs_fallback,
         min_samples: slo.min_samples,
         failures_in_a_row: slo.failures_before_rollback,
     }

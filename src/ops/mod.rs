@@ -4,6 +4,7 @@
 pub(crate) mod bench;
 mod console;
 mod error;
+pub mod gate;
 pub mod guard;
 mod history;
 pub mod monitor;

@@ -59,16 +59,16 @@ impl Notifier {
     /// threshold, and cells that pass again after one. Repeats say nothing.
     pub fn after_check(&mut self, check: &Check, who: &str) -> Vec<Message> {
         let mut out = Vec::new();
-        let new: Vec<&(CellId, String)> = check
+        let new: Vec<&super::guard::Trigger> = check
             .triggered
             .iter()
-            .filter(|(c, _)| !self.breaching.contains(c))
+            .filter(|t| !self.breaching.contains(&t.cell))
             .collect();
         if !new.is_empty() {
-            let cells: Vec<String> = new.iter().map(|(c, _)| c.to_string()).collect();
-            let why: Vec<&str> = new.iter().map(|(_, w)| w.as_str()).collect();
+            let cells: Vec<String> = new.iter().map(|t| t.cell.to_string()).collect();
+            let why: Vec<&str> = new.iter().map(|t| t.why.as_str()).collect();
             out.push(self.message(Event::Breach, &cells, why.join("; "), who, check.revision));
-            self.breaching.extend(new.iter().map(|(c, _)| c.clone()));
+            self.breaching.extend(new.iter().map(|t| t.cell.clone()));
         }
         let passing: Vec<CellId> = check
             .cells

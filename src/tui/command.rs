@@ -30,6 +30,8 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlanCommand {
     Promote,
+    /// Promote although the guard finds the stage breaching (audited).
+    PromoteOverGate,
     Pause,
     Resume,
     Abort,
@@ -104,10 +106,11 @@ pub fn parse(line: &str, vocabulary: &Vocabulary) -> Result<Action, String> {
         "rollback" if args == ["force"] => Ok(Action::ForceRollback),
         "plan" => match args {
             ["promote"] => Ok(Action::Plan(PlanCommand::Promote)),
+            ["promote", "anyway"] => Ok(Action::Plan(PlanCommand::PromoteOverGate)),
             ["pause"] => Ok(Action::Plan(PlanCommand::Pause)),
             ["resume"] => Ok(Action::Plan(PlanCommand::Resume)),
             ["abort"] => Ok(Action::Plan(PlanCommand::Abort)),
-            _ => Err("usage: plan promote|pause|resume|abort".into()),
+            _ => Err("usage: plan promote [anyway]|pause|resume|abort".into()),
         },
         "rollback" if !args.is_empty() => Ok(Action::Rollback(selection(args, vocabulary)?)),
         "warmup" if !args.is_empty() => Ok(Action::Warmup(selection(args, vocabulary)?)),

@@ -123,6 +123,14 @@ impl DemoFaults {
         };
         Some(format!("FAULTS: {first}{more}"))
     }
+
+    /// The badge where there is no room to name them: `FAULTS` or `FAULTS 3`.
+    pub fn count_word(&self) -> String {
+        match self.rules.len() {
+            1 => "FAULTS".into(),
+            n => format!("FAULTS {n}"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -30,15 +30,35 @@ pub struct GuardView {
     /// change, deduplicated; the runner sends them off the UI task.
     pub notifier: Option<crate::ops::notify::Notifier>,
     pub outbox: Vec<crate::ops::notify::Message>,
+    /// The plan's gate over this guard's checks (acting only).
+    pub gate: crate::ops::guard::PlanGate,
+    /// Whether the last check could be published.
+    pub published: Option<Result<(), String>>,
+}
+
+/// The triggers' reasons, one after another.
+fn whys<'a>(triggers: impl Iterator<Item = &'a crate::ops::guard::Trigger>) -> String {
+    let why: Vec<&str> = triggers.map(|t| t.why.as_str()).collect();
+    why.join("; ")
 }
 
 /// How often an armed console asks again for a role held elsewhere.
 const ROLE_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl GuardView {
-    /// Armed without the role (another process had it): time to ask again?
+    /// Holding or armed, the guard acts, and needs the role to.
+    pub fn needs_role(&self) -> bool {
+        matches!(self.mode(), GuardMode::Hold | GuardMode::Rollback)
+    }
+
+    /// It needs the role and holds it.
+    pub fn acting(&self) -> bool {
+        self.needs_role() && matches!(self.role, Some(Ok(())))
+    }
+
+    /// Acting without the role (another process had it): time to ask again?
     pub fn role_retry_due(&mut self, now: Instant) -> bool {
-        if self.mode() != GuardMode::Rollback || !matches!(self.role, Some(Err(_))) {
+        if !self.needs_role() || !matches!(self.role, Some(Err(_))) {
             return false;
         }
         if self.role_retry.is_some_and(|at| now < at) {
@@ -57,8 +77,9 @@ impl GuardView {
     pub fn word(&self) -> String {
         match (self.mode(), &self.role) {
             (GuardMode::Rollback, Some(Ok(()))) => "guard ARMED".into(),
-            (GuardMode::Rollback, Some(Err(_))) => "guard elsewhere".into(),
-            (GuardMode::Rollback, None) => "guard arming".into(),
+            (GuardMode::Hold, Some(Ok(()))) => "guard holding".into(),
+            (GuardMode::Rollback | GuardMode::Hold, Some(Err(_))) => "guard elsewhere".into(),
+            (GuardMode::Rollback | GuardMode::Hold, None) => "guard arming".into(),
             (mode, _) => format!("guard {}", mode.word()),
         }
     }
@@ -80,9 +101,10 @@ impl App {
         true
     }
 
-    /// What a check found: said, and — armed, with the role — the
-    /// rollback asked of the worker.
-    pub fn guard_checked(&mut self, check: &Check) -> Option<Request> {
+    /// What a check found: said, and — acting, with the role — what it
+    /// calls for asked of the worker: the rollback of the cells whose rules
+    /// roll back, the plan paused on a hold, promoted when its gate passed.
+    pub fn guard_checked(&mut self, check: &Check) -> Vec<Request> {
         let breaches = check
             .cells
             .iter()
@@ -98,42 +120,82 @@ impl App {
             let messages = notifier.after_check(check, &who);
             self.guard.outbox.extend(messages);
         }
-        if check.triggered.is_empty() {
-            return None;
-        }
-        let why: Vec<&str> = check.triggered.iter().map(|(_, w)| w.as_str()).collect();
-        let guard = self.guard.guard.as_mut()?;
-        match (guard.mode, &self.guard.role) {
-            (GuardMode::Rollback, Some(Ok(()))) => {
-                let (cells, reason) = guard.rollback_of(check);
+        let mut requests = Vec::new();
+        let acting = self.guard.acting();
+        if !check.triggered.is_empty() && !acting {
+            let why = whys(check.triggered.iter());
+            if self.guard.needs_role() {
+                // The guard holding the role acts, and its change is news.
                 self.say(
-                    format!(
-                        "AUTO-ROLLBACK of {} cell(s) going in: {}",
-                        cells.len(),
-                        why.join("; ")
-                    ),
+                    format!("SLO BREACH (the guard elsewhere acts): {why}"),
                     Tone::Bad,
                 );
-                Some(Request::AutoRollback { cells, reason })
-            }
-            (GuardMode::Rollback, _) => {
-                self.say(
-                    format!("SLO BREACH (the guard elsewhere acts): {}", why.join("; ")),
-                    Tone::Bad,
-                );
-                None
-            }
-            (GuardMode::Hold, _) => {
-                let why = why.join("; ");
-                self.alert(format!("GUARD HOLD: {why}"));
-                self.hold_plan(&format!("guard holds the plan: {why}"))
-            }
-            _ => {
+            } else {
                 self.alert(format!(
-                    "GUARD ALERT (observing, nothing rolled back): {}",
-                    why.join("; ")
+                    "GUARD ALERT (observing, nothing rolled back): {why}"
                 ));
-                None
+            }
+            return requests;
+        }
+        if !acting {
+            // Judged here, acted on by the role's holder (or nobody).
+            return requests;
+        }
+        if let Some(guard) = &self.guard.guard {
+            // For a `plan promote` anywhere to see.
+            requests.push(Request::PublishCheck(crate::ops::gate::Published::of(
+                check,
+                &who,
+                guard.interval,
+            )));
+        }
+        let rollback = check.calling_for(GuardMode::Rollback).next().is_some();
+        if rollback && let Some(guard) = self.guard.guard.as_mut() {
+            let (cells, reason) = guard.rollback_of(check);
+            let why = whys(check.calling_for(GuardMode::Rollback));
+            self.say(
+                format!("AUTO-ROLLBACK of {} cell(s) going in: {why}", cells.len()),
+                Tone::Bad,
+            );
+            requests.push(Request::AutoRollback { cells, reason });
+        }
+        if check.calling_for(GuardMode::Hold).next().is_some() {
+            let why = whys(check.calling_for(GuardMode::Hold));
+            self.alert(format!("GUARD HOLD: {why}"));
+        }
+        if check.calling_for(GuardMode::Observe).next().is_some() {
+            let why = whys(check.calling_for(GuardMode::Observe));
+            self.alert(format!("GUARD ALERT (rule observes only): {why}"));
+        }
+        // After a rollback of the plan's cells the plan pauses in the
+        // rollback's own revision; otherwise its gate steers it.
+        if !rollback && let Some(request) = self.steer_plan(check) {
+            requests.push(request);
+        }
+        requests
+    }
+
+    /// The plan's gate after a check: paused on a hold, promoted (over the
+    /// document the check judged) when the stage passed a whole hold.
+    fn steer_plan(&mut self, check: &Check) -> Option<Request> {
+        use crate::ops::guard::Gate;
+        let state = self.document.plan.clone()?;
+        let gate = self
+            .guard
+            .gate
+            .after_check(&state, check, std::time::SystemTime::now());
+        match gate {
+            Gate::Wait => None,
+            Gate::Hold(why) => self.hold_plan(&format!("guard holds the plan: {why}")),
+            Gate::Promote { checks } => {
+                self.say(
+                    format!("the gate passed ({checks} checks over the hold): promoting the plan"),
+                    Tone::Good,
+                );
+                Some(Request::PlanOver {
+                    revision: check.revision,
+                    reason: format!("guard: the gate passed ({checks} checks over the hold)"),
+                })
             }
         }
     }

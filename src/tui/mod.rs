@@ -455,7 +455,7 @@ async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
             .check_routes(&app.document.routes, app.document.revision, ctx.monitor)
             .await;
         app.guard.guard = Some(guard);
-        if let Some(request) = app.guard_checked(&check) {
+        for request in app.guard_checked(&check) {
             ctx.send(request);
         }
     }
@@ -475,11 +475,13 @@ async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
 /// Armed, the console's guard needs the role (the store worker takes it
 /// and keeps it); read-only it cannot act.
 fn arm_guard(ctx: &Ctx<'_>, app: &mut App) {
-    if app.guard.mode() != crate::domain::guard::GuardMode::Rollback {
+    if !app.guard.needs_role() {
         return;
     }
     if ctx.console.read_only {
-        app.guard.role = Some(Err("read-only: this console cannot roll back".into()));
+        app.guard.role = Some(Err(
+            "read-only: this console cannot roll back or hold a plan".into(),
+        ));
     } else {
         ctx.send(worker::Request::TakeGuard);
     }

@@ -234,6 +234,18 @@ impl App {
                 }
                 self.guard.role = Some(result);
             }
+            Report::Published(result) => {
+                // A failure said once, not at every check.
+                if let Err(e) = &result
+                    && self.guard.published.as_ref().is_none_or(Result::is_ok)
+                {
+                    self.say(
+                        format!("the guard's check is not published ({e}): a promote elsewhere cannot see it"),
+                        Tone::Warn,
+                    );
+                }
+                self.guard.published = Some(result);
+            }
             Report::AutoRolledBack { result, after } => {
                 if self.auto_rolled_back(result, after, now) {
                     // Its cells went back: the plan holds.

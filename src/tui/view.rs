@@ -209,8 +209,13 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
                 .add_modifier(Modifier::BOLD | Modifier::REVERSED),
         ));
     }
-    if let Some(faults) = app.faults.summary() {
-        // Rehearsal faults in force: said in text, not only colour.
+    if let Some(mut faults) = app.faults.summary() {
+        // Rehearsal faults in force: said in text, not only colour. Narrow,
+        // only the word (the `F` menu names them): the guard's word and the
+        // revision need the room more.
+        if area.width < 100 {
+            faults = app.faults.count_word();
+        }
         spans.push(Span::styled(
             format!(" {faults} "),
             palette.tone(Tone::Bad).add_modifier(Modifier::REVERSED),
@@ -273,8 +278,9 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         " {} rev {revision} · {applied}{guard_short}{others}",
         app.session.store_label
     );
-    let shortest = format!(" rev {revision} · {applied}");
-    let text = [full, full_quiet, shorter, short]
+    let shorter_still = format!(" rev {revision} · {applied}{guard_short}");
+    let shortest = format!(" rev {revision}{guard_short}");
+    let text = [full, full_quiet, shorter, short, shorter_still]
         .into_iter()
         .find(|t| t.chars().count() <= room)
         .unwrap_or(shortest);
@@ -512,10 +518,15 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
                 h.workers.idle, h.workers.running, h.workers.initializing
             )
         });
-    let line2 = Line::from(vec![
-        Span::styled(served_text, palette.tone(served_tone)),
-        Span::styled(workers, Style::default().add_modifier(Modifier::DIM)),
-    ]);
+    let mut line2 = vec![Span::styled(served_text, palette.tone(served_tone))];
+    if let Some((mark, tone)) = guard_mark(app, cell) {
+        line2.push(Span::styled(mark, palette.tone(tone)));
+    }
+    line2.push(Span::styled(
+        workers,
+        Style::default().add_modifier(Modifier::DIM),
+    ));
+    let line2 = Line::from(line2);
 
     let provider_lines = [&app.session.target, &app.session.fallback]
         .into_iter()
@@ -537,6 +548,26 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
     lines.extend(provider_lines);
     lines.push(line5);
     lines
+}
+
+/// The guard's last verdict on a cell in the canary, in a few characters
+/// readable without colour: `G ok`, `G 2/3!!` (breaches in a row of the
+/// threshold), `G few` (too few requests), `G n/a` (no data). Nothing where
+/// the guard is disarmed or the cell is not in the canary.
+fn guard_mark(app: &App, cell: &CellId) -> Option<(String, Tone)> {
+    use crate::domain::guard::Verdict;
+    if app.guard.mode() == crate::domain::guard::GuardMode::Disarmed {
+        return None;
+    }
+    let check = app.guard.last_check.as_ref()?;
+    let c = check.cells.iter().find(|c| &c.cell == cell)?;
+    let threshold = app.guard.guard.as_ref()?.limits.failures_in_a_row;
+    Some(match &c.verdict {
+        Verdict::Pass => (" G ok".into(), Tone::Good),
+        Verdict::Breach(_) => (format!(" G {}/{threshold}!!", c.streak), Tone::Bad),
+        Verdict::Inconclusive { .. } => (" G few".into(), Tone::Info),
+        Verdict::NoData(_) => (" G n/a".into(), Tone::Warn),
+    })
 }
 
 /// The tone a severity is drawn in.
@@ -763,7 +794,30 @@ fn provider_detail<'a>(app: &App, cell: &CellId, provider: &str, split: &Split) 
         Line::from(start_delays(probed.map_or(&[][..], |p| &p.delays))),
         Line::from(workers),
         Line::from(format!("cost per 1k inferences ≈ {cost}")),
+        Line::from(probe_cost(app, provider, f.as_ref())),
     ]
+}
+
+/// What probing this endpoint costs an hour at the rate it is probed now:
+/// probes a minute × 60 × the median latency × the price per second.
+fn probe_cost(app: &App, provider: &str, figures: Option<&crate::telemetry::Figures>) -> String {
+    let price = app
+        .session
+        .prices
+        .iter()
+        .find(|(id, _)| id == provider)
+        .map_or(0.0, |(_, p)| *p);
+    match figures {
+        Some(f) if f.requests == 0 => "not probed here (router traffic instead)".into(),
+        Some(f) => f.p50_ms.map_or_else(
+            || "probing cost —".into(),
+            |ms| {
+                let per_hour = f.requests as f64 * 60.0 * ms as f64 / 1000.0 * price;
+                format!("probing ≈ ${per_hour:.3}/hour ({}/min)", f.requests)
+            },
+        ),
+        None => "not probed here (router traffic instead)".into(),
+    }
 }
 
 /// The routers' traffic to `provider` in `cell`, if any.
@@ -1238,7 +1292,7 @@ fn draw_faults(frame: &mut Frame, area: Rect, app: &App, cursor: usize, palette:
 fn draw_legend(frame: &mut Frame, area: Rect, app: &App) {
     let window = super::reading::TRAFFIC_WINDOW.as_secs();
     let slo = &app.session.slo;
-    let rows: [(&str, String); 11] = [
+    let rows: [(&str, String); 12] = [
         (
             "RP ███░░ 25%",
             "the split asked for: the target's share".into(),
@@ -1277,6 +1331,10 @@ fn draw_legend(frame: &mut Frame, area: Rect, app: &App) {
             "the region applies the revision / not yet / ?".into(),
         ),
         ("* ◆", "changed by someone else just now / selected".into()),
+        (
+            "G ok  G 2/3!!",
+            "guard: pass / breaches in a row; few, n/a: no verdict".into(),
+        ),
     ];
     let rows: Vec<String> = rows
         .iter()

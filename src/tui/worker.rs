@@ -46,6 +46,14 @@ pub enum Request {
         command: super::command::PlanCommand,
         reason: Option<String>,
     },
+    /// The guard's promotion of the plan by its gate, only over the
+    /// revision the gate judged (compare-and-swap: a change since refuses).
+    PlanOver {
+        revision: u64,
+        reason: String,
+    },
+    /// The guard's last check, published for a `plan promote` anywhere.
+    PublishCheck(crate::ops::gate::Published),
     /// The guard's rollback of exactly these cells, audited as `auto_rollback`.
     AutoRollback {
         cells: Vec<CellId>,
@@ -78,6 +86,8 @@ pub enum Report {
     History(Result<Vec<String>, String>),
     /// `Err`: who holds the guard's role.
     GuardTaken(Result<(), String>),
+    /// The guard's check published (or why not).
+    Published(Result<(), String>),
     Planned {
         result: Result<ops::plan::Outcome, String>,
         after: Option<Snapshot>,
@@ -119,6 +129,15 @@ pub fn spawn(
                         Err(e) => Report::GuardTaken(Err(e.to_string())),
                     }
                 }
+                Request::AutoRollback { .. }
+                | Request::PlanOver { .. }
+                | Request::PublishCheck(_)
+                    if !still_holds(&console, &mut role) =>
+                {
+                    Report::GuardTaken(Err(
+                        "the guard's role was lost (its lease ran out while the store was out of reach): not acting".into(),
+                    ))
+                }
                 other => handle(&console, other),
             };
             if reports.send(report).is_err() {
@@ -128,6 +147,18 @@ pub fn spawn(
         }
     });
     tx
+}
+
+/// Whether the guard's role is still ours (an etcd lease can run out while
+/// etcd is away; another guard may act now). Lost, it is let go.
+fn still_holds(console: &Console, role: &mut Option<crate::flags::Held>) -> bool {
+    let ours = role
+        .as_ref()
+        .is_some_and(|held| console.store.still_holds(held).unwrap_or(false));
+    if !ours {
+        *role = None;
+    }
+    ours
 }
 
 /// Carries out one request (blocking: store lock, disk).
@@ -156,6 +187,10 @@ pub fn handle(console: &Console, request: Request) -> Report {
             Report::GuardTaken(Err("the guard's role is taken by the worker loop".into()))
         }
         Request::Plan { command, reason } => plan(console, command, reason),
+        Request::PlanOver { revision, reason } => promote_over(console, revision, &reason),
+        Request::PublishCheck(published) => {
+            Report::Published(ops::gate::publish(console, &published).map_err(|e| e.to_string()))
+        }
         Request::AutoRollback { cells, reason } => Report::AutoRolledBack {
             result: ops::guard::auto_rollback(console, &cells, &reason),
             after: console.store.load().ok(),
@@ -264,15 +299,64 @@ fn cell_history(console: &Console, cell: &CellId) -> Result<Vec<String>, OpsErro
 }
 
 /// A cutover plan's verb from the console.
+fn promote_over(console: &Console, revision: u64, reason: &str) -> Report {
+    let verb = ops::plan::Verb::Promote { full: false };
+    let result = console.store.load().map_err(OpsError::from).and_then(|base| {
+        if base.revision() != revision {
+            return Err(OpsError::Invalid(format!(
+                "the gate judged revision {revision}, the document is at {} now: not promoted (judged again at the next check)",
+                base.revision()
+            )));
+        }
+        ops::plan::act_on(console, &base, &verb, reason)
+    });
+    Report::Planned {
+        result: result.map_err(|e| e.to_string()),
+        after: console.store.load().ok(),
+    }
+}
+
+/// The guard's last published check of the plan's stage: a breach refuses
+/// a promotion (returned), unless over the gate, which the reason then says.
+fn promote_gate(console: &Console, over: bool, why: &mut String) -> Option<String> {
+    use ops::gate::StageVerdict;
+    let doc = console.store.load().ok()?.document;
+    let state = ops::plan::state_of(&doc).ok()??;
+    match ops::gate::stage_verdict(console, &state, std::time::SystemTime::now()) {
+        StageVerdict::Breaching(breach) if !over => Some(format!(
+            "promote refused: the stage breaches: {breach} (`:plan promote anyway` promotes over it)"
+        )),
+        StageVerdict::Breaching(breach) => {
+            *why = format!("{why} [promoted over the gate: {breach}]");
+            None
+        }
+        _ => None,
+    }
+}
+
 fn plan(console: &Console, command: super::command::PlanCommand, reason: Option<String>) -> Report {
     use super::command::PlanCommand;
     let verb = match command {
-        PlanCommand::Promote => ops::plan::Verb::Promote { full: false },
+        PlanCommand::Promote | PlanCommand::PromoteOverGate => {
+            ops::plan::Verb::Promote { full: false }
+        }
         PlanCommand::Pause => ops::plan::Verb::Pause,
         PlanCommand::Resume => ops::plan::Verb::Resume,
         PlanCommand::Abort => ops::plan::Verb::Abort,
     };
-    let why = reason.unwrap_or_else(|| "from the console".into());
+    let mut why = reason.unwrap_or_else(|| "from the console".into());
+    let refused = match command {
+        PlanCommand::Promote | PlanCommand::PromoteOverGate => {
+            promote_gate(console, command == PlanCommand::PromoteOverGate, &mut why)
+        }
+        _ => None,
+    };
+    if let Some(refused) = refused {
+        return Report::Planned {
+            result: Err(refused),
+            after: None,
+        };
+    }
     Report::Planned {
         result: ops::plan::act(console, &verb, &why).map_err(|e| e.to_string()),
         after: console.store.load().ok(),

@@ -426,7 +426,47 @@ impl FlagStore for EtcdStore {
             lease,
             released.clone(),
         ));
-        Ok(Box::new(Release(released)))
+        Ok(Box::new(Release {
+            released,
+            lease,
+            key,
+        }))
+    }
+
+    fn still_holds(&self, held: &Held) -> Result<bool, StoreError> {
+        let Some(release) = held.downcast_ref::<Release>() else {
+            return Ok(false);
+        };
+        let (key, lease) = (release.key.clone(), release.lease);
+        let response = self
+            .etcd
+            .call("check a hold in", move |mut client| async move {
+                client.get(key, None).await
+            })?;
+        Ok(response.kvs().first().is_some_and(|kv| kv.lease() == lease))
+    }
+
+    fn publish(&self, name: &str, text: &str) -> Result<(), StoreError> {
+        let key = format!("{}/published/{name}", self.config.prefix);
+        let text = text.to_string();
+        self.etcd
+            .call("publish to", move |mut client| async move {
+                client.put(key, text, None).await
+            })
+            .map(|_| ())
+    }
+
+    fn published(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let key = format!("{}/published/{name}", self.config.prefix);
+        let response = self
+            .etcd
+            .call("read what was published in", move |mut client| async move {
+                client.get(key, None).await
+            })?;
+        Ok(response
+            .kvs()
+            .first()
+            .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()))
     }
 
     fn presence(&self) -> Option<Result<Presence, StoreError>> {
@@ -614,32 +654,50 @@ async fn keep_watching(
 }
 
 /// Lets a hold go when dropped: its lease is revoked, not left to expire.
-struct Release(std::sync::Arc<tokio::sync::Notify>);
+struct Release {
+    released: std::sync::Arc<tokio::sync::Notify>,
+    lease: i64,
+    key: String,
+}
 
 impl Drop for Release {
     fn drop(&mut self) {
-        self.0.notify_one();
+        self.released.notify_one();
     }
 }
 
-/// Renews a hold's lease until it is let go, then revokes it.
+/// Renews a hold's lease until it is let go, then revokes it. Cut off from
+/// etcd, it keeps trying: back within the lease, the hold was never lost;
+/// later, the lease is gone and `still_holds` says so (the holder stands
+/// down rather than act beside a new holder).
 async fn keep_holding(reach: Reach, lease: i64, released: std::sync::Arc<tokio::sync::Notify>) {
-    let Ok(mut client) = reach.connect().await else {
-        return;
-    };
-    let Ok((mut keeper, mut answers)) = client.lease_keep_alive(lease).await else {
-        return;
-    };
     loop {
+        let renewing = async {
+            let mut client = reach.connect().await.ok()?;
+            let (mut keeper, mut answers) = client.lease_keep_alive(lease).await.ok()?;
+            loop {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                keeper.keep_alive().await.ok()?;
+                let answer = answers.message().await.ok()??;
+                if answer.ttl() <= 0 {
+                    // Expired: nothing left to renew.
+                    return Some(client);
+                }
+            }
+        };
         tokio::select! {
             () = released.notified() => {
-                let _ = client.lease_revoke(lease).await;
+                if let Ok(mut client) = reach.connect().await {
+                    let _ = client.lease_revoke(lease).await;
+                }
                 return;
             }
-            () = tokio::time::sleep(Duration::from_secs(3)) => {
-                if keeper.keep_alive().await.is_err() || answers.message().await.is_err() {
+            expired = renewing => {
+                if expired.is_some() {
+                    released.notified().await;
                     return;
                 }
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }
