@@ -550,10 +550,16 @@ fn a_dearer_provider_holds_the_plan_and_rolls_nothing_back() {
 #[test]
 fn a_promotion_is_refused_while_the_stage_breaches() {
     let dir = tempfile::tempdir().unwrap();
-    let profile = quick_demo_with(
+    let profile = quick_demo(dir.path(), "");
+    let rules = "[guard.rules]\nerrors = \"observe\"\np95 = \"observe\"\ncold_starts = \"observe\"\ncost = \"observe\"\n";
+    let text = read(&profile);
+    let at = text
+        .find("[guard.rules]")
+        .expect("the demo's [guard.rules]");
+    let end = at + text[at..].find("\n\n").expect("a blank line after it");
+    let profile = write_profile(
         dir.path(),
-        "",
-        "[guard.rules]\nerrors = \"observe\"\np95 = \"observe\"\ncold_starts = \"observe\"\ncost = \"observe\"\n",
+        &format!("{}{rules}{}", &text[..at], &text[end..]),
     );
     let plan = us_plan(dir.path(), &[(50, 3600), (100, 0)]);
     ok(

@@ -441,3 +441,37 @@ fn the_command_line_shifts_and_a_bad_theme_stops_before_the_screen_is_taken() {
     t.wait_for("EXITED 0");
     assert_eq!(t.format("#{alternate_on}"), "0");
 }
+
+/// A console started mid-plan continues it: the plan lives in the
+/// document. One console promotes it with `:plan promote`, quits; the next
+/// console (a restart, or another operator's) shows the step it reached and
+/// pauses it.
+#[test]
+fn a_console_restarted_mid_plan_continues_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/research-order.toml");
+    ok(
+        &mut demo(dir.path()),
+        &["plan", "start", plan.to_str().unwrap(), "--yes"],
+    );
+    let t = Tmux::start(dir.path());
+    t.wait_for("ROLLBACK");
+    t.keys(&["p"]);
+    t.wait_for("stage US step 1/4 (5%), running");
+    t.keys(&["Escape", ":", "plan promote -- looks good", "Enter"]);
+    t.wait_for("step 2/4 (25%)");
+    t.keys(&["q"]);
+    t.wait_for("EXITED 0");
+    let t = Tmux::start(dir.path());
+    t.wait_for("ROLLBACK");
+    t.keys(&["p"]);
+    t.wait_for("stage US step 2/4 (25%), running");
+    t.keys(&["Escape", ":", "plan pause -- restarted", "Enter"]);
+    t.wait_for("paused");
+    t.keys(&["q"]);
+    t.wait_for("EXITED 0");
+    let out = ok(&mut demo(dir.path()), &["--json", "plan", "status"]).stdout;
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["plan"]["status"], "paused", "{status}");
+    assert_eq!(status["plan"]["step"], 1, "{status}");
+}

@@ -559,6 +559,11 @@ fn guard_mark(app: &App, cell: &CellId) -> Option<(String, Tone)> {
     if app.guard.mode() == crate::domain::guard::GuardMode::Disarmed {
         return None;
     }
+    // Out of the canary now (rolled back since): nothing judged any more.
+    let split = app.document.routes.get(cell)?;
+    if split.share(&app.session.target).get() == 0 {
+        return None;
+    }
     let check = app.guard.last_check.as_ref()?;
     let c = check.cells.iter().find(|c| &c.cell == cell)?;
     let threshold = app.guard.guard.as_ref()?.limits.failures_in_a_row;
