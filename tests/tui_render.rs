@@ -1615,6 +1615,7 @@ fn the_plan_view_shows_the_steps_the_hold_and_the_gate() {
         worker::Request::Plan {
             command,
             reason: Some("p95 looks odd".into()),
+            guard: false,
         },
     );
     app.on_report(report, now);
@@ -1655,6 +1656,7 @@ fn the_consoles_guard_promotes_a_plan_by_its_gate() {
     app.guard.role = Some(Ok(()));
     app.clock = "03:12:09Z".into();
     app.session.operator = "alice@bastion-1".into();
+    app.guard.notifier = Some(beacon_console::ops::notify::Notifier::new(&c.profile));
     let cell = CellId::new(Id::from("llama-3.2-1b"), Id::from("us-east"));
     let check = |revision, verdict| Check {
         revision,
@@ -1685,6 +1687,18 @@ fn the_consoles_guard_promotes_a_plan_by_its_gate() {
     app.on_report(worker::handle(&c, request), Instant::now());
     let state = app.document.plan.clone().unwrap();
     assert_eq!((state.stage, state.step), (0, 1), "{state:?}");
+    // Notified once written: the step, its cells, who.
+    let step = app
+        .guard
+        .outbox
+        .iter()
+        .find(|m| m.event == beacon_console::ops::notify::Event::PlanStep)
+        .expect("a plan_step notification");
+    assert!(
+        step.text.contains("step 2/2 (100%)") && step.text.contains("alice@bastion-1"),
+        "{}",
+        step.text
+    );
     let steps = ops::history(c.store.as_ref(), &c.audit, None)
         .unwrap()
         .lines()

@@ -210,6 +210,7 @@ impl App {
         running.then(|| Request::Plan {
             command: super::command::PlanCommand::Pause,
             reason: Some(why.to_string()),
+            guard: true,
         })
     }
 

@@ -671,7 +671,11 @@ fn apply(ctx: &mut Ctx, app: &mut App, effect: Effect) -> Flow {
         }
         Effect::Plan(command) => {
             let reason = app.typed_reason.take();
-            ctx.send(Request::Plan { command, reason });
+            ctx.send(Request::Plan {
+                command,
+                reason,
+                guard: false,
+            });
         }
         Effect::ForceRollback => {
             app.say(

@@ -252,7 +252,16 @@ impl App {
                     return self.hold_plan("guard: its cells were rolled back; the plan holds");
                 }
             }
-            Report::Planned { result, after } => self.planned(result, after, now),
+            Report::Planned {
+                result,
+                after,
+                guard,
+            } => {
+                if guard && let Ok(done) = &result {
+                    self.notify_plan(done);
+                }
+                self.planned(result, after, now);
+            }
             Report::History(Ok(lines)) => self.mode = Mode::History(History::new(lines)),
             Report::History(Err(e)) => self.say(e, Tone::Bad),
             Report::CellHistory(cell, lines) => {
@@ -450,6 +459,34 @@ impl App {
             let lines = self.plan_lines(std::time::SystemTime::now());
             self.mode = Mode::Plan(History::new(lines));
         }
+    }
+
+    /// The console's guard moved or paused the plan: one message (where
+    /// `[notify]` has a webhook), about the stage's cells.
+    fn notify_plan(&mut self, done: &crate::ops::plan::Outcome) {
+        use crate::domain::plan::PlanStatus;
+        use crate::ops::notify::Event;
+        let Some(state) = &done.state else {
+            return;
+        };
+        let who = self.session.operator.clone();
+        let Some(notifier) = &self.guard.notifier else {
+            return;
+        };
+        let event = if state.status == PlanStatus::Paused {
+            Event::PlanPaused
+        } else {
+            Event::PlanStep
+        };
+        let cells = state
+            .plan
+            .stages
+            .get(state.stage)
+            .map(|s| s.cells.clone())
+            .unwrap_or_default();
+        let what = crate::ops::plan::outcome_words(Some(state));
+        let message = notifier.plan(event, &cells, what, &who, done.revision);
+        self.guard.outbox.push(message);
     }
 
     /// The guard's rollback landed (or not): loud either way.

@@ -45,6 +45,8 @@ pub enum Request {
     Plan {
         command: super::command::PlanCommand,
         reason: Option<String>,
+        /// Asked by the console's guard (then notified once written).
+        guard: bool,
     },
     /// The guard's promotion of the plan by its gate, only over the
     /// revision the gate judged (compare-and-swap: a change since refuses).
@@ -91,6 +93,8 @@ pub enum Report {
     Planned {
         result: Result<ops::plan::Outcome, String>,
         after: Option<Snapshot>,
+        /// The console's guard moved (or stopped) the plan.
+        guard: bool,
     },
     AutoRolledBack {
         result: Result<Rollback, OpsError>,
@@ -186,7 +190,11 @@ pub fn handle(console: &Console, request: Request) -> Report {
         Request::TakeGuard => {
             Report::GuardTaken(Err("the guard's role is taken by the worker loop".into()))
         }
-        Request::Plan { command, reason } => plan(console, command, reason),
+        Request::Plan {
+            command,
+            reason,
+            guard,
+        } => plan(console, command, reason, guard),
         Request::PlanOver { revision, reason } => promote_over(console, revision, &reason),
         Request::PublishCheck(published) => {
             Report::Published(ops::gate::publish(console, &published).map_err(|e| e.to_string()))
@@ -313,6 +321,7 @@ fn promote_over(console: &Console, revision: u64, reason: &str) -> Report {
     Report::Planned {
         result: result.map_err(|e| e.to_string()),
         after: console.store.load().ok(),
+        guard: true,
     }
 }
 
@@ -334,7 +343,12 @@ fn promote_gate(console: &Console, over: bool, why: &mut String) -> Option<Strin
     }
 }
 
-fn plan(console: &Console, command: super::command::PlanCommand, reason: Option<String>) -> Report {
+fn plan(
+    console: &Console,
+    command: super::command::PlanCommand,
+    reason: Option<String>,
+    guard: bool,
+) -> Report {
     use super::command::PlanCommand;
     let verb = match command {
         PlanCommand::Promote | PlanCommand::PromoteOverGate => {
@@ -355,10 +369,12 @@ fn plan(console: &Console, command: super::command::PlanCommand, reason: Option<
         return Report::Planned {
             result: Err(refused),
             after: None,
+            guard,
         };
     }
     Report::Planned {
         result: ops::plan::act(console, &verb, &why).map_err(|e| e.to_string()),
         after: console.store.load().ok(),
+        guard,
     }
 }
