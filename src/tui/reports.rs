@@ -234,18 +234,7 @@ impl App {
                 }
                 self.guard.role = Some(result);
             }
-            Report::Published(result) => {
-                // A failure said once, not at every check.
-                if let Err(e) = &result
-                    && self.guard.published.as_ref().is_none_or(Result::is_ok)
-                {
-                    self.say(
-                        format!("the guard's check is not published ({e}): a promote elsewhere cannot see it"),
-                        Tone::Warn,
-                    );
-                }
-                self.guard.published = Some(result);
-            }
+            Report::Published(result) => self.published(result),
             Report::AutoRolledBack { result, after } => {
                 if self.auto_rolled_back(result, after, now) {
                     // Its cells went back: the plan holds.
@@ -459,6 +448,22 @@ impl App {
             let lines = self.plan_lines(std::time::SystemTime::now());
             self.mode = Mode::Plan(History::new(lines));
         }
+    }
+
+    /// The guard's check published, or not (a failure said once, not at
+    /// every check).
+    fn published(&mut self, result: Result<(), String>) {
+        if let Err(e) = &result
+            && self.guard.published.as_ref().is_none_or(Result::is_ok)
+        {
+            self.say(
+                format!(
+                    "the guard's check is not published ({e}): a promote elsewhere cannot see it"
+                ),
+                Tone::Warn,
+            );
+        }
+        self.guard.published = Some(result);
     }
 
     /// The console's guard moved or paused the plan: one message (where
