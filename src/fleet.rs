@@ -104,10 +104,23 @@ impl Clients {
         timeout: Duration,
         retry: RetryPolicy,
     ) -> Result<Clients, FleetError> {
+        Clients::for_profile_on(profile, time_scale, timeout, retry, None).await
+    }
+
+    /// As `for_profile`; on the demo, against the simulator already running
+    /// at `shared` (another process's) where given, rather than one of its own.
+    pub async fn for_profile_on(
+        profile: &Profile,
+        time_scale: Option<f64>,
+        timeout: Duration,
+        retry: RetryPolicy,
+        shared: Option<String>,
+    ) -> Result<Clients, FleetError> {
         let keys = DemoKeys::from_env();
         let cells = profile.cells();
-        let simulator = match &profile.simulator {
-            Some(sim) => {
+        let simulator = match (&profile.simulator, &shared) {
+            (Some(_), Some(_)) | (None, _) => None,
+            (Some(sim), None) => {
                 let config = SimConfig {
                     seed: sim.seed,
                     time_scale: time_scale.unwrap_or(sim.time_scale),
@@ -130,14 +143,16 @@ impl Clients {
                 .map_err(|e| Failure::new("start the embedded simulator", e))?;
                 Some(started)
             }
-            None => None,
         };
-        let demo = simulator.is_some();
+        let demo = profile.simulator.is_some();
         let scale = match &profile.simulator {
             Some(sim) => time_scale.unwrap_or(sim.time_scale),
             None => 1.0,
         };
-        let sim_base = simulator.as_ref().map(Simulator::base_url);
+        let sim_base = match shared {
+            Some(base) if demo => Some(base),
+            _ => simulator.as_ref().map(Simulator::base_url),
+        };
         let fill = |s: &str| match &sim_base {
             Some(base) => s.replace("{sim}", base),
             None => s.to_string(),

@@ -630,3 +630,68 @@ fn a_promotion_is_refused_while_the_stage_breaches() {
         out.stderr
     );
 }
+
+/// A canary too small for `min_samples` whose few requests all fail is a
+/// breach, not "inconclusive": at 5 % an outage is rolled back too.
+#[test]
+fn a_small_canary_that_fails_outright_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = quick_demo(dir.path(), "");
+    let text = read(&profile).replace("min_samples = 10", "min_samples = 200");
+    let profile = write_profile(dir.path(), &text);
+    shift_all(&profile, "5");
+    let log = dir.path().join("guard.log");
+    let mut guard = start_guard(&profile, "rollback", &log, &[]);
+    let base = simulator(&profile);
+    set_faults(
+        &base,
+        r#"[{"provider":"runpod","region":"eu-west","outage":true}]"#,
+    );
+    wait_until("an auto-rollback", || {
+        !audited(dir.path(), "auto_rollback").is_empty()
+    });
+    guard.kill().unwrap();
+    guard.wait().unwrap();
+    let log = read(&log);
+    assert!(log.contains("inconclusive"), "small and healthy: {log}");
+    let rollback = &audited(dir.path(), "auto_rollback")[0];
+    let reason = rollback["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("/eu-west errors ") && reason.contains("even if the next"),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains("us-east") && !reason.contains("apac-sg"),
+        "{reason}"
+    );
+}
+
+/// On the demo, a guard started beside another demo process (a console, a
+/// guard) shares its simulator and routers: the faults injected there are
+/// the ones it judges — not a world of its own where they never happen.
+#[test]
+fn a_guard_beside_a_demo_process_shares_its_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = quick_demo(dir.path(), "");
+    shift_all(&profile, "50");
+    let first_log = dir.path().join("first.log");
+    let mut first = start_guard(&profile, "observe", &first_log, &[]);
+    let base = simulator(&profile);
+    let log = dir.path().join("second.log");
+    let mut second = start_guard(&profile, "observe", &log, &[]);
+    wait_until("the second guard sharing", || {
+        read(&log).contains("demo: sharing the simulator and routers of pid")
+    });
+    set_faults(
+        &base,
+        r#"[{"provider":"runpod","region":"us-east","outage":true}]"#,
+    );
+    wait_until("the second guard seeing the outage", || {
+        read(&log).contains("us-east BREACH errors")
+    });
+    second.kill().unwrap();
+    second.wait().unwrap();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(!read(&log).contains("eu-west BREACH"), "{}", read(&log));
+}

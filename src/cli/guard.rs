@@ -57,17 +57,15 @@ async fn watch(
             None
         },
     };
-    // On the demo: where its simulator's faults go (`status` tells).
-    let _announced = match (
-        monitor.clients.sim_base(),
-        console
-            .profile
-            .store_path()
-            .and_then(std::path::Path::parent),
-    ) {
-        (Some(base), Some(dir)) => crate::sim::announce::announce(dir, &base),
-        _ => None,
-    };
+    // On the demo: where its simulator's faults go (`status` tells), or
+    // whose it shares.
+    let _announced = monitor.announce(&console.profile);
+    if let Some(shared) = monitor.shared() {
+        log(&format!(
+            "demo: sharing the simulator and routers of pid {} at {} (its faults show here)",
+            shared.pid, shared.base
+        ));
+    }
     log(&format!(
         "{} ({}): every {} s over the last {} s of router traffic, errors ≤ {}%, p95 ≤ {} ms, cold starts ≤ {}%, cost ≤ {}× the fallback's, ≥ {} requests a check, {} breaches in a row; rules: {}; {}",
         guard.mode.word(),

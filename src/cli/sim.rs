@@ -79,7 +79,13 @@ pub fn run(console: &Console, args: SimArgs, json: bool) -> Result<(), OpsError>
         let _announced = profile
             .store_path()
             .and_then(Path::parent)
-            .and_then(|dir| crate::sim::announce::announce(dir, &sim.base_url()));
+            .and_then(|dir| {
+                let urls = routers
+                    .iter()
+                    .map(|(r, router)| (r.clone(), format!("http://{}/metrics", router.addr)))
+                    .collect();
+                crate::sim::announce::announce(dir, &sim.base_url(), urls)
+            });
         if json {
             let routers: Vec<_> = routers
                 .iter()

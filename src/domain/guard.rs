@@ -208,10 +208,10 @@ pub fn judge(
         };
     };
     if f.requests < limits.min_samples as f64 {
-        return Verdict::Inconclusive {
+        return few_but_certain(f, limits).unwrap_or(Verdict::Inconclusive {
             requests: f.requests,
             needed: limits.min_samples,
-        };
+        });
     }
     let mut why = Vec::new();
     let mut broke = |rule, text| why.push(Broken { rule, text });
@@ -253,6 +253,42 @@ pub fn judge(
     } else {
         Verdict::Breach(why)
     }
+}
+
+/// Too few requests to judge, unless they already break a limit whatever
+/// the missing ones would say: errors (or cold starts) counted against the
+/// whole `min_samples`, as if every request still to come went well. A
+/// canary at 5 % sees a few requests a check; when all of them fail that
+/// is not "inconclusive" (argo-rollouts #4479: errors are not a pass).
+fn few_but_certain(f: &CheckFigures, limits: &Limits) -> Option<Verdict> {
+    let needed = limits.min_samples as f64;
+    let count = |percent: f64| (f.requests * percent / 100.0).round();
+    let mut why = Vec::new();
+    let errors = count(f.error_percent);
+    if errors > 0.0 && errors * 100.0 / needed > limits.max_error_percent {
+        why.push(Broken {
+            rule: Rule::Errors,
+            text: format!(
+                "errors {errors:.0} of {:.0} requests (over {}% even if the next {:.0} pass)",
+                f.requests,
+                limits.max_error_percent,
+                needed - f.requests
+            ),
+        });
+    }
+    let cold = count(f.cold_percent);
+    if cold > 0.0 && cold * 100.0 / needed > limits.max_cold_percent {
+        why.push(Broken {
+            rule: Rule::ColdStarts,
+            text: format!(
+                "cold starts {cold:.0} of {:.0} requests (over {}% even if the next {:.0} are warm)",
+                f.requests,
+                limits.max_cold_percent,
+                needed - f.requests
+            ),
+        });
+    }
+    (!why.is_empty()).then_some(Verdict::Breach(why))
 }
 
 /// Broken rules in words: "errors 40.0% > 1%, p95 2500 ms > 2000 ms".
@@ -389,8 +425,33 @@ mod tests {
     }
 
     #[test]
+    fn a_few_requests_that_all_fail_are_a_breach_already() {
+        // 3 of 20 needed, all failed: 3/20 = 15 % > 1 % whatever comes next.
+        let v = judge(Some(&figures(3.0, 100.0, 900.0)), None, &limits());
+        assert_eq!(
+            texts(&v),
+            ["errors 3 of 3 requests (over 1% even if the next 17 pass)"]
+        );
+        // Without errors a slow few is still inconclusive (one p95 of 3).
+        let slow = judge(Some(&figures(3.0, 0.0, 9000.0)), None, &limits());
+        assert!(matches!(slow, Verdict::Inconclusive { .. }), "{slow}");
+        // Cold starts likewise: 5 of 5 cold, 5/20 = 25 % > 20 %.
+        let mut cold = figures(5.0, 0.0, 900.0);
+        cold.cold_percent = 100.0;
+        assert_eq!(
+            texts(&judge(Some(&cold), None, &limits())),
+            ["cold starts 5 of 5 requests (over 20% even if the next 15 are warm)"]
+        );
+        // 1 cold of 4: 5 % of 20, under 20 %: not certain.
+        cold.requests = 4.0;
+        cold.cold_percent = 25.0;
+        let v = judge(Some(&cold), None, &limits());
+        assert!(matches!(v, Verdict::Inconclusive { .. }), "{v}");
+    }
+
+    #[test]
     fn too_few_samples_and_no_data_are_neither_pass_nor_breach() {
-        let few = judge(Some(&figures(5.0, 100.0, 9000.0)), None, &limits());
+        let few = judge(Some(&figures(5.0, 0.0, 9000.0)), None, &limits());
         assert!(matches!(few, Verdict::Inconclusive { .. }), "{few}");
         let down = judge(
             Some(&figures(50.0, 100.0, 9000.0)),

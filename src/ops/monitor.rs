@@ -4,6 +4,7 @@
 //! revision each region applies). On the demo the simulator and a router per
 //! region run in-process; otherwise the routers are the profile's `[[routers]]`.
 
+use crate::sim::announce::Announcement;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,7 +54,18 @@ pub struct Monitor {
     regions: Arc<Mutex<Vec<Region>>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
-    sim_routers: Vec<SimRouter>,
+    /// The demo's routers this monitor runs, by region.
+    sim_routers: Vec<(String, SimRouter)>,
+    /// The demo simulator of another process, where this one shares it.
+    shared: Option<Announcement>,
+}
+
+/// A demo simulator another process runs on this profile's state
+/// directory, with its routers, if one answers there.
+fn shared_demo(profile: &Profile) -> Option<Announcement> {
+    profile.simulator.as_ref()?;
+    let found = crate::sim::announce::running(profile.store_path()?.parent()?)?;
+    (!found.routers.is_empty()).then_some(found)
 }
 
 impl Monitor {
@@ -63,9 +75,20 @@ impl Monitor {
         time_scale: Option<f64>,
         request_timeout: Duration,
     ) -> Result<Monitor, OpsError> {
+        // On the demo, a simulator another console or guard runs beside this
+        // one (announced in the state directory, with its routers) is
+        // shared: one world, where its faults show to both.
+        let shared = shared_demo(profile);
         // Probes are not retried: a 500 that a retry would hide is an error.
         let clients = Arc::new(
-            Clients::for_profile(profile, time_scale, request_timeout, RetryPolicy::ONCE).await?,
+            Clients::for_profile_on(
+                profile,
+                time_scale,
+                request_timeout,
+                RetryPolicy::ONCE,
+                shared.as_ref().map(|a| a.base.clone()),
+            )
+            .await?,
         );
         let mut targets = clients.targets(profile, &Selection::All, None)?;
         // A provider without credentials is not probed: its figures are
@@ -75,7 +98,11 @@ impl Monitor {
 
         let mut sim_routers = Vec::new();
         let mut regions = Vec::new();
-        if let (Some(sim), Some(base)) = (&profile.simulator, clients.sim_base()) {
+        if let Some(shared) = &shared {
+            for (region, url) in &shared.routers {
+                regions.push(Region::new(Id::from(region.as_str()), url));
+            }
+        } else if let (Some(sim), Some(base)) = (&profile.simulator, clients.sim_base()) {
             let settings = RouterSettings {
                 requests_per_second: sim.requests_per_second,
                 seed: sim.seed,
@@ -91,7 +118,7 @@ impl Monitor {
                     Id::from(region.as_str()),
                     &format!("http://{}/metrics", router.addr),
                 ));
-                sim_routers.push(router);
+                sim_routers.push((region, router));
             }
         } else {
             for r in &profile.routers {
@@ -141,7 +168,31 @@ impl Monitor {
             stop,
             tasks: vec![probes, scraper],
             sim_routers,
+            shared,
         })
+    }
+
+    /// On the demo, the simulator this monitor shares with the process that
+    /// runs it (`None`: its own, or none).
+    pub fn shared(&self) -> Option<&Announcement> {
+        self.shared.as_ref()
+    }
+
+    /// Announces this monitor's own simulator and routers in the demo's
+    /// state directory, for `status` to tell and other processes to share;
+    /// nothing where it shares another's or runs none.
+    pub fn announce(&self, profile: &Profile) -> Option<crate::sim::announce::Announced> {
+        if self.shared.is_some() {
+            return None;
+        }
+        let base = self.clients.sim_base()?;
+        let dir = profile.store_path()?.parent()?;
+        let routers = self
+            .sim_routers
+            .iter()
+            .map(|(region, r)| (region.clone(), format!("http://{}/metrics", r.addr)))
+            .collect();
+        crate::sim::announce::announce(dir, &base, routers)
     }
 
     /// Each region's router, in profile order.
@@ -228,7 +279,7 @@ impl Monitor {
         for t in self.tasks {
             let _ = t.await;
         }
-        for r in self.sim_routers {
+        for (_, r) in self.sim_routers {
             r.stop().await;
         }
     }

@@ -1,8 +1,11 @@
 //! Where a running demo's simulator listens, for other commands to tell:
 //! the console writes `simulator.json` beside the flag document while it
 //! runs, and `status` reports the address (the drill found it with
-//! `ss -ltnp`). A file left by a process that died names a port that no
-//! longer answers; `running` checks before believing it.
+//! `ss -ltnp`). A console or `guard` started beside it shares it — its
+//! simulator and its routers — rather than start a world of its own where
+//! the first one's faults would not show. A file left by a process that
+//! died names a port that no longer answers; `running` checks before
+//! believing it.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -17,6 +20,9 @@ pub struct Announcement {
     pub base: String,
     /// The process that runs it.
     pub pid: u32,
+    /// Its routers: region → `/metrics` URL (none: it runs none).
+    #[serde(default)]
+    pub routers: Vec<(String, String)>,
 }
 
 impl Announcement {
@@ -42,11 +48,13 @@ impl Drop for Announced {
     }
 }
 
-/// Announces `base` in `dir` (best effort: the demo runs without it).
-pub fn announce(dir: &Path, base: &str) -> Option<Announced> {
+/// Announces `base` and its routers in `dir` (best effort: the demo runs
+/// without it).
+pub fn announce(dir: &Path, base: &str, routers: Vec<(String, String)>) -> Option<Announced> {
     let ours = Announcement {
         base: base.to_string(),
         pid: std::process::id(),
+        routers,
     };
     let path = dir.join(FILE);
     let temp = dir.join(format!(".{FILE}.{}", ours.pid));
@@ -87,7 +95,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let announced = announce(dir.path(), &base).unwrap();
+        let announced = announce(dir.path(), &base, Vec::new()).unwrap();
         let found = running(dir.path()).unwrap();
         assert_eq!(found.base, base);
         assert_eq!(found.fault_api(), format!("{base}/sim/faults"));

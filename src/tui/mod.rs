@@ -188,17 +188,18 @@ pub fn run(console: Console, options: Options) -> Result<(), OpsError> {
         )
         .await?;
         app.session.sim_address = monitor.clients.sim_base();
-        // `status` beside this console can tell where the faults go.
-        let _announced = match (
-            &app.session.sim_address,
-            console
-                .profile
-                .store_path()
-                .and_then(std::path::Path::parent),
-        ) {
-            (Some(base), Some(dir)) => crate::sim::announce::announce(dir, base),
-            _ => None,
-        };
+        // `status` beside this console can tell where the faults go; a
+        // console or guard started beside it shares its simulator.
+        let _announced = monitor.announce(&console.profile);
+        if let Some(shared) = monitor.shared() {
+            app.say(
+                format!(
+                    "demo: sharing the simulator of pid {} (its faults and this console's are the same)",
+                    shared.pid
+                ),
+                Tone::Info,
+            );
+        }
         if let Some((provider, why)) = monitor.clients.unavailable().iter().next() {
             app.say(
                 if console.read_only {
