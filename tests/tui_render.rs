@@ -1543,7 +1543,8 @@ fn the_consoles_guard_rolls_back_the_triggered_cells_loudly() {
     app.on_report(report, now);
     let banner = app.banner.clone().unwrap();
     assert!(
-        banner.starts_with("AUTO-ROLLBACK 1 cell(s) to modal · rev 2 · guard: 1 over the SLO"),
+        banner
+            == "AUTO-ROLLBACK 1 cell(s) to modal · rev 2 · llama-3.2-1b/us-east errors 100.0% > 1% (3 checks in a row)",
         "{banner}"
     );
     assert!(app.bell);
@@ -1717,4 +1718,68 @@ fn the_consoles_guard_promotes_a_plan_by_its_gate() {
     assert_eq!(c.store.load().unwrap().revision(), revision);
     let (said, _) = app.status.clone().unwrap();
     assert!(said.contains("not promoted"), "{said}");
+}
+
+/// The plan view follows the plan while it is open: paused elsewhere (by
+/// another operator or a guard), it says so at the next refresh.
+#[test]
+fn the_open_plan_view_follows_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = console(dir.path(), false);
+    let plan = beacon_console::config::load_plan(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/research-order.toml"),
+        &c.profile,
+    )
+    .unwrap();
+    ops::plan::act(&c, &ops::plan::Verb::Start(plan), "day 1").unwrap();
+    let mut app = new_app(&c).unwrap();
+    let now = Instant::now();
+    app.on_key(key(KeyCode::Char('p')), now);
+    ops::plan::act(&c, &ops::plan::Verb::Pause, "bob: p95 looks odd").unwrap();
+    app.on_report(worker::handle(&c, worker::Request::Load), now);
+    app.refresh_plan_view(std::time::SystemTime::now());
+    let Mode::Plan(view) = &app.mode else {
+        panic!("still the plan view");
+    };
+    assert!(
+        view.lines[0].ends_with("step 1/4 (5%), paused"),
+        "{}",
+        view.lines[0]
+    );
+}
+
+/// `:plan resume` (or promote) would send the target more traffic where it
+/// is failing: refused on the spot, naming where; `anyway` goes through.
+#[test]
+fn the_console_does_not_resume_a_plan_into_a_failing_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = console(dir.path(), false);
+    let plan = beacon_console::config::load_plan(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/research-order.toml"),
+        &c.profile,
+    )
+    .unwrap();
+    ops::plan::act(&c, &ops::plan::Verb::Start(plan), "day 1").unwrap();
+    ops::plan::act(&c, &ops::plan::Verb::Pause, "outage").unwrap();
+    let mut app = new_app(&c).unwrap();
+    let now = Instant::now();
+    with_traffic(
+        &mut app,
+        ("llama-3.2-1b", "us-east"),
+        &[
+            ("runpod", 60.0, 60.0, 0.0, 0.2),
+            ("modal", 180.0, 0.0, 0.0, 0.4),
+        ],
+    );
+    type_text(&mut app, ":plan resume", now);
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Effect::None);
+    let (said, _) = app.status.clone().unwrap();
+    assert!(
+        said.contains("runpod FAILING in llama-3.2-1b/us-east (DOWN)")
+            && said.contains(":plan resume anyway"),
+        "{said}"
+    );
+    type_text(&mut app, ":plan resume anyway", now);
+    let effect = app.on_key(key(KeyCode::Enter), now);
+    assert_eq!(format!("{effect:?}"), "Plan(ResumeAnyway)");
 }

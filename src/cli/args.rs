@@ -9,7 +9,7 @@ use crate::domain::{CellId, Direction, Selection};
     name = "beacon-console",
     version,
     about = "On-call console for moving LLM inference from Modal to RunPod by routing flags",
-    after_help = "Exit codes: 0 ok, 2 invalid input, 3 conflict (stale revision), 4 flag store unavailable, 5 refused by read-only, 6 bench gates failed, 128+N ended by signal N (console), 141 stdout closed."
+    after_help = "Exit codes: 0 ok, 2 invalid input, 3 conflict (stale revision), 4 flag store unavailable, 5 refused by read-only, 6 bench gates failed or plan promote refused by the gate, 7 another guard holds the role, 128+N ended by signal N (console), 141 stdout closed."
 )]
 pub struct Cli {
     /// Profile (TOML). Default: the built-in demo profile on the embedded simulator.
@@ -46,7 +46,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "NAME|PATH")]
     pub theme: Option<String>,
     /// The console's guard: disarmed, observe, hold or rollback (default: the profile's `[guard] mode`).
-    #[arg(long, global = true, value_name = "MODE", value_parser = parse_guard_mode)]
+    #[arg(long, value_name = "MODE", value_parser = parse_guard_mode)]
     pub guard: Option<crate::domain::guard::GuardMode>,
     /// The demo simulator's time scale for the console (simulated seconds per second).
     #[arg(long, global = true, hide = true, value_parser = parse_time_scale)]

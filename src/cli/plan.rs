@@ -158,7 +158,9 @@ fn hold_words(state: &PlanState) -> String {
         None => "then the plan is done (plan promote)".into(),
     };
     if held >= step.hold_ms {
-        format!(" · hold over: plan promote for the next step ({next})")
+        format!(
+            " · hold over: an acting guard promotes when the gate passes, or plan promote ({next})"
+        )
     } else {
         format!(
             " · hold {} s left, {next}",

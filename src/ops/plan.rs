@@ -279,7 +279,7 @@ fn routes_at(
     Ok(plan.routes_at(routes, stage, step, &split_of)?)
 }
 
-fn cell_id(cell: &str) -> Option<CellId> {
+pub fn cell_id(cell: &str) -> Option<CellId> {
     let (model, region) = cell.split_once('/')?;
     Some(CellId::new(
         crate::domain::Id::from(model),

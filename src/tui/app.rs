@@ -584,12 +584,28 @@ impl App {
                     // Forward in production: confirmed by typing, on the
                     // command line (`plan promote`), not by one Enter here.
                     Action::Plan(
-                        command @ (command::PlanCommand::Promote | command::PlanCommand::Resume),
+                        command::PlanCommand::Promote
+                        | command::PlanCommand::PromoteOverGate
+                        | command::PlanCommand::Resume
+                        | command::PlanCommand::ResumeAnyway,
                     ) if self.session.production => {
-                        let _ = command;
                         self.say(
                             "PRODUCTION: plan promote and resume are confirmed on the command line (beacon-console plan …)",
                             Tone::Warn,
+                        );
+                        Effect::None
+                    }
+                    Action::Plan(
+                        command @ (command::PlanCommand::Promote | command::PlanCommand::Resume),
+                    ) if let Some(failing) = self.plan_into_failure() => {
+                        let verb = if command == command::PlanCommand::Promote {
+                            "promote"
+                        } else {
+                            "resume"
+                        };
+                        self.say(
+                            format!("{failing}: not sent more traffic (:plan {verb} anyway)"),
+                            Tone::Bad,
                         );
                         Effect::None
                     }

@@ -30,8 +30,11 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlanCommand {
     Promote,
-    /// Promote although the guard finds the stage breaching (audited).
+    /// Promote although the guard finds the stage breaching (audited), or
+    /// the target failing there.
     PromoteOverGate,
+    /// Resume although the target is failing in the stage's cells.
+    ResumeAnyway,
     Pause,
     Resume,
     Abort,
@@ -109,8 +112,9 @@ pub fn parse(line: &str, vocabulary: &Vocabulary) -> Result<Action, String> {
             ["promote", "anyway"] => Ok(Action::Plan(PlanCommand::PromoteOverGate)),
             ["pause"] => Ok(Action::Plan(PlanCommand::Pause)),
             ["resume"] => Ok(Action::Plan(PlanCommand::Resume)),
+            ["resume", "anyway"] => Ok(Action::Plan(PlanCommand::ResumeAnyway)),
             ["abort"] => Ok(Action::Plan(PlanCommand::Abort)),
-            _ => Err("usage: plan promote [anyway]|pause|resume|abort".into()),
+            _ => Err("usage: plan promote [anyway]|pause|resume [anyway]|abort".into()),
         },
         "rollback" if !args.is_empty() => Ok(Action::Rollback(selection(args, vocabulary)?)),
         "warmup" if !args.is_empty() => Ok(Action::Warmup(selection(args, vocabulary)?)),

@@ -461,6 +461,7 @@ async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
         }
     }
     send_notifications(ctx, app);
+    app.refresh_plan_view(std::time::SystemTime::now());
     if app.rollback_armed.is_some() && !app.rollback_is_armed(now) {
         app.rollback_armed = None;
         app.say("rollback not confirmed: nothing written", Tone::Info);

@@ -12,6 +12,40 @@ use crate::ops::plan::{status_word, step_words};
 use super::app::App;
 
 impl App {
+    /// Where the plan's next write (promote, resume) would send the target
+    /// traffic while it is failing there — the current stage's cells and,
+    /// for a step into the next stage, those too — in words; `None` when
+    /// it is not (or nothing says so).
+    pub fn plan_into_failure(&self) -> Option<String> {
+        let state = self.document.plan.as_ref()?;
+        let cells: Vec<crate::domain::CellId> = state
+            .plan
+            .stages
+            .iter()
+            .skip(state.stage)
+            .take(2)
+            .flat_map(|s| s.cells.iter())
+            .filter_map(|c| crate::ops::plan::cell_id(c))
+            .collect();
+        self.live
+            .failing(&self.session.target, &cells, &self.session.slo)
+            .warning()
+    }
+
+    /// The plan view, where it is open, drawn again from the document and
+    /// the guard's last check (the hold counts down; a pause by the guard or
+    /// another operator shows), keeping where it was scrolled to.
+    pub fn refresh_plan_view(&mut self, now: SystemTime) {
+        if !matches!(self.mode, super::app::Mode::Plan(_)) {
+            return;
+        }
+        let lines = self.plan_lines(now);
+        if let super::app::Mode::Plan(view) = &mut self.mode {
+            view.offset = view.offset.min(lines.len().saturating_sub(1));
+            view.lines = lines;
+        }
+    }
+
     pub fn plan_lines(&self, now: SystemTime) -> Vec<String> {
         let Some(state) = &self.document.plan else {
             return vec![
@@ -86,7 +120,7 @@ fn hold_left(state: &PlanState, hold_ms: u64, now: SystemTime) -> String {
     let since = humantime::parse_rfc3339(&state.since).unwrap_or(now);
     let held = now.duration_since(since).unwrap_or_default().as_millis() as u64;
     if held >= hold_ms {
-        "hold over: the gate decides".into()
+        "hold over: the gate promotes (an acting guard), or :plan promote".into()
     } else {
         format!("hold {} s left", (hold_ms - held).div_ceil(1000))
     }

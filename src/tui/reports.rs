@@ -444,10 +444,7 @@ impl App {
             ),
             Err(e) => self.say(e, Tone::Bad),
         }
-        if let Mode::Plan(_) = self.mode {
-            let lines = self.plan_lines(std::time::SystemTime::now());
-            self.mode = Mode::Plan(History::new(lines));
-        }
+        self.refresh_plan_view(std::time::SystemTime::now());
     }
 
     /// The guard's check published, or not (a failure said once, not at
@@ -518,8 +515,17 @@ impl App {
                     .committed
                     .as_ref()
                     .map_or(0, |c| c.record.changes.len());
+                // The cells and their figures; the limits stay in the audit
+                // (`L`), so the banner fits a small screen.
+                let why = reason.split_once("): ").map_or(reason.as_str(), |(_, w)| w);
+                let plan = match &self.document.plan {
+                    Some(p) if p.status == crate::domain::plan::PlanStatus::Paused => {
+                        format!(" · plan {} paused", p.plan.name)
+                    }
+                    _ => String::new(),
+                };
                 self.alert(format!(
-                    "AUTO-ROLLBACK {cells} cell(s) to {} · rev {} · {reason}",
+                    "AUTO-ROLLBACK {cells} cell(s) to {} · rev {} · {why}{plan}",
                     self.session.fallback, done.revision
                 ));
                 self.notify_rollback(&done);

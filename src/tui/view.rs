@@ -250,23 +250,10 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
         [one] => format!(" + {one}"),
         [one, rest @ ..] => format!(" + {one} +{}", rest.len()),
     };
-    let guard = app.guard.word();
-    // Observing and disarmed are quiet: on a narrow screen only a guard that
-    // acts (or holds, or is elsewhere) takes the operator's place.
-    let acting = !matches!(
-        app.guard.mode(),
-        crate::domain::guard::GuardMode::Observe | crate::domain::guard::GuardMode::Disarmed
-    );
-    let guard_short = if acting {
-        format!(" · {guard}")
-    } else {
-        String::new()
-    };
+    // The guard's word (armed, holding, observing, disarmed, elsewhere)
+    // stays to the last: the operator's name and the profile's give way first.
+    let guard_short = format!(" · {}", app.guard.word());
     let full = format!(
-        " {} · {} rev {revision} · {applied} · {guard} · {}{others}",
-        app.session.profile_name, app.session.store_label, app.session.operator
-    );
-    let full_quiet = format!(
         " {} · {} rev {revision} · {applied}{guard_short} · {}{others}",
         app.session.profile_name, app.session.store_label, app.session.operator
     );
@@ -280,7 +267,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, palette: Theme) {
     );
     let shorter_still = format!(" rev {revision} · {applied}{guard_short}");
     let shortest = format!(" rev {revision}{guard_short}");
-    let text = [full, full_quiet, shorter, short, shorter_still]
+    let text = [full, shorter, short, shorter_still]
         .into_iter()
         .find(|t| t.chars().count() <= room)
         .unwrap_or(shortest);

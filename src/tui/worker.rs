@@ -355,7 +355,7 @@ fn plan(
             ops::plan::Verb::Promote { full: false }
         }
         PlanCommand::Pause => ops::plan::Verb::Pause,
-        PlanCommand::Resume => ops::plan::Verb::Resume,
+        PlanCommand::Resume | PlanCommand::ResumeAnyway => ops::plan::Verb::Resume,
         PlanCommand::Abort => ops::plan::Verb::Abort,
     };
     let mut why = reason.unwrap_or_else(|| "from the console".into());
