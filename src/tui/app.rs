@@ -508,6 +508,37 @@ impl App {
     }
 
     /// Enter on the bottom line.
+    /// A plan verb typed on the command line: forward ones (promote,
+    /// resume) are left to the command line in production, and refused
+    /// where they would send the target traffic while it is failing.
+    fn plan_command(&mut self, command: command::PlanCommand) -> Effect {
+        use command::PlanCommand::{Promote, PromoteOverGate, Resume, ResumeAnyway};
+        let forward = matches!(command, Promote | PromoteOverGate | Resume | ResumeAnyway);
+        if forward && self.session.production {
+            // Confirmed by typing, on the command line, not by one Enter here.
+            self.say(
+                "PRODUCTION: plan promote and resume are confirmed on the command line (beacon-console plan …)",
+                Tone::Warn,
+            );
+            return Effect::None;
+        }
+        if matches!(command, Promote | Resume)
+            && let Some(failing) = self.plan_into_failure()
+        {
+            let verb = if command == Promote {
+                "promote"
+            } else {
+                "resume"
+            };
+            self.say(
+                format!("{failing}: not sent more traffic (:plan {verb} anyway)"),
+                Tone::Bad,
+            );
+            return Effect::None;
+        }
+        Effect::Plan(command)
+    }
+
     fn on_enter(&mut self, text: &str, prompt: Prompt) -> Effect {
         match prompt {
             Prompt::Share(selection) => {
@@ -581,35 +612,7 @@ impl App {
                     }
                     Action::Rollback(selection) => Effect::Rollback(selection),
                     Action::ForceRollback => Effect::ForceRollback,
-                    // Forward in production: confirmed by typing, on the
-                    // command line (`plan promote`), not by one Enter here.
-                    Action::Plan(
-                        command::PlanCommand::Promote
-                        | command::PlanCommand::PromoteOverGate
-                        | command::PlanCommand::Resume
-                        | command::PlanCommand::ResumeAnyway,
-                    ) if self.session.production => {
-                        self.say(
-                            "PRODUCTION: plan promote and resume are confirmed on the command line (beacon-console plan …)",
-                            Tone::Warn,
-                        );
-                        Effect::None
-                    }
-                    Action::Plan(
-                        command @ (command::PlanCommand::Promote | command::PlanCommand::Resume),
-                    ) if let Some(failing) = self.plan_into_failure() => {
-                        let verb = if command == command::PlanCommand::Promote {
-                            "promote"
-                        } else {
-                            "resume"
-                        };
-                        self.say(
-                            format!("{failing}: not sent more traffic (:plan {verb} anyway)"),
-                            Tone::Bad,
-                        );
-                        Effect::None
-                    }
-                    Action::Plan(command) => Effect::Plan(command),
+                    Action::Plan(command) => self.plan_command(command),
                     Action::GiveUpRollback if self.rollback.is_none() => {
                         self.say("no rollback is pending", Tone::Info);
                         Effect::None
