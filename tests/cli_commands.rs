@@ -106,6 +106,24 @@ fn shift_rollback_undo_history() {
         "{}",
         r.stdout
     );
+    // A filter: spelled as the audit or as the history prints it; one that
+    // matches nothing says so (not "no changes recorded"); an unknown one
+    // is an error naming the kinds.
+    let r = ok(&mut demo(s), &["history", "--action", "undo"]);
+    assert!(r.stdout.starts_with("rev 3"), "{}", r.stdout);
+    let r = ok(&mut demo(s), &["history", "--action", "auto-rollback"]);
+    assert_eq!(
+        r.stdout.trim(),
+        "no auto_rollback entries (4 other entries in the audit)"
+    );
+    let r = run(&mut demo(s), &["history", "--action", "rolback"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("unknown action \"rolback\": expected one of shift, rollback"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

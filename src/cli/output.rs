@@ -299,7 +299,12 @@ pub fn history(h: &History, json: bool) {
             serde_json::to_string_pretty(&h.events).unwrap_or_default()
         );
     } else if h.events.is_empty() {
-        println!("no changes recorded yet");
+        match &h.filtered {
+            Some((kind, all)) if *all > 0 => {
+                println!("no {kind} entries ({all} other entries in the audit)");
+            }
+            _ => println!("no changes recorded yet"),
+        }
     }
     for bad in &h.bad_lines {
         eprintln!(

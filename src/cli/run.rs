@@ -97,7 +97,7 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
             let behind = c.store.load().map_or(0, |s| s.audit_behind);
             let mut history = ops::history(c.store.as_ref(), &c.audit, None)?;
             if let Some(action) = &args.action {
-                history.keep_only(action);
+                history.keep_only(action).map_err(OpsError::Invalid)?;
             }
             if let Some(limit) = args.limit {
                 history.events.truncate(limit);

@@ -13,7 +13,20 @@ use super::OpsError;
 pub struct History {
     pub events: Vec<AuditEvent>,
     pub bad_lines: Vec<BadLine>,
+    /// Kept to one kind: (the kind, how many events there were in all).
+    pub filtered: Option<(String, usize)>,
 }
+
+/// The kinds `--action` takes, as the audit spells them.
+pub const KINDS: [&str; 7] = [
+    "shift",
+    "rollback",
+    "forced_rollback",
+    "undo",
+    "auto_rollback",
+    "plan_step",
+    "refused",
+];
 
 /// The store's own audit where it keeps one (etcd: every operator's
 /// commits), else the audit log file.
@@ -35,23 +48,37 @@ pub fn history(
     if let Some(limit) = limit {
         events.truncate(limit);
     }
-    Ok(History { events, bad_lines })
+    Ok(History {
+        events,
+        bad_lines,
+        filtered: None,
+    })
 }
 
 impl History {
     /// Keeps the events of one kind: an action as the audit spells it
-    /// (`auto_rollback`), or `refused`.
-    pub fn keep_only(&mut self, kind: &str) {
+    /// (`auto_rollback`; as the history prints it, `auto-rollback`, too), or
+    /// `refused`. An unknown kind is an error naming the known ones.
+    pub fn keep_only(&mut self, kind: &str) -> Result<(), String> {
+        let kind = kind.trim().replace(['-', ' '], "_");
+        if !KINDS.contains(&kind.as_str()) {
+            return Err(format!(
+                "unknown action {kind:?}: expected one of {}",
+                KINDS.join(", ")
+            ));
+        }
+        self.filtered = Some((kind.clone(), self.events.len()));
         self.events.retain(|event| match event {
             AuditEvent::Commit(c) => {
                 serde_json::to_value(c.action)
                     .ok()
                     .as_ref()
                     .and_then(|v| v.as_str())
-                    == Some(kind)
+                    == Some(kind.as_str())
             }
             AuditEvent::Refused(_) => kind == "refused",
         });
+        Ok(())
     }
 
     /// One line per event, then its cells' before → after. Stored text is
