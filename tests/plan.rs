@@ -102,23 +102,26 @@ fn abort_at_any_step_restores_the_fallback_for_the_plans_cells() {
     for promotions in 0..3 {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path();
-        // A cell outside the plan keeps its own split.
+        // A cell of a stage the plan has not reached (EU) keeps the split
+        // an operator gave it: the plan never moved it.
         shift_cell(state, "llama-3.2-1b/eu-west", "10", "not the plan's");
-        let text = std::fs::read_to_string(shipped()).unwrap();
-        let us_only = text.split("[[stages]]\nname = \"EU\"").next().unwrap();
-        let path = dir.path().join("us.toml");
-        std::fs::write(&path, us_only).unwrap();
-        assert_eq!(
-            plan(state, &["start", &path.display().to_string(), "--yes"]).code,
-            0
-        );
+        assert_eq!(plan(state, &["start", &shipped(), "--yes"]).code, 0);
         for _ in 0..promotions {
             assert_eq!(plan(state, &["promote", "--yes"]).code, 0);
         }
         if promotions == 2 {
             assert_eq!(plan(state, &["pause"]).code, 0);
         }
+        // Without a terminal, an abort is confirmed by --yes, as a rollback.
         let out = plan(state, &["abort", "--reason", "p95 regression"]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(out.stderr.contains("pass --yes"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("abort: back to modal, based on revision"),
+            "{}",
+            out.stderr
+        );
+        let out = plan(state, &["abort", "--reason", "p95 regression", "--yes"]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_eq!(plan_json(state)["status"], "aborted");
         for (cell, share) in shares(state) {
@@ -233,7 +236,7 @@ fn a_damaged_plan_state_is_refused_and_abort_clears_it() {
         "{}",
         out.stderr
     );
-    let out = plan(state, &["abort"]);
+    let out = plan(state, &["abort", "--yes"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stdout

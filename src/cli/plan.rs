@@ -7,7 +7,7 @@ use crate::ops::plan::{self, Verb};
 use crate::ops::{Console, OpsError};
 
 use super::args::{PlanArgs, PlanVerb};
-use super::run::{check_forward_yes, confirm_forward};
+use super::run::{check_forward_yes, confirm, confirm_forward};
 
 pub fn run(
     console: &Console,
@@ -46,6 +46,21 @@ pub fn run(
         confirm_forward(console, args.yes, "Apply?")?;
         plan::act_on(console, &base, &verb, &reason)?
     } else {
+        if matches!(verb, Verb::Abort) && !args.yes {
+            // A rollback of the plan's cells: shown and asked as one (the
+            // write itself reads the latest document and is never refused).
+            let base = console.store.load()?;
+            let (routes, _) = plan::preview(console, &base.document, &verb)?;
+            eprintln!(
+                "abort: back to {}, based on revision {}:",
+                console.profile.fallback,
+                base.revision()
+            );
+            for change in base.routes().diff(&routes) {
+                eprintln!("  {}", change.words());
+            }
+            confirm(false, "Abort the plan?")?;
+        }
         plan::act(console, &verb, &reason)?
     };
     if json {

@@ -232,7 +232,7 @@ pub(super) fn confirm_forward(
 }
 
 /// Asks on a terminal; without one, only `--yes` lets a write through.
-fn confirm(yes: bool, question: &str) -> Result<(), OpsError> {
+pub(super) fn confirm(yes: bool, question: &str) -> Result<(), OpsError> {
     ask(yes, &format!("{question} [y/N]"), |answer| {
         matches!(answer, "y" | "Y" | "yes" | "YES" | "Yes")
     })

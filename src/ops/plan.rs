@@ -179,7 +179,10 @@ fn next(
         (_, None) => Err(OpsError::Invalid(
             "no plan is under way (plan start PLAN.toml)".into(),
         )),
-        (Verb::Promote { .. } | Verb::Pause, Some(s)) if s.status == PlanStatus::Paused => Err(
+        (Verb::Pause, Some(s)) if s.status == PlanStatus::Paused => Err(OpsError::Invalid(
+            format!("plan {} is already paused", s.plan.name),
+        )),
+        (Verb::Promote { .. }, Some(s)) if s.status == PlanStatus::Paused => Err(
             OpsError::Invalid(format!("plan {} is paused: plan resume first", s.plan.name)),
         ),
         (Verb::Promote { full }, Some(s)) => {
@@ -213,9 +216,12 @@ fn next(
             let routes = routes_at(console, &s.plan, &doc.routes, s.stage, s.step)?;
             Ok((routes, Some(with(s, PlanStatus::Running, Some(now)))))
         }
+        // Back to the fallback, at once: every cell the plan has reached
+        // (its stages up to the current one). Later stages' cells were
+        // never the plan's to move: an operator's own shift there stays.
         (Verb::Abort, Some(s)) => {
             let mut routes = doc.routes.clone();
-            for cell in s.plan.cells() {
+            for cell in reached(s) {
                 if let Some(id) = cell_id(&cell) {
                     routes.set(id, Split::all(console.profile.fallback.as_str()));
                 }
@@ -232,19 +238,24 @@ pub(crate) fn paused_by(doc: &Document, routes: &Routes) -> Option<String> {
     if state.status != PlanStatus::Running {
         return None;
     }
-    let reached: Vec<String> = state
-        .plan
-        .stages
-        .iter()
-        .take(state.stage + 1)
-        .flat_map(|s| s.cells.iter().cloned())
-        .collect();
+    let reached = reached(&state);
     let touched = doc
         .routes
         .diff(routes)
         .iter()
         .any(|change| reached.contains(&change.cell.to_string()));
     touched.then(|| serde_json::to_string(&with(&state, PlanStatus::Paused, None)).ok())?
+}
+
+/// The cells a plan has reached: those of its stages up to the current one.
+fn reached(state: &PlanState) -> Vec<String> {
+    state
+        .plan
+        .stages
+        .iter()
+        .take(state.stage + 1)
+        .flat_map(|s| s.cells.iter().cloned())
+        .collect()
 }
 
 fn with(state: &PlanState, status: PlanStatus, since: Option<String>) -> PlanState {
