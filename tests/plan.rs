@@ -117,7 +117,8 @@ fn abort_at_any_step_restores_the_fallback_for_the_plans_cells() {
         assert_eq!(out.code, 2, "{}", out.stderr);
         assert!(out.stderr.contains("pass --yes"), "{}", out.stderr);
         assert!(
-            out.stderr.contains("abort: back to modal, based on revision"),
+            out.stderr
+                .contains("abort: back to modal, based on revision"),
             "{}",
             out.stderr
         );
@@ -250,4 +251,56 @@ fn a_damaged_plan_state_is_refused_and_abort_clears_it() {
             .stdout
             .contains("no plan has been started")
     );
+}
+
+/// `plan promote` reads the guard's last published check of the stage: no
+/// breach is not a pass — a stage whose cells were too quiet to judge is
+/// said to be unjudged; only a stage every cell of which passed is "passed".
+#[test]
+fn a_promotion_says_what_the_guards_last_check_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    assert_eq!(plan(state, &["start", &shipped(), "--yes"]).code, 0);
+    let publish = |verdicts: &[&str]| {
+        let cells: Vec<serde_json::Value> = ["llama-3.2-1b", "qwen-2.5-1.5b", "mistral-7b"]
+            .iter()
+            .zip(verdicts)
+            .map(|(m, v)| serde_json::json!([format!("{m}/us-east"), v]))
+            .collect();
+        let record = serde_json::json!({
+            "by": "alice@bastion-1",
+            "at": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            "revision": 1,
+            "interval_ms": 5000,
+            "cells": cells,
+        });
+        std::fs::write(
+            state.join("flags/beacon-routes.json.guard-check"),
+            record.to_string(),
+        )
+        .unwrap();
+    };
+    publish(&["pass", "inconclusive (3 of 20 requests)", "pass"]);
+    let out = plan(state, &["promote", "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no gate: the guard's last check (by alice@bastion-1, ")
+            && out.stderr.contains(
+                "did not pass the whole stage: qwen-2.5-1.5b/us-east inconclusive (3 of 20 requests)"
+            ),
+        "{}",
+        out.stderr
+    );
+    publish(&["pass", "pass", "pass"]);
+    let out = plan(state, &["promote", "--yes"]);
+    assert!(
+        out.stderr
+            .contains("gate: the stage passed the guard's last check (alice@bastion-1, "),
+        "{}",
+        out.stderr
+    );
+    publish(&["pass", "BREACH errors 3.0% > 1%", "pass"]);
+    let out = plan(state, &["promote", "--yes"]);
+    assert_eq!(out.code, 6, "{}", out.stderr);
 }

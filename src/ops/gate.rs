@@ -28,10 +28,9 @@ pub struct Published {
     pub revision: u64,
     /// The guard's check interval: the record is stale after a few.
     pub interval_ms: u64,
-    /// Cells in a breach at that check, with why.
-    pub breaching: Vec<(String, String)>,
-    /// Cells judged.
-    pub judged: usize,
+    /// Every cell judged (those in the canary), with its verdict in words
+    /// (`pass`, `BREACH …`, `inconclusive (…)`, `no data (…)`).
+    pub cells: Vec<(String, String)>,
 }
 
 impl Published {
@@ -41,13 +40,11 @@ impl Published {
             at: crate::flags::file::now_utc(),
             revision: check.revision,
             interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
-            breaching: check
+            cells: check
                 .cells
                 .iter()
-                .filter(|c| matches!(c.verdict, Verdict::Breach(_)))
                 .map(|c| (c.cell.to_string(), c.verdict.to_string()))
                 .collect(),
-            judged: check.cells.len(),
         }
     }
 
@@ -70,7 +67,7 @@ pub fn publish(console: &Console, published: &Published) -> Result<(), super::Op
 pub enum StageVerdict {
     /// A fresh check found these cells of the stage in a breach.
     Breaching(String),
-    /// A fresh check found none.
+    /// A fresh check found every cell of the stage passing.
     Clear { by: String, age_s: u64 },
     /// No guard judged it lately (none runs, or it is stale).
     Unjudged(String),
@@ -100,23 +97,44 @@ pub fn stage_verdict(console: &Console, state: &PlanState, now: SystemTime) -> S
     let Some(stage) = state.plan.stages.get(state.stage) else {
         return StageVerdict::Unjudged("the plan has no current stage".into());
     };
-    let breaching: Vec<String> = p
-        .breaching
+    let by = crate::domain::text::printable(&p.by).into_owned();
+    let verdict = |cell: &String| p.cells.iter().find(|(c, _)| c == cell).map(|(_, v)| v);
+    let breaching: Vec<String> = stage
+        .cells
         .iter()
-        .filter(|(cell, _)| stage.cells.contains(cell))
+        .filter_map(|cell| Some((cell, verdict(cell)?)))
+        .filter(|(_, v)| v.starts_with("BREACH"))
         .map(|(cell, why)| crate::domain::text::printable(&format!("{cell} {why}")).into_owned())
         .collect();
-    if breaching.is_empty() {
+    if !breaching.is_empty() {
+        return StageVerdict::Breaching(format!(
+            "{} (guard {by}, {} s ago)",
+            breaching.join("; "),
+            age.as_secs()
+        ));
+    }
+    // No breach is not a pass: a cell too quiet to judge, without data, or
+    // not in the canary was not judged clean.
+    let pass = Verdict::Pass.to_string();
+    let unclean: Vec<String> = stage
+        .cells
+        .iter()
+        .filter(|cell| verdict(cell).is_none_or(|v| *v != pass))
+        .map(|cell| {
+            let said = verdict(cell).map_or("not in the canary", String::as_str);
+            crate::domain::text::printable(&format!("{cell} {said}")).into_owned()
+        })
+        .collect();
+    if unclean.is_empty() {
         StageVerdict::Clear {
-            by: crate::domain::text::printable(&p.by).into_owned(),
+            by,
             age_s: age.as_secs(),
         }
     } else {
-        StageVerdict::Breaching(format!(
-            "{} (guard {}, {} s ago)",
-            breaching.join("; "),
-            crate::domain::text::printable(&p.by),
-            age.as_secs()
+        StageVerdict::Unjudged(format!(
+            "the guard's last check (by {by}, {} s ago) did not pass the whole stage: {}",
+            age.as_secs(),
+            unclean.join("; ")
         ))
     }
 }
