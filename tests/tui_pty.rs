@@ -475,3 +475,17 @@ fn a_console_restarted_mid_plan_continues_it() {
     assert_eq!(status["plan"]["status"], "paused", "{status}");
     assert_eq!(status["plan"]["step"], 1, "{status}");
 }
+
+/// A read-only console asked to guard cannot act: its guard observes, and
+/// the header says so — never "elsewhere", as if another process guarded.
+#[test]
+fn a_read_only_console_guard_observes_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start_with(dir.path(), "--read-only --guard rollback");
+    let screen = t.wait_for("the guard only observes here");
+    assert!(screen.contains("READ-ONLY"), "{screen}");
+    let screen = t.wait_for("guard observing");
+    assert!(!screen.contains("guard elsewhere"), "{screen}");
+    t.keys(&["q"]);
+    t.wait_for("EXITED 0");
+}

@@ -481,9 +481,15 @@ fn arm_guard(ctx: &Ctx<'_>, app: &mut App) {
         return;
     }
     if ctx.console.read_only {
-        app.guard.role = Some(Err(
-            "read-only: this console cannot roll back or hold a plan".into(),
-        ));
+        // It cannot act: it observes, and says so (never "elsewhere", as if
+        // another process guarded).
+        if let Some(guard) = app.guard.guard.as_mut() {
+            guard.mode = crate::domain::guard::GuardMode::Observe;
+        }
+        app.say(
+            "READ-ONLY: the guard only observes here (it cannot roll back or hold a plan)",
+            Tone::Warn,
+        );
     } else {
         ctx.send(worker::Request::TakeGuard);
     }
