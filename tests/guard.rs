@@ -695,3 +695,34 @@ fn a_guard_beside_a_demo_process_shares_its_simulator() {
     first.wait().unwrap();
     assert!(!read(&log).contains("eu-west BREACH"), "{}", read(&log));
 }
+
+/// A guard sharing a demo simulator whose process ended is blind for good:
+/// it stops (exit 4) and lets the role go, so that a guard that can see
+/// takes it — rather than hold it and never act.
+#[test]
+fn a_guard_whose_shared_simulator_ended_lets_the_role_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = quick_demo(dir.path(), "");
+    let owner_log = dir.path().join("owner.log");
+    let mut owner = start_guard(&profile, "observe", &owner_log, &[]);
+    simulator(&profile);
+    let log = dir.path().join("sharer.log");
+    let mut sharer = start_guard(&profile, "rollback", &log, &[]);
+    wait_until("the sharer armed", || {
+        read(&log).contains("demo: sharing the simulator") && read(&log).contains("armed (")
+    });
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    let status = sharer.wait().unwrap();
+    assert_eq!(status.code(), Some(4), "{}", read(&log));
+    assert!(
+        read(&log).contains("is gone: stopping, so that another guard can act"),
+        "{}",
+        read(&log)
+    );
+    let out = run(
+        &mut with_profile(&profile),
+        &["guard", "--mode", "rollback", "--checks", "1"],
+    );
+    assert_eq!(out.code, 0, "the role is free again: {}", out.stderr);
+}

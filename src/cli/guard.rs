@@ -94,6 +94,14 @@ async fn watch(
             _ = tokio::signal::ctrl_c() => return Ok(()),
             _ = term.recv() => return Ok(()),
         }
+        if let Some(shared) = monitor.shared().filter(|_| monitor.shared_gone()) {
+            // Blind for good: let the role go (exit) so that a guard that
+            // can see — a console or guard started anew — may take it.
+            return Err(OpsError::Unavailable(format!(
+                "the demo simulator this guard shared (pid {}) is gone: stopping, so that another guard can act (start it again to run its own)",
+                shared.pid
+            )));
+        }
         if guard.mode != GuardMode::Disarmed {
             let mode = guard.mode;
             let acting = tokio::task::block_in_place(|| may_act(console, &mut role, &alerts.who));

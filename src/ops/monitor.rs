@@ -58,6 +58,41 @@ pub struct Monitor {
     sim_routers: Vec<(String, SimRouter)>,
     /// The demo simulator of another process, where this one shares it.
     shared: Option<Announcement>,
+    /// Set once that simulator stopped answering.
+    shared_gone: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Watches a shared demo simulator: three refused connects in a row, a
+/// second apart, and it is gone (its process ended).
+async fn watch_shared(
+    base: String,
+    gone: Arc<std::sync::atomic::AtomicBool>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let Some(addr) = base.strip_prefix("http://").map(str::to_string) else {
+        return;
+    };
+    let mut refused = 0;
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let reached = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(&addr),
+        )
+        .await;
+        refused = if matches!(reached, Ok(Ok(_))) {
+            0
+        } else {
+            refused + 1
+        };
+        if refused >= 3 {
+            gone.store(true, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+    }
 }
 
 /// A demo simulator another process runs on this profile's state
@@ -146,6 +181,15 @@ impl Monitor {
             stopped.clone(),
         ));
         let every = profile.telemetry.scrape_interval;
+        let shared_gone = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        if let Some(found) = &shared {
+            tasks.push(tokio::spawn(watch_shared(
+                found.base.clone(),
+                shared_gone.clone(),
+                stopped.clone(),
+            )));
+        }
         let scraper = match prometheus {
             Some((base, token)) => tokio::spawn(prometheus_loop(
                 http,
@@ -166,10 +210,20 @@ impl Monitor {
             telemetry,
             regions,
             stop,
-            tasks: vec![probes, scraper],
+            tasks: {
+                tasks.extend([probes, scraper]);
+                tasks
+            },
             sim_routers,
             shared,
+            shared_gone,
         })
+    }
+
+    /// The shared demo simulator stopped answering: its process is gone,
+    /// and every figure here with it (read without I/O: a task watches).
+    pub fn shared_gone(&self) -> bool {
+        self.shared_gone.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// On the demo, the simulator this monitor shares with the process that

@@ -34,6 +34,8 @@ pub struct GuardView {
     pub gate: crate::ops::guard::PlanGate,
     /// Whether the last check could be published.
     pub published: Option<Result<(), String>>,
+    /// The figures' source is gone for good (the demo simulator it shared).
+    pub blind: bool,
 }
 
 /// The triggers' reasons, one after another.

@@ -462,6 +462,9 @@ async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
     }
     send_notifications(ctx, app);
     app.refresh_plan_view(std::time::SystemTime::now());
+    if ctx.monitor.shared_gone() {
+        shared_simulator_gone(ctx, app);
+    }
     if app.rollback_armed.is_some() && !app.rollback_is_armed(now) {
         app.rollback_armed = None;
         app.say("rollback not confirmed: nothing written", Tone::Info);
@@ -472,6 +475,30 @@ async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
     if let Some(request) = app.due_rollback(now) {
         ctx.send(request);
     }
+}
+
+/// The demo simulator this console shared is gone, and its figures with
+/// it: said once; an acting guard lets its role go (blind, it must not keep
+/// a guard that can see from acting) and only observes from then on.
+fn shared_simulator_gone(ctx: &Ctx<'_>, app: &mut App) {
+    let Some(shared) = ctx.monitor.shared() else {
+        return;
+    };
+    if app.guard.blind {
+        return;
+    }
+    app.guard.blind = true;
+    if app.guard.needs_role() {
+        if let Some(guard) = app.guard.guard.as_mut() {
+            guard.mode = crate::domain::guard::GuardMode::Observe;
+        }
+        app.guard.role = None;
+        ctx.send(worker::Request::ReleaseGuard);
+    }
+    app.alert(format!(
+        "the demo simulator of pid {} is gone: no figures from here on, the guard let its role go — quit and start the console again",
+        shared.pid
+    ));
 }
 
 /// Armed, the console's guard needs the role (the store worker takes it

@@ -41,6 +41,8 @@ pub enum Request {
     History,
     /// Take the guard's role (armed): held by this thread until the end.
     TakeGuard,
+    /// Let the guard's role go (this console can no longer see).
+    ReleaseGuard,
     /// A cutover plan's verb.
     Plan {
         command: super::command::PlanCommand,
@@ -133,6 +135,10 @@ pub fn spawn(
                         Err(e) => Report::GuardTaken(Err(e.to_string())),
                     }
                 }
+                Request::ReleaseGuard => {
+                    role = None;
+                    continue;
+                }
                 Request::AutoRollback { .. }
                 | Request::PlanOver { .. }
                 | Request::PublishCheck(_)
@@ -187,8 +193,8 @@ pub fn handle(console: &Console, request: Request) -> Report {
             force,
         } => rollback(console, selection, reason, force),
         Request::History => Report::History(history(console).map_err(text)),
-        Request::TakeGuard => {
-            Report::GuardTaken(Err("the guard's role is taken by the worker loop".into()))
+        Request::TakeGuard | Request::ReleaseGuard => {
+            Report::GuardTaken(Err("the guard's role is the worker loop's".into()))
         }
         Request::Plan {
             command,
