@@ -1543,8 +1543,10 @@ fn the_consoles_guard_rolls_back_the_triggered_cells_loudly() {
     app.on_report(report, now);
     let banner = app.banner.clone().unwrap();
     assert!(
-        banner
-            == "AUTO-ROLLBACK 1 cell(s) to modal · rev 2 · llama-3.2-1b/us-east errors 100.0% > 1% (3 checks in a row)",
+        banner.starts_with("AUTO-ROLLBACK 1 cell(s) to modal · rev 2 at ")
+            && banner.ends_with(
+                "Z by this console's guard · llama-3.2-1b/us-east errors 100.0% > 1% (3 checks in a row)"
+            ),
         "{banner}"
     );
     assert!(app.bell);

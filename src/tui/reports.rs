@@ -524,8 +524,14 @@ impl App {
                     }
                     _ => String::new(),
                 };
+                // Who and when first, then what the plan did: on a small
+                // screen the figures are what may be cut (`L` has them).
+                let at = done.committed.as_ref().map_or_else(String::new, |c| {
+                    let time = c.record.time.get(11..19).unwrap_or("");
+                    format!(" at {time}Z")
+                });
                 self.alert(format!(
-                    "AUTO-ROLLBACK {cells} cell(s) to {} · rev {} · {why}{plan}",
+                    "AUTO-ROLLBACK {cells} cell(s) to {} · rev {}{at} by this console's guard{plan} · {why}",
                     self.session.fallback, done.revision
                 ));
                 self.notify_rollback(&done);
