@@ -489,3 +489,31 @@ fn a_read_only_console_guard_observes_and_says_so() {
     t.keys(&["q"]);
     t.wait_for("EXITED 0");
 }
+
+/// Two demo consoles on one state directory share one simulator, and the
+/// FAULTS badge says what that simulator has in force — whichever console
+/// set or cleared it.
+#[test]
+fn the_faults_badge_says_what_the_shared_simulator_has_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Tmux::start(dir.path());
+    a.wait_for("ROLLBACK");
+    let b = Tmux::start(dir.path());
+    b.wait_for("sharing the simulator of pid");
+    b.keys(&["F"]);
+    b.wait_for("clear every fault");
+    b.keys(&["1"]);
+    b.wait_for("FAULTS");
+    a.wait_for("FAULTS");
+    a.keys(&["F"]);
+    a.wait_for("clear every fault");
+    a.keys(&["7"]);
+    b.wait_until("the badge gone", |screen| {
+        !screen.lines().next().unwrap_or("").contains("FAULTS")
+    });
+    for t in [&a, &b] {
+        t.keys(&["Escape"]);
+        t.keys(&["q"]);
+        t.wait_for("EXITED 0");
+    }
+}

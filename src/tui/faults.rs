@@ -114,6 +114,13 @@ impl DemoFaults {
         self.rules.iter().map(|(_, f)| f.clone()).collect()
     }
 
+    /// The rules the simulator has in force, as it answered (another
+    /// console sharing it may have set or cleared some): the badge says
+    /// what is, not what this console last sent.
+    pub fn in_force(&mut self, rules: Vec<Fault>) {
+        self.rules = rules.into_iter().map(|f| (label_of(&f), f)).collect();
+    }
+
     /// For the header: "FAULTS: runpod outage in us-east +1".
     pub fn summary(&self) -> Option<String> {
         let (first, _) = self.rules.first()?;
@@ -131,6 +138,37 @@ impl DemoFaults {
             n => format!("FAULTS {n}"),
         }
     }
+}
+
+/// A rule in words, as the menu says its own ("runpod outage in us-east");
+/// one set through the API directly is told by what it does.
+fn label_of(f: &Fault) -> String {
+    let provider = f.scope.provider.as_deref().unwrap_or("every provider");
+    let mut place = f
+        .scope
+        .region
+        .as_deref()
+        .unwrap_or("every region")
+        .to_string();
+    if let Some(model) = &f.scope.model {
+        place = format!("{model}/{place}");
+    }
+    let what = if f.outage {
+        "outage".to_string()
+    } else if f.hang {
+        "hanging".to_string()
+    } else if f.error_rate > 0.0 {
+        format!("{:.0} % errors", f.error_rate * 100.0)
+    } else if let Some(m) = f.latency_multiplier {
+        format!("{m}× slower")
+    } else if f.rate_limit_rate > 0.0 {
+        format!("{:.0} % rate-limited", f.rate_limit_rate * 100.0)
+    } else if f.malformed_rate > 0.0 {
+        format!("{:.0} % malformed", f.malformed_rate * 100.0)
+    } else {
+        "a fault".to_string()
+    };
+    format!("{provider} {what} in {place}")
 }
 
 #[cfg(test)]

@@ -404,6 +404,7 @@ async fn event_loop(
                         app.say(summary, Tone::Good);
                     }
                     WarmupEvent::Note(text) => app.say(text, Tone::Warn),
+                    WarmupEvent::Faults(rules) => app.faults.in_force(rules),
                 }
                 dirty = true;
             }
@@ -464,6 +465,8 @@ async fn on_tick(ctx: &Ctx<'_>, app: &mut App) {
     app.refresh_plan_view(std::time::SystemTime::now());
     if ctx.monitor.shared_gone() {
         shared_simulator_gone(ctx, app);
+    } else {
+        read_faults(ctx, app);
     }
     if app.rollback_armed.is_some() && !app.rollback_is_armed(now) {
         app.rollback_armed = None;
@@ -660,6 +663,8 @@ enum WarmupEvent {
     Done(String),
     /// A line for the status (the demo's faults were set, or not).
     Note(String),
+    /// The demo simulator's faults in force, as it answered.
+    Faults(Vec<crate::sim::Fault>),
 }
 
 fn apply(ctx: &mut Ctx, app: &mut App, effect: Effect) -> Flow {
@@ -820,6 +825,28 @@ fn spawn_warmup(
 
 /// Sends the demo simulator its whole fault list, off the UI task; the
 /// answer comes back as a status line.
+/// On the demo, the simulator's faults in force, asked each tick by a task
+/// of its own (another console sharing the simulator may change them).
+fn read_faults(ctx: &Ctx, app: &App) {
+    let Some(address) = app.session.sim_address.clone() else {
+        return;
+    };
+    let http = ctx.monitor.clients.http();
+    let events = ctx.warmups.clone();
+    tokio::spawn(async move {
+        let Ok(url) = crate::providers::ProviderUrl::parse(&format!("{address}/sim/faults")) else {
+            return;
+        };
+        let headers = http::HeaderMap::new();
+        let answer = http
+            .json::<Vec<crate::sim::Fault>>(http::Method::GET, &url, &headers, Vec::new().into())
+            .await;
+        if let Ok(rules) = answer {
+            let _ = events.send(WarmupEvent::Faults(rules));
+        }
+    });
+}
+
 fn send_faults(ctx: &Ctx, app: &mut App, rules: Vec<crate::sim::Fault>) {
     let Some(address) = app.session.sim_address.clone() else {
         return;
