@@ -173,6 +173,26 @@ fn a_bad_plan_is_refused_at_its_place() {
     let out = plan(dir.path(), &["start", &path.display().to_string(), "--yes"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("in an earlier stage"), "{}", out.stderr);
+    // Two stages of one name cannot be told apart on screen; a name is shown
+    // in a status line, so it is short.
+    std::fs::write(&path, "name = \"x\"\n[[stages]]\nname = \"A\"\nregions = [\"us-east\"]\nsteps = [{ share = 5, hold_s = 1 }]\n[[stages]]\nname = \"A\"\nregions = [\"eu-west\"]\nsteps = [{ share = 50, hold_s = 1 }]\n").unwrap();
+    let out = plan(dir.path(), &["start", &path.display().to_string(), "--yes"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("bad.toml:7:8: a second stage named \"A\""),
+        "{}",
+        out.stderr
+    );
+    let long = "n".repeat(65);
+    std::fs::write(&path, format!("name = \"{long}\"\n[[stages]]\nname = \"A\"\nregions = [\"us-east\"]\nsteps = [{{ share = 5, hold_s = 1 }}]\n")).unwrap();
+    let out = plan(dir.path(), &["start", &path.display().to_string(), "--yes"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("65 characters long: at most 64"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// A plan's cells rolled back by an operator: the plan holds in the same
@@ -234,6 +254,27 @@ fn a_damaged_plan_state_is_refused_and_abort_clears_it() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains("damaged: stage 8 of 3"),
+        "{}",
+        out.stderr
+    );
+    // `status` says so too, rather than show it as if healthy.
+    let out = plan(state, &["status"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("damaged: stage 8 of 3"),
+        "{}",
+        out.stderr
+    );
+    // Shares that fall (a plan file could not say that) are damage as well.
+    plan_state["stage"] = serde_json::json!(0);
+    plan_state["plan"]["stages"][0]["steps"][1]["share"] = serde_json::json!(10);
+    doc["metadata"]["beaconPlan"] = serde_json::Value::String(plan_state.to_string());
+    std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+    let out = plan(state, &["promote", "--yes"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("damaged: stage US: shares that do not rise"),
         "{}",
         out.stderr
     );

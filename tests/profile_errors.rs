@@ -523,3 +523,25 @@ fn guard_rule_modes() {
         "errors observe, p95 rollback, cold_starts rollback, cost hold"
     );
 }
+
+/// A limit of 0 ms or 0× would make every request a breach, and an armed
+/// guard roll every cell back: refused where it is written.
+#[test]
+fn limits_of_zero_are_refused() {
+    for (key, needle) in [
+        ("latency_p95_ms", "slo.latency_p95_ms must be above 0"),
+        ("cost_vs_fallback", "slo.cost_vs_fallback must be above 0"),
+        ("cold_start_ms", "slo.cold_start_ms must be above 0"),
+    ] {
+        let text = format!("{SMALL_PROFILE}\n[slo]\n{key} = 0.00000\n");
+        expect_error(&text, "0.00000", 0, needle);
+    }
+    let text =
+        format!("{SMALL_PROFILE}\n[[slo.cells]]\ncell = \"m1/r1\"\nlatency_p95_ms = 0.00000\n");
+    expect_error(
+        &text,
+        "0.00000",
+        0,
+        "slo.cells.latency_p95_ms must be above 0",
+    );
+}

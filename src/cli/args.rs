@@ -287,9 +287,9 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// At most this many entries.
-    #[arg(long, value_name = "N")]
-    pub limit: Option<usize>,
+    /// At most this many entries (1 or more).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
     /// Only this kind: shift, rollback, forced_rollback, undo, auto_rollback, plan_step, refused.
     #[arg(long, value_name = "ACTION")]
     pub action: Option<String>,
@@ -326,8 +326,8 @@ pub struct GuardArgs {
     /// disarmed, observe (alert only), hold (alert, hold a plan), rollback (roll breaching cells back); default: the profile's `[guard] mode`.
     #[arg(long, value_name = "MODE", value_parser = parse_guard_mode)]
     pub mode: Option<crate::domain::guard::GuardMode>,
-    /// Stop after this many checks (for scripts; default: until stopped).
-    #[arg(long, value_name = "N")]
+    /// Stop after this many checks, 1 or more (for scripts; default: until stopped).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub checks: Option<u64>,
     /// The demo simulator's time scale (simulated seconds per second).
     #[arg(long, value_parser = parse_time_scale)]

@@ -124,7 +124,9 @@ fn verb_words(verb: &Verb) -> String {
 
 fn status(console: &Console, json: bool) -> Result<(), OpsError> {
     let snapshot = console.store.load()?;
-    let state = plan::state_of(&snapshot.document)?;
+    // A damaged state is said as such (exit 2), never shown as if healthy.
+    let state = plan::checked_state_of(console, &snapshot.document)
+        .map_err(|e| OpsError::Invalid(format!("{e}; `plan abort` clears it (no cell changes)")))?;
     if json {
         println!(
             "{}",

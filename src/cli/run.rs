@@ -100,7 +100,9 @@ pub fn run(cli: Cli) -> Result<(), OpsError> {
                 history.keep_only(action).map_err(OpsError::Invalid)?;
             }
             if let Some(limit) = args.limit {
-                history.events.truncate(limit);
+                history
+                    .events
+                    .truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             }
             output::history(&history, json);
             if behind > 0 {

@@ -59,6 +59,15 @@ pub fn parse_plan(origin: &str, text: &str, profile: &Profile) -> Result<Plan, C
     named(&raw.name, "plan", &err)?;
     for stage in &raw.stages {
         named(&stage.name, "stage", &err)?;
+        if stages.iter().any(|s| s.name == *stage.name.get_ref()) {
+            return Err(err(
+                stage.name.span(),
+                format!(
+                    "a second stage named {:?}: stage names are told apart on screen",
+                    stage.name.get_ref()
+                ),
+            ));
+        }
         let models = stage_models(stage, profile, &err)?;
         if stage.regions.get_ref().is_empty() {
             return Err(err(
@@ -112,10 +121,20 @@ pub fn parse_plan(origin: &str, text: &str, profile: &Profile) -> Result<Plan, C
 
 type Err<'a> = &'a dyn Fn(std::ops::Range<usize>, String) -> ConfigError;
 
-/// A name that is shown: not empty, no control characters.
+/// Longest plan or stage name: it is shown in a header and a status line.
+const NAME_MAX: usize = 64;
+
+/// A name that is shown: not empty, short, no control characters.
 fn named(name: &Spanned<String>, what: &str, err: Err<'_>) -> Result<(), ConfigError> {
     if name.get_ref().trim().is_empty() {
         return Err(err(name.span(), format!("the {what} needs a name")));
+    }
+    let length = name.get_ref().chars().count();
+    if length > NAME_MAX {
+        return Err(err(
+            name.span(),
+            format!("the {what}'s name is {length} characters long: at most {NAME_MAX}"),
+        ));
     }
     if let Some((_, c)) = crate::domain::text::first_unsafe(name.get_ref()) {
         return Err(err(

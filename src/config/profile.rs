@@ -504,6 +504,24 @@ impl Validator<'_> {
         }
     }
 
+    /// As `positive`, without 0: a limit of 0 ms or 0× would make every
+    /// request a breach (and an armed guard roll every cell back).
+    fn above_zero(
+        &self,
+        v: &Option<Spanned<f64>>,
+        default: f64,
+        what: &str,
+        max: f64,
+    ) -> Result<f64, ConfigError> {
+        match v {
+            Some(s) if *s.get_ref() == 0.0 => Err(self.err(
+                s.span(),
+                format!("{what} must be above 0 and at most {max}, got 0"),
+            )),
+            _ => self.positive(v, default, what, max),
+        }
+    }
+
     pub(super) fn count(
         &self,
         v: &Option<Spanned<i64>>,
@@ -976,7 +994,7 @@ impl Validator<'_> {
     fn slo(&self, s: &RawSlo) -> Result<SloConfig, ConfigError> {
         let d = SloConfig::default();
         Ok(SloConfig {
-            cold_start_ms: self.positive(
+            cold_start_ms: self.above_zero(
                 &s.cold_start_ms,
                 d.cold_start_ms,
                 "slo.cold_start_ms",
@@ -988,7 +1006,7 @@ impl Validator<'_> {
                 "slo.cold_start_fast_percent",
                 100.0,
             )?,
-            latency_p95_ms: self.positive(
+            latency_p95_ms: self.above_zero(
                 &s.latency_p95_ms,
                 d.latency_p95_ms,
                 "slo.latency_p95_ms",
@@ -1000,7 +1018,7 @@ impl Validator<'_> {
                 "slo.error_rate_percent",
                 100.0,
             )?,
-            cost_vs_fallback: self.positive(
+            cost_vs_fallback: self.above_zero(
                 &s.cost_vs_fallback,
                 d.cost_vs_fallback,
                 "slo.cost_vs_fallback",
@@ -1069,7 +1087,13 @@ impl Validator<'_> {
                          max: f64|
              -> Result<Option<f64>, ConfigError> {
                 v.as_ref()
-                    .map(|_| self.positive(v, 0.0, what, max))
+                    .map(|_| {
+                        if what.ends_with("latency_p95_ms") {
+                            self.above_zero(v, 0.0, what, max)
+                        } else {
+                            self.positive(v, 0.0, what, max)
+                        }
+                    })
                     .transpose()
             };
             out.push((

@@ -48,6 +48,12 @@ pub fn state_of(doc: &Document) -> Result<Option<PlanState>, OpsError> {
         .transpose()
 }
 
+/// The plan's state in `doc`, held to the rules a plan file is (and to the
+/// profile): a hand-edited state that breaks them is an error that says so.
+pub fn checked_state_of(console: &Console, doc: &Document) -> Result<Option<PlanState>, OpsError> {
+    state_of(doc).and_then(|s| checked(console, s))
+}
+
 /// `verb` on the latest document (one read, one commit: never a conflict).
 /// For pause and abort, which only ever stop or go back.
 pub fn act(console: &Console, verb: &Verb, reason: &str) -> Result<Outcome, OpsError> {
@@ -378,13 +384,16 @@ fn checked(console: &Console, state: Option<PlanState>) -> Result<Option<PlanSta
     if let Some(unknown) = s.plan.cells().into_iter().find(|c| !cells.contains(c)) {
         return damaged(format!("cell {unknown:?} is not the profile's"));
     }
-    if s.plan
-        .stages
-        .iter()
-        .flat_map(|st| &st.steps)
-        .any(|st| st.share > 1000)
-    {
-        return damaged("a share over 100 %".into());
+    // The rules a plan file is held to: shares above 0, at most 100 %,
+    // rising within each stage.
+    for st in &s.plan.stages {
+        let shares: Vec<u16> = st.steps.iter().map(|step| step.share).collect();
+        if shares.iter().any(|&share| share == 0 || share > 1000) {
+            return damaged(format!("stage {}: a share of 0 or over 100 %", st.name));
+        }
+        if shares.windows(2).any(|w| w[1] <= w[0]) {
+            return damaged(format!("stage {}: shares that do not rise", st.name));
+        }
     }
     Ok(Some(s))
 }
