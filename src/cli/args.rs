@@ -373,6 +373,7 @@ pub enum PlanVerb {
     /// The next step now (`--full`: every remaining step, to the end).
     /// Refused while the guard's last check finds the stage breaching.
     Promote {
+        /// Every remaining step in one commit: the plan then done.
         #[arg(long)]
         full: bool,
         /// Promote although the guard finds the stage breaching (audited).
@@ -381,6 +382,7 @@ pub enum PlanVerb {
     },
     /// Stay at this step until resumed.
     Pause,
+    /// Run again from the paused step: its shares written again, its hold afresh.
     Resume,
     /// Roll every cell of the plan back to the fallback at once.
     Abort,

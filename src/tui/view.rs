@@ -505,14 +505,19 @@ fn cell_lines<'a>(app: &App, cell: &CellId, w: usize, palette: Theme) -> Vec<Lin
                 h.workers.idle, h.workers.running, h.workers.initializing
             )
         });
+    let mut used = served_text.chars().count();
     let mut line2 = vec![Span::styled(served_text, palette.tone(served_tone))];
     if let Some((mark, tone)) = guard_mark(app, cell) {
+        used += mark.chars().count();
         line2.push(Span::styled(mark, palette.tone(tone)));
     }
-    line2.push(Span::styled(
-        workers,
-        Style::default().add_modifier(Modifier::DIM),
-    ));
+    // Whole or not at all: a count cut to `w2/0` reads as a figure.
+    if used + workers.chars().count() <= w {
+        line2.push(Span::styled(
+            workers,
+            Style::default().add_modifier(Modifier::DIM),
+        ));
+    }
     let line2 = Line::from(line2);
 
     let provider_lines = [&app.session.target, &app.session.fallback]
