@@ -585,3 +585,64 @@ fn a_guard_whose_lease_ran_out_knows_it_holds_nothing() {
         "the first letting go later takes nothing from the second"
     );
 }
+
+/// The `guard` process on etcd: its lease runs out (revoked here, as etcd
+/// does at expiry after a partition) and another guard takes the role; the
+/// first sees it before acting, stands down (judging, never acting), and
+/// takes the role back once the other lets it go.
+#[test]
+fn a_guard_that_lost_its_lease_stands_down_until_the_role_is_free() {
+    let Setup { etcd, dir, profile } = setup("");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    let profile = write_profile(
+        dir.path(),
+        &format!("{text}\n[guard]\ncheck_interval_ms = 300\nwindow_ms = 1000\n"),
+    );
+    let start = |log: &Path| {
+        with_profile(&profile)
+            .args(["guard", "--mode", "rollback"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let read = |log: &Path| std::fs::read_to_string(log).unwrap_or_default();
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let until = Instant::now() + std::time::Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < until, "never saw {what}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let (first_log, second_log) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    let mut first = start(&first_log);
+    wait("the first guard armed", &|| {
+        read(&first_log).contains("armed (")
+    });
+    let (ok, json) = etcd.etcdctl(&["get", "/beacon/holds/guard", "-w", "json"]);
+    assert!(ok, "{json}");
+    let lease = serde_json::from_str::<serde_json::Value>(&json).unwrap()["kvs"][0]["lease"]
+        .as_i64()
+        .unwrap();
+    assert!(etcd.etcdctl(&["lease", "revoke", &format!("{lease:x}")]).0);
+    let mut second = start(&second_log);
+    wait("the second guard armed", &|| {
+        read(&second_log).contains("armed (")
+    });
+    wait("the first standing down", &|| {
+        read(&first_log).contains("the guard's role was lost")
+            && read(&first_log).contains("not acting: the guard is already running")
+    });
+    // The second lets go (SIGTERM: its hold revoked on the way out).
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(second.wait().unwrap().success());
+    wait("the first acting again", &|| {
+        read(&first_log).contains("the guard's role is ours again: acting")
+    });
+    first.kill().unwrap();
+    first.wait().unwrap();
+}

@@ -367,9 +367,7 @@ pub enum PlanVerb {
     /// Where the plan stands: stage, step, share, the hold's countdown.
     Status,
     /// Start a plan (TOML: stages of regions, steps of share and hold).
-    Start {
-        path: PathBuf,
-    },
+    Start { path: PathBuf },
     /// The next step now (`--full`: every remaining step, to the end).
     /// Refused while the guard's last check finds the stage breaching.
     Promote {
