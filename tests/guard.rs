@@ -378,6 +378,15 @@ fn a_dead_metrics_source_and_too_few_samples_never_act() {
         );
     }
     assert!(!out.stderr.contains("AUTO-ROLLBACK"), "{}", out.stderr);
+    // Never a pass, never a rollback — and said, once, not at every check.
+    assert_eq!(
+        out.stderr
+            .matches("ALERT no data (nothing judged or rolled back there; a plan holds)")
+            .count(),
+        1,
+        "{}",
+        out.stderr
+    );
     // Too few samples: a failing provider, but never enough requests.
     let demo_dir = tempfile::tempdir().unwrap();
     let demo = quick_demo(demo_dir.path(), "").to_path_buf();

@@ -1498,6 +1498,7 @@ fn the_consoles_guard_rolls_back_the_triggered_cells_loudly() {
             why: format!("{cell} {why} (3 checks in a row)"),
             action: GuardMode::Rollback,
         }],
+        blind: Vec::new(),
     };
     // Observing: loud, and nothing asked of the store.
     app.guard.notifier = Some(beacon_console::ops::notify::Notifier::new(&c.profile));
@@ -1669,6 +1670,7 @@ fn the_consoles_guard_promotes_a_plan_by_its_gate() {
             streak: 0,
         }],
         triggered: Vec::new(),
+        blind: Vec::new(),
     };
     // Too few requests is not a pass: the gate stays shut.
     let few = Verdict::Inconclusive {
@@ -1784,4 +1786,46 @@ fn the_console_does_not_resume_a_plan_into_a_failing_provider() {
     type_text(&mut app, ":plan resume anyway", now);
     let effect = app.on_key(key(KeyCode::Enter), now);
     assert_eq!(format!("{effect:?}"), "Plan(ResumeAnyway)");
+}
+
+/// Cells in the canary without data for a trigger's worth of checks: a
+/// banner and the bell, once — never a pass, never a rollback.
+#[test]
+fn the_consoles_guard_says_when_it_is_blind() {
+    use beacon_console::domain::guard::{GuardMode, Verdict};
+    use beacon_console::ops::guard::{CellCheck, Check, Guard};
+    let dir = tempfile::tempdir().unwrap();
+    let c = console(dir.path(), false);
+    let mut app = app(dir.path(), false);
+    app.guard.guard = Some(Guard::for_profile(&c.profile, Some(GuardMode::Rollback)).unwrap());
+    app.guard.role = Some(Ok(()));
+    let cell = CellId::new(Id::from("llama-3.2-1b"), Id::from("us-east"));
+    let why = "router us-east: connection refused".to_string();
+    let check = Check {
+        revision: app.document.revision,
+        cells: vec![CellCheck {
+            cell: cell.clone(),
+            verdict: Verdict::NoData(why.clone()),
+            streak: 0,
+        }],
+        triggered: Vec::new(),
+        blind: vec![(cell.clone(), format!("{cell} {why}"))],
+    };
+    let requests = app.guard_checked(&check);
+    assert!(
+        requests
+            .iter()
+            .all(|r| matches!(r, worker::Request::PublishCheck(_))),
+        "nothing but the check published: {requests:?}"
+    );
+    let banner = app.banner.clone().unwrap();
+    assert!(
+        banner.starts_with("GUARD BLIND: no data, nothing judged or rolled back there"),
+        "{banner}"
+    );
+    assert!(std::mem::take(&mut app.bell));
+    app.banner = None;
+    app.guard_checked(&check);
+    assert!(app.banner.is_none(), "said once");
+    assert!(!app.bell);
 }

@@ -171,6 +171,8 @@ struct Alerts {
     gate: crate::ops::guard::PlanGate,
     webhook: Option<(crate::providers::HttpClient, crate::providers::ProviderUrl)>,
     who: String,
+    /// Cells said to be without data, until they have data again.
+    blind: std::collections::BTreeSet<crate::domain::CellId>,
 }
 
 impl Alerts {
@@ -187,6 +189,7 @@ impl Alerts {
             gate: crate::ops::guard::PlanGate::default(),
             webhook,
             who,
+            blind: std::collections::BTreeSet::new(),
         }
     }
 
@@ -221,6 +224,19 @@ async fn one_check(
     };
     let check = guard.check(&snapshot, monitor).await;
     log(&check_line(&check, guard.limits.failures_in_a_row));
+    let new_blind: Vec<&str> = check
+        .blind
+        .iter()
+        .filter(|(c, _)| !alerts.blind.contains(c))
+        .map(|(_, why)| why.as_str())
+        .collect();
+    if !new_blind.is_empty() {
+        log(&format!(
+            "ALERT no data (nothing judged or rolled back there; a plan holds): {}",
+            new_blind.join("; ")
+        ));
+    }
+    alerts.blind = check.blind.iter().map(|(c, _)| c.clone()).collect();
     if acting {
         // For a `plan promote` anywhere to see (the role holder's only).
         let published = crate::ops::gate::Published::of(&check, &alerts.who, guard.interval);

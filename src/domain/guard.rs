@@ -297,10 +297,11 @@ pub fn words(broken: &[Broken]) -> String {
     texts.join(", ")
 }
 
-/// Breaches in a row per cell.
+/// Breaches in a row per cell, and checks in a row without data.
 #[derive(Debug, Clone, Default)]
 pub struct Streaks {
     breaches: BTreeMap<CellId, u32>,
+    blind: BTreeMap<CellId, u32>,
 }
 
 impl Streaks {
@@ -323,9 +324,23 @@ impl Streaks {
         }
     }
 
+    /// Checks in a row with no data for the cell, counting this one (any
+    /// other verdict starts the count again).
+    pub fn record_blind(&mut self, cell: &CellId, verdict: &Verdict) -> u32 {
+        if matches!(verdict, Verdict::NoData(_)) {
+            let n = self.blind.entry(cell.clone()).or_insert(0);
+            *n += 1;
+            *n
+        } else {
+            self.blind.remove(cell);
+            0
+        }
+    }
+
     /// After the cell was rolled back (or left the canary): start again.
     pub fn reset(&mut self, cell: &CellId) {
         self.breaches.remove(cell);
+        self.blind.remove(cell);
     }
 
     pub fn get(&self, cell: &CellId) -> u32 {

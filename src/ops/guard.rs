@@ -49,6 +49,10 @@ pub struct Check {
     pub cells: Vec<CellCheck>,
     /// Cells whose breaches reached the threshold.
     pub triggered: Vec<Trigger>,
+    /// Cells without data for as many checks in a row as make a trigger,
+    /// with why: nothing is judged there (never a rollback); a plan holds,
+    /// and it is said.
+    pub blind: Vec<(CellId, String)>,
 }
 
 impl Check {
@@ -141,6 +145,7 @@ impl Guard {
     ) -> Check {
         let mut cells = Vec::new();
         let mut triggered = Vec::new();
+        let mut blind = Vec::new();
         for (cell, split) in routes.iter() {
             if split.share(&self.target).get() == 0 {
                 // Not in the canary: nothing to guard, and nothing carried over.
@@ -165,6 +170,11 @@ impl Guard {
                 &limits(&self.slo.for_cell(cell)),
             );
             let streak = self.streaks.record(cell, &verdict);
+            if self.streaks.record_blind(cell, &verdict) >= self.limits.failures_in_a_row
+                && let Verdict::NoData(why) = &verdict
+            {
+                blind.push((cell.clone(), format!("{cell} {why}")));
+            }
             if let Verdict::Breach(broken) = &verdict
                 && streak >= self.limits.failures_in_a_row
             {
@@ -184,6 +194,7 @@ impl Guard {
             revision,
             cells,
             triggered,
+            blind,
         }
     }
 

@@ -19,6 +19,8 @@ pub enum Event {
     AutoRollback,
     PlanStep,
     PlanPaused,
+    /// The metrics say nothing about cells in the canary: not judged.
+    NoData,
 }
 
 impl Event {
@@ -29,6 +31,7 @@ impl Event {
             Event::AutoRollback => "auto_rollback",
             Event::PlanStep => "plan_step",
             Event::PlanPaused => "plan_paused",
+            Event::NoData => "no_data",
         }
     }
 }
@@ -45,6 +48,8 @@ pub struct Notifier {
     environment: String,
     /// Cells whose breach was said and not yet their recovery.
     breaching: BTreeSet<CellId>,
+    /// Cells said to be without data, until they have data again.
+    blind: BTreeSet<CellId>,
 }
 
 impl Notifier {
@@ -52,6 +57,7 @@ impl Notifier {
         Notifier {
             environment: profile.environment.label().to_lowercase(),
             breaching: BTreeSet::new(),
+            blind: BTreeSet::new(),
         }
     }
 
@@ -69,6 +75,9 @@ impl Notifier {
             let why: Vec<&str> = new.iter().map(|t| t.why.as_str()).collect();
             out.push(self.message(Event::Breach, &cells, why.join("; "), who, check.revision));
             self.breaching.extend(new.iter().map(|t| t.cell.clone()));
+        }
+        if let Some(m) = self.newly_blind(check, who) {
+            out.push(m);
         }
         let passing: Vec<CellId> = check
             .cells
@@ -91,6 +100,34 @@ impl Notifier {
             }
         }
         out
+    }
+
+    /// Cells that went without data for a trigger's worth of checks: said
+    /// once, until they have data again.
+    fn newly_blind(&mut self, check: &Check, who: &str) -> Option<Message> {
+        let seen: BTreeSet<CellId> = check.blind.iter().map(|(c, _)| c.clone()).collect();
+        self.blind.retain(|c| seen.contains(c));
+        let new: Vec<&(CellId, String)> = check
+            .blind
+            .iter()
+            .filter(|(c, _)| !self.blind.contains(c))
+            .collect();
+        if new.is_empty() {
+            return None;
+        }
+        let cells: Vec<String> = new.iter().map(|(c, _)| c.to_string()).collect();
+        let why: Vec<&str> = new.iter().map(|(_, w)| w.as_str()).collect();
+        self.blind.extend(new.iter().map(|(c, _)| c.clone()));
+        Some(self.message(
+            Event::NoData,
+            &cells,
+            format!(
+                "nothing judged there, nothing rolled back; a plan holds: {}",
+                why.join("; ")
+            ),
+            who,
+            check.revision,
+        ))
     }
 
     /// The guard rolled `cells` back (they leave the canary: no recovery
@@ -146,6 +183,7 @@ impl Notifier {
             Event::AutoRollback => "AUTO-ROLLBACK",
             Event::PlanStep => "PLAN STEP",
             Event::PlanPaused => "PLAN PAUSED",
+            Event::NoData => "GUARD BLIND",
         };
         let text = format!(
             "[{}] {headline} in {} cell(s): {} — {detail} (by {who}, rev {revision})",

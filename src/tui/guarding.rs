@@ -35,7 +35,9 @@ pub struct GuardView {
     /// Whether the last check could be published.
     pub published: Option<Result<(), String>>,
     /// The figures' source is gone for good (the demo simulator it shared).
-    pub blind: bool,
+    pub sim_gone: bool,
+    /// Cells said to be without data (until they have data again).
+    pub blind_cells: std::collections::BTreeSet<crate::domain::CellId>,
 }
 
 /// The triggers' reasons, one after another.
@@ -122,6 +124,7 @@ impl App {
             let messages = notifier.after_check(check, &who);
             self.guard.outbox.extend(messages);
         }
+        self.say_blind(check);
         let mut requests = Vec::new();
         let acting = self.guard.acting();
         if !check.triggered.is_empty() && !acting {
@@ -175,6 +178,26 @@ impl App {
             requests.push(request);
         }
         requests
+    }
+
+    /// Cells in the canary without data for a trigger's worth of checks:
+    /// a banner and the bell, once, until they have data again. Nothing is
+    /// judged there and nothing rolled back; a plan holds (its gate shut).
+    fn say_blind(&mut self, check: &Check) {
+        let new: Vec<&str> = check
+            .blind
+            .iter()
+            .filter(|(c, _)| !self.guard.blind_cells.contains(c))
+            .map(|(_, why)| why.as_str())
+            .collect();
+        if !new.is_empty() {
+            let text = format!(
+                "GUARD BLIND: no data, nothing judged or rolled back there; a plan holds: {}",
+                new.join("; ")
+            );
+            self.alert(text);
+        }
+        self.guard.blind_cells = check.blind.iter().map(|(c, _)| c.clone()).collect();
     }
 
     /// The plan's gate after a check: paused on a hold, promoted (over the

@@ -487,10 +487,10 @@ fn shared_simulator_gone(ctx: &Ctx<'_>, app: &mut App) {
     let Some(shared) = ctx.monitor.shared() else {
         return;
     };
-    if app.guard.blind {
+    if app.guard.sim_gone {
         return;
     }
-    app.guard.blind = true;
+    app.guard.sim_gone = true;
     if app.guard.needs_role() {
         if let Some(guard) = app.guard.guard.as_mut() {
             guard.mode = crate::domain::guard::GuardMode::Observe;
