@@ -13,7 +13,7 @@ mod etcd_server;
 mod tmux;
 
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 
 use common::*;
 use etcd_server::{QUICK, Setup, setup, shift_as, shift_on};
@@ -28,14 +28,16 @@ fn console(profile: &Path, operator: &str) -> Tmux {
     ))
 }
 
-fn sync(profile: &Path, region: &str, dir: &Path) -> Child {
-    with_profile(profile)
-        .args(["sync", "--region", region, "--to"])
-        .arg(dir.join(format!("{region}.json")))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+fn sync(profile: &Path, region: &str, dir: &Path) -> Reaped {
+    Reaped(
+        with_profile(profile)
+            .args(["sync", "--region", region, "--to"])
+            .arg(dir.join(format!("{region}.json")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 #[test]

@@ -599,12 +599,14 @@ fn a_guard_that_lost_its_lease_stands_down_until_the_role_is_free() {
         &format!("{text}\n[guard]\ncheck_interval_ms = 300\nwindow_ms = 1000\n"),
     );
     let start = |log: &Path| {
-        with_profile(&profile)
-            .args(["guard", "--mode", "rollback"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap()
+        Reaped(
+            with_profile(&profile)
+                .args(["guard", "--mode", "rollback"])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(log).unwrap())
+                .spawn()
+                .unwrap(),
+        )
     };
     let read = |log: &Path| std::fs::read_to_string(log).unwrap_or_default();
     let wait = |what: &str, done: &dyn Fn() -> bool| {

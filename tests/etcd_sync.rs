@@ -12,21 +12,23 @@ mod common;
 mod etcd_server;
 
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
 use etcd_server::{Etcd, QUICK, Setup, setup, shift_on};
 
 /// `sync` as a separate process, its log in `log`.
-fn start_sync(profile: &Path, region: &str, to: &Path, log: &Path) -> Child {
-    with_profile(profile)
-        .args(["sync", "--region", region, "--to"])
-        .arg(to)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
+fn start_sync(profile: &Path, region: &str, to: &Path, log: &Path) -> Reaped {
+    Reaped(
+        with_profile(profile)
+            .args(["sync", "--region", region, "--to"])
+            .arg(to)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// Waits (a minute at most: a loaded machine) until `done` holds.

@@ -10,7 +10,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -113,14 +113,16 @@ fn read_request(mut stream: std::net::TcpStream) -> Option<serde_json::Value> {
     }
 }
 
-fn start_guard(profile: &Path, mode: &str, log: &Path, more: &[&str]) -> Child {
-    with_profile(profile)
-        .args(["guard", "--mode", mode, "--time-scale", "20"])
-        .args(more)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
+fn start_guard(profile: &Path, mode: &str, log: &Path, more: &[&str]) -> Reaped {
+    Reaped(
+        with_profile(profile)
+            .args(["guard", "--mode", mode, "--time-scale", "20"])
+            .args(more)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -181,14 +183,16 @@ fn shift_all(profile: &Path, pct: &str) {
 const WEBHOOK: &str = "[notify]\nwebhook = { env = \"BEACON_TEST_WEBHOOK\" }\n";
 
 /// The guard with notifications to `receiver`.
-fn start_notifying_guard(profile: &Path, mode: &str, log: &Path, receiver: &Receiver) -> Child {
-    with_profile(profile)
-        .args(["guard", "--mode", mode, "--time-scale", "20"])
-        .env("BEACON_TEST_WEBHOOK", &receiver.url)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
+fn start_notifying_guard(profile: &Path, mode: &str, log: &Path, receiver: &Receiver) -> Reaped {
+    Reaped(
+        with_profile(profile)
+            .args(["guard", "--mode", mode, "--time-scale", "20"])
+            .env("BEACON_TEST_WEBHOOK", &receiver.url)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 #[test]

@@ -220,3 +220,28 @@ pub fn profile_without_secrets(dir: &Path) -> PathBuf {
         );
     write_profile(dir, &text)
 }
+
+/// A child process killed and reaped when dropped: a test that fails
+/// half-way (a panic in a wait) leaves no guard, sync or simulator running
+/// behind it.
+pub struct Reaped(pub std::process::Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
