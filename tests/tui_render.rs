@@ -1579,12 +1579,7 @@ fn the_consoles_guard_rolls_back_the_triggered_cells_loudly() {
 fn the_plan_view_shows_the_steps_the_hold_and_the_gate() {
     let dir = tempfile::tempdir().unwrap();
     let c = console(dir.path(), false);
-    let plan = beacon_console::config::load_plan(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/research-order.toml"),
-        &c.profile,
-    )
-    .unwrap();
-    ops::plan::act(&c, &ops::plan::Verb::Start(plan), "day 1").unwrap();
+    start_shipped_plan(&c);
     let mut app = new_app(&c).unwrap();
     app.ascii = false;
     app.clock = "03:12:09Z".into();
@@ -1730,12 +1725,7 @@ fn the_consoles_guard_promotes_a_plan_by_its_gate() {
 fn the_open_plan_view_follows_the_plan() {
     let dir = tempfile::tempdir().unwrap();
     let c = console(dir.path(), false);
-    let plan = beacon_console::config::load_plan(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/research-order.toml"),
-        &c.profile,
-    )
-    .unwrap();
-    ops::plan::act(&c, &ops::plan::Verb::Start(plan), "day 1").unwrap();
+    start_shipped_plan(&c);
     let mut app = new_app(&c).unwrap();
     let now = Instant::now();
     app.on_key(key(KeyCode::Char('p')), now);
@@ -1758,12 +1748,7 @@ fn the_open_plan_view_follows_the_plan() {
 fn the_console_does_not_resume_a_plan_into_a_failing_provider() {
     let dir = tempfile::tempdir().unwrap();
     let c = console(dir.path(), false);
-    let plan = beacon_console::config::load_plan(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/research-order.toml"),
-        &c.profile,
-    )
-    .unwrap();
-    ops::plan::act(&c, &ops::plan::Verb::Start(plan), "day 1").unwrap();
+    start_shipped_plan(&c);
     ops::plan::act(&c, &ops::plan::Verb::Pause, "outage").unwrap();
     let mut app = new_app(&c).unwrap();
     let now = Instant::now();
@@ -1828,4 +1813,14 @@ fn the_consoles_guard_says_when_it_is_blind() {
     app.guard_checked(&check);
     assert!(app.banner.is_none(), "said once");
     assert!(!app.bell);
+}
+
+/// The shipped plan (`plans/research-order.toml`) started on `c`.
+fn start_shipped_plan(c: &Console) {
+    let plan = beacon_console::config::load_plan(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/research-order.toml"),
+        &c.profile,
+    )
+    .unwrap();
+    ops::plan::act(c, &ops::plan::Verb::Start(plan), "day 1").unwrap();
 }

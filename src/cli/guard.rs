@@ -464,13 +464,7 @@ fn plan_message(
     what: String,
     revision: u64,
 ) -> Message {
-    let cells = state
-        .plan
-        .stages
-        .get(state.stage)
-        .map(|s| s.cells.clone())
-        .unwrap_or_default();
     alerts
         .notifier
-        .plan(event, &cells, what, &alerts.who, revision)
+        .plan(event, state, what, &alerts.who, revision)
 }

@@ -157,16 +157,23 @@ impl Notifier {
         m
     }
 
-    /// The plan moved (or stopped) by the guard's hand.
+    /// The plan moved (or stopped) by the guard's hand: about its current
+    /// stage's cells.
     pub fn plan(
         &self,
         event: Event,
-        cells: &[String],
+        state: &crate::domain::plan::PlanState,
         what: String,
         who: &str,
         revision: u64,
     ) -> Message {
-        self.message(event, cells, what, who, revision)
+        let cells = state
+            .plan
+            .stages
+            .get(state.stage)
+            .map(|s| s.cells.clone())
+            .unwrap_or_default();
+        self.message(event, &cells, what, who, revision)
     }
 
     fn message(

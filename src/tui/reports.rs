@@ -480,14 +480,8 @@ impl App {
         } else {
             Event::PlanStep
         };
-        let cells = state
-            .plan
-            .stages
-            .get(state.stage)
-            .map(|s| s.cells.clone())
-            .unwrap_or_default();
         let what = crate::ops::plan::outcome_words(Some(state));
-        let message = notifier.plan(event, &cells, what, &who, done.revision);
+        let message = notifier.plan(event, state, what, &who, done.revision);
         self.guard.outbox.push(message);
     }
 

@@ -795,15 +795,19 @@ fn provider_detail<'a>(app: &App, cell: &CellId, provider: &str, split: &Split) 
     ]
 }
 
-/// What probing this endpoint costs an hour at the rate it is probed now:
-/// probes a minute × 60 × the median latency × the price per second.
-fn probe_cost(app: &App, provider: &str, figures: Option<&crate::telemetry::Figures>) -> String {
-    let price = app
-        .session
+/// A provider's price per second (0 where the profile has none).
+fn price_of(app: &App, provider: &str) -> f64 {
+    app.session
         .prices
         .iter()
         .find(|(id, _)| id == provider)
-        .map_or(0.0, |(_, p)| *p);
+        .map_or(0.0, |(_, p)| *p)
+}
+
+/// What probing this endpoint costs an hour at the rate it is probed now:
+/// probes a minute × 60 × the median latency × the price per second.
+fn probe_cost(app: &App, provider: &str, figures: Option<&crate::telemetry::Figures>) -> String {
+    let price = price_of(app, provider);
     match figures {
         Some(f) if f.requests == 0 => "not probed here (router traffic instead)".into(),
         Some(f) => f.p50_ms.map_or_else(
@@ -861,12 +865,7 @@ fn router_errors(app: &App, cell: &CellId, provider: &str) -> String {
 /// Cost per 1k inferences ≈ price per second × the median latency: what a
 /// request is billed for.
 fn cost_per_1k(app: &App, provider: &str, figures: Option<&crate::telemetry::Figures>) -> String {
-    let price = app
-        .session
-        .prices
-        .iter()
-        .find(|(id, _)| id == provider)
-        .map_or(0.0, |(_, p)| *p);
+    let price = price_of(app, provider);
     figures.and_then(|f| f.p50_ms).map_or_else(
         || "—".to_string(),
         |ms| format!("${:.3}", price * ms as f64),
