@@ -823,8 +823,6 @@ fn spawn_warmup(
     });
 }
 
-/// Sends the demo simulator its whole fault list, off the UI task; the
-/// answer comes back as a status line.
 /// On the demo, the simulator's faults in force, asked each tick by a task
 /// of its own (another console sharing the simulator may change them).
 fn read_faults(ctx: &Ctx, app: &App) {
@@ -847,6 +845,8 @@ fn read_faults(ctx: &Ctx, app: &App) {
     });
 }
 
+/// Sends the demo simulator its whole fault list, off the UI task; the
+/// answer comes back as a status line.
 fn send_faults(ctx: &Ctx, app: &mut App, rules: Vec<crate::sim::Fault>) {
     let Some(address) = app.session.sim_address.clone() else {
         return;
