@@ -149,6 +149,14 @@ fn simulator(profile: &Path) -> String {
     base.unwrap()
 }
 
+/// A RunPod outage in `region` on the simulator at `base`.
+fn runpod_outage(base: &str, region: &str) {
+    set_faults(
+        base,
+        &format!(r#"[{{"provider":"runpod","region":"{region}","outage":true}}]"#),
+    );
+}
+
 /// POSTs fault rules to the simulator (plain HTTP/1.1 over loopback).
 fn set_faults(base: &str, rules: &str) {
     let addr = base.strip_prefix("http://").unwrap();
@@ -204,10 +212,7 @@ fn an_outage_rolls_back_exactly_the_cells_it_hits() {
     let log = dir.path().join("guard.log");
     let mut guard = start_notifying_guard(&profile, "rollback", &log, &receiver);
     let base = simulator(&profile);
-    set_faults(
-        &base,
-        r#"[{"provider":"runpod","region":"us-east","outage":true}]"#,
-    );
+    runpod_outage(&base, "us-east");
     wait_until("an auto-rollback", || {
         !audited(dir.path(), "auto_rollback").is_empty()
     });
@@ -304,10 +309,7 @@ fn observing_only_alerts_and_says_a_breach_once() {
     let log = dir.path().join("guard.log");
     let mut guard = start_notifying_guard(&profile, "observe", &log, &receiver);
     let base = simulator(&profile);
-    set_faults(
-        &base,
-        r#"[{"provider":"runpod","region":"eu-west","outage":true}]"#,
-    );
+    runpod_outage(&base, "eu-west");
     // Three alerting checks: each cell's breach is said once, not thrice.
     wait_until("three alerts", || {
         read(&log).matches("ALERT (observing").count() >= 3
@@ -504,10 +506,7 @@ fn an_auto_rollback_holds_the_plan() {
     let log = dir.path().join("guard.log");
     let mut guard = start_guard(&profile, "rollback", &log, &[]);
     let base = simulator(&profile);
-    set_faults(
-        &base,
-        r#"[{"provider":"runpod","region":"us-east","outage":true}]"#,
-    );
+    runpod_outage(&base, "us-east");
     wait_until("the plan paused", || {
         plan_status(&profile)["status"] == "paused"
     });
@@ -582,10 +581,7 @@ fn a_promotion_is_refused_while_the_stage_breaches() {
     let log = dir.path().join("guard.log");
     let mut guard = start_guard(&profile, "hold", &log, &[]);
     let base = simulator(&profile);
-    set_faults(
-        &base,
-        r#"[{"provider":"runpod","region":"us-east","outage":true}]"#,
-    );
+    runpod_outage(&base, "us-east");
     let published = dir.path().join("flags/beacon-routes.json.guard-check");
     wait_until("a breach in us-east published", || {
         std::fs::read_to_string(&published).is_ok_and(|t| t.contains("us-east\",\"BREACH"))
@@ -656,10 +652,7 @@ fn a_small_canary_that_fails_outright_is_rolled_back() {
     let log = dir.path().join("guard.log");
     let mut guard = start_guard(&profile, "rollback", &log, &[]);
     let base = simulator(&profile);
-    set_faults(
-        &base,
-        r#"[{"provider":"runpod","region":"eu-west","outage":true}]"#,
-    );
+    runpod_outage(&base, "eu-west");
     wait_until("an auto-rollback", || {
         !audited(dir.path(), "auto_rollback").is_empty()
     });
@@ -695,10 +688,7 @@ fn a_guard_beside_a_demo_process_shares_its_simulator() {
     wait_until("the second guard sharing", || {
         read(&log).contains("demo: sharing the simulator and routers of pid")
     });
-    set_faults(
-        &base,
-        r#"[{"provider":"runpod","region":"us-east","outage":true}]"#,
-    );
+    runpod_outage(&base, "us-east");
     wait_until("the second guard seeing the outage", || {
         read(&log).contains("us-east BREACH errors")
     });

@@ -263,31 +263,35 @@ pub fn judge(
 fn few_but_certain(f: &CheckFigures, limits: &Limits) -> Option<Verdict> {
     let needed = limits.min_samples as f64;
     let count = |percent: f64| (f.requests * percent / 100.0).round();
-    let mut why = Vec::new();
-    let errors = count(f.error_percent);
-    if errors > 0.0 && errors * 100.0 / needed > limits.max_error_percent {
-        why.push(Broken {
-            rule: Rule::Errors,
+    // (rule, counted, limit in percent, what, what the rest would be)
+    let rules = [
+        (
+            Rule::Errors,
+            count(f.error_percent),
+            limits.max_error_percent,
+            "errors",
+            "pass",
+        ),
+        (
+            Rule::ColdStarts,
+            count(f.cold_percent),
+            limits.max_cold_percent,
+            "cold starts",
+            "are warm",
+        ),
+    ];
+    let why: Vec<Broken> = rules
+        .into_iter()
+        .filter(|&(_, n, limit, _, _)| n > 0.0 && n * 100.0 / needed > limit)
+        .map(|(rule, n, limit, what, rest)| Broken {
+            rule,
             text: format!(
-                "errors {errors:.0} of {:.0} requests (over {}% even if the next {:.0} pass)",
+                "{what} {n:.0} of {:.0} requests (over {limit}% even if the next {:.0} {rest})",
                 f.requests,
-                limits.max_error_percent,
                 needed - f.requests
             ),
-        });
-    }
-    let cold = count(f.cold_percent);
-    if cold > 0.0 && cold * 100.0 / needed > limits.max_cold_percent {
-        why.push(Broken {
-            rule: Rule::ColdStarts,
-            text: format!(
-                "cold starts {cold:.0} of {:.0} requests (over {}% even if the next {:.0} are warm)",
-                f.requests,
-                limits.max_cold_percent,
-                needed - f.requests
-            ),
-        });
-    }
+        })
+        .collect();
     (!why.is_empty()).then_some(Verdict::Breach(why))
 }
 
